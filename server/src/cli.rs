@@ -1,0 +1,3 @@
+//! The subcommands of `openbolt`, one module each.
+
+pub mod parse;
