@@ -1,3 +1,4 @@
 //! The subcommands of `openbolt`, one module each.
 
+pub mod chat;
 pub mod parse;

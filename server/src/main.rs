@@ -4,11 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "openbolt",
-    version,
-    about = "Prompt to running app, in the editor you already use"
-)]
+#[command(name = "openbolt", version, about = "Prompt to running app, in the editor you already use")]
 struct Arguments {
     #[command(subcommand)]
     command: Command,
@@ -16,23 +12,38 @@ struct Arguments {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Chat in the terminal: stream the reply, write its files, run its commands.
+    Chat(openbolt::cli::chat::ChatArguments),
     /// Parse an assistant reply from stdin and print the parser's events as JSON Lines.
     Parse(openbolt::cli::parse::ParseArguments),
 }
 
 fn main() -> ExitCode {
+    // Logs go to stderr, never stdout: stdout carries the conversation or the protocol.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPENBOLT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let arguments = Arguments::parse();
     let result = match arguments.command {
-        Command::Parse(parse) => openbolt::cli::parse::run(&parse),
+        Command::Parse(parse) => openbolt::cli::parse::run(&parse).map(|()| 0),
+        Command::Chat(chat) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(chat))),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             #[allow(clippy::print_stderr)]
             {
                 eprintln!("openbolt: {error:#}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

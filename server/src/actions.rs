@@ -1,0 +1,249 @@
+//! The action runner: one queue per turn, run in order — files written atomically inside the workspace,
+//! commands approved before they run — reporting every status change.
+
+pub mod approval;
+pub mod files;
+
+use crate::engine::TurnEvent;
+use approval::{Approval, ApprovalPolicy, ApprovalRequest, Approver};
+use openbolt_parser::{ActionInfo, ActionKind};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Where an action is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionStatus {
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    Aborted,
+    Skipped,
+}
+
+impl ActionStatus {
+    pub fn is_final(self) -> bool {
+        !matches!(self, ActionStatus::Pending | ActionStatus::Running)
+    }
+}
+
+/// A status change of one action, as the protocol's `openbolt/actionUpdate` carries it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionUpdate {
+    pub artifact_id: String,
+    /// The action's index in the reply.
+    pub action_id: usize,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub status: ActionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ActionUpdate {
+    pub fn new(action: &ActionInfo, command: Option<&str>, status: ActionStatus) -> ActionUpdate {
+        ActionUpdate {
+            artifact_id: action.artifact_id.clone(),
+            action_id: action.index,
+            kind: action.kind.as_str().to_owned(),
+            file_path: action.file_path.clone(),
+            command: command.map(str::to_owned),
+            status,
+            exit_code: None,
+            error: None,
+        }
+    }
+
+    fn with_error(mut self, error: impl Into<String>) -> ActionUpdate {
+        self.error = Some(error.into());
+        self
+    }
+}
+
+/// A closed action, ready to run.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub action: ActionInfo,
+    pub content: String,
+}
+
+/// How file actions reach the files: straight to disk (the CLI) or through the editor (the LSP).
+pub trait FileWriter: Send + Sync {
+    /// Writes `content` to `path` (absolute, already checked to be inside the workspace).
+    fn write<'a>(&'a self, path: &'a Path, content: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>>;
+}
+
+/// Writes to disk, atomically.
+#[derive(Debug, Default)]
+pub struct DiskWriter;
+
+impl FileWriter for DiskWriter {
+    fn write<'a>(&'a self, path: &'a Path, content: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let path = path.to_path_buf();
+            let content = content.as_bytes().to_vec();
+            tokio::task::spawn_blocking(move || files::write_atomically(&path, &content))
+                .await
+                .map_err(|error| format!("the write task failed: {error}"))?
+                .map_err(|error| error.to_string())
+        })
+    }
+}
+
+/// What a file held before the turn first touched it: for reverting the turn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousContent {
+    pub path: PathBuf,
+    /// `None`: the file did not exist.
+    pub content: Option<Vec<u8>>,
+}
+
+/// The runner's account of a turn.
+#[derive(Clone, Debug, Default)]
+pub struct RunnerReport {
+    /// The final status of every action that reached the runner, in order.
+    pub updates: Vec<ActionUpdate>,
+    pub previous_contents: Vec<PreviousContent>,
+}
+
+/// Runs a turn's actions in order.
+pub struct Runner {
+    root: PathBuf,
+    writer: Box<dyn FileWriter>,
+    approver: Box<dyn Approver>,
+    policy: ApprovalPolicy,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Runner").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// A runner for the workspace at `root` (made canonical here).
+    pub fn new(
+        root: &Path,
+        writer: Box<dyn FileWriter>,
+        approver: Box<dyn Approver>,
+        policy: ApprovalPolicy,
+    ) -> std::io::Result<Runner> {
+        Ok(Runner {
+            root: std::fs::canonicalize(root)?,
+            writer,
+            approver,
+            policy,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Runs jobs until the queue closes. After `cancel`, the running action is aborted and every later
+    /// one reported aborted without running.
+    pub async fn run_queue(
+        &mut self,
+        mut jobs: mpsc::UnboundedReceiver<Job>,
+        events: mpsc::Sender<TurnEvent>,
+        cancel: CancellationToken,
+    ) -> RunnerReport {
+        let mut report = RunnerReport::default();
+        let mut failed_artifact: Option<String> = None;
+        while let Some(job) = jobs.recv().await {
+            let command = (!matches!(job.action.kind, ActionKind::File)).then_some(job.content.as_str());
+            let update = ActionUpdate::new(&job.action, command, ActionStatus::Running);
+            let final_update = if cancel.is_cancelled() {
+                update.with_error("the turn was stopped").status(ActionStatus::Aborted)
+            } else if failed_artifact.as_deref() == Some(job.action.artifact_id.as_str()) {
+                update
+                    .with_error("an earlier action of this artifact failed")
+                    .status(ActionStatus::Skipped)
+            } else {
+                let _ = events.send(TurnEvent::Action(update.clone())).await;
+                let outcome = self.run_one(&job, update, &mut report, &cancel).await;
+                if outcome.status == ActionStatus::Failed && job.action.kind == ActionKind::Shell {
+                    failed_artifact = Some(job.action.artifact_id.clone());
+                }
+                outcome
+            };
+            let _ = events.send(TurnEvent::Action(final_update.clone())).await;
+            report.updates.push(final_update);
+        }
+        report
+    }
+
+    async fn run_one(
+        &mut self,
+        job: &Job,
+        update: ActionUpdate,
+        report: &mut RunnerReport,
+        cancel: &CancellationToken,
+    ) -> ActionUpdate {
+        match &job.action.kind {
+            ActionKind::File => {
+                let Some(relative) = job.action.file_path.as_deref() else {
+                    return update
+                        .with_error("the file action has no filePath")
+                        .status(ActionStatus::Failed);
+                };
+                let path = match files::resolve_in_workspace(&self.root, relative) {
+                    Ok(path) => path,
+                    Err(error) => return update.with_error(error.to_string()).status(ActionStatus::Failed),
+                };
+                if !report.previous_contents.iter().any(|previous| previous.path == path) {
+                    report.previous_contents.push(PreviousContent {
+                        path: path.clone(),
+                        content: std::fs::read(&path).ok(),
+                    });
+                }
+                match self.writer.write(&path, &job.content).await {
+                    Ok(()) => update.status(ActionStatus::Complete),
+                    Err(error) => update
+                        .with_error(format!("cannot write {relative}: {error}"))
+                        .status(ActionStatus::Failed),
+                }
+            }
+            ActionKind::Shell | ActionKind::Start => {
+                let request = ApprovalRequest {
+                    kind: job.action.kind.as_str().to_owned(),
+                    command: job.content.clone(),
+                };
+                let approval = match self.policy.decide(&request.command) {
+                    Some(decision) => decision,
+                    None => tokio::select! {
+                        approval = self.approver.approve(&request) => approval,
+                        () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
+                    },
+                };
+                match approval {
+                    Approval::Run => {}
+                    Approval::AlwaysThisSession => self.policy.auto_approve = true,
+                    Approval::Skip(reason) => return update.with_error(reason).status(ActionStatus::Skipped),
+                }
+                update
+                    .with_error("running commands is not available yet: the command runner is being built")
+                    .status(ActionStatus::Skipped)
+            }
+            ActionKind::Other(name) => update
+                .with_error(format!("unknown action type {name:?}: nothing was run"))
+                .status(ActionStatus::Skipped),
+        }
+    }
+}
+
+impl ActionUpdate {
+    fn status(mut self, status: ActionStatus) -> ActionUpdate {
+        self.status = status;
+        self
+    }
+}

@@ -1,0 +1,298 @@
+//! `openbolt chat`: the whole loop in a terminal — stream the reply, apply its actions, show what happens.
+
+use crate::actions::approval::{Approval, ApprovalPolicy, ApprovalRequest, Approver, FixedApprover};
+use crate::actions::{ActionStatus, ActionUpdate, DiskWriter, Runner};
+use crate::config::{ProviderChoice, Secret};
+use crate::engine::context::EditorContext;
+use crate::engine::{Engine, Session, TurnEvent, TurnOutcome, TurnStatus};
+use crate::provider::Provider;
+use anyhow::Context;
+use futures::future::BoxFuture;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, clap::Args)]
+pub struct ChatArguments {
+    /// What to build or change. Without it: an interactive loop on a terminal, else the prompt is read
+    /// from stdin.
+    pub prompt: Option<String>,
+    /// The project directory (default: the current directory).
+    #[arg(long, short = 'C', value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// anthropic, openai, ollama, lmstudio, llamacpp, vllm, openrouter or replay [env: OPENBOLT_PROVIDER]
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The model name [env: OPENBOLT_MODEL]
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The provider's base URL [env: ANTHROPIC_BASE_URL or OPENAI_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Run commands without asking (dangerous commands are still refused).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Replay a recorded reply instead of asking a model (implies --provider replay).
+    #[arg(long, value_name = "FILE")]
+    pub reply: Option<PathBuf>,
+    /// Replay pace in bytes per second; 0 streams as fast as possible.
+    #[arg(long, value_name = "BYTES")]
+    pub replay_speed: Option<u64>,
+    /// The output limit per request; longer replies continue in follow-up requests.
+    #[arg(long, value_name = "TOKENS")]
+    pub max_tokens: Option<u32>,
+}
+
+/// How `openbolt chat` ended, as an exit code.
+pub fn exit_code(outcome: Option<&TurnOutcome>) -> u8 {
+    match outcome {
+        None => 0,
+        Some(outcome) => match outcome.status {
+            TurnStatus::Aborted => 130,
+            TurnStatus::Failed => 1,
+            TurnStatus::Complete
+                if outcome.actions.iter().any(|action| action.status == ActionStatus::Failed) =>
+            {
+                1
+            }
+            TurnStatus::Complete => 0,
+        },
+    }
+}
+
+pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
+    let workspace = arguments
+        .workspace
+        .clone()
+        .map_or_else(std::env::current_dir, Ok)
+        .context("finding the current directory")?;
+    let workspace = std::fs::canonicalize(&workspace)
+        .with_context(|| format!("the workspace {} does not exist", workspace.display()))?;
+    let choice = ProviderChoice {
+        provider: arguments.provider.clone(),
+        model: arguments.model.clone(),
+        base_url: arguments.base_url.clone(),
+        api_key: None::<Secret>,
+        replay_file: arguments.reply.clone(),
+        replay_bytes_per_second: arguments.replay_speed,
+    };
+    let settings = choice.resolve(|name| std::env::var(name).ok())?;
+    let provider = Arc::new(Provider::new(settings)?);
+    let mut engine = Engine::new(provider, workspace.clone());
+    if let Some(max_tokens) = arguments.max_tokens {
+        engine.max_tokens = max_tokens;
+    }
+
+    let interactive = arguments.prompt.is_none() && std::io::stdin().is_terminal();
+    let approver: Box<dyn Approver> = if std::io::stdin().is_terminal() {
+        Box::new(TerminalApprover)
+    } else {
+        Box::new(FixedApprover(Approval::Skip(
+            "not approved: commands need approval, and there is no terminal to ask on (pass --yes)".to_owned(),
+        )))
+    };
+    let policy = ApprovalPolicy {
+        auto_approve: arguments.yes,
+        ..ApprovalPolicy::default()
+    };
+    let mut runner = Runner::new(&workspace, Box::new(DiskWriter), approver, policy)
+        .with_context(|| format!("opening the workspace {}", workspace.display()))?;
+
+    let mut session = Session::default();
+    let mut printer = Printer::default();
+    printer.status(&format!(
+        "openbolt · {} {} · {}",
+        engine.provider().settings().name,
+        engine.provider().settings().model,
+        workspace.display()
+    ));
+
+    if !interactive {
+        let prompt = match arguments.prompt {
+            Some(prompt) => prompt,
+            None => {
+                let mut prompt = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut prompt).context("reading the prompt from stdin")?;
+                prompt
+            }
+        };
+        if prompt.trim().is_empty() {
+            anyhow::bail!("the prompt is empty: pass it as an argument or on stdin");
+        }
+        let outcome = run_turn(&engine, &mut session, &prompt, &mut runner, &mut printer).await;
+        return Ok(exit_code(Some(&outcome)));
+    }
+
+    let mut last = None;
+    loop {
+        printer.prompt();
+        let Some(line) = read_line().await else {
+            break;
+        };
+        let line = line.trim().to_owned();
+        if line.is_empty() {
+            continue;
+        }
+        if matches!(line.as_str(), "exit" | "quit" | "/exit" | "/quit") {
+            break;
+        }
+        last = Some(run_turn(&engine, &mut session, &line, &mut runner, &mut printer).await);
+    }
+    Ok(exit_code(last.as_ref()))
+}
+
+async fn run_turn(
+    engine: &Engine,
+    session: &mut Session,
+    prompt: &str,
+    runner: &mut Runner,
+    printer: &mut Printer,
+) -> TurnOutcome {
+    let cancel = CancellationToken::new();
+    let interrupt = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+        }
+    });
+    let (events, mut receiver) = mpsc::channel(256);
+    let editor = EditorContext::default();
+    let turn = engine.run_turn(session, prompt, &editor, runner, events, cancel.clone());
+    tokio::pin!(turn);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut turn => break outcome,
+            Some(event) = receiver.recv() => printer.event(&event),
+        }
+    };
+    while let Ok(event) = receiver.try_recv() {
+        printer.event(&event);
+    }
+    watcher.abort();
+    printer.outcome(&outcome);
+    outcome
+}
+
+async fn read_line() -> Option<String> {
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line),
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Asks on the terminal: run, always, or skip.
+struct TerminalApprover;
+
+impl Approver for TerminalApprover {
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
+        Box::pin(async move {
+            let question = format!(
+                "\n  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
+                request.kind, request.command
+            );
+            let mut stdout = std::io::stdout();
+            let _ = stdout.write_all(question.as_bytes());
+            let _ = stdout.flush();
+            match read_line().await.map(|line| line.trim().to_ascii_lowercase()) {
+                Some(answer) if answer == "y" || answer == "yes" => Approval::Run,
+                Some(answer) if answer == "a" || answer == "always" => Approval::AlwaysThisSession,
+                _ => Approval::Skip("the user declined to run it".to_owned()),
+            }
+        })
+    }
+}
+
+/// Writes the conversation to stdout: prose as it streams, status lines on lines of their own.
+#[derive(Debug, Default)]
+struct Printer {
+    /// The last byte written was not a line break.
+    mid_line: bool,
+}
+
+impl Printer {
+    fn write(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+        self.mid_line = !text.ends_with('\n');
+    }
+
+    fn status(&mut self, line: &str) {
+        if self.mid_line {
+            self.write("\n");
+        }
+        self.write(&format!("{line}\n"));
+    }
+
+    fn prompt(&mut self) {
+        if self.mid_line {
+            self.write("\n");
+        }
+        self.write("\n› ");
+        self.mid_line = false;
+    }
+
+    fn event(&mut self, event: &TurnEvent) {
+        match event {
+            TurnEvent::Text(text) => self.write(text),
+            TurnEvent::Notice(notice) => self.status(&format!("  ! {notice}")),
+            TurnEvent::Action(update) => {
+                if let Some(line) = describe_update(update) {
+                    self.status(&line);
+                }
+            }
+        }
+    }
+
+    fn outcome(&mut self, outcome: &TurnOutcome) {
+        let usage = outcome.usage;
+        let tokens = if usage.input_tokens + usage.output_tokens > 0 {
+            format!(
+                " · tokens in {} (cached {}), out {}",
+                usage.input_tokens, usage.cache_read_tokens, usage.output_tokens
+            )
+        } else {
+            String::new()
+        };
+        let line = match (outcome.status, &outcome.error) {
+            (TurnStatus::Complete, _) => format!("── done{tokens}"),
+            (TurnStatus::Aborted, _) => format!("── stopped{tokens}"),
+            (TurnStatus::Failed, error) => format!(
+                "── failed: {}{tokens}",
+                error.as_deref().unwrap_or("unknown error")
+            ),
+        };
+        self.status(&line);
+    }
+}
+
+/// One status line per meaningful change: running commands, and every final status.
+fn describe_update(update: &ActionUpdate) -> Option<String> {
+    let what = match (&update.file_path, &update.command) {
+        (Some(path), _) => format!("{} {path}", update.kind),
+        (None, Some(command)) => format!("{} `{command}`", update.kind),
+        (None, None) => update.kind.clone(),
+    };
+    let reason = update.error.as_deref().map(|error| format!(" — {error}")).unwrap_or_default();
+    let exit = update.exit_code.map(|code| format!(" (exit {code})")).unwrap_or_default();
+    match update.status {
+        ActionStatus::Pending => None,
+        ActionStatus::Running if update.kind == "file" => None,
+        ActionStatus::Running => Some(format!("  ▸ {what}")),
+        ActionStatus::Complete => Some(format!("  ✓ {what}{exit}")),
+        ActionStatus::Failed => Some(format!("  ✗ {what}{exit}{reason}")),
+        ActionStatus::Aborted => Some(format!("  ■ {what} aborted{reason}")),
+        ActionStatus::Skipped => Some(format!("  – {what} skipped{reason}")),
+    }
+}

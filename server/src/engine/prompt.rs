@@ -1,0 +1,101 @@
+//! The system prompt: how OpenBolt asks a model to work on the user's real machine.
+
+use std::path::Path;
+
+/// Facts about the machine the commands will run on.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub os: String,
+    pub shell: String,
+    /// Which of the usual tools are on PATH.
+    pub tools: Vec<(&'static str, bool)>,
+}
+
+const TOOLS: &[&str] = &[
+    "node", "npm", "npx", "pnpm", "yarn", "bun", "deno", "python3", "pip", "uv", "cargo", "go", "git",
+];
+
+impl Machine {
+    /// Looks at this machine: OS, the user's shell, and which tools PATH has.
+    pub fn detect() -> Machine {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let directories: Vec<_> = std::env::split_paths(&path).collect();
+        let on_path = |tool: &str| directories.iter().any(|directory| is_executable(&directory.join(tool)));
+        Machine {
+            os: std::env::consts::OS.to_owned(),
+            shell: std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned()),
+            tools: TOOLS.iter().map(|tool| (*tool, on_path(tool))).collect(),
+        }
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+}
+
+/// The system prompt for a workspace. It changes only with the machine and the workspace, so providers
+/// can cache it.
+pub fn system_prompt(machine: &Machine, workspace: &Path) -> String {
+    let available: Vec<&str> = machine.tools.iter().filter(|(_, present)| *present).map(|(tool, _)| *tool).collect();
+    let missing: Vec<&str> = machine.tools.iter().filter(|(_, present)| !*present).map(|(tool, _)| *tool).collect();
+    let available = if available.is_empty() { "none of the usual ones".to_owned() } else { available.join(", ") };
+    let missing = if missing.is_empty() { "none".to_owned() } else { missing.join(", ") };
+    format!(
+        r#"You are OpenBolt, a senior software engineer who builds and changes apps for the user, inside their editor.
+
+You are not in a sandbox. Everything you produce is applied to the user's real machine:
+- Operating system: {os}. Commands run through {shell}, one at a time, in the workspace directory.
+- Workspace root: {workspace}. Every file path you write is relative to it; paths outside it are refused.
+- Tools on PATH: {available}. Not installed: {missing}. Do not use a tool that is not installed unless you install it first, within the project.
+
+How to reply. Explain briefly in Markdown what you are about to do, then put every change in one artifact:
+
+<boltArtifact id="kebab-case-id" title="Short title">
+  <boltAction type="file" filePath="relative/path.ext">
+complete file content
+  </boltAction>
+  <boltAction type="shell">npm install</boltAction>
+  <boltAction type="start">npm run dev</boltAction>
+</boltArtifact>
+
+Rules for actions:
+1. A file action holds the whole file, exactly as it must be on disk: never an excerpt, never "rest of the code unchanged", never a placeholder comment standing for code. Do not wrap the content in Markdown code fences.
+2. Actions run in the order you write them. Write a file before the command that needs it: package.json with every dependency before installing, sources before building.
+3. shell actions run to completion and must not wait for input: pass flags such as --yes, -y or --no-interactive (for example `npx --yes create-vite@latest`). If a command fails, the actions after it in the same artifact are skipped.
+4. Use a start action, not shell, for anything that keeps running (a dev server, a watcher). Put it last. If a dev server is already running, do not start it again: it reloads changed files itself.
+5. Keep the project self-contained in the workspace. Do not use sudo, do not change global configuration, do not pipe downloads into a shell.
+6. When you change an existing project, rewrite only the files that change, each one whole. The user's files, including their unsaved editor changes, are given below: build on them, do not revert them.
+7. Reuse the artifact id of the project you are updating. Use one artifact per reply.
+8. Never put secrets in files or commands; use environment variables the user sets.
+
+If the request needs no change to files, answer in prose without an artifact. Be concise: the work speaks for itself."#,
+        os = machine.os,
+        shell = machine.shell,
+        workspace = workspace.display(),
+    )
+}
+
+/// The follow-up request when a reply hit the output limit.
+pub const CONTINUE_PROMPT: &str = "Your reply was cut off by the output limit. Continue exactly where it stopped, even in the middle of a word or a line. Do not repeat anything you already wrote, do not reopen an artifact or action that is already open, and do not add any preamble.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_states_the_machine_and_the_rules() {
+        let machine = Machine {
+            os: "linux".into(),
+            shell: "/bin/bash".into(),
+            tools: vec![("node", true), ("cargo", false)],
+        };
+        let prompt = system_prompt(&machine, Path::new("/home/me/app"));
+        assert!(prompt.contains("Operating system: linux"));
+        assert!(prompt.contains("through /bin/bash"));
+        assert!(prompt.contains("Workspace root: /home/me/app"));
+        assert!(prompt.contains("Tools on PATH: node. Not installed: cargo."));
+        assert!(prompt.contains("never an excerpt"));
+        assert!(prompt.contains("type=\"start\""));
+    }
+}
