@@ -79,7 +79,11 @@ pub struct Job {
 /// How file actions reach the files: straight to disk (the CLI) or through the editor (the LSP).
 pub trait FileWriter: Send + Sync {
     /// Writes `content` to `path` (absolute, already checked to be inside the workspace).
-    fn write<'a>(&'a self, path: &'a Path, content: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>>;
+    fn write<'a>(
+        &'a self,
+        path: &'a Path,
+        content: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>>;
 }
 
 /// Writes to disk, atomically.
@@ -87,7 +91,11 @@ pub trait FileWriter: Send + Sync {
 pub struct DiskWriter;
 
 impl FileWriter for DiskWriter {
-    fn write<'a>(&'a self, path: &'a Path, content: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>> {
+    fn write<'a>(
+        &'a self,
+        path: &'a Path,
+        content: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let path = path.to_path_buf();
             let content = content.as_bytes().to_vec();
@@ -125,7 +133,10 @@ pub struct Runner {
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("Runner").field("root", &self.root).finish_non_exhaustive()
+        formatter
+            .debug_struct("Runner")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,10 +171,13 @@ impl Runner {
         let mut report = RunnerReport::default();
         let mut failed_artifact: Option<String> = None;
         while let Some(job) = jobs.recv().await {
-            let command = (!matches!(job.action.kind, ActionKind::File)).then_some(job.content.as_str());
+            let command =
+                (!matches!(job.action.kind, ActionKind::File)).then_some(job.content.as_str());
             let update = ActionUpdate::new(&job.action, command, ActionStatus::Running);
             let final_update = if cancel.is_cancelled() {
-                update.with_error("the turn was stopped").status(ActionStatus::Aborted)
+                update
+                    .with_error("the turn was stopped")
+                    .status(ActionStatus::Aborted)
             } else if failed_artifact.as_deref() == Some(job.action.artifact_id.as_str()) {
                 update
                     .with_error("an earlier action of this artifact failed")
@@ -198,9 +212,17 @@ impl Runner {
                 };
                 let path = match files::resolve_in_workspace(&self.root, relative) {
                     Ok(path) => path,
-                    Err(error) => return update.with_error(error.to_string()).status(ActionStatus::Failed),
+                    Err(error) => {
+                        return update
+                            .with_error(error.to_string())
+                            .status(ActionStatus::Failed);
+                    }
                 };
-                if !report.previous_contents.iter().any(|previous| previous.path == path) {
+                if !report
+                    .previous_contents
+                    .iter()
+                    .any(|previous| previous.path == path)
+                {
                     report.previous_contents.push(PreviousContent {
                         path: path.clone(),
                         content: std::fs::read(&path).ok(),
@@ -228,10 +250,14 @@ impl Runner {
                 match approval {
                     Approval::Run => {}
                     Approval::AlwaysThisSession => self.policy.auto_approve = true,
-                    Approval::Skip(reason) => return update.with_error(reason).status(ActionStatus::Skipped),
+                    Approval::Skip(reason) => {
+                        return update.with_error(reason).status(ActionStatus::Skipped);
+                    }
                 }
                 update
-                    .with_error("running commands is not available yet: the command runner is being built")
+                    .with_error(
+                        "running commands is not available yet: the command runner is being built",
+                    )
                     .status(ActionStatus::Skipped)
             }
             ActionKind::Other(name) => update

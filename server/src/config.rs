@@ -66,12 +66,17 @@ pub enum ConfigError {
          for Ollama) and OPENBOLT_MODEL; or replay a recorded reply with --reply FILE"
     )]
     NothingConfigured,
-    #[error("unknown provider {0:?}: use anthropic, openai, ollama, lmstudio, llamacpp, vllm, openrouter or replay")]
+    #[error(
+        "unknown provider {0:?}: use anthropic, openai, ollama, lmstudio, llamacpp, vllm, openrouter or replay"
+    )]
     UnknownProvider(String),
     #[error("the {provider} provider needs a model: set OPENBOLT_MODEL or pass --model")]
     NoModel { provider: String },
     #[error("the {provider} provider needs an API key: set {variable}")]
-    NoKey { provider: String, variable: &'static str },
+    NoKey {
+        provider: String,
+        variable: &'static str,
+    },
     #[error("the replay provider needs a recorded reply: pass --reply FILE")]
     NoReplyFile,
     #[error("invalid base URL {url:?}: it must start with http:// or https://")]
@@ -152,13 +157,18 @@ pub const DEFAULT_REPLAY_BYTES_PER_SECOND: u64 = 2_000;
 
 impl ProviderChoice {
     /// Resolves against the environment, read through `env` (so tests need not touch the process's).
-    pub fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<ProviderSettings, ConfigError> {
+    pub fn resolve(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProviderSettings, ConfigError> {
         let env = |name: &str| env(name).filter(|value| !value.trim().is_empty());
         let name = match self.provider.clone().or_else(|| env("OPENBOLT_PROVIDER")) {
             Some(name) => name.trim().to_ascii_lowercase(),
             None if self.replay_file.is_some() => "replay".to_owned(),
             None if env("ANTHROPIC_API_KEY").is_some() => "anthropic".to_owned(),
-            None if env("OPENAI_API_KEY").is_some() || env("OPENAI_BASE_URL").is_some() => "openai".to_owned(),
+            None if env("OPENAI_API_KEY").is_some() || env("OPENAI_BASE_URL").is_some() => {
+                "openai".to_owned()
+            }
             None => return Err(ConfigError::NothingConfigured),
         };
         if name == "replay" {
@@ -202,13 +212,16 @@ impl ProviderChoice {
             .clone()
             .or_else(|| env("OPENBOLT_MODEL"))
             .or_else(|| known.model.map(str::to_owned))
-            .ok_or_else(|| ConfigError::NoModel { provider: name.clone() })?;
+            .ok_or_else(|| ConfigError::NoModel {
+                provider: name.clone(),
+            })?;
         let api_key = self
             .api_key
             .clone()
             .or_else(|| env(known.key_variable).map(Secret::new));
         // OpenAI itself needs a key; a compatible server at another address may not.
-        let needs_key = known.needs_key || (known.name == "openai" && base_url.starts_with("https://api.openai.com"));
+        let needs_key = known.needs_key
+            || (known.name == "openai" && base_url.starts_with("https://api.openai.com"));
         if needs_key && api_key.is_none() {
             return Err(ConfigError::NoKey {
                 provider: name,
@@ -232,8 +245,14 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn resolve(choice: ProviderChoice, env: &[(&str, &str)]) -> Result<ProviderSettings, ConfigError> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    fn resolve(
+        choice: ProviderChoice,
+        env: &[(&str, &str)],
+    ) -> Result<ProviderSettings, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         choice.resolve(|name| env.get(name).cloned())
     }
 
@@ -242,22 +261,35 @@ mod tests {
         let error = resolve(ProviderChoice::default(), &[]).expect_err("nothing set");
         assert_eq!(error, ConfigError::NothingConfigured);
         let message = error.to_string();
-        assert!(message.contains("ANTHROPIC_API_KEY") && message.contains("OPENAI_BASE_URL"), "{message}");
+        assert!(
+            message.contains("ANTHROPIC_API_KEY") && message.contains("OPENAI_BASE_URL"),
+            "{message}"
+        );
     }
 
     #[test]
     fn the_environment_picks_the_provider() {
-        let anthropic = resolve(ProviderChoice::default(), &[("ANTHROPIC_API_KEY", "sk-ant")]).expect("anthropic");
+        let anthropic = resolve(
+            ProviderChoice::default(),
+            &[("ANTHROPIC_API_KEY", "sk-ant")],
+        )
+        .expect("anthropic");
         assert_eq!(anthropic.kind, ProviderKind::Anthropic);
         assert_eq!(anthropic.base_url, "https://api.anthropic.com");
         assert_eq!(format!("{:?}", anthropic.api_key), "Some(Secret(redacted))");
 
         let local = resolve(
             ProviderChoice::default(),
-            &[("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"), ("OPENBOLT_MODEL", "qwen")],
+            &[
+                ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+                ("OPENBOLT_MODEL", "qwen"),
+            ],
         )
         .expect("a local server needs no key");
-        assert_eq!((local.kind, local.model.as_str(), local.api_key), (ProviderKind::OpenAi, "qwen", None));
+        assert_eq!(
+            (local.kind, local.model.as_str(), local.api_key),
+            (ProviderKind::OpenAi, "qwen", None)
+        );
     }
 
     #[test]
@@ -270,13 +302,47 @@ mod tests {
         let ollama = resolve(choice, &[("OPENBOLT_PROVIDER", "anthropic")]).expect("ollama");
         assert_eq!(ollama.base_url, "http://localhost:11434/v1");
 
-        let no_model = resolve(ProviderChoice { provider: Some("vllm".into()), ..Default::default() }, &[]);
-        assert!(no_model.expect_err("no model").to_string().contains("OPENBOLT_MODEL"));
-        let no_key = resolve(ProviderChoice { provider: Some("anthropic".into()), ..Default::default() }, &[]);
-        assert!(no_key.expect_err("no key").to_string().contains("ANTHROPIC_API_KEY"));
-        let unknown = resolve(ProviderChoice { provider: Some("bard".into()), ..Default::default() }, &[]);
+        let no_model = resolve(
+            ProviderChoice {
+                provider: Some("vllm".into()),
+                ..Default::default()
+            },
+            &[],
+        );
+        assert!(
+            no_model
+                .expect_err("no model")
+                .to_string()
+                .contains("OPENBOLT_MODEL")
+        );
+        let no_key = resolve(
+            ProviderChoice {
+                provider: Some("anthropic".into()),
+                ..Default::default()
+            },
+            &[],
+        );
+        assert!(
+            no_key
+                .expect_err("no key")
+                .to_string()
+                .contains("ANTHROPIC_API_KEY")
+        );
+        let unknown = resolve(
+            ProviderChoice {
+                provider: Some("bard".into()),
+                ..Default::default()
+            },
+            &[],
+        );
         assert!(matches!(unknown, Err(ConfigError::UnknownProvider(_))));
-        let bad_url = resolve(ProviderChoice::default(), &[("OPENAI_BASE_URL", "localhost:1234"), ("OPENBOLT_MODEL", "m")]);
+        let bad_url = resolve(
+            ProviderChoice::default(),
+            &[
+                ("OPENAI_BASE_URL", "localhost:1234"),
+                ("OPENBOLT_MODEL", "m"),
+            ],
+        );
         assert!(matches!(bad_url, Err(ConfigError::BadUrl { .. })));
     }
 }

@@ -8,7 +8,9 @@ pub mod context;
 pub mod prompt;
 
 use crate::actions::{ActionStatus, ActionUpdate, Job, PreviousContent, Runner};
-use crate::provider::{ChatRequest, Message, Provider, ProviderError, Role, StopReason, StreamItem, Usage};
+use crate::provider::{
+    ChatRequest, Message, Provider, ProviderError, Role, StopReason, StreamItem, Usage,
+};
 use context::{Budget, EditorContext};
 use openbolt_parser::{Event, Parser};
 use std::path::PathBuf;
@@ -267,7 +269,9 @@ impl Engine {
                 let _ = events.send(TurnEvent::Action(update.clone())).await;
             }
         }
-        streamed.unfinished.retain(|update| update.status.is_final());
+        streamed
+            .unfinished
+            .retain(|update| update.status.is_final());
         streamed
     }
 }

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "openbolt", version, about = "Prompt to running app, in the editor you already use")]
+#[command(
+    name = "openbolt",
+    version,
+    about = "Prompt to running app, in the editor you already use"
+)]
 struct Arguments {
     #[command(subcommand)]
     command: Command,

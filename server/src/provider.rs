@@ -113,7 +113,9 @@ impl ProviderError {
     /// Whether trying again may succeed (when nothing has been shown yet).
     pub fn is_transient(&self) -> bool {
         match self {
-            ProviderError::Unavailable { .. } | ProviderError::Connect { .. } | ProviderError::Dropped(_) => true,
+            ProviderError::Unavailable { .. }
+            | ProviderError::Connect { .. }
+            | ProviderError::Dropped(_) => true,
             ProviderError::Stream { transient, .. } => *transient,
             _ => false,
         }
@@ -197,10 +199,15 @@ impl Provider {
                 return Err(error);
             }
             let backoff = self.retry.first_delay * 2u32.saturating_pow(attempt - 1);
-            let delay = error.retry_after().unwrap_or(backoff).min(self.retry.max_delay);
+            let delay = error
+                .retry_after()
+                .unwrap_or(backoff)
+                .min(self.retry.max_delay);
             let what = match &error {
                 ProviderError::Unavailable { status: 429, .. } => "rate limited".to_owned(),
-                ProviderError::Unavailable { status: 529, .. } => "the provider is overloaded".to_owned(),
+                ProviderError::Unavailable { status: 529, .. } => {
+                    "the provider is overloaded".to_owned()
+                }
                 other => other.to_string(),
             };
             on_notice(format!(
@@ -223,7 +230,10 @@ impl Provider {
                 anthropic::request_body(&settings.model, request),
             ),
             ProviderKind::OpenAi => (
-                format!("{}/chat/completions", settings.base_url.trim_end_matches('/')),
+                format!(
+                    "{}/chat/completions",
+                    settings.base_url.trim_end_matches('/')
+                ),
                 openai::request_body(&settings.model, request),
             ),
             ProviderKind::Replay => {
@@ -307,7 +317,12 @@ fn describe_reqwest_error(error: &reqwest::Error) -> String {
 }
 
 /// Maps an HTTP error status to an error, with the provider's own message when it sent one.
-fn status_error(kind: ProviderKind, status: u16, body: &str, retry_after: Option<Duration>) -> ProviderError {
+fn status_error(
+    kind: ProviderKind,
+    status: u16,
+    body: &str,
+    retry_after: Option<Duration>,
+) -> ProviderError {
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|json| {
@@ -351,7 +366,9 @@ pub struct ProviderStream {
 
 impl std::fmt::Debug for ProviderStream {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("ProviderStream").finish_non_exhaustive()
+        formatter
+            .debug_struct("ProviderStream")
+            .finish_non_exhaustive()
     }
 }
 
@@ -360,7 +377,7 @@ enum Source {
         kind: ProviderKind,
         body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
         decoder: SseDecoder,
-        /// OpenAI: the finish reason, reported at `[DONE]`.
+        /// The stop reason, held until the stream's end marker (`message_stop`, `[DONE]`).
         finish: Option<StopReason>,
         done: bool,
     },
@@ -400,7 +417,9 @@ impl ProviderStream {
                         }
                         Ok(Some(Err(error))) => {
                             *done = true;
-                            return Some(Err(ProviderError::Dropped(describe_reqwest_error(&error))));
+                            return Some(Err(ProviderError::Dropped(describe_reqwest_error(
+                                &error,
+                            ))));
                         }
                         Ok(Some(Ok(chunk))) => chunk,
                     };
@@ -412,7 +431,9 @@ impl ProviderStream {
                             return;
                         }
                         let result = match kind {
-                            ProviderKind::Anthropic => anthropic::map_event(&event, pending),
+                            ProviderKind::Anthropic => {
+                                anthropic::map_event(&event, finish, pending)
+                            }
                             _ => openai::map_event(&event, finish, pending),
                         };
                         if let Err(error) = result {
@@ -424,10 +445,18 @@ impl ProviderStream {
                         self.pending.clear();
                         return Some(Err(error));
                     }
-                    if self.pending.iter().any(|item| matches!(item, StreamItem::Stop(_))) {
+                    if self
+                        .pending
+                        .iter()
+                        .any(|item| matches!(item, StreamItem::Stop(_)))
+                    {
                         *done = true;
                         // Anything after the stop marker is ignored.
-                        if let Some(stop) = self.pending.iter().position(|item| matches!(item, StreamItem::Stop(_))) {
+                        if let Some(stop) = self
+                            .pending
+                            .iter()
+                            .position(|item| matches!(item, StreamItem::Stop(_)))
+                        {
                             self.pending.truncate(stop + 1);
                         }
                     }

@@ -77,13 +77,19 @@ fn dangerous(command: &str) -> Option<&'static str> {
         let words: Vec<&str> = segment.split(' ').collect();
         match words.first().copied() {
             Some("sudo" | "su" | "doas") => return Some("it asks for elevated privileges"),
-            Some("mkfs" | "shutdown" | "reboot") => return Some("it changes the machine, not the project"),
+            Some("mkfs" | "shutdown" | "reboot") => {
+                return Some("it changes the machine, not the project");
+            }
             Some("rm") => {
-                let recursive = words.iter().any(|word| word.starts_with('-') && word.contains(['r', 'R']));
-                let root_like = words
+                let recursive = words
                     .iter()
-                    .skip(1)
-                    .any(|word| matches!(*word, "/" | "/*" | "~" | "~/" | "$HOME" | "\"$HOME\"" | ".." | "../"));
+                    .any(|word| word.starts_with('-') && word.contains(['r', 'R']));
+                let root_like = words.iter().skip(1).any(|word| {
+                    matches!(
+                        *word,
+                        "/" | "/*" | "~" | "~/" | "$HOME" | "\"$HOME\"" | ".." | "../"
+                    )
+                });
                 if recursive && root_like {
                     return Some("it deletes files outside the project");
                 }
@@ -92,10 +98,12 @@ fn dangerous(command: &str) -> Option<&'static str> {
         }
     }
     let pipes_download_to_shell = (normalized.contains("curl ") || normalized.contains("wget "))
-        && normalized
-            .split('|')
-            .skip(1)
-            .any(|stage| matches!(stage.split_whitespace().next(), Some("sh" | "bash" | "zsh" | "sudo")));
+        && normalized.split('|').skip(1).any(|stage| {
+            matches!(
+                stage.split_whitespace().next(),
+                Some("sh" | "bash" | "zsh" | "sudo")
+            )
+        });
     pipes_download_to_shell.then_some("it pipes a download into a shell")
 }
 
@@ -117,9 +125,16 @@ mod tests {
             "curl -fsSL https://x.sh | sh",
             "wget -qO- x | sudo bash",
         ] {
-            assert!(matches!(policy.decide(command), Some(Approval::Skip(_))), "{command}");
+            assert!(
+                matches!(policy.decide(command), Some(Approval::Skip(_))),
+                "{command}"
+            );
         }
-        for command in ["rm -rf node_modules dist", "npm install", "curl localhost:3000"] {
+        for command in [
+            "rm -rf node_modules dist",
+            "npm install",
+            "curl localhost:3000",
+        ] {
             assert_eq!(policy.decide(command), Some(Approval::Run), "{command}");
         }
     }
@@ -135,7 +150,10 @@ mod tests {
         assert_eq!(policy.decide("node --check server.js"), Some(Approval::Run));
         assert_eq!(policy.decide("npm installx"), None);
         assert_eq!(policy.decide("nodemon"), None);
-        assert!(matches!(policy.decide("npm publish --tag x"), Some(Approval::Skip(_))));
+        assert!(matches!(
+            policy.decide("npm publish --tag x"),
+            Some(Approval::Skip(_))
+        ));
         assert_eq!(policy.decide("npm run dev"), None);
     }
 }

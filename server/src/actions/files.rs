@@ -46,7 +46,9 @@ pub fn resolve_in_workspace(root: &Path, relative: &str) -> Result<PathBuf, Path
                     return Err(PathError::Escapes(trimmed.to_owned()));
                 }
             }
-            Component::RootDir | Component::Prefix(_) => return Err(PathError::Absolute(trimmed.to_owned())),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(PathError::Absolute(trimmed.to_owned()));
+            }
         }
     }
     if parts.is_empty() {
@@ -134,15 +136,28 @@ mod tests {
     #[test]
     fn relative_paths_inside_resolve() {
         let (_guard, root) = workspace();
-        assert_eq!(resolve_in_workspace(&root, "src/a.js"), Ok(root.join("src/a.js")));
-        assert_eq!(resolve_in_workspace(&root, "./src/../b.txt"), Ok(root.join("b.txt")));
-        assert_eq!(resolve_in_workspace(&root, "日本/naïve.txt"), Ok(root.join("日本/naïve.txt")));
+        assert_eq!(
+            resolve_in_workspace(&root, "src/a.js"),
+            Ok(root.join("src/a.js"))
+        );
+        assert_eq!(
+            resolve_in_workspace(&root, "./src/../b.txt"),
+            Ok(root.join("b.txt"))
+        );
+        assert_eq!(
+            resolve_in_workspace(&root, "日本/naïve.txt"),
+            Ok(root.join("日本/naïve.txt"))
+        );
     }
 
     #[test]
     fn escapes_are_refused_with_a_reason() {
         let (_guard, root) = workspace();
-        let refused = |path: &str| resolve_in_workspace(&root, path).expect_err(path).to_string();
+        let refused = |path: &str| {
+            resolve_in_workspace(&root, path)
+                .expect_err(path)
+                .to_string()
+        };
         assert!(refused("/etc/passwd").contains("absolute"));
         assert!(refused("../outside.txt").contains("leaves the workspace"));
         assert!(refused("a/../../outside.txt").contains("leaves the workspace"));
@@ -162,9 +177,18 @@ mod tests {
         std::os::unix::fs::symlink(outside.join("f.txt"), root.join("file-link")).expect("symlink");
         std::fs::create_dir(root.join("real")).expect("dir");
         std::os::unix::fs::symlink(root.join("real"), root.join("in")).expect("symlink");
-        assert!(matches!(resolve_in_workspace(&root, "out/x.txt"), Err(PathError::SymlinkEscapes(_))));
-        assert!(matches!(resolve_in_workspace(&root, "file-link"), Err(PathError::SymlinkEscapes(_))));
-        assert_eq!(resolve_in_workspace(&root, "in/x.txt"), Ok(root.join("real/x.txt")));
+        assert!(matches!(
+            resolve_in_workspace(&root, "out/x.txt"),
+            Err(PathError::SymlinkEscapes(_))
+        ));
+        assert!(matches!(
+            resolve_in_workspace(&root, "file-link"),
+            Err(PathError::SymlinkEscapes(_))
+        ));
+        assert_eq!(
+            resolve_in_workspace(&root, "in/x.txt"),
+            Ok(root.join("real/x.txt"))
+        );
     }
 
     #[test]
@@ -175,8 +199,14 @@ mod tests {
         write_atomically(&script, b"#!/bin/sh\n").expect("write");
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         write_atomically(&script, b"#!/bin/sh\necho hi\n").expect("rewrite");
-        assert_eq!(std::fs::read(&script).expect("read"), b"#!/bin/sh\necho hi\n");
-        let mode = std::fs::metadata(&script).expect("meta").permissions().mode();
+        assert_eq!(
+            std::fs::read(&script).expect("read"),
+            b"#!/bin/sh\necho hi\n"
+        );
+        let mode = std::fs::metadata(&script)
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
         let leftovers: Vec<_> = std::fs::read_dir(root.join("deep/er"))
             .expect("dir")

@@ -1,6 +1,8 @@
 //! `openbolt chat`: the whole loop in a terminal — stream the reply, apply its actions, show what happens.
 
-use crate::actions::approval::{Approval, ApprovalPolicy, ApprovalRequest, Approver, FixedApprover};
+use crate::actions::approval::{
+    Approval, ApprovalPolicy, ApprovalRequest, Approver, FixedApprover,
+};
 use crate::actions::{ActionStatus, ActionUpdate, DiskWriter, Runner};
 use crate::config::{ProviderChoice, Secret};
 use crate::engine::context::EditorContext;
@@ -43,6 +45,9 @@ pub struct ChatArguments {
     /// The output limit per request; longer replies continue in follow-up requests.
     #[arg(long, value_name = "TOKENS")]
     pub max_tokens: Option<u32>,
+    /// Fail the turn when the provider sends nothing for this long (a stall), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 90)]
+    pub idle_timeout: u64,
 }
 
 /// How `openbolt chat` ended, as an exit code.
@@ -53,7 +58,10 @@ pub fn exit_code(outcome: Option<&TurnOutcome>) -> u8 {
             TurnStatus::Aborted => 130,
             TurnStatus::Failed => 1,
             TurnStatus::Complete
-                if outcome.actions.iter().any(|action| action.status == ActionStatus::Failed) =>
+                if outcome
+                    .actions
+                    .iter()
+                    .any(|action| action.status == ActionStatus::Failed) =>
             {
                 1
             }
@@ -79,7 +87,9 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         replay_bytes_per_second: arguments.replay_speed,
     };
     let settings = choice.resolve(|name| std::env::var(name).ok())?;
-    let provider = Arc::new(Provider::new(settings)?);
+    let mut provider = Provider::new(settings)?;
+    provider.idle_timeout = std::time::Duration::from_secs(arguments.idle_timeout.max(1));
+    let provider = Arc::new(provider);
     let mut engine = Engine::new(provider, workspace.clone());
     if let Some(max_tokens) = arguments.max_tokens {
         engine.max_tokens = max_tokens;
@@ -90,7 +100,8 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         Box::new(TerminalApprover)
     } else {
         Box::new(FixedApprover(Approval::Skip(
-            "not approved: commands need approval, and there is no terminal to ask on (pass --yes)".to_owned(),
+            "not approved: commands need approval, and there is no terminal to ask on (pass --yes)"
+                .to_owned(),
         )))
     };
     let policy = ApprovalPolicy {
@@ -114,7 +125,8 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
             Some(prompt) => prompt,
             None => {
                 let mut prompt = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut prompt).context("reading the prompt from stdin")?;
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut prompt)
+                    .context("reading the prompt from stdin")?;
                 prompt
             }
         };
@@ -201,7 +213,10 @@ impl Approver for TerminalApprover {
             let mut stdout = std::io::stdout();
             let _ = stdout.write_all(question.as_bytes());
             let _ = stdout.flush();
-            match read_line().await.map(|line| line.trim().to_ascii_lowercase()) {
+            match read_line()
+                .await
+                .map(|line| line.trim().to_ascii_lowercase())
+            {
                 Some(answer) if answer == "y" || answer == "yes" => Approval::Run,
                 Some(answer) if answer == "a" || answer == "always" => Approval::AlwaysThisSession,
                 _ => Approval::Skip("the user declined to run it".to_owned()),
@@ -284,8 +299,15 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
         (None, Some(command)) => format!("{} `{command}`", update.kind),
         (None, None) => update.kind.clone(),
     };
-    let reason = update.error.as_deref().map(|error| format!(" — {error}")).unwrap_or_default();
-    let exit = update.exit_code.map(|code| format!(" (exit {code})")).unwrap_or_default();
+    let reason = update
+        .error
+        .as_deref()
+        .map(|error| format!(" — {error}"))
+        .unwrap_or_default();
+    let exit = update
+        .exit_code
+        .map(|code| format!(" (exit {code})"))
+        .unwrap_or_default();
     match update.status {
         ActionStatus::Pending => None,
         ActionStatus::Running if update.kind == "file" => None,

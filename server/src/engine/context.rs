@@ -48,7 +48,16 @@ impl Default for Budget {
 }
 
 /// Directories never worth listing, even without a .gitignore.
-const SKIPPED_DIRECTORIES: &[&str] = &[".git", "node_modules", "target", "dist", "build", ".next", ".venv", "__pycache__"];
+const SKIPPED_DIRECTORIES: &[&str] = &[
+    ".git",
+    "node_modules",
+    "target",
+    "dist",
+    "build",
+    ".next",
+    ".venv",
+    "__pycache__",
+];
 
 /// Whether a file may hold secrets: its name is listed, its content never sent.
 pub fn is_secret(path: &Path) -> bool {
@@ -61,10 +70,21 @@ pub fn is_secret(path: &Path) -> bool {
         || lower.starts_with("id_ed25519")
         || lower.starts_with("id_ecdsa")
         || lower.starts_with("credentials")
-        || [".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".secret"]
-            .iter()
-            .any(|extension| lower.ends_with(extension))
-        || matches!(lower.as_str(), ".npmrc" | ".netrc" | ".pypirc" | "secrets.json" | "secrets.yaml" | "secrets.yml")
+        || [
+            ".pem",
+            ".key",
+            ".p12",
+            ".pfx",
+            ".keystore",
+            ".jks",
+            ".secret",
+        ]
+        .iter()
+        .any(|extension| lower.ends_with(extension))
+        || matches!(
+            lower.as_str(),
+            ".npmrc" | ".netrc" | ".pypirc" | "secrets.json" | "secrets.yaml" | "secrets.yml"
+        )
 }
 
 /// Renders the workspace context for the model.
@@ -76,7 +96,10 @@ pub fn render(root: &Path, editor: &EditorContext, budget: Budget) -> String {
         .sort_by_file_path(|a, b| a.cmp(b))
         .filter_entry(|entry| {
             !(entry.file_type().is_some_and(|kind| kind.is_dir())
-                && entry.file_name().to_str().is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name)))
+                && entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name)))
         })
         .build();
     let mut total_entries = 0usize;
@@ -126,7 +149,12 @@ pub fn render(root: &Path, editor: &EditorContext, budget: Budget) -> String {
             continue;
         };
         spent += text.len();
-        let _ = writeln!(out, "<file path=\"{}\">\n{}\n</file>", file.display(), text.trim_end());
+        let _ = writeln!(
+            out,
+            "<file path=\"{}\">\n{}\n</file>",
+            file.display(),
+            text.trim_end()
+        );
     }
     for buffer in &editor.buffers {
         if is_secret(&buffer.path) {
@@ -193,12 +221,31 @@ mod tests {
         };
         let context = render(root, &editor, Budget::default());
         assert!(context.contains("src/main.js\n"));
-        assert!(context.contains(".env\n"), "secret files are listed by name");
-        assert!(!context.contains("ignored/x.js") && !context.contains("debug.log") && !context.contains("node_modules"));
-        assert!(!context.contains("sk-very-secret") && !context.contains("also-secret") && !context.contains("PRIVATE"));
-        assert!(context.contains("<file path=\"src/main.js\" editor=\"unsaved\">\nconsole.log('unsaved edit')"));
-        assert!(!context.contains("console.log('hi')"), "the unsaved buffer replaces the disk");
-        assert!(!context.contains("xxxxxxxx"), "files over the budget are listed, not sent");
+        assert!(
+            context.contains(".env\n"),
+            "secret files are listed by name"
+        );
+        assert!(
+            !context.contains("ignored/x.js")
+                && !context.contains("debug.log")
+                && !context.contains("node_modules")
+        );
+        assert!(
+            !context.contains("sk-very-secret")
+                && !context.contains("also-secret")
+                && !context.contains("PRIVATE")
+        );
+        assert!(context.contains(
+            "<file path=\"src/main.js\" editor=\"unsaved\">\nconsole.log('unsaved edit')"
+        ));
+        assert!(
+            !context.contains("console.log('hi')"),
+            "the unsaved buffer replaces the disk"
+        );
+        assert!(
+            !context.contains("xxxxxxxx"),
+            "files over the budget are listed, not sent"
+        );
         assert!(context.contains("<selection path=\"src/main.js\" lines=\"1-1\">"));
     }
 }

@@ -12,7 +12,8 @@ pub struct Machine {
 }
 
 const TOOLS: &[&str] = &[
-    "node", "npm", "npx", "pnpm", "yarn", "bun", "deno", "python3", "pip", "uv", "cargo", "go", "git",
+    "node", "npm", "npx", "pnpm", "yarn", "bun", "deno", "python3", "pip", "uv", "cargo", "go",
+    "git",
 ];
 
 impl Machine {
@@ -20,7 +21,11 @@ impl Machine {
     pub fn detect() -> Machine {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let directories: Vec<_> = std::env::split_paths(&path).collect();
-        let on_path = |tool: &str| directories.iter().any(|directory| is_executable(&directory.join(tool)));
+        let on_path = |tool: &str| {
+            directories
+                .iter()
+                .any(|directory| is_executable(&directory.join(tool)))
+        };
         Machine {
             os: std::env::consts::OS.to_owned(),
             shell: std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned()),
@@ -31,16 +36,35 @@ impl Machine {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(path)
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
 }
 
 /// The system prompt for a workspace. It changes only with the machine and the workspace, so providers
 /// can cache it.
 pub fn system_prompt(machine: &Machine, workspace: &Path) -> String {
-    let available: Vec<&str> = machine.tools.iter().filter(|(_, present)| *present).map(|(tool, _)| *tool).collect();
-    let missing: Vec<&str> = machine.tools.iter().filter(|(_, present)| !*present).map(|(tool, _)| *tool).collect();
-    let available = if available.is_empty() { "none of the usual ones".to_owned() } else { available.join(", ") };
-    let missing = if missing.is_empty() { "none".to_owned() } else { missing.join(", ") };
+    let available: Vec<&str> = machine
+        .tools
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(tool, _)| *tool)
+        .collect();
+    let missing: Vec<&str> = machine
+        .tools
+        .iter()
+        .filter(|(_, present)| !*present)
+        .map(|(tool, _)| *tool)
+        .collect();
+    let available = if available.is_empty() {
+        "none of the usual ones".to_owned()
+    } else {
+        available.join(", ")
+    };
+    let missing = if missing.is_empty() {
+        "none".to_owned()
+    } else {
+        missing.join(", ")
+    };
     format!(
         r#"You are OpenBolt, a senior software engineer who builds and changes apps for the user, inside their editor.
 

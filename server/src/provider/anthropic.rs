@@ -31,11 +31,18 @@ pub fn request_body(model: &str, request: &ChatRequest) -> Value {
     })
 }
 
-/// Maps one stream event. Unknown event types and `ping` are ignored; `error` fails the stream.
-pub fn map_event(event: &SseEvent, out: &mut VecDeque<StreamItem>) -> Result<(), ProviderError> {
+/// Maps one stream event. The stop reason of `message_delta` is kept in `finish` and reported at
+/// `message_stop`: a stream without it was cut off. Unknown event types and `ping` are ignored; `error`
+/// fails the stream.
+pub fn map_event(
+    event: &SseEvent,
+    finish: &mut Option<StopReason>,
+    out: &mut VecDeque<StreamItem>,
+) -> Result<(), ProviderError> {
     let parse = || -> Result<Value, ProviderError> {
-        serde_json::from_str(&event.data)
-            .map_err(|error| ProviderError::Protocol(format!("{} event is not JSON: {error}", event.event)))
+        serde_json::from_str(&event.data).map_err(|error| {
+            ProviderError::Protocol(format!("{} event is not JSON: {error}", event.event))
+        })
     };
     match event.event.as_str() {
         "message_start" => {
@@ -59,18 +66,16 @@ pub fn map_event(event: &SseEvent, out: &mut VecDeque<StreamItem>) -> Result<(),
                 out.push_back(StreamItem::Usage(usage(delta_usage)));
             }
             if let Some(reason) = data["delta"]["stop_reason"].as_str() {
-                out.push_back(StreamItem::Stop(match reason {
+                *finish = Some(match reason {
                     "max_tokens" => StopReason::MaxTokens,
                     "end_turn" | "stop_sequence" => StopReason::EndTurn,
                     other => StopReason::Other(other.to_owned()),
-                }));
+                });
             }
         }
-        "message_stop" => {
-            if !out.iter().any(|item| matches!(item, StreamItem::Stop(_))) {
-                out.push_back(StreamItem::Stop(StopReason::EndTurn));
-            }
-        }
+        "message_stop" => out.push_back(StreamItem::Stop(
+            finish.take().unwrap_or(StopReason::EndTurn),
+        )),
         "error" => {
             let data = parse()?;
             let kind = data["error"]["type"].as_str().unwrap_or("error");
@@ -102,13 +107,22 @@ mod tests {
 
     fn map(event: &str, data: &str) -> Result<Vec<StreamItem>, ProviderError> {
         let mut out = VecDeque::new();
-        map_event(
-            &SseEvent {
-                event: event.into(),
-                data: data.into(),
-            },
-            &mut out,
-        )?;
+        let mut finish = None;
+        let event = SseEvent {
+            event: event.into(),
+            data: data.into(),
+        };
+        map_event(&event, &mut finish, &mut out)?;
+        if finish.is_some() {
+            map_event(
+                &SseEvent {
+                    event: "message_stop".into(),
+                    data: "{}".into(),
+                },
+                &mut finish,
+                &mut out,
+            )?;
+        }
         Ok(out.into())
     }
 
@@ -119,15 +133,26 @@ mod tests {
             Some(vec![StreamItem::Usage(Usage { input_tokens: 10, output_tokens: 1, cache_read_tokens: 7, cache_write_tokens: 0 })])
         );
         assert_eq!(
-            map("content_block_delta", r#"{"index":0,"delta":{"type":"text_delta","text":"hi"}}"#).ok(),
+            map(
+                "content_block_delta",
+                r#"{"index":0,"delta":{"type":"text_delta","text":"hi"}}"#
+            )
+            .ok(),
             Some(vec![StreamItem::Text("hi".into())])
         );
         assert_eq!(map("ping", "{}").ok(), Some(vec![]));
         assert_eq!(map("some_future_event", "not json").ok(), Some(vec![]));
         assert_eq!(
-            map("message_delta", r#"{"delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":9}}"#).ok(),
+            map(
+                "message_delta",
+                r#"{"delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":9}}"#
+            )
+            .ok(),
             Some(vec![
-                StreamItem::Usage(Usage { output_tokens: 9, ..Usage::default() }),
+                StreamItem::Usage(Usage {
+                    output_tokens: 9,
+                    ..Usage::default()
+                }),
                 StreamItem::Stop(StopReason::MaxTokens)
             ])
         );
@@ -135,10 +160,16 @@ mod tests {
 
     #[test]
     fn an_error_event_is_an_error() {
-        let error = map("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
-            .expect_err("error event");
+        let error = map(
+            "error",
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .expect_err("error event");
         assert!(error.is_transient());
-        assert_eq!(error.to_string(), "the provider reported an error: overloaded_error: Overloaded");
+        assert_eq!(
+            error.to_string(),
+            "the provider reported an error: overloaded_error: Overloaded"
+        );
     }
 
     #[test]
@@ -146,16 +177,32 @@ mod tests {
         let request = ChatRequest {
             system: "sys".into(),
             messages: vec![
-                Message { role: Role::User, content: "a".into() },
-                Message { role: Role::Assistant, content: "b".into() },
-                Message { role: Role::User, content: "c".into() },
+                Message {
+                    role: Role::User,
+                    content: "a".into(),
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: "b".into(),
+                },
+                Message {
+                    role: Role::User,
+                    content: "c".into(),
+                },
             ],
             max_tokens: 100,
         };
         let body = request_body("m", &request);
         assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");
-        assert_eq!(body["messages"][1]["content"][0]["cache_control"]["type"], "ephemeral");
-        assert!(body["messages"][2]["content"][0].get("cache_control").is_none());
+        assert_eq!(
+            body["messages"][1]["content"][0]["cache_control"]["type"],
+            "ephemeral"
+        );
+        assert!(
+            body["messages"][2]["content"][0]
+                .get("cache_control")
+                .is_none()
+        );
         assert_eq!(body["stream"], true);
     }
 }

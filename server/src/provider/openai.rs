@@ -33,7 +33,9 @@ pub fn map_event(
 ) -> Result<(), ProviderError> {
     let data = event.data.trim();
     if data == "[DONE]" {
-        out.push_back(StreamItem::Stop(finish.take().unwrap_or(StopReason::EndTurn)));
+        out.push_back(StreamItem::Stop(
+            finish.take().unwrap_or(StopReason::EndTurn),
+        ));
         return Ok(());
     }
     let chunk: Value = serde_json::from_str(data)
@@ -43,8 +45,12 @@ pub fn map_event(
             .as_str()
             .or_else(|| error.as_str())
             .unwrap_or("unknown error");
-        let transient = error["code"].as_u64().is_some_and(|code| code == 429 || code >= 500)
-            || error["type"].as_str().is_some_and(|kind| kind.contains("overloaded") || kind.contains("server"));
+        let transient = error["code"]
+            .as_u64()
+            .is_some_and(|code| code == 429 || code >= 500)
+            || error["type"]
+                .as_str()
+                .is_some_and(|kind| kind.contains("overloaded") || kind.contains("server"));
         return Err(ProviderError::Stream {
             message: message.to_owned(),
             transient,
@@ -69,7 +75,9 @@ pub fn map_event(
         out.push_back(StreamItem::Usage(Usage {
             input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
             output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
-            cache_read_tokens: usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap_or(0),
+            cache_read_tokens: usage["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .unwrap_or(0),
             cache_write_tokens: 0,
         }));
     }
@@ -84,7 +92,14 @@ mod tests {
         let mut out = VecDeque::new();
         let mut finish = None;
         for payload in payloads {
-            map_event(&SseEvent { event: String::new(), data: (*payload).into() }, &mut finish, &mut out)?;
+            map_event(
+                &SseEvent {
+                    event: String::new(),
+                    data: (*payload).into(),
+                },
+                &mut finish,
+                &mut out,
+            )?;
         }
         Ok(out.into())
     }
@@ -103,7 +118,12 @@ mod tests {
             items,
             [
                 StreamItem::Text("Hel".into()),
-                StreamItem::Usage(Usage { input_tokens: 5, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 0 }),
+                StreamItem::Usage(Usage {
+                    input_tokens: 5,
+                    output_tokens: 2,
+                    cache_read_tokens: 3,
+                    cache_write_tokens: 0
+                }),
                 StreamItem::Stop(StopReason::MaxTokens),
             ]
         );
@@ -111,8 +131,11 @@ mod tests {
 
     #[test]
     fn an_error_object_mid_stream_is_an_error() {
-        let error = map_all(&[r#"{"choices":[{"delta":{"content":"x"}}]}"#, r#"{"error":{"message":"model crashed","code":500}}"#])
-            .expect_err("error chunk");
+        let error = map_all(&[
+            r#"{"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"error":{"message":"model crashed","code":500}}"#,
+        ])
+        .expect_err("error chunk");
         assert!(error.is_transient());
         assert!(error.to_string().contains("model crashed"));
     }

@@ -1,0 +1,422 @@
+//! `openbolt chat` end to end: the real binary against the provider stand-in, in a temporary workspace.
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+use support::{Fault, Format, Reply, StandIn};
+
+const KEY: &str = "sk-test-SECRET-4242";
+
+const TWO_FILES: &str = "Here is the app.\n\n<boltArtifact id=\"app\" title=\"App\">\n<boltAction type=\"file\" filePath=\"src/first.js\">\nconsole.log('first');\n</boltAction>\n<boltAction type=\"file\" filePath=\"src/second.js\">\nconsole.log('second');\nconsole.log('still second');\n</boltAction>\n</boltArtifact>\n\nAll done.";
+
+/// Runs `openbolt chat` in `workspace` against `standin` with only the given environment.
+async fn chat(standin: &StandIn, workspace: &Path, arguments: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"));
+    command
+        .arg("chat")
+        .arg("--workspace")
+        .arg(workspace)
+        .args(arguments)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", workspace)
+        .stdin(std::process::Stdio::null());
+    match standin.format {
+        Format::Anthropic => command
+            .env("ANTHROPIC_API_KEY", KEY)
+            .env("ANTHROPIC_BASE_URL", &standin.url),
+        Format::OpenAi => command
+            .env("OPENAI_BASE_URL", &standin.url)
+            .env("OPENBOLT_MODEL", "local-model"),
+    };
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+        .await
+        .expect("openbolt chat finishes within a minute")
+        .expect("openbolt runs");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !all.contains(KEY),
+        "the API key leaked into the output:\n{all}"
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn workspace() -> tempfile::TempDir {
+    let directory = tempfile::tempdir().expect("temp workspace");
+    std::fs::write(
+        directory.path().join(".env"),
+        "DATABASE_PASSWORD=hunter2-do-not-send\n",
+    )
+    .expect("write .env");
+    std::fs::write(directory.path().join("README.md"), "# Existing project\n")
+        .expect("write README");
+    directory
+}
+
+fn last_user_message(request: &Value) -> String {
+    let messages = request["messages"].as_array().expect("messages");
+    let last = messages.last().expect("a message");
+    assert_eq!(last["role"], "user");
+    match &last["content"] {
+        Value::String(text) => text.clone(),
+        content => content[0]["text"].as_str().expect("text block").to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn anthropic_turn_writes_files_and_sends_a_clean_request() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(TWO_FILES)]).await;
+    let workspace = workspace();
+    let output = chat(&standin, workspace.path(), &["build the app"]).await;
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("Here is the app.") && text.contains("All done."),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ file src/first.js") && text.contains("✓ file src/second.js"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tokens in 1200 (cached 1000), out 321"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("src/first.js")).expect("first"),
+        "console.log('first');\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("src/second.js")).expect("second"),
+        "console.log('second');\nconsole.log('still second');\n"
+    );
+
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v1/messages")
+    );
+    assert_eq!(request.header("x-api-key"), Some(KEY));
+    assert_eq!(request.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(request.body["model"], "claude-sonnet-4-5");
+    assert_eq!(request.body["stream"], true);
+    let system = request.body["system"][0]["text"]
+        .as_str()
+        .expect("system prompt");
+    assert!(
+        system.contains("You are OpenBolt")
+            && system.contains(
+                &workspace
+                    .path()
+                    .canonicalize()
+                    .expect("canonical")
+                    .display()
+                    .to_string()
+            )
+    );
+    assert_eq!(
+        request.body["system"][0]["cache_control"]["type"],
+        "ephemeral"
+    );
+    let user = last_user_message(&request.body);
+    assert!(
+        user.contains("<request>\nbuild the app\n</request>"),
+        "{user}"
+    );
+    assert!(
+        user.contains("README.md") && user.contains("# Existing project"),
+        "{user}"
+    );
+    assert!(user.contains(".env\n"), "the secret file is listed by name");
+    let body = request.body.to_string();
+    assert!(!body.contains("hunter2"), "a secret reached the provider");
+}
+
+#[tokio::test]
+async fn openai_compatible_server_without_a_key_and_history_across_turns() {
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(TWO_FILES)]).await;
+    let workspace = workspace();
+    let output = chat(&standin, workspace.path(), &["make it"]).await;
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(workspace.path().join("src/second.js").exists());
+    let request = &standin.recorded()[0];
+    assert_eq!(request.path, "/v1/chat/completions");
+    assert_eq!(
+        request.header("authorization"),
+        None,
+        "a local server gets no key"
+    );
+    assert_eq!(request.body["model"], "local-model");
+    assert_eq!(request.body["stream_options"]["include_usage"], true);
+    assert_eq!(request.body["messages"][0]["role"], "system");
+    assert!(stdout(&output).contains("tokens in 1200 (cached 1000), out 321"));
+}
+
+#[tokio::test]
+async fn rate_limits_and_overload_before_the_first_token_are_retried_visibly() {
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![
+            Reply::status(
+                429,
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+            ),
+            Reply::status(
+                529,
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            ),
+            Reply::with_fault("", Fault::ErrorEvent { after: 0 }),
+            Reply::text(TWO_FILES),
+        ],
+    )
+    .await;
+    let workspace = workspace();
+    let output = chat(&standin, workspace.path(), &["go"]).await;
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("rate limited; retrying in 0 ms (attempt 2 of 4)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the provider is overloaded; retrying"),
+        "{text}"
+    );
+    assert!(
+        text.contains("overloaded_error: Overloaded; retrying"),
+        "{text}"
+    );
+    assert_eq!(standin.recorded().len(), 4);
+    assert!(workspace.path().join("src/second.js").exists());
+}
+
+/// After the first file closes and while the second streams, the reply breaks in `fault`'s way.
+async fn check_mid_stream_failure(
+    format: Format,
+    fault: Fault,
+    expected: &str,
+    arguments: &[&str],
+) {
+    let standin = StandIn::start(format, vec![Reply::with_fault(TWO_FILES, fault)]).await;
+    let workspace = workspace();
+    let output = chat(&standin, workspace.path(), arguments).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains(expected), "expected {expected:?} in:\n{text}");
+    assert!(
+        text.contains("Here is the app."),
+        "the prose so far is kept:\n{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("src/first.js"))
+            .expect("the complete file stays"),
+        "console.log('first');\n"
+    );
+    assert!(
+        !workspace.path().join("src/second.js").exists(),
+        "no half-written file"
+    );
+    assert!(text.contains("file src/second.js aborted"), "{text}");
+    assert_eq!(
+        standin.recorded().len(),
+        1,
+        "no retry once tokens have flowed"
+    );
+}
+
+fn middle_of_second_file() -> usize {
+    TWO_FILES.find("still second").expect("marker")
+}
+
+#[tokio::test]
+async fn an_error_event_mid_stream_fails_the_turn_and_keeps_what_was_complete() {
+    let after = middle_of_second_file();
+    check_mid_stream_failure(
+        Format::Anthropic,
+        Fault::ErrorEvent { after },
+        "overloaded_error: Overloaded",
+        &["go"],
+    )
+    .await;
+    check_mid_stream_failure(
+        Format::OpenAi,
+        Fault::ErrorEvent { after },
+        "The server had an error",
+        &["go"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_dropped_connection_fails_the_turn_without_a_half_file() {
+    let after = middle_of_second_file();
+    check_mid_stream_failure(
+        Format::Anthropic,
+        Fault::Drop { after },
+        "the connection dropped mid-reply",
+        &["go"],
+    )
+    .await;
+    check_mid_stream_failure(
+        Format::OpenAi,
+        Fault::Drop { after },
+        "the connection dropped mid-reply",
+        &["go"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_stall_fails_the_turn_after_the_idle_timeout() {
+    let after = middle_of_second_file();
+    check_mid_stream_failure(
+        Format::OpenAi,
+        Fault::Stall { after },
+        "no data from the provider for 1 s",
+        &["--idle-timeout", "1", "go"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_stream_without_its_end_marker_is_truncated() {
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::with_fault(TWO_FILES, Fault::NoEnd)],
+    )
+    .await;
+    let output = chat(&standin, workspace().path(), &["go"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("the reply ended without [DONE]: it was cut off"),
+        "{}",
+        stdout(&output)
+    );
+
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![Reply::with_fault(TWO_FILES, Fault::NoEnd)],
+    )
+    .await;
+    let output = chat(&standin, workspace().path(), &["go"]).await;
+    assert!(
+        stdout(&output).contains("the reply ended without message_stop"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[tokio::test]
+async fn a_reply_cut_at_the_output_limit_continues_seamlessly() {
+    let split = middle_of_second_file() + 3;
+    let (first, second) = TWO_FILES.split_at(split);
+    for format in [Format::Anthropic, Format::OpenAi] {
+        let standin = StandIn::start(
+            format,
+            vec![Reply::cut_at_limit(first), Reply::text(second)],
+        )
+        .await;
+        let workspace = workspace();
+        let output = chat(&standin, workspace.path(), &["go"]).await;
+        let text = stdout(&output);
+        assert!(output.status.success(), "{text}");
+        assert!(text.contains("continuing it (1 of 5)"), "{text}");
+        assert_eq!(
+            std::fs::read_to_string(workspace.path().join("src/second.js"))
+                .expect("the file spanning both requests"),
+            "console.log('second');\nconsole.log('still second');\n"
+        );
+        let requests = standin.recorded();
+        assert_eq!(requests.len(), 2);
+        let messages = requests[1].body["messages"]
+            .as_array()
+            .expect("messages")
+            .clone();
+        let partial = &messages[messages.len() - 2];
+        assert_eq!(partial["role"], "assistant");
+        assert!(
+            partial.to_string().contains("console.log('sti"),
+            "the partial reply is sent back: {partial}"
+        );
+        assert!(last_user_message(&requests[1].body).contains("Continue exactly where it stopped"));
+    }
+}
+
+#[tokio::test]
+async fn authentication_and_request_errors_are_explained() {
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![Reply::status(401, r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)],
+    )
+    .await;
+    let output = chat(&standin, workspace().path(), &["go"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "authentication failed (HTTP 401): invalid x-api-key; check ANTHROPIC_API_KEY"
+        ),
+        "{text}"
+    );
+    assert_eq!(standin.recorded().len(), 1, "auth errors are not retried");
+
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::status(400, r#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error"}}"#)],
+    )
+    .await;
+    let output = chat(&standin, workspace().path(), &["go"]).await;
+    assert!(
+        stdout(&output)
+            .contains("rejected the request (HTTP 400): This model's maximum context length"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[tokio::test]
+async fn commands_are_not_run_without_approval() {
+    let reply = "<boltArtifact id=\"a\" title=\"A\"><boltAction type=\"shell\">touch ran.txt</boltAction></boltArtifact>";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    let workspace = workspace();
+    let output = chat(&standin, workspace.path(), &["go"]).await;
+    assert!(
+        stdout(&output).contains("shell `touch ran.txt` skipped — not approved"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!workspace.path().join("ran.txt").exists());
+}
+
+#[tokio::test]
+async fn nothing_configured_is_one_clear_error() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .args(["chat", "hello"])
+        .env_clear()
+        .output()
+        .await
+        .expect("openbolt runs");
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("no model provider is configured")
+            && message.contains("ANTHROPIC_API_KEY"),
+        "{message}"
+    );
+}

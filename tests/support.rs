@@ -1,0 +1,385 @@
+//! The provider stand-in: a local HTTP server that speaks Anthropic's and OpenAI's streaming wire formats
+//! exactly, serving scripted replies with random chunking and faults, and recording every request.
+
+#![allow(dead_code, unreachable_pub)]
+
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Anthropic,
+    OpenAi,
+}
+
+/// What goes wrong in a streamed reply, after `after` bytes of its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// An error event (Anthropic `event: error`, OpenAI `{"error": …}`), then the end.
+    ErrorEvent { after: usize },
+    /// The connection closes in the middle of an HTTP chunk.
+    Drop { after: usize },
+    /// No more bytes; the connection stays open.
+    Stall { after: usize },
+    /// The whole text and the stop reason, then the end of the body without `message_stop` / `[DONE]`.
+    NoEnd,
+}
+
+/// One scripted response.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Stream {
+        text: String,
+        /// Stop with max_tokens/length instead of end_turn/stop.
+        cut_at_limit: bool,
+        fault: Option<Fault>,
+        seed: u64,
+    },
+    Status {
+        code: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
+}
+
+impl Reply {
+    pub fn text(text: &str) -> Reply {
+        Reply::Stream {
+            text: text.to_owned(),
+            cut_at_limit: false,
+            fault: None,
+            seed: 7,
+        }
+    }
+
+    pub fn with_fault(text: &str, fault: Fault) -> Reply {
+        Reply::Stream {
+            text: text.to_owned(),
+            cut_at_limit: false,
+            fault: Some(fault),
+            seed: 11,
+        }
+    }
+
+    pub fn cut_at_limit(text: &str) -> Reply {
+        Reply::Stream {
+            text: text.to_owned(),
+            cut_at_limit: true,
+            fault: None,
+            seed: 13,
+        }
+    }
+
+    pub fn status(code: u16, body: &str) -> Reply {
+        Reply::Status {
+            code,
+            body: body.to_owned(),
+            retry_after: Some("0".to_owned()),
+        }
+    }
+}
+
+/// A request as the stand-in received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The running stand-in. Dropping it stops accepting connections.
+pub struct StandIn {
+    pub url: String,
+    pub format: Format,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StandIn {
+    /// Starts a stand-in that serves `replies` in order (the last one again when they run out).
+    pub async fn start(format: Format, replies: Vec<Reply>) -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the stand-in");
+        let address = listener.local_addr().expect("address");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::from(replies)));
+        let recorded = requests.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let reply = {
+                    let mut script = script.lock().expect("script lock");
+                    if script.len() > 1 {
+                        script.pop_front()
+                    } else {
+                        script.front().cloned()
+                    }
+                };
+                let recorded = recorded.clone();
+                tokio::spawn(async move {
+                    serve(socket, format, reply, recorded).await;
+                });
+            }
+        });
+        let url = match format {
+            Format::Anthropic => format!("http://{address}"),
+            Format::OpenAi => format!("http://{address}/v1"),
+        };
+        StandIn {
+            url,
+            format,
+            requests,
+            task,
+        }
+    }
+
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.requests.lock().expect("requests lock").clone()
+    }
+}
+
+async fn serve(
+    mut socket: TcpStream,
+    format: Format,
+    reply: Option<Reply>,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+) {
+    let _ = socket.set_nodelay(true);
+    let Some(request) = read_request(&mut socket).await else {
+        return;
+    };
+    recorded.lock().expect("requests lock").push(request);
+    match reply {
+        None => {}
+        Some(Reply::Status {
+            code,
+            body,
+            retry_after,
+        }) => {
+            let retry = retry_after
+                .map(|value| format!("retry-after: {value}\r\n"))
+                .unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 {code} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{retry}connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(body.as_bytes()).await;
+        }
+        Some(Reply::Stream {
+            text,
+            cut_at_limit,
+            fault,
+            seed,
+        }) => stream(socket, format, &text, cut_at_limit, fault, seed).await,
+    }
+}
+
+async fn read_request(socket: &mut TcpStream) -> Option<Recorded> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        let read = socket.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            break end;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..header_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next()?.split(' ');
+    let method = request_line.next()?.to_owned();
+    let path = request_line.next()?.to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(key, _)| key == "content-length")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = buffer[header_end + 4..].to_vec();
+    while body.len() < length {
+        let read = socket.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..read]);
+    }
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    })
+}
+
+/// Splits `text` into model-like pieces of 1 to 12 characters, from a seed.
+fn pieces(text: &str, seed: u64) -> Vec<&str> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut end = (start + 1 + (state % 12) as usize).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
+}
+
+fn sse(event: Option<&str>, data: &Value, crlf: bool) -> String {
+    let newline = if crlf { "\r\n" } else { "\n" };
+    let mut out = String::new();
+    if let Some(event) = event {
+        out.push_str(&format!("event: {event}{newline}"));
+    }
+    out.push_str(&format!("data: {data}{newline}{newline}"));
+    out
+}
+
+async fn stream(
+    mut socket: TcpStream,
+    format: Format,
+    text: &str,
+    cut_at_limit: bool,
+    fault: Option<Fault>,
+    seed: u64,
+) {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    if socket.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let crlf = seed % 2 == 1;
+    let mut events: Vec<String> = Vec::new();
+    match format {
+        Format::Anthropic => {
+            events.push(sse(Some("message_start"), &json!({"type":"message_start","message":{"id":"msg_standin","type":"message","role":"assistant","content":[],"model":"standin","stop_reason":null,"usage":{"input_tokens":1200,"output_tokens":1,"cache_read_input_tokens":1000,"cache_creation_input_tokens":0}}}), crlf));
+            events.push(sse(Some("content_block_start"), &json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}), crlf));
+            events.push(sse(Some("ping"), &json!({"type":"ping"}), crlf));
+        }
+        Format::OpenAi => {
+            events.push(sse(None, &json!({"id":"chatcmpl-standin","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}), crlf));
+        }
+    }
+    let mut sent = 0usize;
+    for piece in pieces(text, seed) {
+        if let Some(Fault::ErrorEvent { after } | Fault::Drop { after } | Fault::Stall { after }) =
+            fault
+            && sent >= after
+        {
+            break;
+        }
+        sent += piece.len();
+        events.push(match format {
+            Format::Anthropic => sse(Some("content_block_delta"), &json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":piece}}), crlf),
+            Format::OpenAi => sse(None, &json!({"id":"chatcmpl-standin","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]}), crlf),
+        });
+        if sent.is_multiple_of(5) {
+            events.push(": keep-alive\n\n".to_owned());
+        }
+    }
+    if fault.is_none() || fault == Some(Fault::NoEnd) {
+        let with_end_marker = fault.is_none();
+        match format {
+            Format::Anthropic => {
+                events.push(sse(
+                    Some("content_block_stop"),
+                    &json!({"type":"content_block_stop","index":0}),
+                    crlf,
+                ));
+                let reason = if cut_at_limit {
+                    "max_tokens"
+                } else {
+                    "end_turn"
+                };
+                events.push(sse(Some("message_delta"), &json!({"type":"message_delta","delta":{"stop_reason":reason,"stop_sequence":null},"usage":{"output_tokens":321}}), crlf));
+                if with_end_marker {
+                    events.push(sse(
+                        Some("message_stop"),
+                        &json!({"type":"message_stop"}),
+                        crlf,
+                    ));
+                }
+            }
+            Format::OpenAi => {
+                let reason = if cut_at_limit { "length" } else { "stop" };
+                events.push(sse(None, &json!({"id":"chatcmpl-standin","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":reason}]}), crlf));
+                events.push(sse(None, &json!({"id":"chatcmpl-standin","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1200,"completion_tokens":321,"prompt_tokens_details":{"cached_tokens":1000}}}), crlf));
+                if with_end_marker {
+                    events.push("data: [DONE]\n\n".to_owned());
+                }
+            }
+        }
+    }
+    if let Some(Fault::ErrorEvent { .. }) = fault {
+        events.push(match format {
+            Format::Anthropic => sse(Some("error"), &json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}), crlf),
+            Format::OpenAi => sse(None, &json!({"error":{"message":"The server had an error while processing your request","type":"server_error","code":null}}), crlf),
+        });
+    }
+
+    // Write the events' bytes in random pieces, each an HTTP chunk.
+    let body = events.concat();
+    let mut state = seed | 1;
+    let mut at = 0;
+    while at < body.len() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let end = (at + 1 + (state >> 33) as usize % 200).min(body.len());
+        let piece = &body.as_bytes()[at..end];
+        let chunk = [format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat();
+        if socket.write_all(&chunk).await.is_err() {
+            return;
+        }
+        at = end;
+    }
+    match fault {
+        Some(Fault::Drop { .. }) => {
+            // Promise a chunk, send half of it, and close.
+            let _ = socket.write_all(b"40\r\ndata: {\"type\":").await;
+            let _ = socket.shutdown().await;
+        }
+        Some(Fault::Stall { .. }) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        _ => {
+            let _ = socket.write_all(b"0\r\n\r\n").await;
+            let _ = socket.shutdown().await;
+        }
+    }
+}
