@@ -223,22 +223,8 @@ impl Parser {
                         continue;
                     }
                     let (text, tag) = input.split_at(found);
-                    match tag::match_tag(tag, self.allowed()) {
-                        Match::NotTag => {}
-                        Match::NeedMore => {
-                            emit_text(text, on_event);
-                            self.pending_tag.push_str(tag);
-                            return "";
-                        }
-                        Match::Tag {
-                            kind,
-                            len,
-                            self_closing,
-                        } => {
-                            emit_text(text, on_event);
-                            self.handle_tag(kind, &tag[..len], self_closing, on_event);
-                            return &tag[len..];
-                        }
+                    if let Some(rest) = self.at_possible_tag(text, tag, on_event) {
+                        return rest;
                     }
                 }
             }
@@ -289,26 +275,40 @@ impl Parser {
             let found = at + offset;
             at = found + 1;
             let (text, tag) = input.split_at(found);
-            match tag::match_tag(tag, self.allowed()) {
-                Match::NotTag => {}
-                Match::NeedMore => {
-                    self.body_text(text, on_event);
-                    self.pending_tag.push_str(tag);
-                    return "";
-                }
-                Match::Tag {
-                    kind,
-                    len,
-                    self_closing,
-                } => {
-                    self.body_text(text, on_event);
-                    self.handle_tag(kind, &tag[..len], self_closing, on_event);
-                    return &tag[len..];
-                }
+            if let Some(rest) = self.at_possible_tag(text, tag, on_event) {
+                return rest;
             }
         }
         self.body_text(input, on_event);
         ""
+    }
+
+    /// At a `<` (the start of `tag`) in prose or in an action body: when it starts a tag, or may, hands on
+    /// the `text` before it and handles or holds the tag, returning the input after it. `None`: the `<` is
+    /// text, and scanning goes on.
+    fn at_possible_tag<'i, F: FnMut(Event<'_>)>(
+        &mut self,
+        text: &str,
+        tag: &'i str,
+        on_event: &mut F,
+    ) -> Option<&'i str> {
+        match tag::match_tag(tag, self.allowed()) {
+            Match::NotTag => None,
+            Match::NeedMore => {
+                self.text_in_context(text, on_event);
+                self.pending_tag.push_str(tag);
+                Some("")
+            }
+            Match::Tag {
+                kind,
+                len,
+                self_closing,
+            } => {
+                self.text_in_context(text, on_event);
+                self.handle_tag(kind, &tag[..len], self_closing, on_event);
+                Some(&tag[len..])
+            }
+        }
     }
 
     /// A tag began in an earlier chunk: give it more of `input` until it is decided.
