@@ -149,7 +149,7 @@ async fn anthropic_turn_writes_files_and_sends_a_clean_request() {
 }
 
 #[tokio::test]
-async fn openai_compatible_server_without_a_key_and_history_across_turns() {
+async fn an_openai_compatible_local_server_needs_no_key() {
     let standin = StandIn::start(Format::OpenAi, vec![Reply::text(TWO_FILES)]).await;
     let workspace = workspace();
     let output = chat(&standin, workspace.path(), &["make it"]).await;
@@ -418,5 +418,64 @@ async fn nothing_configured_is_one_clear_error() {
         message.contains("no model provider is configured")
             && message.contains("ANTHROPIC_API_KEY"),
         "{message}"
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_turn_and_leaves_no_half_file() {
+    use tokio::io::AsyncBufReadExt;
+    let after = middle_of_second_file();
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![Reply::with_fault(TWO_FILES, Fault::Stall { after })],
+    )
+    .await;
+    let workspace = workspace();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .args(["chat", "--workspace"])
+        .arg(workspace.path())
+        .arg("go")
+        .env_clear()
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env("ANTHROPIC_BASE_URL", &standin.url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openbolt runs");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = String::new();
+    // Wait until the first file is written: the reply is then stalled inside the second.
+    while !seen.contains("✓ file src/first.js") {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("output within 30 s")
+            .expect("readable stdout")
+            .expect("more output");
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    while let Ok(Some(line)) = lines.next_line().await {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits after Ctrl-C")
+        .expect("exit status");
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("file src/second.js aborted") && seen.contains("── stopped"),
+        "{seen}"
+    );
+    assert!(workspace.path().join("src/first.js").exists());
+    assert!(
+        !workspace.path().join("src/second.js").exists(),
+        "no half-written file"
     );
 }

@@ -183,8 +183,9 @@ impl Runner {
                     .with_error("an earlier action of this artifact failed")
                     .status(ActionStatus::Skipped)
             } else {
-                let _ = events.send(TurnEvent::Action(update.clone())).await;
-                let outcome = self.run_one(&job, update, &mut report, &cancel).await;
+                let outcome = self
+                    .run_one(&job, update, &mut report, &events, &cancel)
+                    .await;
                 if outcome.status == ActionStatus::Failed && job.action.kind == ActionKind::Shell {
                     failed_artifact = Some(job.action.artifact_id.clone());
                 }
@@ -201,10 +202,12 @@ impl Runner {
         job: &Job,
         update: ActionUpdate,
         report: &mut RunnerReport,
+        events: &mpsc::Sender<TurnEvent>,
         cancel: &CancellationToken,
     ) -> ActionUpdate {
         match &job.action.kind {
             ActionKind::File => {
+                let _ = events.send(TurnEvent::Action(update.clone())).await;
                 let Some(relative) = job.action.file_path.as_deref() else {
                     return update
                         .with_error("the file action has no filePath")
@@ -254,6 +257,7 @@ impl Runner {
                         return update.with_error(reason).status(ActionStatus::Skipped);
                     }
                 }
+                let _ = events.send(TurnEvent::Action(update.clone())).await;
                 update
                     .with_error(
                         "running commands is not available yet: the command runner is being built",
