@@ -38,6 +38,10 @@ pub enum Reply {
         cut_at_limit: bool,
         fault: Option<Fault>,
         seed: u64,
+        /// Largest text delta, in bytes; model-like replies use 12.
+        max_piece: usize,
+        /// Largest HTTP chunk written at once, in bytes.
+        max_write: usize,
     },
     Status {
         code: u16,
@@ -53,6 +57,8 @@ impl Reply {
             cut_at_limit: false,
             fault: None,
             seed: 7,
+            max_piece: 12,
+            max_write: 200,
         }
     }
 
@@ -62,6 +68,8 @@ impl Reply {
             cut_at_limit: false,
             fault: Some(fault),
             seed: 11,
+            max_piece: 12,
+            max_write: 200,
         }
     }
 
@@ -71,6 +79,20 @@ impl Reply {
             cut_at_limit: true,
             fault: None,
             seed: 13,
+            max_piece: 12,
+            max_write: 200,
+        }
+    }
+
+    /// A reply at full speed: deltas of up to `max_piece` bytes, written in chunks of up to 16 KiB.
+    pub fn bulk(text: &str, max_piece: usize) -> Reply {
+        Reply::Stream {
+            text: text.to_owned(),
+            cut_at_limit: false,
+            fault: None,
+            seed: 17,
+            max_piece,
+            max_write: 16 << 10,
         }
     }
 
@@ -195,7 +217,16 @@ async fn serve(
             cut_at_limit,
             fault,
             seed,
-        }) => stream(socket, format, &text, cut_at_limit, fault, seed).await,
+            max_piece,
+            max_write,
+        }) => {
+            let pace = Pace {
+                seed,
+                max_piece,
+                max_write,
+            };
+            stream(socket, format, &text, cut_at_limit, fault, pace).await
+        }
     }
 }
 
@@ -242,8 +273,16 @@ async fn read_request(socket: &mut TcpStream) -> Option<Recorded> {
     })
 }
 
-/// Splits `text` into model-like pieces of 1 to 12 characters, from a seed.
-fn pieces(text: &str, seed: u64) -> Vec<&str> {
+/// How a stream is cut up: text deltas and HTTP chunks of random sizes from a seed.
+#[derive(Clone, Copy)]
+struct Pace {
+    seed: u64,
+    max_piece: usize,
+    max_write: usize,
+}
+
+/// Splits `text` into pieces of 1 to `max` bytes (extended to a character boundary), from a seed.
+fn pieces(text: &str, seed: u64, max: usize) -> Vec<&str> {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
     let mut out = Vec::new();
     let mut start = 0;
@@ -251,7 +290,7 @@ fn pieces(text: &str, seed: u64) -> Vec<&str> {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let mut end = (start + 1 + (state % 12) as usize).min(text.len());
+        let mut end = (start + 1 + (state % max as u64) as usize).min(text.len());
         while !text.is_char_boundary(end) {
             end += 1;
         }
@@ -277,12 +316,9 @@ async fn stream(
     text: &str,
     cut_at_limit: bool,
     fault: Option<Fault>,
-    seed: u64,
+    pace: Pace,
 ) {
-    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
-    if socket.write_all(head.as_bytes()).await.is_err() {
-        return;
-    }
+    let seed = pace.seed;
     let crlf = seed % 2 == 1;
     let mut events: Vec<String> = Vec::new();
     match format {
@@ -296,7 +332,7 @@ async fn stream(
         }
     }
     let mut sent = 0usize;
-    for piece in pieces(text, seed) {
+    for piece in pieces(text, seed, pace.max_piece) {
         if let Some(Fault::ErrorEvent { after } | Fault::Drop { after } | Fault::Stall { after }) =
             fault
             && sent >= after
@@ -352,15 +388,20 @@ async fn stream(
         });
     }
 
-    // Write the events' bytes in random pieces, each an HTTP chunk.
+    // The whole body is ready before the head goes out, so a reader times the transfer, not the making.
     let body = events.concat();
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    if socket.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    // Write the events' bytes in random pieces, each an HTTP chunk.
     let mut state = seed | 1;
     let mut at = 0;
     while at < body.len() {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let end = (at + 1 + (state >> 33) as usize % 200).min(body.len());
+        let end = (at + 1 + (state >> 33) as usize % pace.max_write).min(body.len());
         let piece = &body.as_bytes()[at..end];
         let chunk = [format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat();
         if socket.write_all(&chunk).await.is_err() {

@@ -426,15 +426,13 @@ impl ProviderStream {
                     let mut failure = None;
                     let kind = *kind;
                     let pending = &mut self.pending;
-                    decoder.feed(&chunk, |event: SseEvent| {
+                    decoder.feed(&chunk, |event: &SseEvent| {
                         if failure.is_some() {
                             return;
                         }
                         let result = match kind {
-                            ProviderKind::Anthropic => {
-                                anthropic::map_event(&event, finish, pending)
-                            }
-                            _ => openai::map_event(&event, finish, pending),
+                            ProviderKind::Anthropic => anthropic::map_event(event, finish, pending),
+                            _ => openai::map_event(event, finish, pending),
                         };
                         if let Err(error) = result {
                             failure = Some(error);

@@ -2,8 +2,26 @@
 
 use super::{ChatRequest, ProviderError, StopReason, StreamItem, Usage};
 use crate::provider::sse::SseEvent;
+use serde::Deserialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::VecDeque;
+
+/// `content_block_delta`, the event nearly every byte of a reply arrives in: typed, so that decoding it
+/// builds no map and borrows what has no escapes.
+#[derive(Deserialize)]
+struct BlockDelta<'a> {
+    #[serde(borrow)]
+    delta: DeltaBody<'a>,
+}
+
+#[derive(Deserialize)]
+struct DeltaBody<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+}
 
 /// The body of `POST /v1/messages`. The system prompt and the history before the newest message are
 /// marked for prompt caching: they are the stable prefix of every turn.
@@ -50,12 +68,15 @@ pub fn map_event(
             out.push_back(StreamItem::Usage(usage(&data["message"]["usage"])));
         }
         "content_block_delta" => {
-            let data = parse()?;
-            if data["delta"]["type"] == "text_delta"
-                && let Some(text) = data["delta"]["text"].as_str()
+            let data: BlockDelta = serde_json::from_str(&event.data).map_err(|error| {
+                ProviderError::Protocol(format!("content_block_delta event is malformed: {error}"))
+            })?;
+            // Other deltas (`input_json_delta`, `thinking_delta`, …) carry no reply text.
+            if data.delta.kind == "text_delta"
+                && let Some(text) = data.delta.text
                 && !text.is_empty()
             {
-                out.push_back(StreamItem::Text(text.to_owned()));
+                out.push_back(StreamItem::Text(text.into_owned()));
             }
         }
         "message_delta" => {

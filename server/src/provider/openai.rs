@@ -3,8 +3,36 @@
 
 use super::{ChatRequest, ProviderError, StopReason, StreamItem, Usage};
 use crate::provider::sse::SseEvent;
+use serde::Deserialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::VecDeque;
+
+/// One `chat.completion.chunk`, typed for the hot path; the rare parts (`error`, `usage`) stay loose
+/// because servers differ in their shape.
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<ChoiceDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+}
 
 /// The body of `POST /chat/completions`.
 pub fn request_body(model: &str, request: &ChatRequest) -> Value {
@@ -38,9 +66,12 @@ pub fn map_event(
         ));
         return Ok(());
     }
-    let chunk: Value = serde_json::from_str(data)
-        .map_err(|error| ProviderError::Protocol(format!("stream chunk is not JSON: {error}")))?;
-    if let Some(error) = chunk.get("error").filter(|error| !error.is_null()) {
+    let chunk: Chunk = serde_json::from_str(data).map_err(|error| {
+        ProviderError::Protocol(format!(
+            "stream chunk is not a chat.completion.chunk: {error}"
+        ))
+    })?;
+    if let Some(error) = chunk.error.as_ref().filter(|error| !error.is_null()) {
         let message = error["message"]
             .as_str()
             .or_else(|| error.as_str())
@@ -56,22 +87,21 @@ pub fn map_event(
             transient,
         });
     }
-    if let Some(choice) = chunk["choices"].get(0) {
-        if let Some(text) = choice["delta"]["content"].as_str()
+    if let Some(choice) = chunk.choices.and_then(|choices| choices.into_iter().next()) {
+        if let Some(text) = choice.delta.and_then(|delta| delta.content)
             && !text.is_empty()
         {
-            out.push_back(StreamItem::Text(text.to_owned()));
+            out.push_back(StreamItem::Text(text.into_owned()));
         }
-        if let Some(reason) = choice["finish_reason"].as_str() {
-            *finish = Some(match reason {
+        if let Some(reason) = choice.finish_reason {
+            *finish = Some(match reason.as_ref() {
                 "length" => StopReason::MaxTokens,
                 "stop" => StopReason::EndTurn,
                 other => StopReason::Other(other.to_owned()),
             });
         }
     }
-    let usage = &chunk["usage"];
-    if usage.is_object() {
+    if let Some(usage) = chunk.usage.as_ref().filter(|usage| usage.is_object()) {
         out.push_back(StreamItem::Usage(Usage {
             input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
             output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),

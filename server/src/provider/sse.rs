@@ -20,8 +20,8 @@ pub struct SseDecoder {
     /// The previous chunk ended with `\r`: a `\n` starting the next chunk belongs to that line end.
     after_cr: bool,
     started: bool,
-    event: String,
-    data: String,
+    /// The event being assembled; its buffers are reused from one event to the next.
+    current: SseEvent,
     has_data: bool,
 }
 
@@ -31,7 +31,7 @@ impl SseDecoder {
     }
 
     /// Decodes `chunk`, handing every completed event to `on_event`.
-    pub fn feed(&mut self, mut chunk: &[u8], mut on_event: impl FnMut(SseEvent)) {
+    pub fn feed(&mut self, mut chunk: &[u8], mut on_event: impl FnMut(&SseEvent)) {
         if self.after_cr {
             self.after_cr = false;
             if let Some(rest) = chunk.strip_prefix(b"\n") {
@@ -59,7 +59,7 @@ impl SseDecoder {
         *self = SseDecoder::default();
     }
 
-    fn end_line(&mut self, on_event: &mut impl FnMut(SseEvent)) {
+    fn end_line(&mut self, on_event: &mut impl FnMut(&SseEvent)) {
         let mut line = std::mem::take(&mut self.line);
         let mut text: &[u8] = &line;
         if !self.started {
@@ -68,13 +68,10 @@ impl SseDecoder {
         }
         if text.is_empty() {
             if self.has_data {
-                on_event(SseEvent {
-                    event: std::mem::take(&mut self.event),
-                    data: std::mem::take(&mut self.data),
-                });
+                on_event(&self.current);
             }
-            self.event.clear();
-            self.data.clear();
+            self.current.event.clear();
+            self.current.data.clear();
             self.has_data = false;
         } else if text[0] != b':' {
             let (field, value) = match memchr::memchr(b':', text) {
@@ -87,14 +84,14 @@ impl SseDecoder {
             let value = String::from_utf8_lossy(value);
             match field {
                 b"event" => {
-                    self.event.clear();
-                    self.event.push_str(&value);
+                    self.current.event.clear();
+                    self.current.event.push_str(&value);
                 }
                 b"data" => {
                     if self.has_data {
-                        self.data.push('\n');
+                        self.current.data.push('\n');
                     }
-                    self.data.push_str(&value);
+                    self.current.data.push_str(&value);
                     self.has_data = true;
                 }
                 // `id` and `retry` matter for reconnecting browsers, not for a one-shot POST.
@@ -115,7 +112,7 @@ mod tests {
         let mut decoder = SseDecoder::new();
         let mut events = Vec::new();
         for chunk in chunks {
-            decoder.feed(chunk, |event| events.push(event));
+            decoder.feed(chunk, |event| events.push(event.clone()));
         }
         events
     }
