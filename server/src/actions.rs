@@ -5,9 +5,11 @@ pub mod approval;
 pub mod files;
 
 use crate::engine::TurnEvent;
+use crate::terminal::{Purpose, TerminalId, Terminals};
 use approval::{Approval, ApprovalPolicy, ApprovalRequest, Approver};
 use openbolt_parser::{ActionInfo, ActionKind};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +49,12 @@ pub struct ActionUpdate {
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The terminal a command runs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<TerminalId>,
+    /// The end of a failed command's output, escape sequences removed: for the model's next turn.
+    #[serde(skip)]
+    pub output_tail: Option<String>,
 }
 
 impl ActionUpdate {
@@ -60,6 +68,8 @@ impl ActionUpdate {
             status,
             exit_code: None,
             error: None,
+            terminal_id: None,
+            output_tail: None,
         }
     }
 
@@ -123,12 +133,20 @@ pub struct RunnerReport {
     pub previous_contents: Vec<PreviousContent>,
 }
 
-/// Runs a turn's actions in order.
+/// How much of a failed command's output the model is shown.
+const OUTPUT_TAIL_FOR_MODEL: usize = 3000;
+
+/// Runs a session's actions in order.
 pub struct Runner {
     root: PathBuf,
     writer: Box<dyn FileWriter>,
     approver: Box<dyn Approver>,
     policy: ApprovalPolicy,
+    terminals: Terminals,
+    /// Whose terminals these are (the session).
+    owner: String,
+    /// A `shell` action still running after this long is stopped and fails.
+    pub shell_timeout: Duration,
 }
 
 impl std::fmt::Debug for Runner {
@@ -141,19 +159,33 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// A runner for the workspace at `root` (made canonical here).
+    /// A runner for the workspace at `root` (made canonical here), running commands in `terminals`
+    /// on behalf of `owner`.
     pub fn new(
         root: &Path,
         writer: Box<dyn FileWriter>,
         approver: Box<dyn Approver>,
         policy: ApprovalPolicy,
+        terminals: Terminals,
+        owner: &str,
     ) -> std::io::Result<Runner> {
         Ok(Runner {
             root: std::fs::canonicalize(root)?,
             writer,
             approver,
             policy,
+            terminals,
+            owner: owner.to_owned(),
+            shell_timeout: Duration::from_secs(600),
         })
+    }
+
+    pub fn terminals(&self) -> &Terminals {
+        &self.terminals
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     pub fn root(&self) -> &Path {
@@ -193,6 +225,10 @@ impl Runner {
             };
             let _ = events.send(TurnEvent::Action(final_update.clone())).await;
             report.updates.push(final_update);
+        }
+        if cancel.is_cancelled() {
+            // Stopping a turn stops what it started, dev servers included.
+            self.terminals.stop_owner(&self.owner, false).await;
         }
         report
     }
@@ -257,17 +293,89 @@ impl Runner {
                         return update.with_error(reason).status(ActionStatus::Skipped);
                     }
                 }
-                let _ = events.send(TurnEvent::Action(update.clone())).await;
-                update
-                    .with_error(
-                        "running commands is not available yet: the command runner is being built",
-                    )
-                    .status(ActionStatus::Skipped)
+                self.run_command(job, update, events, cancel).await
             }
             ActionKind::Other(name) => update
                 .with_error(format!("unknown action type {name:?}: nothing was run"))
                 .status(ActionStatus::Skipped),
         }
+    }
+}
+
+impl Runner {
+    /// Runs an approved command in a terminal. A `shell` action is waited for (up to the timeout);
+    /// a `start` action replaces the session's running dev server and is left running.
+    async fn run_command(
+        &mut self,
+        job: &Job,
+        mut update: ActionUpdate,
+        events: &mpsc::Sender<TurnEvent>,
+        cancel: &CancellationToken,
+    ) -> ActionUpdate {
+        let command = job.content.as_str();
+        let is_start = job.action.kind == ActionKind::Start;
+        if is_start {
+            self.terminals.stop_owner(&self.owner, true).await;
+        }
+        let purpose = if is_start {
+            Purpose::Start(update.clone())
+        } else {
+            Purpose::Shell
+        };
+        let mut spawned = match self
+            .terminals
+            .spawn(&self.owner, command, &self.root, purpose)
+        {
+            Ok(spawned) => spawned,
+            Err(error) => {
+                return update
+                    .with_error(error.to_string())
+                    .status(ActionStatus::Failed);
+            }
+        };
+        update.terminal_id = Some(spawned.id);
+        if is_start {
+            // The server keeps running; the terminal reports its end as this action's final status.
+            return update;
+        }
+        let _ = events.send(TurnEvent::Action(update.clone())).await;
+        let timeout = self.shell_timeout;
+        let exit = tokio::select! {
+            exit = spawned.exited() => exit,
+            () = tokio::time::sleep(timeout) => {
+                let _ = self.terminals.kill(spawned.id).await;
+                let mut failed = update.with_error(format!(
+                    "stopped after {} s: a shell command must finish (a server belongs in a start action)",
+                    timeout.as_secs()
+                ));
+                failed.output_tail = self.plain_tail(spawned.id);
+                return failed.status(ActionStatus::Failed);
+            }
+            () = cancel.cancelled() => {
+                let _ = self.terminals.kill(spawned.id).await;
+                return update.with_error("the turn was stopped").status(ActionStatus::Aborted);
+            }
+        };
+        update.exit_code = Some(exit.code);
+        if exit.success() {
+            return update.status(ActionStatus::Complete);
+        }
+        let reason = match &exit.signal {
+            Some(signal) => format!("ended by {signal}"),
+            None => format!("exited with code {}", exit.code),
+        };
+        let mut failed = update.with_error(reason);
+        failed.output_tail = self.plain_tail(spawned.id);
+        failed.status(ActionStatus::Failed)
+    }
+
+    fn plain_tail(&self, id: TerminalId) -> Option<String> {
+        let tail = crate::terminal::preview::plain_text(&self.terminals.tail(id).ok()?);
+        let start = tail.len().saturating_sub(OUTPUT_TAIL_FOR_MODEL);
+        let start = (start..tail.len())
+            .find(|index| tail.is_char_boundary(*index))
+            .unwrap_or(tail.len());
+        Some(tail[start..].to_owned())
     }
 }
 

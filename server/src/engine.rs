@@ -352,6 +352,15 @@ fn describe_results(updates: &[ActionUpdate]) -> String {
             out.push_str(&format!(" — {error}"));
         }
         out.push('\n');
+        if let Some(tail) = update.output_tail.as_deref().map(str::trim_end)
+            && !tail.is_empty()
+        {
+            out.push_str("  Its last output:\n  ```\n");
+            for line in tail.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+            out.push_str("  ```\n");
+        }
     }
     out
 }

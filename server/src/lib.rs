@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod provider;
+pub mod terminal;
 
 /// Installs rustls' crypto provider (ring) once per process; reqwest is built without one.
 pub fn install_crypto_provider() {

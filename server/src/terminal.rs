@@ -1,0 +1,823 @@
+//! Terminals: every `shell` and `start` action runs in a real PTY, through the user's shell, in the
+//! workspace.
+//!
+//! Per terminal, a reader thread reads the PTY (reads block) into a small bounded channel; a forwarder
+//! task keeps the last [`TerminalOptions::tail_bytes`] for late viewers and "fix this error" prompts,
+//! and coalesces output into [`TerminalEvent::Output`] events of up to
+//! [`TerminalOptions::coalesce_bytes`] or [`TerminalOptions::coalesce_window`]. Events go out on one
+//! bounded channel: a consumer that reads slowly makes `send` wait, the forwarder stops taking chunks,
+//! the reader thread blocks, the PTY fills and the command blocks on its writes. Memory stays bounded.
+//!
+//! A waiter thread waits for the command's exit (a grandchild holding the PTY open delays EOF, so EOF
+//! is not the signal). The exit is reported after the output read so far, and after the PTY's EOF when
+//! it comes soon.
+//!
+//! Stopping a terminal stops its whole process tree (see [`process`]): SIGTERM, then SIGKILL after a
+//! grace period. Every terminal is stopped on [`Terminals::shutdown`], when [`Terminals`] is dropped,
+//! and — without waiting — by the panic hook [`install_panic_hook`] installs.
+
+pub mod preview;
+pub mod process;
+
+use crate::actions::{ActionStatus, ActionUpdate};
+use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
+use preview::UrlScanner;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+/// Identifies a terminal for the life of the server.
+pub type TerminalId = u64;
+
+/// What terminals report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TerminalEvent {
+    /// Output, as text (UTF-8; a character split across reads is held back until it is whole).
+    Output {
+        terminal_id: TerminalId,
+        data: String,
+    },
+    Exit {
+        terminal_id: TerminalId,
+        exit: ExitInfo,
+    },
+    /// A started server answers at this URL.
+    Preview(Preview),
+    /// The final status of a `start` action, which outlives its turn: its server exited or was stopped.
+    Action { owner: String, update: ActionUpdate },
+}
+
+/// A dev server's address, once it answers.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    pub url: String,
+    pub port: u16,
+    pub terminal_id: TerminalId,
+}
+
+/// How a terminal's command ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// The exit code; 1 when a signal ended it.
+    pub code: i32,
+    /// The signal's name, when a signal ended it.
+    pub signal: Option<String>,
+    /// We stopped it (abort, kill, timeout, a replacing server, shutdown).
+    pub stopped: bool,
+}
+
+impl ExitInfo {
+    pub fn success(&self) -> bool {
+        self.code == 0 && self.signal.is_none()
+    }
+}
+
+/// Settings of the terminals.
+#[derive(Clone, Debug)]
+pub struct TerminalOptions {
+    /// The shell that runs commands (`shell -c command`): `$SHELL`, else `/bin/sh`.
+    pub shell: String,
+    pub cols: u16,
+    pub rows: u16,
+    /// How much output each terminal keeps.
+    pub tail_bytes: usize,
+    /// Output waits at most this long to be sent, so that it goes out in fewer, larger events…
+    pub coalesce_window: Duration,
+    /// …and is sent at once when this much has gathered.
+    pub coalesce_bytes: usize,
+    /// Between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// Look for a started server's URL and report it once it answers.
+    pub detect_previews: bool,
+}
+
+impl Default for TerminalOptions {
+    fn default() -> TerminalOptions {
+        TerminalOptions {
+            shell: std::env::var("SHELL")
+                .ok()
+                .filter(|shell| !shell.trim().is_empty())
+                .unwrap_or_else(|| "/bin/sh".to_owned()),
+            cols: 120,
+            rows: 30,
+            tail_bytes: 64 << 10,
+            coalesce_window: Duration::from_millis(8),
+            coalesce_bytes: 32 << 10,
+            kill_grace: Duration::from_secs(2),
+            detect_previews: true,
+        }
+    }
+}
+
+/// Why a terminal is started.
+#[derive(Clone, Debug)]
+pub enum Purpose {
+    /// A `shell` action: runs to its exit.
+    Shell,
+    /// A `start` action: a dev server. Its preview is detected, and its exit reported as this action's
+    /// final status.
+    Start(ActionUpdate),
+}
+
+/// A terminal as a list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminalInfo {
+    pub terminal_id: TerminalId,
+    pub command: String,
+    pub owner: String,
+    pub running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+/// A failure to reach or start a terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    #[error("no terminal {0}")]
+    Unknown(TerminalId),
+    #[error("terminal {0} has exited")]
+    Exited(TerminalId),
+    #[error("cannot start `{command}` in a terminal: {reason}")]
+    Spawn { command: String, reason: String },
+    #[error("terminal {id}: {reason}")]
+    Io { id: TerminalId, reason: String },
+}
+
+/// A started terminal.
+#[derive(Debug)]
+pub struct Spawned {
+    pub id: TerminalId,
+    /// `Some` once the command has exited and its output has been sent.
+    pub exit: watch::Receiver<Option<ExitInfo>>,
+}
+
+impl Spawned {
+    /// Waits for the exit.
+    pub async fn exited(&mut self) -> ExitInfo {
+        loop {
+            if let Some(exit) = self.exit.borrow_and_update().clone() {
+                return exit;
+            }
+            if self.exit.changed().await.is_err() {
+                return self.exit.borrow().clone().unwrap_or(ExitInfo {
+                    code: 1,
+                    signal: None,
+                    stopped: true,
+                });
+            }
+        }
+    }
+}
+
+/// Environment variables a command does not inherit from the server: our providers' keys and settings.
+const WITHHELD_ENV: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENBOLT_API_KEY",
+    "OPENROUTER_API_KEY",
+];
+
+/// The leaders of every terminal not yet known to be over, for the panic hook.
+static LIVE_LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+fn live_leaders() -> MutexGuard<'static, BTreeSet<i32>> {
+    LIVE_LEADERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes a panic anywhere stop every process the terminals started (SIGKILL, no grace) before the
+/// usual panic report.
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let leaders: Vec<i32> = live_leaders().iter().copied().collect();
+        process::kill_now(&leaders);
+        previous(info);
+    }));
+}
+
+/// Every terminal of the server.
+#[derive(Clone, Debug)]
+pub struct Terminals {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    options: TerminalOptions,
+    events: mpsc::Sender<TerminalEvent>,
+    next_id: AtomicU64,
+    terminals: Mutex<BTreeMap<TerminalId, Arc<Terminal>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let leaders: Vec<i32> = lock(&self.terminals)
+            .values()
+            .filter(|terminal| !terminal.over.load(Ordering::Acquire))
+            .map(|terminal| terminal.leader)
+            .collect();
+        process::stop_all(&leaders, self.options.kill_grace);
+    }
+}
+
+struct Terminal {
+    id: TerminalId,
+    command: String,
+    owner: String,
+    leader: i32,
+    is_start: bool,
+    master: Mutex<Box<dyn MasterPty + Send>>,
+    writer: Mutex<Box<dyn Write + Send>>,
+    tail: Mutex<VecDeque<u8>>,
+    tail_bytes: usize,
+    exit: watch::Sender<Option<ExitInfo>>,
+    /// We asked it to stop.
+    stopping: AtomicBool,
+    /// Its leader has exited and no process of its session is left: never signal its pid again (the
+    /// number may be reused).
+    over: AtomicBool,
+}
+
+impl std::fmt::Debug for Terminal {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Terminal")
+            .field("id", &self.id)
+            .field("command", &self.command)
+            .field("leader", &self.leader)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Terminals {
+    /// Terminals whose events go to `events`.
+    pub fn new(options: TerminalOptions, events: mpsc::Sender<TerminalEvent>) -> Terminals {
+        Terminals {
+            shared: Arc::new(Shared {
+                options,
+                events,
+                next_id: AtomicU64::new(1),
+                terminals: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    pub fn options(&self) -> &TerminalOptions {
+        &self.shared.options
+    }
+
+    /// Starts `command` in a new terminal in `cwd`, on behalf of `owner` (a session).
+    pub fn spawn(
+        &self,
+        owner: &str,
+        command: &str,
+        cwd: &Path,
+        purpose: Purpose,
+    ) -> Result<Spawned, TerminalError> {
+        let options = &self.shared.options;
+        let spawn_error = |reason: String| TerminalError::Spawn {
+            command: command.to_owned(),
+            reason,
+        };
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: options.rows,
+                cols: options.cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .map_err(|error| spawn_error(format!("no PTY: {error}")))?;
+        let mut builder = CommandBuilder::new(&options.shell);
+        builder.arg("-c");
+        builder.arg(command);
+        builder.cwd(cwd);
+        builder.env("TERM", "xterm-256color");
+        builder.env("COLORTERM", "truecolor");
+        // Dev servers that open a browser themselves (CRA, some Vite setups) leave that to us.
+        builder.env("BROWSER", "none");
+        for name in WITHHELD_ENV {
+            builder.env_remove(name);
+        }
+        let mut child = pair
+            .slave
+            .spawn_command(builder)
+            .map_err(|error| spawn_error(error.to_string()))?;
+        // Our copy of the slave side must go, or the reader never sees EOF.
+        drop(pair.slave);
+        let leader = child
+            .process_id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .ok_or_else(|| spawn_error("the process has no id".to_owned()))?;
+        live_leaders().insert(leader);
+
+        let reader = pair
+            .master
+            .try_clone_reader()
+            .map_err(|error| spawn_error(error.to_string()))?;
+        let writer = pair
+            .master
+            .take_writer()
+            .map_err(|error| spawn_error(error.to_string()))?;
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let (exit_sender, exit_receiver) = watch::channel(None);
+        let terminal = Arc::new(Terminal {
+            id,
+            command: command.to_owned(),
+            owner: owner.to_owned(),
+            leader,
+            is_start: matches!(purpose, Purpose::Start(_)),
+            master: Mutex::new(pair.master),
+            writer: Mutex::new(writer),
+            tail: Mutex::new(VecDeque::new()),
+            tail_bytes: options.tail_bytes,
+            exit: exit_sender,
+            stopping: AtomicBool::new(false),
+            over: AtomicBool::new(false),
+        });
+        lock(&self.shared.terminals).insert(id, terminal.clone());
+
+        // Reader thread → bounded channel: when the forwarder is behind, the thread blocks.
+        let (chunks_sender, chunks) = mpsc::channel::<Vec<u8>>(4);
+        spawn_thread(format!("pty-read-{id}"), move || {
+            read_pty(reader, &chunks_sender);
+        });
+        let (exited_sender, exited) = oneshot::channel();
+        spawn_thread(format!("pty-wait-{id}"), move || {
+            let exit = match child.wait() {
+                Ok(status) => ExitInfo {
+                    code: i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
+                    signal: status.signal().map(str::to_owned),
+                    stopped: false,
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "waiting for a terminal's command failed");
+                    ExitInfo {
+                        code: 1,
+                        signal: None,
+                        stopped: false,
+                    }
+                }
+            };
+            let _ = exited_sender.send(exit);
+        });
+
+        let (urls_sender, urls) = watch::channel(None);
+        let preview_update = match purpose {
+            Purpose::Start(update) => {
+                if options.detect_previews {
+                    tokio::spawn(watch_for_preview(
+                        terminal.clone(),
+                        urls,
+                        self.shared.events.clone(),
+                    ));
+                }
+                Some(update)
+            }
+            Purpose::Shell => None,
+        };
+        tokio::spawn(forward(
+            terminal,
+            chunks,
+            exited,
+            self.shared.events.clone(),
+            options.clone(),
+            urls_sender,
+            preview_update,
+        ));
+        Ok(Spawned {
+            id,
+            exit: exit_receiver,
+        })
+    }
+
+    fn get(&self, id: TerminalId) -> Result<Arc<Terminal>, TerminalError> {
+        lock(&self.shared.terminals)
+            .get(&id)
+            .cloned()
+            .ok_or(TerminalError::Unknown(id))
+    }
+
+    /// Types into a terminal.
+    pub async fn write(&self, id: TerminalId, data: &[u8]) -> Result<(), TerminalError> {
+        let terminal = self.get(id)?;
+        if terminal.exit.borrow().is_some() {
+            return Err(TerminalError::Exited(id));
+        }
+        let data = data.to_vec();
+        // A full PTY input buffer blocks the write: keep it off the async threads.
+        tokio::task::spawn_blocking(move || {
+            let mut writer = lock(&terminal.writer);
+            writer.write_all(&data).and_then(|()| writer.flush())
+        })
+        .await
+        .map_err(|error| TerminalError::Io {
+            id,
+            reason: error.to_string(),
+        })?
+        .map_err(|error| TerminalError::Io {
+            id,
+            reason: error.to_string(),
+        })
+    }
+
+    /// Sets a terminal's size; its command gets SIGWINCH.
+    pub fn resize(&self, id: TerminalId, cols: u16, rows: u16) -> Result<(), TerminalError> {
+        if cols == 0 || rows == 0 {
+            return Err(TerminalError::Io {
+                id,
+                reason: format!("a terminal cannot be {cols}×{rows}"),
+            });
+        }
+        let terminal = self.get(id)?;
+        lock(&terminal.master)
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .map_err(|error| TerminalError::Io {
+                id,
+                reason: error.to_string(),
+            })
+    }
+
+    /// The last output of a terminal, as it was sent (escape sequences included).
+    pub fn tail(&self, id: TerminalId) -> Result<String, TerminalError> {
+        let terminal = self.get(id)?;
+        let tail = lock(&terminal.tail);
+        let (front, back) = tail.as_slices();
+        Ok(String::from_utf8_lossy(&[front, back].concat()).into_owned())
+    }
+
+    /// Every terminal, oldest first.
+    pub fn list(&self) -> Vec<TerminalInfo> {
+        lock(&self.shared.terminals)
+            .values()
+            .map(|terminal| {
+                let exit = terminal.exit.borrow().clone();
+                TerminalInfo {
+                    terminal_id: terminal.id,
+                    command: terminal.command.clone(),
+                    owner: terminal.owner.clone(),
+                    running: exit.is_none(),
+                    exit_code: exit.map(|exit| exit.code),
+                }
+            })
+            .collect()
+    }
+
+    /// Stops one terminal's processes (SIGTERM, SIGKILL after the grace period).
+    pub async fn kill(&self, id: TerminalId) -> Result<(), TerminalError> {
+        let terminal = self.get(id)?;
+        self.stop(vec![terminal]).await;
+        Ok(())
+    }
+
+    /// Stops every terminal of `owner`; with `only_start`, only its dev servers.
+    pub async fn stop_owner(&self, owner: &str, only_start: bool) {
+        let terminals: Vec<Arc<Terminal>> = lock(&self.shared.terminals)
+            .values()
+            .filter(|terminal| terminal.owner == owner && (!only_start || terminal.is_start))
+            .cloned()
+            .collect();
+        self.stop(terminals).await;
+    }
+
+    /// Stops every terminal and waits until their processes are gone.
+    pub async fn shutdown(&self) {
+        let terminals: Vec<Arc<Terminal>> =
+            lock(&self.shared.terminals).values().cloned().collect();
+        self.stop(terminals).await;
+    }
+
+    async fn stop(&self, terminals: Vec<Arc<Terminal>>) {
+        let terminals: Vec<Arc<Terminal>> = terminals
+            .into_iter()
+            .filter(|terminal| !terminal.over.load(Ordering::Acquire))
+            .collect();
+        if terminals.is_empty() {
+            return;
+        }
+        for terminal in &terminals {
+            terminal.stopping.store(true, Ordering::Release);
+        }
+        let leaders: Vec<i32> = terminals.iter().map(|terminal| terminal.leader).collect();
+        let grace = self.shared.options.kill_grace;
+        let _ = tokio::task::spawn_blocking(move || process::stop_all(&leaders, grace)).await;
+        for terminal in &terminals {
+            mark_over_if_empty(terminal);
+        }
+    }
+}
+
+fn spawn_thread(name: String, work: impl FnOnce() + Send + 'static) {
+    if let Err(error) = std::thread::Builder::new().name(name).spawn(work) {
+        tracing::error!(%error, "cannot start a terminal thread");
+    }
+}
+
+fn read_pty(mut reader: Box<dyn Read + Send>, chunks: &mpsc::Sender<Vec<u8>>) {
+    let mut buffer = vec![0u8; 64 << 10];
+    loop {
+        match reader.read(&mut buffer) {
+            // Linux reports the end of a PTY whose last writer closed as EIO.
+            Ok(0) | Err(_) => return,
+            Ok(read) => {
+                if chunks.blocking_send(buffer[..read].to_vec()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// How long after the command's exit the PTY's EOF is awaited before the exit is reported anyway
+/// (a background process may hold the PTY open for as long as it lives).
+const EOF_AFTER_EXIT: Duration = Duration::from_millis(100);
+
+/// Moves a terminal's output to the events: tail, coalescing, URL scanning, then its exit.
+async fn forward(
+    terminal: Arc<Terminal>,
+    mut chunks: mpsc::Receiver<Vec<u8>>,
+    mut exited: oneshot::Receiver<ExitInfo>,
+    events: mpsc::Sender<TerminalEvent>,
+    options: TerminalOptions,
+    urls: watch::Sender<Option<(String, u16)>>,
+    start_update: Option<ActionUpdate>,
+) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut flush_at: Option<Instant> = None;
+    let mut eof = false;
+    let mut exit: Option<ExitInfo> = None;
+    let mut report_at: Option<Instant> = None;
+    let mut reported = false;
+    let mut scanner = UrlScanner::default();
+    let far = || Instant::now() + Duration::from_secs(86_400);
+    loop {
+        if eof && reported {
+            break;
+        }
+        let mut flush = false;
+        let mut report = false;
+        tokio::select! {
+            chunk = chunks.recv(), if !eof => match chunk {
+                Some(bytes) => {
+                    push_tail(&terminal, &bytes);
+                    pending.extend_from_slice(&bytes);
+                    flush_at.get_or_insert_with(|| Instant::now() + options.coalesce_window);
+                    flush = pending.len() >= options.coalesce_bytes;
+                }
+                None => {
+                    eof = true;
+                    flush = true;
+                    report = exit.is_some() && !reported;
+                }
+            },
+            status = &mut exited, if exit.is_none() => {
+                exit = Some(status.unwrap_or(ExitInfo { code: 1, signal: None, stopped: false }));
+                report_at = Some(Instant::now() + EOF_AFTER_EXIT);
+                report = eof;
+            },
+            () = tokio::time::sleep_until(flush_at.unwrap_or_else(far)), if flush_at.is_some() => flush = true,
+            () = tokio::time::sleep_until(report_at.unwrap_or_else(far)), if report_at.is_some() && !reported => {
+                flush = true;
+                report = true;
+            },
+        }
+        if flush || report {
+            flush_at = None;
+            let text = take_text(&mut pending, eof);
+            if !text.is_empty() {
+                if let Some(found) = scanner.feed(&text)
+                    && urls.borrow().is_none()
+                {
+                    let _ = urls.send(Some(found));
+                }
+                if events
+                    .send(TerminalEvent::Output {
+                        terminal_id: terminal.id,
+                        data: text,
+                    })
+                    .await
+                    .is_err()
+                {
+                    // Nobody listens any more; keep draining so the command is not blocked.
+                }
+            }
+        }
+        if report && !reported {
+            reported = true;
+            report_at = None;
+            let mut exit = exit.clone().unwrap_or(ExitInfo {
+                code: 1,
+                signal: None,
+                stopped: false,
+            });
+            exit.stopped = terminal.stopping.load(Ordering::Acquire);
+            // The state first, so that whoever sees the event finds the terminal exited.
+            terminal.exit.send_replace(Some(exit.clone()));
+            let _ = events
+                .send(TerminalEvent::Exit {
+                    terminal_id: terminal.id,
+                    exit: exit.clone(),
+                })
+                .await;
+            if let Some(update) = &start_update {
+                let _ = events
+                    .send(TerminalEvent::Action {
+                        owner: terminal.owner.clone(),
+                        update: start_final_update(update, &exit),
+                    })
+                    .await;
+            }
+            let checked = terminal.clone();
+            let _ = tokio::task::spawn_blocking(move || mark_over_if_empty(&checked)).await;
+        }
+    }
+}
+
+/// A dev server's action once its process has ended.
+fn start_final_update(update: &ActionUpdate, exit: &ExitInfo) -> ActionUpdate {
+    let mut update = update.clone();
+    update.exit_code = Some(exit.code);
+    if exit.stopped {
+        update.status = ActionStatus::Aborted;
+        update.error = Some("the server was stopped".to_owned());
+    } else if exit.success() {
+        update.status = ActionStatus::Complete;
+    } else {
+        update.status = ActionStatus::Failed;
+        update.error = Some(match &exit.signal {
+            Some(signal) => format!("the server was ended by {signal}"),
+            None => format!("the server exited with code {}", exit.code),
+        });
+    }
+    update
+}
+
+fn push_tail(terminal: &Terminal, bytes: &[u8]) {
+    let mut tail = lock(&terminal.tail);
+    let keep = terminal.tail_bytes;
+    if bytes.len() >= keep {
+        tail.clear();
+        tail.extend(&bytes[bytes.len() - keep..]);
+    } else {
+        let excess = (tail.len() + bytes.len()).saturating_sub(keep);
+        tail.drain(..excess);
+        tail.extend(bytes);
+    }
+}
+
+/// Takes the text of `pending`, leaving a character cut off at its end for the next time (unless
+/// `last`). Bytes that are not UTF-8 become U+FFFD.
+fn take_text(pending: &mut Vec<u8>, last: bool) -> String {
+    let keep = if last { 0 } else { incomplete_suffix(pending) };
+    let cut = pending.len() - keep;
+    let text = match std::str::from_utf8(&pending[..cut]) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(&pending[..cut]).into_owned(),
+    };
+    pending.drain(..cut);
+    text
+}
+
+/// The length of an unfinished UTF-8 sequence at the end of `bytes` (0 to 3).
+fn incomplete_suffix(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let byte = bytes[bytes.len() - back];
+        if byte & 0xC0 == 0x80 {
+            continue;
+        }
+        let needed = match byte {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => return 0,
+        };
+        return if needed > back { back } else { 0 };
+    }
+    0
+}
+
+fn mark_over_if_empty(terminal: &Terminal) {
+    if terminal.exit.borrow().is_none() {
+        return;
+    }
+    if process::members(&process::all_processes(), &[terminal.leader]).is_empty() {
+        terminal.over.store(true, Ordering::Release);
+        live_leaders().remove(&terminal.leader);
+    }
+}
+
+/// Watches a dev server until it answers at a URL it printed, or at a port one of its processes
+/// listens on; then reports the preview, once.
+async fn watch_for_preview(
+    terminal: Arc<Terminal>,
+    mut urls: watch::Receiver<Option<(String, u16)>>,
+    events: mpsc::Sender<TerminalEvent>,
+) {
+    crate::install_crypto_provider();
+    let client = match reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot make an HTTP client to probe previews");
+            return;
+        }
+    };
+    let mut exit = terminal.exit.subscribe();
+    loop {
+        if exit.borrow().is_some() {
+            return;
+        }
+        let printed = urls.borrow_and_update().clone();
+        let candidate = match printed {
+            Some(found) => Some(found),
+            None => {
+                let leader = terminal.leader;
+                tokio::task::spawn_blocking(move || {
+                    let members = process::members(&process::all_processes(), &[leader]);
+                    preview::listening_ports(&members).first().copied()
+                })
+                .await
+                .ok()
+                .flatten()
+                .map(|port| (format!("http://localhost:{port}/"), port))
+            }
+        };
+        if let Some((url, port)) = candidate
+            && answers(&client, &url, port).await
+        {
+            let _ = events
+                .send(TerminalEvent::Preview(Preview {
+                    url,
+                    port,
+                    terminal_id: terminal.id,
+                }))
+                .await;
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = urls.changed() => {}
+            _ = exit.changed() => return,
+        }
+    }
+}
+
+/// The server answers: any HTTP response for `http`, an accepted connection for `https` (a dev
+/// certificate would not verify).
+async fn answers(client: &reqwest::Client, url: &str, port: u16) -> bool {
+    if url.starts_with("https://") {
+        return tokio::net::TcpStream::connect(("localhost", port))
+            .await
+            .is_ok();
+    }
+    client.get(url).send().await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_taken_whole_characters_at_a_time() {
+        let crab = "🦀".as_bytes();
+        let mut pending = [b"ok ".as_slice(), &crab[..2]].concat();
+        assert_eq!(take_text(&mut pending, false), "ok ");
+        assert_eq!(pending, &crab[..2]);
+        pending.extend_from_slice(&crab[2..]);
+        assert_eq!(take_text(&mut pending, false), "🦀");
+        assert!(pending.is_empty());
+        let mut broken = vec![b'a', 0xFF, b'b', 0xE6];
+        assert_eq!(take_text(&mut broken, true), "a\u{FFFD}b\u{FFFD}");
+    }
+
+    #[test]
+    fn incomplete_suffixes_are_found() {
+        assert_eq!(incomplete_suffix(b"abc"), 0);
+        assert_eq!(incomplete_suffix("é".as_bytes()), 0);
+        assert_eq!(incomplete_suffix(&"日".as_bytes()[..2]), 2);
+        assert_eq!(incomplete_suffix(&"🦀".as_bytes()[..3]), 3);
+        assert_eq!(incomplete_suffix(&[0x80, 0x80, 0x80]), 0);
+    }
+}
