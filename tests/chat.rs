@@ -479,3 +479,159 @@ async fn ctrl_c_stops_the_turn_and_leaves_no_half_file() {
         "no half-written file"
     );
 }
+
+/// Reads `lines` into `seen` until it contains `needle`.
+async fn read_until(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: &mut String,
+    needle: &str,
+) {
+    while !seen.contains(needle) {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} within 30 s:\n{seen}"))
+            .expect("readable stdout")
+            .unwrap_or_else(|| panic!("the output ended before {needle:?}:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+}
+
+fn spawn_chat(standin: &StandIn, workspace: &Path, arguments: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .args(["chat", "--workspace"])
+        .arg(workspace)
+        .args(arguments)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", workspace)
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env("ANTHROPIC_BASE_URL", &standin.url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openbolt runs")
+}
+
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[tokio::test]
+async fn the_app_runs_its_server_shows_the_preview_and_ctrl_c_ends_it() {
+    use tokio::io::AsyncBufReadExt;
+    openbolt::install_crypto_provider();
+    let reply = "Your page.\n\n<boltArtifact id=\"site\" title=\"Site\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from the preview</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho \"key=[$ANTHROPIC_API_KEY]\"; test -f index.html\n</boltAction>\n<boltAction type=\"start\">\necho server-pid=$$; exec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    let workspace = workspace();
+    let mut child = spawn_chat(&standin, workspace.path(), &["--yes", "make a page"]);
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = String::new();
+    read_until(&mut lines, &mut seen, "◉ preview: ").await;
+    assert!(
+        seen.contains("key=[]"),
+        "the provider key reached a command:\n{seen}"
+    );
+    // A command's output shows before its end.
+    assert!(seen.find("key=[]") < seen.find("✓ shell `echo"), "{seen}");
+    assert!(seen.contains("✓ shell `echo"), "{seen}");
+    assert!(seen.contains("▸ start `echo server-pid"), "{seen}");
+    assert!(seen.contains("── done"), "{seen}");
+    let url = seen
+        .lines()
+        .find_map(|line| line.split("◉ preview: ").nth(1))
+        .expect("the preview line")
+        .trim()
+        .to_owned();
+    let page = reqwest::get(&url).await.expect("the preview answers");
+    assert_eq!(
+        page.text().await.expect("body"),
+        "<h1>Hello from the preview</h1>\n"
+    );
+    let server_pid = seen
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("server-pid="))
+        .expect("the server's pid")
+        .to_owned();
+    assert!(
+        server_pid.parse::<u32>().is_ok() && alive(&server_pid),
+        "{server_pid}"
+    );
+
+    let pid = child.id().expect("running").to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits after Ctrl-C")
+        .expect("exit status");
+    assert_eq!(status.code(), Some(0), "{seen}");
+    let mut rest = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(
+        !alive(&server_pid),
+        "the dev server outlived openbolt chat:\n{seen}{rest}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_a_big_write_leaves_the_old_file_or_the_new_one() {
+    let size = 48 << 20;
+    let line = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+    let body = line.repeat(size / line.len());
+    let reply = format!(
+        "<boltArtifact id=\"big\" title=\"Big\">\n<boltAction type=\"file\" filePath=\"data/big.txt\">\n{body}</boltAction>\n</boltArtifact>\n"
+    );
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::bulk(&reply, 4096)]).await;
+    for round in 0..2 {
+        let workspace = workspace();
+        let data = workspace.path().join("data");
+        std::fs::create_dir(&data).expect("mkdir");
+        std::fs::write(data.join("big.txt"), "old\n").expect("old content");
+        let mut child = spawn_chat(&standin, workspace.path(), &["go"]);
+        // Kill the moment the write is seen under way: a temporary file, or a changed target.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the write never started"
+            );
+            let names: Vec<String> = std::fs::read_dir(&data)
+                .expect("list")
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .collect();
+            let target = std::fs::metadata(data.join("big.txt"))
+                .map(|meta| meta.len())
+                .unwrap_or(0);
+            if names.len() > 1 || target != 4 {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("round {round}: openbolt ended ({status}) before the write was seen");
+            }
+            // The stand-in serves from this runtime.
+            tokio::task::yield_now().await;
+        }
+        child.start_kill().expect("kill -9");
+        child.wait().await.expect("reaped");
+        let content = std::fs::read(data.join("big.txt")).expect("the file is still there");
+        assert!(
+            content == b"old\n" || content == body.as_bytes(),
+            "round {round}: a partial file of {} bytes",
+            content.len()
+        );
+    }
+}

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    openbolt::terminal::install_panic_hook();
     let arguments = Arguments::parse();
     let result = match arguments.command {
         Command::Parse(parse) => openbolt::cli::parse::run(&parse).map(|()| 0),

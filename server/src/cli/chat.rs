@@ -8,6 +8,7 @@ use crate::config::{ProviderChoice, Secret};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, Session, TurnEvent, TurnOutcome, TurnStatus};
 use crate::provider::Provider;
+use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use std::io::{IsTerminal, Write};
@@ -48,6 +49,14 @@ pub struct ChatArguments {
     /// Fail the turn when the provider sends nothing for this long (a stall), in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
     pub idle_timeout: u64,
+    /// Stop a shell command still running after this long, in seconds (dev servers are `start`
+    /// actions and are not limited).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub command_timeout: u64,
+    /// After a one-shot prompt, stop the dev servers it started instead of keeping them running until
+    /// Ctrl-C.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// How `openbolt chat` ended, as an exit code.
@@ -108,9 +117,39 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         auto_approve: arguments.yes,
         ..ApprovalPolicy::default()
     };
-    let mut runner = Runner::new(&workspace, Box::new(DiskWriter), approver, policy)
-        .with_context(|| format!("opening the workspace {}", workspace.display()))?;
+    let (terminal_events, mut terminal_receiver) = mpsc::channel(64);
+    let terminals = Terminals::new(TerminalOptions::default(), terminal_events);
+    let mut runner = Runner::new(
+        &workspace,
+        Box::new(DiskWriter),
+        approver,
+        policy,
+        terminals.clone(),
+        "cli",
+    )
+    .with_context(|| format!("opening the workspace {}", workspace.display()))?;
+    runner.shell_timeout = std::time::Duration::from_secs(arguments.command_timeout.max(1));
+    let result = converse(
+        &engine,
+        &mut runner,
+        &mut terminal_receiver,
+        arguments,
+        interactive,
+        &workspace,
+    )
+    .await;
+    terminals.shutdown().await;
+    result
+}
 
+async fn converse(
+    engine: &Engine,
+    runner: &mut Runner,
+    terminal_events: &mut mpsc::Receiver<TerminalEvent>,
+    arguments: ChatArguments,
+    interactive: bool,
+    workspace: &std::path::Path,
+) -> anyhow::Result<u8> {
     let mut session = Session::default();
     let mut printer = Printer::default();
     printer.status(&format!(
@@ -133,7 +172,18 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         if prompt.trim().is_empty() {
             anyhow::bail!("the prompt is empty: pass it as an argument or on stdin");
         }
-        let outcome = run_turn(&engine, &mut session, &prompt, &mut runner, &mut printer).await;
+        let outcome = run_turn(
+            engine,
+            &mut session,
+            &prompt,
+            runner,
+            terminal_events,
+            &mut printer,
+        )
+        .await;
+        if outcome.status == TurnStatus::Complete && !arguments.no_wait {
+            serve_until_stopped(runner, terminal_events, &mut printer).await;
+        }
         return Ok(exit_code(Some(&outcome)));
     }
 
@@ -150,9 +200,77 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         if matches!(line.as_str(), "exit" | "quit" | "/exit" | "/quit") {
             break;
         }
-        last = Some(run_turn(&engine, &mut session, &line, &mut runner, &mut printer).await);
+        // Between turns, dev servers keep running; only their previews and ends are shown.
+        while let Ok(event) = terminal_events.try_recv() {
+            if !matches!(event, TerminalEvent::Output { .. }) {
+                printer.terminal_event(&event);
+            }
+        }
+        last = Some(
+            run_turn(
+                engine,
+                &mut session,
+                &line,
+                runner,
+                terminal_events,
+                &mut printer,
+            )
+            .await,
+        );
     }
     Ok(exit_code(last.as_ref()))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// After a one-shot prompt that started a dev server: show its output and preview until Ctrl-C or its end.
+async fn serve_until_stopped(
+    runner: &Runner,
+    terminal_events: &mut mpsc::Receiver<TerminalEvent>,
+    printer: &mut Printer,
+) {
+    let owner = runner.owner().to_owned();
+    let serving = |runner: &Runner| {
+        runner
+            .terminals()
+            .list()
+            .iter()
+            .any(|terminal| terminal.owner == owner && terminal.running)
+    };
+    if !serving(runner) {
+        return;
+    }
+    printer.status("  ◦ the dev server keeps running — Ctrl-C stops it");
+    let stop = interrupted();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            event = terminal_events.recv() => match event {
+                Some(event) => {
+                    printer.terminal_event(&event);
+                    if matches!(event, TerminalEvent::Exit { .. }) && !serving(runner) {
+                        break;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
 }
 
 async fn run_turn(
@@ -160,14 +278,14 @@ async fn run_turn(
     session: &mut Session,
     prompt: &str,
     runner: &mut Runner,
+    terminal_events: &mut mpsc::Receiver<TerminalEvent>,
     printer: &mut Printer,
 ) -> TurnOutcome {
     let cancel = CancellationToken::new();
     let interrupt = cancel.clone();
     let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
-        }
+        interrupted().await;
+        interrupt.cancel();
     });
     let (events, mut receiver) = mpsc::channel(256);
     let editor = EditorContext::default();
@@ -175,10 +293,16 @@ async fn run_turn(
     tokio::pin!(turn);
     let outcome = loop {
         tokio::select! {
-            outcome = &mut turn => break outcome,
+            // A command's output is sent before its end is known: show it first.
+            biased;
+            Some(event) = terminal_events.recv() => printer.terminal_event(&event),
             Some(event) = receiver.recv() => printer.event(&event),
+            outcome = &mut turn => break outcome,
         }
     };
+    while let Ok(event) = terminal_events.try_recv() {
+        printer.terminal_event(&event);
+    }
     while let Ok(event) = receiver.try_recv() {
         printer.event(&event);
     }
@@ -263,6 +387,22 @@ impl Printer {
             TurnEvent::Text(text) => self.write(text),
             TurnEvent::Notice(notice) => self.status(&format!("  ! {notice}")),
             TurnEvent::Action(update) => {
+                if let Some(line) = describe_update(update) {
+                    self.status(&line);
+                }
+            }
+        }
+    }
+
+    fn terminal_event(&mut self, event: &TerminalEvent) {
+        match event {
+            TerminalEvent::Output { data, .. } => self.write(data),
+            // A command's end shows as its action's status.
+            TerminalEvent::Exit { .. } => {}
+            TerminalEvent::Preview(preview) => {
+                self.status(&format!("  ◉ preview: {}", preview.url));
+            }
+            TerminalEvent::Action { update, .. } => {
                 if let Some(line) = describe_update(update) {
                     self.status(&line);
                 }
