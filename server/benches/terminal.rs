@@ -1,0 +1,184 @@
+//! The terminal pipeline against a bare PTY, in the same run: `head -c 200M` of a repeated line read
+//! straight from a portable-pty master (the baseline) and through [`Terminals`] to a consumer of its
+//! events (reader thread, tail, coalescing, UTF-8 assembly, channel). Then memory: a consumer that
+//! reads 1 MB/s from an endless `yes` for a few seconds; the process's resident set is sampled.
+//!
+//! `cargo bench -p openbolt --bench terminal` (`BENCH_RUNS`, default 3; `BENCH_MB`, default 200)
+
+#![allow(clippy::print_stdout)] // a benchmark reports on stdout
+
+use openbolt::terminal::{Purpose, TerminalEvent, TerminalOptions, Terminals};
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::io::Read;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+fn command(megabytes: usize) -> String {
+    format!(
+        "yes 'a line of output from a chatty build tool, as npm install prints' | head -c {megabytes}000000"
+    )
+}
+
+/// The baseline: the same command in a bare PTY, read in a thread until EOF.
+fn bare_pty(command: &str) -> (usize, Duration) {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 120,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut builder = CommandBuilder::new("/bin/sh");
+    builder.arg("-c");
+    builder.arg(command);
+    let started = Instant::now();
+    let mut child = pair.slave.spawn_command(builder).expect("spawn");
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut total = 0;
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => total += read,
+        }
+    }
+    let elapsed = started.elapsed();
+    child.wait().expect("wait");
+    (total, elapsed)
+}
+
+async fn through_terminals(command: &str) -> (usize, usize, Duration) {
+    let (sender, mut events) = mpsc::channel(64);
+    let terminals = Terminals::new(
+        TerminalOptions {
+            shell: "/bin/sh".into(),
+            ..TerminalOptions::default()
+        },
+        sender,
+    );
+    let started = Instant::now();
+    terminals
+        .spawn("bench", command, &std::env::temp_dir(), Purpose::Shell)
+        .expect("spawn");
+    let mut total = 0;
+    let mut count = 0;
+    while let Some(event) = events.recv().await {
+        match event {
+            TerminalEvent::Output { data, .. } => {
+                total += data.len();
+                count += 1;
+            }
+            TerminalEvent::Exit { .. } => break,
+            _ => {}
+        }
+    }
+    (total, count, started.elapsed())
+}
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("VmRSS:")
+                    .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+        })
+        .unwrap_or(0)
+}
+
+async fn slow_consumer(seconds: u64) {
+    let (sender, mut events) = mpsc::channel(64);
+    let terminals = Terminals::new(
+        TerminalOptions {
+            shell: "/bin/sh".into(),
+            ..TerminalOptions::default()
+        },
+        sender,
+    );
+    let before = resident_kib();
+    terminals
+        .spawn(
+            "bench",
+            "exec yes 'endless output'",
+            &std::env::temp_dir(),
+            Purpose::Shell,
+        )
+        .expect("spawn");
+    let started = Instant::now();
+    let mut read = 0usize;
+    let mut peak = before;
+    let mut samples = Vec::new();
+    let mut next_sample = Duration::from_secs(1);
+    while started.elapsed() < Duration::from_secs(seconds) {
+        if let Some(TerminalEvent::Output { data, .. }) = events.recv().await {
+            read += data.len();
+        }
+        // 1 MB/s: wait until the bytes read so far are due.
+        let due = Duration::from_secs_f64(read as f64 / 1e6);
+        if due > started.elapsed() {
+            tokio::time::sleep(due - started.elapsed()).await;
+        }
+        let now = resident_kib();
+        peak = peak.max(now);
+        if started.elapsed() >= next_sample {
+            samples.push(now);
+            next_sample += Duration::from_secs(1);
+        }
+    }
+    terminals.shutdown().await;
+    println!(
+        "slow consumer (1 MB/s, {seconds} s, {:.1} MB read): RSS before {} KiB, peak {} KiB (+{} KiB), per second {:?} KiB",
+        read as f64 / 1e6,
+        before,
+        peak,
+        peak.saturating_sub(before),
+        samples
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    openbolt::install_crypto_provider();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(3);
+    let megabytes: usize = std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|mb| mb.parse().ok())
+        .unwrap_or(200);
+    // Memory first, so that the throughput runs do not raise the baseline.
+    slow_consumer(6).await;
+
+    let command = command(megabytes);
+    let mut bare_best = Duration::MAX;
+    let mut ours_best = Duration::MAX;
+    let (mut bare_bytes, mut ours_bytes, mut ours_events) = (0, 0, 0);
+    for _ in 0..runs {
+        let command_for_thread = command.clone();
+        let (bytes, elapsed) = tokio::task::spawn_blocking(move || bare_pty(&command_for_thread))
+            .await
+            .expect("bare");
+        bare_bytes = bytes;
+        bare_best = bare_best.min(elapsed);
+        let (bytes, count, elapsed) = through_terminals(&command).await;
+        ours_bytes = bytes;
+        ours_events = count;
+        ours_best = ours_best.min(elapsed);
+    }
+    let rate = |bytes: usize, elapsed: Duration| bytes as f64 / 1e6 / elapsed.as_secs_f64();
+    println!(
+        "bare PTY: {:.0} MB in {:.2?} = {:.0} MB/s; through Terminals: {:.0} MB in {:.2?} = {:.0} MB/s in {} events; ours/bare throughput {:.2}",
+        bare_bytes as f64 / 1e6,
+        bare_best,
+        rate(bare_bytes, bare_best),
+        ours_bytes as f64 / 1e6,
+        ours_best,
+        rate(ours_bytes, ours_best),
+        ours_events,
+        rate(ours_bytes, ours_best) / rate(bare_bytes, bare_best),
+    );
+}
