@@ -158,8 +158,8 @@ mod tests {
 
     #[test]
     fn stat_lines_with_odd_command_names_parse() {
-        let info =
-            parse_stat("4242 (npm run (dev) x) S 4200 4242 4242 34816 4242 4194560 0 0").expect("parses");
+        let info = parse_stat("4242 (npm run (dev) x) S 4200 4242 4242 34816 4242 4194560 0 0")
+            .expect("parses");
         assert_eq!(
             info,
             ProcessInfo {
