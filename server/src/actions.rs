@@ -32,7 +32,7 @@ impl ActionStatus {
 }
 
 /// A status change of one action, as the protocol's `openbolt/actionUpdate` carries it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionUpdate {
     pub artifact_id: String,
@@ -40,17 +40,17 @@ pub struct ActionUpdate {
     pub action_id: usize,
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub file_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub command: Option<String>,
     pub status: ActionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
     /// The terminal a command runs in.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub terminal_id: Option<TerminalId>,
     /// The end of a failed command's output, escape sequences removed: for the model's next turn.
     #[serde(skip)]
@@ -147,6 +147,8 @@ pub struct Runner {
     owner: String,
     /// A `shell` action still running after this long is stopped and fails.
     pub shell_timeout: Duration,
+    /// The user answered "always" once: commands of this session run without asking.
+    always_this_session: bool,
 }
 
 impl std::fmt::Debug for Runner {
@@ -177,7 +179,14 @@ impl Runner {
             terminals,
             owner: owner.to_owned(),
             shell_timeout: Duration::from_secs(600),
+            always_this_session: false,
         })
+    }
+
+    /// Takes new approval settings; an "always for this session" answer still stands.
+    pub fn set_policy(&mut self, mut policy: ApprovalPolicy) {
+        policy.auto_approve |= self.always_this_session;
+        self.policy = policy;
     }
 
     pub fn terminals(&self) -> &Terminals {
@@ -288,7 +297,10 @@ impl Runner {
                 };
                 match approval {
                     Approval::Run => {}
-                    Approval::AlwaysThisSession => self.policy.auto_approve = true,
+                    Approval::AlwaysThisSession => {
+                        self.always_this_session = true;
+                        self.policy.auto_approve = true;
+                    }
                     Approval::Skip(reason) => {
                         return update.with_error(reason).status(ActionStatus::Skipped);
                     }

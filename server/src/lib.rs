@@ -4,6 +4,7 @@ pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod lsp;
 pub mod provider;
 pub mod terminal;
 

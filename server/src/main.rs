@@ -20,6 +20,12 @@ enum Command {
     Chat(openbolt::cli::chat::ChatArguments),
     /// Parse an assistant reply from stdin and print the parser's events as JSON Lines.
     Parse(openbolt::cli::parse::ParseArguments),
+    /// Serve the Language Server Protocol on stdin/stdout (for editors).
+    Lsp {
+        /// Accepted for clients that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,19 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(chat))),
+        Command::Lsp { stdio: _ } => {
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| {
+                    let result = runtime.block_on(openbolt::lsp::serve_stdio());
+                    // A read of stdin may still block in its thread; do not wait for it.
+                    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+                    result
+                });
+            result.map(|()| 0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

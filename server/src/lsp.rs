@@ -1,0 +1,81 @@
+//! `openbolt lsp`: the language server every editor talks to, over stdio.
+//!
+//! The only module that knows LSP types. `backend.rs` implements the server; `documents.rs` keeps the
+//! open documents in ropes; `position.rs` owns every position conversion; `editor.rs` routes file
+//! actions and approvals through the editor; `protocol.rs` and `settings.rs` are the wire contract
+//! (`docs/protocol.md`).
+
+pub mod backend;
+pub mod documents;
+pub mod editor;
+pub mod position;
+pub mod protocol;
+pub mod settings;
+pub mod transport;
+
+use crate::terminal::{TerminalOptions, Terminals};
+use backend::Backend;
+use tokio::sync::mpsc;
+use tower_lsp_server::{LspService, Server};
+
+/// Requests handled at once. An `openbolt/chat` request is pending for its whole turn, so the limit
+/// must leave room for many turns plus the document traffic beside them.
+const CONCURRENT_REQUESTS: usize = 256;
+
+/// Serves LSP on stdin/stdout until `exit`, the end of stdin (the editor went away) or SIGTERM; then
+/// stops every process the server started.
+pub async fn serve_stdio() -> anyhow::Result<()> {
+    crate::install_crypto_provider();
+    let (terminal_events, receiver) = mpsc::channel(64);
+    let terminals = Terminals::new(TerminalOptions::default(), terminal_events);
+    let (frames, frames_out) = mpsc::channel(64);
+    let notifier = transport::Notifier::new(frames.clone());
+    let backend_terminals = terminals.clone();
+    let (service, socket) = LspService::build(move |client| {
+        Backend::new(client, notifier, backend_terminals, receiver)
+    })
+    .custom_method("openbolt/chat", Backend::chat)
+    .custom_method("openbolt/abort", Backend::abort)
+    .custom_method("openbolt/sessions", Backend::sessions)
+    .custom_method("openbolt/loadSession", Backend::load_session)
+    .custom_method("openbolt/revert", Backend::revert)
+    .custom_method("openbolt/terminalInput", Backend::terminal_input)
+    .custom_method("openbolt/terminalResize", Backend::terminal_resize)
+    .custom_method("openbolt/terminalKill", Backend::terminal_kill)
+    .custom_method("openbolt/terminals", Backend::terminals)
+    .custom_method("openbolt/document", Backend::document)
+    .finish();
+    // stdin → checked frames → the server; the server's frames and our answers to bad frames → stdout.
+    let (server_input, filter_output) = tokio::io::duplex(1 << 20);
+    let (server_output, merger_input) = tokio::io::duplex(1 << 20);
+    tokio::spawn(transport::filter_input(
+        tokio::io::stdin(),
+        filter_output,
+        frames.clone(),
+    ));
+    tokio::spawn(transport::frames_from_server(merger_input, frames));
+    let writer = tokio::spawn(transport::write_frames(frames_out, tokio::io::stdout()));
+    let server = Server::new(server_input, server_output, socket)
+        .concurrency_level(CONCURRENT_REQUESTS)
+        .serve(service);
+    tokio::select! {
+        () = server => tracing::info!("the client went away or sent exit"),
+        () = terminated() => tracing::info!("terminated by a signal"),
+    }
+    terminals.shutdown().await;
+    // Let the last answers (`shutdown`'s) reach the client.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), writer).await;
+    Ok(())
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            terminate.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}

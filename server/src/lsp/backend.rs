@@ -1,0 +1,877 @@
+//! The language server: documents, settings, sessions, and the `openbolt/…` methods.
+//!
+//! Handlers stay short. Document changes are applied before any `.await`. A chat turn runs in a spawned
+//! task — its provider stream, `workspace/applyEdit` round trips and approval questions never run inside
+//! a handler — and the `openbolt/chat` handler only waits for that task's result. If the request is
+//! cancelled (`$/cancelRequest`), dropping the handler's future cancels the turn through a drop guard.
+
+use super::documents::Documents;
+use super::editor::{EditorApprover, EditorWriter};
+use super::position::{self, Encoding};
+use super::protocol::*;
+use super::settings::Settings;
+use super::transport::Notifier;
+use crate::actions::{ActionStatus, Runner};
+use crate::engine::context::{EditorBuffer, EditorContext, Selection};
+use crate::engine::{Engine, Session, TurnEvent, TurnStatus};
+use crate::provider::Provider;
+use crate::terminal::{TerminalEvent, TerminalId, Terminals};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+/// The commands any LSP client can run (`workspace/executeCommand`).
+pub const COMMAND_CHAT: &str = "openbolt.chat";
+pub const COMMAND_ABORT: &str = "openbolt.abort";
+/// The session `openbolt.chat` commands continue.
+const COMMAND_SESSION: &str = "editor-commands";
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn error(code: i64, message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::ServerError(code),
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+fn invalid_params(message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+/// A conversation: its turn lock (held for a whole turn), the running turn's cancel token, and the
+/// transcript the chat panel shows.
+struct SessionSlot {
+    id: String,
+    data: Arc<tokio::sync::Mutex<SessionData>>,
+    cancel: Mutex<Option<CancellationToken>>,
+    transcript: Mutex<Vec<TranscriptMessage>>,
+}
+
+#[derive(Default)]
+struct SessionData {
+    session: Session,
+    runner: Option<Runner>,
+}
+
+/// Everything the handlers and the spawned tasks share.
+struct State {
+    client: Client,
+    /// Our `openbolt/…` notifications, in order with the responses.
+    notifier: Notifier,
+    documents: Arc<Documents>,
+    root: Mutex<Option<PathBuf>>,
+    settings: Mutex<Settings>,
+    client_options: Mutex<ClientOptions>,
+    show_document: AtomicBool,
+    engine: Mutex<Option<Arc<Engine>>>,
+    terminals: Terminals,
+    sessions: Mutex<Vec<Arc<SessionSlot>>>,
+    saved: broadcast::Sender<String>,
+    /// Which session and message a terminal belongs to, for late action updates.
+    terminal_owners: Mutex<HashMap<TerminalId, (String, String)>>,
+    next_id: AtomicU64,
+}
+
+/// The `LanguageServer` implementation.
+pub struct Backend {
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Backend")
+    }
+}
+
+impl Backend {
+    pub fn new(
+        client: Client,
+        notifier: Notifier,
+        terminals: Terminals,
+        terminal_events: mpsc::Receiver<TerminalEvent>,
+    ) -> Backend {
+        let (saved, _) = broadcast::channel(64);
+        let state = Arc::new(State {
+            client,
+            notifier,
+            documents: Arc::new(Documents::default()),
+            root: Mutex::new(None),
+            settings: Mutex::new(Settings::default()),
+            client_options: Mutex::new(ClientOptions::default()),
+            show_document: AtomicBool::new(false),
+            engine: Mutex::new(None),
+            terminals,
+            sessions: Mutex::new(Vec::new()),
+            saved,
+            terminal_owners: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        });
+        tokio::spawn(forward_terminal_events(state.clone(), terminal_events));
+        Backend { state }
+    }
+
+    /// `openbolt/chat`: runs a turn; answers when it has ended.
+    pub async fn chat(&self, params: ChatParams) -> Result<ChatResult> {
+        run_chat(self.state.clone(), params).await
+    }
+
+    /// `openbolt/abort`: stops the session's running turn, if any.
+    pub async fn abort(&self, params: SessionParams) -> Result<Value> {
+        let slot = self
+            .state
+            .find_session(&params.session_id)
+            .ok_or_else(|| invalid_params(format!("no session {}", params.session_id)))?;
+        let cancel = lock(&slot.cancel).clone();
+        Ok(Value::Bool(cancel.is_some_and(|cancel| {
+            cancel.cancel();
+            true
+        })))
+    }
+
+    /// `openbolt/sessions`: the conversations of this workspace, newest first.
+    pub async fn sessions(&self) -> Result<Vec<SessionSummary>> {
+        let sessions = lock(&self.state.sessions).clone();
+        Ok(sessions
+            .iter()
+            .rev()
+            .map(|slot| {
+                let transcript = lock(&slot.transcript);
+                SessionSummary {
+                    session_id: slot.id.clone(),
+                    title: transcript
+                        .first()
+                        .map(|message| message.text.chars().take(80).collect())
+                        .unwrap_or_default(),
+                    message_count: transcript.len(),
+                    busy: slot.data.try_lock().is_err(),
+                }
+            })
+            .collect())
+    }
+
+    /// `openbolt/loadSession`: one conversation as the chat panel shows it.
+    pub async fn load_session(&self, params: SessionParams) -> Result<SessionTranscript> {
+        let slot = self
+            .state
+            .find_session(&params.session_id)
+            .ok_or_else(|| invalid_params(format!("no session {}", params.session_id)))?;
+        let messages = lock(&slot.transcript).clone();
+        Ok(SessionTranscript {
+            session_id: slot.id.clone(),
+            messages,
+        })
+    }
+
+    /// `openbolt/revert`: not yet — reverting needs the persisted history of each turn's files.
+    pub async fn revert(&self, _params: Value) -> Result<Value> {
+        Err(error(
+            -32001,
+            "revert is not available yet: it arrives with persistent sessions",
+        ))
+    }
+
+    pub async fn terminal_input(&self, params: TerminalInputParams) -> Result<Value> {
+        self.state
+            .terminals
+            .write(params.terminal_id, params.data.as_bytes())
+            .await
+            .map_err(|failure| invalid_params(failure.to_string()))?;
+        Ok(Value::Null)
+    }
+
+    pub async fn terminal_resize(&self, params: TerminalResizeParams) -> Result<Value> {
+        self.state
+            .terminals
+            .resize(params.terminal_id, params.cols, params.rows)
+            .map_err(|failure| invalid_params(failure.to_string()))?;
+        Ok(Value::Null)
+    }
+
+    pub async fn terminal_kill(&self, params: TerminalParams) -> Result<Value> {
+        // Stopping waits out the grace period: do it off the handler.
+        let terminals = self.state.terminals.clone();
+        if !terminals
+            .list()
+            .iter()
+            .any(|terminal| terminal.terminal_id == params.terminal_id)
+        {
+            return Err(invalid_params(format!(
+                "no terminal {}",
+                params.terminal_id
+            )));
+        }
+        tokio::spawn(async move {
+            let _ = terminals.kill(params.terminal_id).await;
+        });
+        Ok(Value::Null)
+    }
+
+    /// `openbolt/terminals`: every terminal with its kept output, for a late viewer.
+    pub async fn terminals(&self) -> Result<Vec<TerminalSnapshot>> {
+        let terminals = &self.state.terminals;
+        Ok(terminals
+            .list()
+            .into_iter()
+            .map(|info| TerminalSnapshot {
+                tail: terminals.tail(info.terminal_id).unwrap_or_default(),
+                info,
+            })
+            .collect())
+    }
+
+    /// `openbolt/document`: the server's copy of an open document (for diagnosing sync problems).
+    pub async fn document(&self, params: DocumentParams) -> Result<DocumentState> {
+        let document = self
+            .state
+            .documents
+            .get(&params.uri)
+            .ok_or_else(|| invalid_params(format!("{} is not open", params.uri.as_str())))?;
+        Ok(DocumentState {
+            version: document.version,
+            text: document.rope.to_string(),
+        })
+    }
+
+    /// Stops every turn and every process.
+    pub async fn stop_everything(&self) {
+        self.state.stop_everything().await;
+    }
+}
+
+impl State {
+    fn new_id(&self, prefix: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default();
+        format!(
+            "{prefix}-{:x}-{}",
+            nanos,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn find_session(&self, id: &str) -> Option<Arc<SessionSlot>> {
+        lock(&self.sessions)
+            .iter()
+            .find(|slot| slot.id == id)
+            .cloned()
+    }
+
+    fn session(&self, id: Option<&str>) -> Arc<SessionSlot> {
+        if let Some(id) = id
+            && let Some(slot) = self.find_session(id)
+        {
+            return slot;
+        }
+        let slot = Arc::new(SessionSlot {
+            id: id.map_or_else(|| self.new_id("s"), str::to_owned),
+            data: Arc::new(tokio::sync::Mutex::new(SessionData::default())),
+            cancel: Mutex::new(None),
+            transcript: Mutex::new(Vec::new()),
+        });
+        lock(&self.sessions).push(slot.clone());
+        slot
+    }
+
+    fn root(&self) -> Result<PathBuf> {
+        lock(&self.root).clone().ok_or_else(|| {
+            error(
+                -32002,
+                "no workspace folder is open: OpenBolt writes into the workspace, so open a folder first",
+            )
+        })
+    }
+
+    fn engine(&self, root: &Path) -> Result<Arc<Engine>> {
+        if let Some(engine) = lock(&self.engine).clone() {
+            return Ok(engine);
+        }
+        let settings = lock(&self.settings).clone();
+        let resolved = settings
+            .provider_choice()
+            .resolve(|name| std::env::var(name).ok())
+            .map_err(|failure| error(-32003, failure.to_string()))?;
+        let mut provider =
+            Provider::new(resolved).map_err(|failure| error(-32003, failure.to_string()))?;
+        if let Some(seconds) = settings.idle_timeout {
+            provider.idle_timeout = Duration::from_secs(seconds.max(1));
+        }
+        let mut engine = Engine::new(Arc::new(provider), root.to_path_buf());
+        if let Some(max_tokens) = settings.max_tokens {
+            engine.max_tokens = max_tokens;
+        }
+        let engine = Arc::new(engine);
+        *lock(&self.engine) = Some(engine.clone());
+        Ok(engine)
+    }
+
+    fn apply_settings(&self, value: Option<&Value>) {
+        match Settings::from_value(value) {
+            Ok(settings) => {
+                *lock(&self.settings) = settings;
+                *lock(&self.engine) = None;
+            }
+            Err(message) => {
+                tracing::warn!(%message, "settings refused");
+                let client = self.client.clone();
+                let notifier = self.notifier.clone();
+                tokio::spawn(async move {
+                    client
+                        .show_message(
+                            MessageType::ERROR,
+                            format!("OpenBolt: {message}; the previous settings stay in effect"),
+                        )
+                        .await;
+                    notifier
+                        .notify::<ErrorNotification>(ErrorParams {
+                            session_id: None,
+                            message,
+                        })
+                        .await;
+                });
+            }
+        }
+    }
+
+    /// The editor's view for the model: open documents inside the workspace (with unsaved text) and
+    /// the selection, if any.
+    fn editor_context(&self, root: &Path, context: Option<&ChatContext>) -> EditorContext {
+        let mut editor = EditorContext::default();
+        for document in self.documents.all() {
+            let Some(path) = &document.path else { continue };
+            let Ok(relative) = path.strip_prefix(root) else {
+                continue;
+            };
+            let text = document.rope.to_string();
+            let dirty = std::fs::read(path).ok().as_deref() != Some(text.as_bytes());
+            editor.buffers.push(EditorBuffer {
+                path: relative.to_path_buf(),
+                text,
+                dirty,
+            });
+        }
+        if let Some(ChatContext {
+            uri: Some(uri),
+            range: Some(range),
+        }) = context
+            && let Some(document) = self.documents.get(uri)
+            && let Some(path) = document
+                .path
+                .as_deref()
+                .and_then(|path| path.strip_prefix(root).ok())
+        {
+            let encoding = self.documents.encoding();
+            let start = position::to_char(&document.rope, range.start, encoding);
+            let end = position::to_char(&document.rope, range.end, encoding);
+            let (start, end) = (start.min(end), start.max(end));
+            editor.selection = Some(Selection {
+                path: path.to_path_buf(),
+                start_line: document.rope.char_to_line(start) + 1,
+                end_line: document.rope.char_to_line(end) + 1,
+                text: document.rope.slice(start..end).to_string(),
+            });
+        }
+        editor
+    }
+
+    async fn stop_everything(&self) {
+        let sessions = lock(&self.sessions).clone();
+        for slot in sessions {
+            if let Some(cancel) = lock(&slot.cancel).as_ref() {
+                cancel.cancel();
+            }
+        }
+        self.terminals.shutdown().await;
+    }
+}
+
+async fn run_chat(state: Arc<State>, params: ChatParams) -> Result<ChatResult> {
+    if params.prompt.trim().is_empty() {
+        return Err(invalid_params("the prompt is empty"));
+    }
+    let root = state.root()?;
+    let engine = state.engine(&root)?;
+    let slot = state.session(params.session_id.as_deref());
+    let Ok(data) = slot.data.clone().try_lock_owned() else {
+        return Err(error(
+            -32004,
+            format!(
+                "session {} is already running a turn: wait for it or stop it (openbolt/abort)",
+                slot.id
+            ),
+        ));
+    };
+    let message_id = state.new_id("m");
+    let cancel = CancellationToken::new();
+    *lock(&slot.cancel) = Some(cancel.clone());
+    // `$/cancelRequest` drops this handler's future: the guard then stops the turn.
+    let guard = cancel.clone().drop_guard();
+    let task = tokio::spawn(turn_task(
+        state.clone(),
+        slot.clone(),
+        data,
+        engine,
+        root,
+        params,
+        message_id,
+        cancel,
+    ));
+    let result = task.await;
+    guard.disarm();
+    *lock(&slot.cancel) = None;
+    result.map_err(|failure| error(-32005, format!("the turn failed: {failure}")))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn turn_task(
+    state: Arc<State>,
+    slot: Arc<SessionSlot>,
+    mut data: tokio::sync::OwnedMutexGuard<SessionData>,
+    engine: Arc<Engine>,
+    root: PathBuf,
+    params: ChatParams,
+    message_id: String,
+    cancel: CancellationToken,
+) -> ChatResult {
+    let settings = lock(&state.settings).clone();
+    let client_options = lock(&state.client_options).clone();
+    let session_id = slot.id.clone();
+    let SessionData { session, runner } = &mut *data;
+    if runner.is_none() {
+        let writer = EditorWriter {
+            client: state.client.clone(),
+            documents: state.documents.clone(),
+            saves_edits: client_options.saves_edits,
+            saved: state.saved.clone(),
+        };
+        let approver = EditorApprover {
+            client: state.client.clone(),
+        };
+        match Runner::new(
+            &root,
+            Box::new(writer),
+            Box::new(approver),
+            settings.approval_policy(),
+            state.terminals.clone(),
+            &session_id,
+        ) {
+            Ok(created) => *runner = Some(created),
+            Err(failure) => {
+                return ChatResult {
+                    session_id,
+                    message_id,
+                    status: TurnStatus::Failed,
+                    error: Some(format!(
+                        "cannot open the workspace {}: {failure}",
+                        root.display()
+                    )),
+                    usage: None,
+                };
+            }
+        }
+    }
+    let Some(runner) = runner.as_mut() else {
+        unreachable!("the runner was just made")
+    };
+    runner.set_policy(settings.approval_policy());
+    if let Some(seconds) = settings.command_timeout {
+        runner.shell_timeout = Duration::from_secs(seconds.max(1));
+    }
+
+    {
+        let mut transcript = lock(&slot.transcript);
+        transcript.push(TranscriptMessage {
+            message_id: format!("{message_id}-prompt"),
+            role: "user",
+            text: params.prompt.clone(),
+            actions: Vec::new(),
+            status: None,
+        });
+        transcript.push(TranscriptMessage {
+            message_id: message_id.clone(),
+            role: "assistant",
+            text: String::new(),
+            actions: Vec::new(),
+            status: None,
+        });
+    }
+    let editor = state.editor_context(&root, params.context.as_ref());
+    let (events, mut receiver) = mpsc::channel::<TurnEvent>(256);
+    let forward = {
+        let state = state.clone();
+        let slot = slot.clone();
+        let session_id = session_id.clone();
+        let message_id = message_id.clone();
+        async move {
+            while let Some(event) = receiver.recv().await {
+                forward_turn_event(&state, &slot, &session_id, &message_id, event).await;
+            }
+        }
+    };
+    let turn = engine.run_turn(session, &params.prompt, &editor, runner, events, cancel);
+    let (outcome, ()) = tokio::join!(turn, forward);
+
+    if let Some(entry) = lock(&slot.transcript)
+        .iter_mut()
+        .rev()
+        .find(|entry| entry.message_id == message_id)
+    {
+        entry.status = Some(outcome.status);
+    }
+    if let Some(message) = &outcome.error
+        && outcome.status == TurnStatus::Failed
+    {
+        state
+            .notifier
+            .notify::<ErrorNotification>(ErrorParams {
+                session_id: Some(session_id.clone()),
+                message: message.clone(),
+            })
+            .await;
+        state
+            .client
+            .show_message(MessageType::ERROR, format!("OpenBolt: {message}"))
+            .await;
+    }
+    let usage = outcome.usage;
+    ChatResult {
+        session_id,
+        message_id,
+        status: outcome.status,
+        error: outcome.error,
+        usage: Some(UsageReport {
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cache_read_tokens: usage.cache_read_tokens,
+            cache_write_tokens: usage.cache_write_tokens,
+        }),
+    }
+}
+
+async fn forward_turn_event(
+    state: &State,
+    slot: &SessionSlot,
+    session_id: &str,
+    message_id: &str,
+    event: TurnEvent,
+) {
+    let notifier = &state.notifier;
+    match event {
+        TurnEvent::Text(text) => {
+            if let Some(entry) = lock(&slot.transcript)
+                .iter_mut()
+                .rev()
+                .find(|entry| entry.message_id == message_id)
+            {
+                entry.text.push_str(&text);
+            }
+            notifier
+                .notify::<ChatDeltaNotification>(ChatDelta {
+                    session_id: session_id.to_owned(),
+                    message_id: message_id.to_owned(),
+                    text,
+                })
+                .await;
+        }
+        TurnEvent::Notice(text) => {
+            notifier
+                .notify::<NoticeNotification>(NoticeParams {
+                    session_id: session_id.to_owned(),
+                    message_id: message_id.to_owned(),
+                    text,
+                })
+                .await;
+        }
+        TurnEvent::Action(update) => {
+            if let Some(terminal) = update.terminal_id {
+                lock(&state.terminal_owners)
+                    .insert(terminal, (session_id.to_owned(), message_id.to_owned()));
+            }
+            record_action(slot, message_id, &update);
+            notifier
+                .notify::<ActionUpdateNotification>(ActionUpdateParams {
+                    session_id: session_id.to_owned(),
+                    message_id: message_id.to_owned(),
+                    update,
+                })
+                .await;
+        }
+    }
+}
+
+fn record_action(slot: &SessionSlot, message_id: &str, update: &crate::actions::ActionUpdate) {
+    if let Some(entry) = lock(&slot.transcript)
+        .iter_mut()
+        .rev()
+        .find(|entry| entry.message_id == message_id)
+    {
+        match entry
+            .actions
+            .iter_mut()
+            .find(|action| action.action_id == update.action_id)
+        {
+            Some(action) => *action = update.clone(),
+            None => entry.actions.push(update.clone()),
+        }
+    }
+}
+
+/// Terminal events to notifications, for the life of the server.
+async fn forward_terminal_events(state: Arc<State>, mut events: mpsc::Receiver<TerminalEvent>) {
+    while let Some(event) = events.recv().await {
+        let client = &state.client;
+        let notifier = &state.notifier;
+        match event {
+            TerminalEvent::Output { terminal_id, data } => {
+                notifier
+                    .notify::<TerminalOutputNotification>(TerminalOutputParams {
+                        terminal_id,
+                        data,
+                    })
+                    .await;
+            }
+            TerminalEvent::Exit { terminal_id, exit } => {
+                notifier
+                    .notify::<TerminalExitNotification>(TerminalExitParams {
+                        terminal_id,
+                        exit_code: exit.code,
+                        signal: exit.signal,
+                    })
+                    .await;
+            }
+            TerminalEvent::Preview(preview) => {
+                notifier
+                    .notify::<PreviewNotification>(PreviewParams {
+                        url: preview.url.clone(),
+                        port: preview.port,
+                        terminal_id: Some(preview.terminal_id),
+                    })
+                    .await;
+                let handles_preview = lock(&state.client_options).handles_preview;
+                if !handles_preview
+                    && state.show_document.load(Ordering::Acquire)
+                    && let Ok(uri) = preview.url.parse::<Uri>()
+                {
+                    let client = client.clone();
+                    // A round trip: never wait for it here, terminal output must keep flowing.
+                    tokio::spawn(async move {
+                        let _ = client
+                            .show_document(ShowDocumentParams {
+                                uri,
+                                external: Some(true),
+                                take_focus: Some(false),
+                                selection: None,
+                            })
+                            .await;
+                    });
+                }
+            }
+            TerminalEvent::Action { owner, update } => {
+                let known = update
+                    .terminal_id
+                    .and_then(|terminal| lock(&state.terminal_owners).get(&terminal).cloned());
+                let (session_id, message_id) = known.unwrap_or((owner, String::new()));
+                if let Some(slot) = state.find_session(&session_id) {
+                    record_action(&slot, &message_id, &update);
+                }
+                notifier
+                    .notify::<ActionUpdateNotification>(ActionUpdateParams {
+                        session_id,
+                        message_id,
+                        update,
+                    })
+                    .await;
+            }
+        }
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let encoding = Encoding::negotiate(
+            params
+                .capabilities
+                .general
+                .as_ref()
+                .and_then(|general| general.position_encodings.as_deref()),
+        );
+        self.state.documents.set_encoding(encoding);
+        let root = params
+            .workspace_folders
+            .as_ref()
+            .and_then(|folders| folders.first())
+            .and_then(|folder| folder.uri.to_file_path())
+            .or_else(|| {
+                #[allow(deprecated)]
+                params.root_uri.as_ref().and_then(|uri| uri.to_file_path())
+            })
+            .and_then(|path| std::fs::canonicalize(path).ok());
+        *lock(&self.state.root) = root;
+        self.state.show_document.store(
+            params
+                .capabilities
+                .window
+                .as_ref()
+                .and_then(|window| window.show_document.as_ref())
+                .is_some_and(|show| show.support),
+            Ordering::Release,
+        );
+        let options = params.initialization_options.as_ref();
+        *lock(&self.state.client_options) = ClientOptions::from_initialization_options(options);
+        self.state.apply_settings(options);
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding: Some(encoding.kind()),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(
+                    TextDocumentSyncOptions {
+                        open_close: Some(true),
+                        change: Some(TextDocumentSyncKind::INCREMENTAL),
+                        save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions {
+                            include_text: Some(false),
+                        })),
+                        ..TextDocumentSyncOptions::default()
+                    },
+                )),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![COMMAND_CHAT.to_owned(), COMMAND_ABORT.to_owned()],
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                }),
+                ..ServerCapabilities::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "openbolt".to_owned(),
+                version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.state.stop_everything().await;
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let document = params.text_document;
+        self.state.documents.open(
+            &document.uri,
+            &document.text,
+            document.version,
+            &document.language_id,
+        );
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        if let Err(failure) = self.state.documents.change(
+            &params.text_document.uri,
+            params.text_document.version,
+            &params.content_changes,
+        ) {
+            tracing::warn!(%failure, "didChange not applied");
+        }
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        let _ = self
+            .state
+            .saved
+            .send(params.text_document.uri.as_str().to_owned());
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        self.state.documents.close(&params.text_document.uri);
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        self.state.apply_settings(Some(&params.settings));
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        match params.command.as_str() {
+            COMMAND_CHAT => {
+                let prompt = match params.arguments.first() {
+                    Some(Value::String(prompt)) => prompt.clone(),
+                    Some(Value::Object(object)) => object
+                        .get("prompt")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    _ => String::new(),
+                };
+                let state = self.state.clone();
+                let result = run_chat(
+                    state.clone(),
+                    ChatParams {
+                        prompt,
+                        session_id: Some(COMMAND_SESSION.to_owned()),
+                        context: None,
+                    },
+                )
+                .await?;
+                // A client without our extension sees the reply in its log and a summary.
+                let (prose, failed) = state
+                    .find_session(COMMAND_SESSION)
+                    .and_then(|slot| {
+                        lock(&slot.transcript)
+                            .iter()
+                            .rev()
+                            .find(|entry| entry.message_id == result.message_id)
+                            .map(|entry| {
+                                let failed = entry
+                                    .actions
+                                    .iter()
+                                    .filter(|action| action.status == ActionStatus::Failed)
+                                    .count();
+                                (entry.text.clone(), failed)
+                            })
+                    })
+                    .unwrap_or_default();
+                state.client.log_message(MessageType::INFO, prose).await;
+                let summary = match (result.status, failed) {
+                    (TurnStatus::Complete, 0) => "OpenBolt: done".to_owned(),
+                    (TurnStatus::Complete, failed) => {
+                        format!("OpenBolt: done, {failed} action(s) failed")
+                    }
+                    (TurnStatus::Aborted, _) => "OpenBolt: stopped".to_owned(),
+                    (TurnStatus::Failed, _) => format!(
+                        "OpenBolt: failed: {}",
+                        result.error.clone().unwrap_or_default()
+                    ),
+                };
+                state.client.show_message(MessageType::INFO, summary).await;
+                Ok(serde_json::to_value(result).ok())
+            }
+            COMMAND_ABORT => {
+                let sessions = lock(&self.state.sessions).clone();
+                let mut stopped = 0;
+                for slot in sessions {
+                    if let Some(cancel) = lock(&slot.cancel).as_ref() {
+                        cancel.cancel();
+                        stopped += 1;
+                    }
+                }
+                Ok(Some(Value::from(stopped)))
+            }
+            other => Err(invalid_params(format!("unknown command {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The runner's two doors into the editor: file actions as workspace edits, and approvals as
+//! `window/showMessageRequest`.
+//!
+//! How a file action reaches disk (the brief's invariants 1–3):
+//! - The document is open with unsaved changes (its text differs from the file): a conflict. Nothing is
+//!   applied, the action fails saying so; the user's text and the file stay as they are.
+//! - The client declared `savesEdits` (our extensions): one `workspace/applyEdit` — a versioned full
+//!   replacement for an open document, create-and-fill for a new file — then we wait for the client's
+//!   `didSave`, so the file is on disk before the next action runs and the editor never sees a file
+//!   changed under it. If no save comes in time, we write the file ourselves.
+//! - A plain client: the file is written atomically to disk; an open document also gets the edit, so it
+//!   shows the change and the user can undo it.
+
+use super::documents::Documents;
+use super::position;
+use crate::actions::FileWriter;
+use crate::actions::approval::{Approval, ApprovalRequest, Approver};
+use crate::actions::files::write_atomically;
+use futures::future::BoxFuture;
+use ropey::Rope;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tower_lsp_server::Client;
+use tower_lsp_server::ls_types::{
+    CreateFile, CreateFileOptions, DocumentChangeOperation, DocumentChanges, MessageActionItem,
+    MessageType, OneOf, OptionalVersionedTextDocumentIdentifier, ResourceOp,
+    ShowMessageRequestParams, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+};
+
+/// How long a client that saves edits itself gets to do so.
+const SAVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes files through the editor.
+pub struct EditorWriter {
+    pub client: Client,
+    pub documents: Arc<Documents>,
+    pub saves_edits: bool,
+    /// URIs the client saved (`didSave`).
+    pub saved: broadcast::Sender<String>,
+}
+
+impl std::fmt::Debug for EditorWriter {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("EditorWriter")
+            .field("saves_edits", &self.saves_edits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileWriter for EditorWriter {
+    fn write<'a>(&'a self, path: &'a Path, content: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let uri = Uri::from_file_path(path)
+                .ok_or_else(|| format!("{} has no file URI", path.display()))?;
+            let disk = tokio::fs::read(path).await.ok();
+            let open = self.documents.by_path(path);
+            if let Some((_, document)) = &open {
+                let text = document.rope.to_string();
+                if disk.as_deref() != Some(text.as_bytes()) {
+                    return Err(
+                        "it has unsaved changes in the editor; the AI's version was not applied \
+                         (save or undo your changes and ask again — your text is untouched)"
+                            .to_owned(),
+                    );
+                }
+            }
+            let encoding = self.documents.encoding();
+            let edit = match &open {
+                Some((_, document)) => Some(text_edit(
+                    &uri,
+                    Some(document.version),
+                    &document.rope,
+                    content,
+                    encoding,
+                )),
+                None if self.saves_edits => {
+                    let existing = disk
+                        .as_deref()
+                        .map(|bytes| Rope::from_str(&String::from_utf8_lossy(bytes)))
+                        .unwrap_or_default();
+                    Some(text_edit(&uri, None, &existing, content, encoding))
+                }
+                None => None,
+            };
+            if let Some(edit) = edit {
+                let mut operations = Vec::new();
+                if disk.is_none() {
+                    operations.push(DocumentChangeOperation::Op(ResourceOp::Create(
+                        CreateFile {
+                            uri: uri.clone(),
+                            options: Some(CreateFileOptions {
+                                overwrite: Some(false),
+                                ignore_if_exists: Some(true),
+                            }),
+                            annotation_id: None,
+                        },
+                    )));
+                }
+                operations.push(DocumentChangeOperation::Edit(edit));
+                let mut saved = self.saved.subscribe();
+                let response = self
+                    .client
+                    .apply_edit(WorkspaceEdit {
+                        document_changes: Some(DocumentChanges::Operations(operations)),
+                        ..WorkspaceEdit::default()
+                    })
+                    .await
+                    .map_err(|error| format!("the editor did not take the edit: {error}"))?;
+                if !response.applied {
+                    return Err(format!(
+                        "the editor refused the edit{}",
+                        response
+                            .failure_reason
+                            .map(|reason| format!(": {reason}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                if self.saves_edits {
+                    let wanted = uri.as_str().to_owned();
+                    let waited = tokio::time::timeout(SAVE_TIMEOUT, async {
+                        while let Ok(saved_uri) = saved.recv().await {
+                            if saved_uri == wanted {
+                                return;
+                            }
+                        }
+                    })
+                    .await;
+                    if waited.is_ok()
+                        && tokio::fs::read(path).await.ok().as_deref() == Some(content.as_bytes())
+                    {
+                        return Ok(());
+                    }
+                    tracing::warn!(path = %path.display(), "the client did not save our edit in time; writing the file");
+                }
+            }
+            write_to_disk(path, content).await
+        })
+    }
+}
+
+fn text_edit(
+    uri: &Uri,
+    version: Option<i32>,
+    current: &Rope,
+    content: &str,
+    encoding: position::Encoding,
+) -> TextDocumentEdit {
+    TextDocumentEdit {
+        text_document: OptionalVersionedTextDocumentIdentifier {
+            uri: uri.clone(),
+            version,
+        },
+        edits: vec![OneOf::Left(TextEdit {
+            range: position::whole(current, encoding),
+            new_text: content.to_owned(),
+        })],
+    }
+}
+
+async fn write_to_disk(path: &Path, content: &str) -> Result<(), String> {
+    let path = path.to_path_buf();
+    let content = content.as_bytes().to_vec();
+    tokio::task::spawn_blocking(move || write_atomically(&path, &content))
+        .await
+        .map_err(|error| format!("the write task failed: {error}"))?
+        .map_err(|error| error.to_string())
+}
+
+/// Asks the user with `window/showMessageRequest`: Run, Always for this session, Skip.
+pub struct EditorApprover {
+    pub client: Client,
+}
+
+impl std::fmt::Debug for EditorApprover {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("EditorApprover")
+    }
+}
+
+pub const RUN: &str = "Run";
+pub const ALWAYS: &str = "Always for this session";
+pub const SKIP: &str = "Skip";
+
+impl Approver for EditorApprover {
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
+        Box::pin(async move {
+            let what = if request.kind == "start" {
+                "start the dev server"
+            } else {
+                "run"
+            };
+            let params = ShowMessageRequestParams {
+                typ: MessageType::WARNING,
+                message: format!("OpenBolt wants to {what}: {}", request.command),
+                actions: Some(
+                    [RUN, ALWAYS, SKIP]
+                        .map(|title| MessageActionItem {
+                            title: title.to_owned(),
+                            properties: Default::default(),
+                        })
+                        .to_vec(),
+                ),
+            };
+            match self
+                .client
+                .send_request::<tower_lsp_server::ls_types::request::ShowMessageRequest>(params)
+                .await
+            {
+                Ok(Some(item)) if item.title == RUN => Approval::Run,
+                Ok(Some(item)) if item.title == ALWAYS => Approval::AlwaysThisSession,
+                Ok(Some(_)) => Approval::Skip("the user chose not to run it".to_owned()),
+                Ok(None) => Approval::Skip("the question was dismissed".to_owned()),
+                Err(error) => Approval::Skip(format!("the editor could not ask: {error}")),
+            }
+        })
+    }
+}

@@ -1,0 +1,250 @@
+//! The custom part of the protocol: every `openbolt/…` method and its parameters, as `docs/protocol.md`
+//! describes them. Field names are camelCase on the wire.
+
+use crate::actions::ActionUpdate;
+use crate::terminal::{TerminalId, TerminalInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tower_lsp_server::ls_types::{Range, Uri, notification::Notification};
+
+/// `openbolt/chat` params.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatParams {
+    pub prompt: String,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub context: Option<ChatContext>,
+}
+
+/// Where the user is: a document and a selection in it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatContext {
+    #[serde(default)]
+    pub uri: Option<Uri>,
+    #[serde(default)]
+    pub range: Option<Range>,
+}
+
+/// `openbolt/chat` result, when the turn has ended.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatResult {
+    pub session_id: String,
+    pub message_id: String,
+    pub status: crate::engine::TurnStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageReport>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageReport {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+}
+
+/// Params naming a session: `openbolt/abort`, `openbolt/loadSession`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionParams {
+    pub session_id: String,
+}
+
+/// One entry of `openbolt/sessions`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub title: String,
+    pub message_count: usize,
+    pub busy: bool,
+}
+
+/// `openbolt/loadSession` result: the conversation as the chat panel shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionTranscript {
+    pub session_id: String,
+    pub messages: Vec<TranscriptMessage>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptMessage {
+    pub message_id: String,
+    /// `user` or `assistant`.
+    pub role: &'static str,
+    /// The prompt, or the reply's prose (markup removed).
+    pub text: String,
+    pub actions: Vec<ActionUpdate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::engine::TurnStatus>,
+}
+
+/// `openbolt/terminalInput`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminalInputParams {
+    pub terminal_id: TerminalId,
+    pub data: String,
+}
+
+/// `openbolt/terminalResize`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminalResizeParams {
+    pub terminal_id: TerminalId,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// `openbolt/terminalKill`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminalParams {
+    pub terminal_id: TerminalId,
+}
+
+/// One entry of `openbolt/terminals`: what a late viewer needs to show a terminal.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminalSnapshot {
+    #[serde(flatten)]
+    pub info: TerminalInfo,
+    /// The last output kept (64 KiB), escape sequences included.
+    pub tail: String,
+}
+
+/// `openbolt/document` params (a diagnostic: what the server holds for a document).
+#[derive(Clone, Debug, Deserialize)]
+pub struct DocumentParams {
+    pub uri: Uri,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DocumentState {
+    pub version: i32,
+    pub text: String,
+}
+
+macro_rules! notification {
+    ($name:ident, $method:literal, $params:ty) => {
+        #[derive(Debug)]
+        pub enum $name {}
+        impl Notification for $name {
+            type Params = $params;
+            const METHOD: &'static str = $method;
+        }
+    };
+}
+
+/// `openbolt/chatDelta`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatDelta {
+    pub session_id: String,
+    pub message_id: String,
+    pub text: String,
+}
+
+/// `openbolt/actionUpdate`: an [`ActionUpdate`] with its session and message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionUpdateParams {
+    pub session_id: String,
+    pub message_id: String,
+    #[serde(flatten)]
+    pub update: ActionUpdate,
+}
+
+/// `openbolt/notice`: something the user should know that is not the model's (a retry, a continuation).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoticeParams {
+    pub session_id: String,
+    pub message_id: String,
+    pub text: String,
+}
+
+/// `openbolt/terminalOutput`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminalOutputParams {
+    pub terminal_id: TerminalId,
+    pub data: String,
+}
+
+/// `openbolt/terminalExit`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminalExitParams {
+    pub terminal_id: TerminalId,
+    pub exit_code: i32,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signal: Option<String>,
+}
+
+/// `openbolt/preview`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewParams {
+    pub url: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub terminal_id: Option<TerminalId>,
+}
+
+/// `openbolt/error`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorParams {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session_id: Option<String>,
+    pub message: String,
+}
+
+notification!(ChatDeltaNotification, "openbolt/chatDelta", ChatDelta);
+notification!(
+    ActionUpdateNotification,
+    "openbolt/actionUpdate",
+    ActionUpdateParams
+);
+notification!(NoticeNotification, "openbolt/notice", NoticeParams);
+notification!(
+    TerminalOutputNotification,
+    "openbolt/terminalOutput",
+    TerminalOutputParams
+);
+notification!(
+    TerminalExitNotification,
+    "openbolt/terminalExit",
+    TerminalExitParams
+);
+notification!(PreviewNotification, "openbolt/preview", PreviewParams);
+notification!(ErrorNotification, "openbolt/error", ErrorParams);
+
+/// What a client declares in `initializationOptions` besides settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientOptions {
+    /// The client saves a document after applying our edit to it (our extensions do), so the server
+    /// waits for `didSave` instead of writing the file itself.
+    pub saves_edits: bool,
+    /// The client opens previews itself on `openbolt/preview`; no `window/showDocument`.
+    pub handles_preview: bool,
+}
+
+impl ClientOptions {
+    pub fn from_initialization_options(options: Option<&Value>) -> ClientOptions {
+        options
+            .and_then(|options| serde_json::from_value(options.clone()).ok())
+            .unwrap_or_default()
+    }
+}

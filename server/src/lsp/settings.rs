@@ -1,0 +1,121 @@
+//! The `openbolt` settings section, from `initializationOptions` and `workspace/didChangeConfiguration`.
+//! Unset values fall back to the environment (see `config.rs`).
+
+use crate::actions::approval::ApprovalPolicy;
+use crate::config::{ProviderChoice, Secret};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Every setting; names are camelCase on the wire (`openbolt.baseUrl`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Settings {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    /// Prefer the environment (`ANTHROPIC_API_KEY`, …); a key given here is used, never shown or stored.
+    pub api_key: Option<Secret>,
+    /// Replay a recorded reply instead of asking a model (demos, tests).
+    pub replay_file: Option<PathBuf>,
+    pub replay_speed: Option<u64>,
+    pub max_tokens: Option<u32>,
+    /// Seconds without a byte from the provider before the turn fails.
+    pub idle_timeout: Option<u64>,
+    /// Seconds a shell command may run.
+    pub command_timeout: Option<u64>,
+    pub approval: ApprovalSettings,
+    /// Keys the server does not know but a client may send alongside ours (the extensions' own
+    /// settings, such as `server.path`): accepted and ignored.
+    #[serde(rename = "server")]
+    pub client_only: Option<Value>,
+    #[serde(rename = "preview")]
+    pub client_preview: Option<Value>,
+    #[serde(rename = "savesEdits")]
+    pub client_saves_edits: Option<Value>,
+    #[serde(rename = "handlesPreview")]
+    pub client_handles_preview: Option<Value>,
+}
+
+/// `openbolt.approval`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ApprovalSettings {
+    /// Run commands without asking (dangerous ones are refused regardless).
+    pub auto_approve: bool,
+    /// Commands that run without asking when they start with one of these words: `npm install`.
+    pub allow: Vec<String>,
+    /// Commands that never run.
+    pub deny: Vec<String>,
+}
+
+impl Settings {
+    /// Reads settings from `{"openbolt": {…}}` or the section itself; `null` means defaults. A wrong
+    /// key or type is an error that names it.
+    pub fn from_value(value: Option<&Value>) -> Result<Settings, String> {
+        let section = match value {
+            None | Some(Value::Null) => return Ok(Settings::default()),
+            Some(Value::Object(map)) if map.contains_key("openbolt") => &map["openbolt"],
+            Some(other) => other,
+        };
+        if section.is_null() {
+            return Ok(Settings::default());
+        }
+        serde_json::from_value(section.clone())
+            .map_err(|error| format!("invalid openbolt settings: {error}"))
+    }
+
+    pub fn provider_choice(&self) -> ProviderChoice {
+        ProviderChoice {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            base_url: self.base_url.clone(),
+            api_key: self.api_key.clone(),
+            replay_file: self.replay_file.clone(),
+            replay_bytes_per_second: self.replay_speed,
+        }
+    }
+
+    pub fn approval_policy(&self) -> ApprovalPolicy {
+        ApprovalPolicy {
+            auto_approve: self.approval.auto_approve,
+            allow: self.approval.allow.clone(),
+            deny: self.approval.deny.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn settings_come_wrapped_or_bare_and_errors_name_the_key() {
+        let wrapped = json!({"openbolt": {"provider": "ollama", "model": "qwen", "approval": {"autoApprove": true, "allow": ["npm install"]}}});
+        let settings = Settings::from_value(Some(&wrapped)).expect("valid");
+        assert_eq!(settings.provider.as_deref(), Some("ollama"));
+        assert!(settings.approval_policy().auto_approve);
+        let bare = json!({"model": "gpt-4.1", "server": {"path": "/x"}, "savesEdits": true});
+        assert_eq!(
+            Settings::from_value(Some(&bare))
+                .expect("valid")
+                .model
+                .as_deref(),
+            Some("gpt-4.1")
+        );
+        assert!(
+            Settings::from_value(None)
+                .expect("defaults")
+                .model
+                .is_none()
+        );
+        let error = Settings::from_value(Some(&json!({"modle": "x"}))).expect_err("unknown key");
+        assert!(error.contains("modle"), "{error}");
+        let error =
+            Settings::from_value(Some(&json!({"maxTokens": "many"}))).expect_err("wrong type");
+        assert!(error.contains("invalid openbolt settings"), "{error}");
+        let keyed = Settings::from_value(Some(&json!({"apiKey": "sk-secret"}))).expect("valid");
+        assert!(!format!("{keyed:?}").contains("sk-secret"));
+    }
+}

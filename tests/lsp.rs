@@ -1,0 +1,708 @@
+//! `openbolt lsp` end to end: the real binary, a scripted editor (`lsp_client.rs`) and the provider
+//! stand-in.
+
+mod lsp_client;
+mod support;
+
+use lsp_client::{Lsp, PATIENCE, uri};
+use serde_json::{Value, json};
+use std::path::Path;
+use support::{Fault, Format, Reply, StandIn};
+
+const KEY: &str = "sk-test-LSP-SECRET-7";
+
+fn provider_env(standin: &StandIn) -> Vec<(&'static str, String)> {
+    vec![
+        ("ANTHROPIC_API_KEY", KEY.to_owned()),
+        ("ANTHROPIC_BASE_URL", standin.url.clone()),
+    ]
+}
+
+async fn start(workspace: &Path, standin: &StandIn, options: Value) -> Lsp {
+    let env = provider_env(standin);
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect();
+    Lsp::start(workspace, &env, options, false).await
+}
+
+fn workspace() -> tempfile::TempDir {
+    let directory = tempfile::tempdir().expect("temp workspace");
+    std::fs::write(directory.path().join("README.md"), "# Project\n").expect("readme");
+    directory
+}
+
+fn updates_for(lsp: &Lsp, path: &str) -> Vec<String> {
+    lsp.notifications("openbolt/actionUpdate")
+        .iter()
+        .filter(|update| update["filePath"] == path)
+        .map(|update| update["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+const APP: &str = "I'll add the page.\n\n<boltArtifact id=\"app\" title=\"App\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>new</h1>\n</boltAction>\n<boltAction type=\"file\" filePath=\"src/main.js\">\nconsole.log('main');\n</boltAction>\n</boltArtifact>\n\nOpen index.html.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initialize_negotiates_the_encoding_and_offers_commands() {
+    let workspace = workspace();
+    for (utf8, expected) in [(true, "utf-8"), (false, "utf-16")] {
+        let mut lsp = Lsp::spawn(&[]);
+        let encodings = if utf8 {
+            json!(["utf-8", "utf-16"])
+        } else {
+            json!(["utf-16"])
+        };
+        let response = lsp
+            .request(
+                "initialize",
+                json!({"processId": null, "rootUri": uri(workspace.path()), "capabilities": {"general": {"positionEncodings": encodings}}}),
+            )
+            .await;
+        let capabilities = &response["result"]["capabilities"];
+        assert_eq!(capabilities["positionEncoding"], expected);
+        assert_eq!(capabilities["textDocumentSync"]["change"], 2);
+        assert_eq!(
+            capabilities["executeCommandProvider"]["commands"],
+            json!(["openbolt.chat", "openbolt.abort"])
+        );
+        lsp.notify("initialized", json!({})).await;
+        assert!(lsp.stop().await.success());
+    }
+}
+
+/// Applies an edit to `text` the way an editor does, with UTF-16 positions.
+fn apply_utf16(text: &str, start: (usize, usize), end: (usize, usize), insert: &str) -> String {
+    let offset = |(line, character): (usize, usize)| -> usize {
+        let mut at = 0;
+        for _ in 0..line {
+            let rest = &text[at..];
+            let next = rest.find(['\n', '\r']).map_or(text.len(), |index| {
+                let after = at + index;
+                if text[after..].starts_with("\r\n") {
+                    after + 2
+                } else {
+                    after + 1
+                }
+            });
+            at = next.min(text.len());
+        }
+        let line_text = &text[at..];
+        let line_end = line_text.find(['\n', '\r']).unwrap_or(line_text.len());
+        let mut units = 0;
+        for (index, character_here) in line_text[..line_end].char_indices() {
+            if units >= character {
+                return at + index;
+            }
+            units += character_here.len_utf16();
+        }
+        at + line_end
+    };
+    let (from, to) = (offset(start), offset(end));
+    format!("{}{}{}", &text[..from], insert, &text[to..])
+}
+
+/// Where `byte` falls, as an LSP (line, UTF-16 character) position.
+fn position_of(text: &str, byte: usize) -> (usize, usize) {
+    let mut line = 0;
+    let mut line_start = 0;
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < byte {
+        match bytes[index] {
+            b'\r' if bytes.get(index + 1) == Some(&b'\n') && index + 1 < byte => {
+                index += 2;
+                line += 1;
+                line_start = index;
+                continue;
+            }
+            b'\r' | b'\n' => {
+                line += 1;
+                line_start = index + 1;
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    (line, text[line_start..byte].encode_utf16().count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_rapid_incremental_edits_leave_the_same_text() {
+    let workspace = workspace();
+    let mut lsp = Lsp::start(workspace.path(), &[], json!({}), false).await;
+    let path = workspace.path().join("notes.md");
+    let mut text = "start 🦀\r\nsecond 日本語\rthird\nend".to_owned();
+    lsp.open_document(&path, &text).await;
+    let pieces = ["a", "🦀", "日本", "\r\n", "\n", "é", "", "xyz", "\r"];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for version in 2..1002 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let boundaries: Vec<usize> = (0..=text.len())
+            .filter(|index| text.is_char_boundary(*index))
+            .collect();
+        let first = boundaries[(state % boundaries.len() as u64) as usize];
+        let second = boundaries[((state >> 20) % boundaries.len() as u64) as usize];
+        // Never split a \r\n: editors do not.
+        let inside_crlf = |at: usize| {
+            at > 0 && text.as_bytes()[at - 1] == b'\r' && text.as_bytes().get(at) == Some(&b'\n')
+        };
+        if inside_crlf(first) || inside_crlf(second) {
+            continue;
+        }
+        let (from, to) = (
+            first.min(second),
+            first.max(second).min(first.min(second) + 8),
+        );
+        let to = (to..=text.len())
+            .find(|index| text.is_char_boundary(*index) && !inside_crlf(*index))
+            .unwrap_or(text.len());
+        let insert = pieces[((state >> 40) % pieces.len() as u64) as usize];
+        let start = position_of(&text, from);
+        let end = position_of(&text, to);
+        let updated = apply_utf16(&text, start, end, insert);
+        assert_eq!(
+            updated,
+            format!("{}{}{}", &text[..from], insert, &text[to..]),
+            "the test's own model agrees"
+        );
+        text = updated;
+        lsp.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri(&path), "version": version}, "contentChanges": [{"range": {"start": {"line": start.0, "character": start.1}, "end": {"line": end.0, "character": end.1}}, "text": insert}]}),
+        )
+        .await;
+    }
+    let response = lsp
+        .request("openbolt/document", json!({"uri": uri(&path)}))
+        .await;
+    assert_eq!(response["result"]["text"], text);
+    assert!(response["result"]["version"].as_i64().expect("version") > 900);
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_streams_prose_and_applies_files_as_edits() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;
+    let workspace = workspace();
+    std::fs::write(workspace.path().join("index.html"), "<h1>old</h1>\n").expect("old page");
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    // The page is open in the editor, saved: it must update there, and on disk.
+    lsp.open_document(&workspace.path().join("index.html"), "<h1>old</h1>\n")
+        .await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "make the page new"}))
+        .await;
+    let result = &response["result"];
+    assert_eq!(result["status"], "complete", "{response}");
+    assert_eq!(result["usage"]["outputTokens"], 321);
+    let session = result["sessionId"].as_str().expect("session").to_owned();
+    let message = result["messageId"].as_str().expect("message").to_owned();
+
+    let prose: String = lsp
+        .notifications("openbolt/chatDelta")
+        .iter()
+        .inspect(|delta| {
+            assert_eq!(delta["sessionId"], session);
+            assert_eq!(delta["messageId"], message);
+        })
+        .map(|delta| delta["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(prose, "I'll add the page.\n\n\n\nOpen index.html.");
+    assert_eq!(
+        updates_for(&lsp, "index.html"),
+        ["pending", "running", "complete"]
+    );
+    assert_eq!(
+        updates_for(&lsp, "src/main.js"),
+        ["pending", "running", "complete"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("index.html")).expect("page"),
+        "<h1>new</h1>\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("src/main.js")).expect("js"),
+        "console.log('main');\n"
+    );
+    // The open document got a versioned edit; the closed file did not need one.
+    let edits: Vec<Value> = lsp
+        .seen
+        .iter()
+        .filter(|message| message["method"] == "workspace/applyEdit")
+        .cloned()
+        .collect();
+    assert_eq!(edits.len(), 1, "{edits:#?}");
+    assert_eq!(
+        edits[0]["params"]["edit"]["documentChanges"][0]["textDocument"]["version"],
+        1
+    );
+    assert_eq!(
+        lsp.open[&uri(&workspace.path().join("index.html"))].1,
+        "<h1>new</h1>\n"
+    );
+    // The editor's unsaved buffer was in the context the model received.
+    let request = &standin.recorded()[0].body;
+    assert!(request.to_string().contains("index.html"));
+    assert!(!request.to_string().contains(KEY));
+
+    // The session can be listed and loaded.
+    let sessions = lsp.request("openbolt/sessions", Value::Null).await;
+    assert_eq!(sessions["result"][0]["sessionId"], session);
+    assert_eq!(sessions["result"][0]["title"], "make the page new");
+    let loaded = lsp
+        .request("openbolt/loadSession", json!({"sessionId": session}))
+        .await;
+    let messages = &loaded["result"]["messages"];
+    assert_eq!(messages[0]["role"], "user");
+    assert_eq!(
+        messages[1]["text"],
+        "I'll add the page.\n\n\n\nOpen index.html."
+    );
+    assert_eq!(messages[1]["actions"][1]["status"], "complete");
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsaved_changes_in_the_editor_are_never_overwritten() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;
+    let workspace = workspace();
+    let page = workspace.path().join("index.html");
+    std::fs::write(&page, "<h1>old</h1>\n").expect("old page");
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    lsp.open_document(&page, "<h1>old</h1>\n").await;
+    lsp.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&page), "version": 2}, "contentChanges": [{"text": "<h1>mine, unsaved</h1>\n"}]}),
+    )
+    .await;
+    let response = lsp.request("openbolt/chat", json!({"prompt": "go"})).await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let failed = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .find(|update| update["filePath"] == "index.html" && update["status"] == "failed")
+        .expect("the conflicting action failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unsaved changes"),
+        "{failed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&page).expect("page"),
+        "<h1>old</h1>\n"
+    );
+    assert!(!lsp.methods().contains(&"workspace/applyEdit".to_owned()));
+    let document = lsp
+        .request("openbolt/document", json!({"uri": uri(&page)}))
+        .await;
+    assert_eq!(document["result"]["text"], "<h1>mine, unsaved</h1>\n");
+    // The other file of the artifact was still written.
+    assert!(workspace.path().join("src/main.js").exists());
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_saves_edits_gets_every_file_as_a_workspace_edit() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"savesEdits": true, "handlesPreview": true}),
+    )
+    .await;
+    let response = lsp.request("openbolt/chat", json!({"prompt": "go"})).await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let edits: Vec<Value> = lsp
+        .seen
+        .iter()
+        .filter(|message| message["method"] == "workspace/applyEdit")
+        .map(|message| message["params"]["edit"]["documentChanges"].clone())
+        .collect();
+    assert_eq!(edits.len(), 2);
+    assert_eq!(edits[0][0]["kind"], "create");
+    assert_eq!(edits[0][1]["edits"][0]["newText"], "<h1>new</h1>\n");
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("index.html")).expect("page"),
+        "<h1>new</h1>\n"
+    );
+    assert_eq!(
+        updates_for(&lsp, "src/main.js").last().map(String::as_str),
+        Some("complete")
+    );
+    assert!(lsp.stop().await.success());
+}
+
+const COMMANDS: &str = "Running it.\n<boltArtifact id=\"run\" title=\"Run\">\n<boltAction type=\"shell\">\necho \"hello from the terminal, key=[$ANTHROPIC_API_KEY]\"\n</boltAction>\n<boltAction type=\"shell\">\necho second\n</boltAction>\n</boltArtifact>\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(COMMANDS)]).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    lsp.approval = Some("Always for this session".to_owned());
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "run it"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let questions: Vec<Value> = lsp
+        .seen
+        .iter()
+        .filter(|message| message["method"] == "window/showMessageRequest")
+        .cloned()
+        .collect();
+    // "Always" answered the first question for the second command too.
+    assert_eq!(questions.len(), 1, "{questions:#?}");
+    let titles: Vec<&str> = questions[0]["params"]["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|action| action["title"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(titles, ["Run", "Always for this session", "Skip"]);
+    let first = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .find(|update| update["actionId"] == 0 && update["status"] == "complete")
+        .expect("the first command completed");
+    assert_eq!(first["exitCode"], 0);
+    let terminal = first["terminalId"].as_u64().expect("terminal id");
+    let output: String = lsp
+        .notifications("openbolt/terminalOutput")
+        .iter()
+        .filter(|output| output["terminalId"] == terminal)
+        .map(|output| output["data"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(output, "hello from the terminal, key=[]\r\n");
+    let exit = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/terminalExit"
+                && message["params"]["terminalId"] == terminal
+        })
+        .await;
+    assert_eq!(exit["params"]["exitCode"], 0);
+    let listed = lsp.request("openbolt/terminals", Value::Null).await;
+    assert_eq!(listed["result"].as_array().expect("terminals").len(), 2);
+    assert_eq!(
+        listed["result"][0]["tail"],
+        "hello from the terminal, key=[]\r\n"
+    );
+    let all = serde_json::to_string(&lsp.seen).expect("json");
+    assert!(!all.contains(KEY), "the key reached the client");
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_command_does_not_run_and_says_why() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(COMMANDS)]).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    lsp.approval = Some("Skip".to_owned());
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "run it"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let finals: Vec<Value> = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .filter(|update| update["status"] == "skipped")
+        .collect();
+    assert_eq!(finals.len(), 2);
+    assert_eq!(finals[0]["error"], "the user chose not to run it");
+    assert!(lsp.notifications("openbolt/terminalOutput").is_empty());
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_chat_request_aborts_the_turn() {
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![
+            Reply::with_fault(APP, Fault::Stall { after: 100 }),
+            Reply::text(APP),
+        ],
+    )
+    .await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    let id = lsp
+        .start_request("openbolt/chat", json!({"prompt": "go"}))
+        .await;
+    // Stalled inside the first file: its action is open.
+    lsp.wait_for(|message| {
+        message["method"] == "openbolt/actionUpdate" && message["params"]["status"] == "pending"
+    })
+    .await;
+    lsp.notify("$/cancelRequest", json!({"id": id})).await;
+    let response = lsp.response(id).await;
+    assert_eq!(response["error"]["code"], -32800, "{response}");
+    let aborted = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/actionUpdate" && message["params"]["status"] == "aborted"
+        })
+        .await;
+    assert_eq!(aborted["params"]["filePath"], "index.html");
+    assert!(
+        !workspace.path().join("index.html").exists(),
+        "no half-written file"
+    );
+    // The session is free again.
+    let session = aborted["params"]["sessionId"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    let again = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "again", "sessionId": session}),
+        )
+        .await;
+    assert_eq!(again["result"]["status"], "complete", "{again}");
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_abort_request_stops_a_running_turn() {
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![Reply::with_fault(APP, Fault::Stall { after: 60 })],
+    )
+    .await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    let id = lsp
+        .start_request(
+            "openbolt/chat",
+            json!({"prompt": "go", "sessionId": "mine"}),
+        )
+        .await;
+    lsp.wait_method("openbolt/chatDelta").await;
+    let busy = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "meanwhile", "sessionId": "mine"}),
+        )
+        .await;
+    assert!(
+        busy["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already running"),
+        "{busy}"
+    );
+    let abort = lsp
+        .request("openbolt/abort", json!({"sessionId": "mine"}))
+        .await;
+    assert_eq!(abort["result"], true);
+    let response = lsp.response(id).await;
+    assert_eq!(response["result"]["status"], "aborted", "{response}");
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_messages_get_errors_and_the_server_keeps_running() {
+    let workspace = workspace();
+    let mut lsp = Lsp::spawn(&[]);
+    // Before initialize.
+    let early = lsp.request("openbolt/sessions", Value::Null).await;
+    assert_eq!(early["error"]["code"], -32002, "{early}");
+    lsp.notify("textDocument/didOpen", json!({"nonsense": true}))
+        .await;
+    let _ = lsp
+        .request(
+            "initialize",
+            json!({"processId": null, "rootUri": uri(workspace.path()), "capabilities": {}}),
+        )
+        .await;
+    lsp.notify("initialized", json!({})).await;
+    // Malformed JSON in a well-formed frame.
+    let garbage = b"{\"jsonrpc\": \"2.0\", \"id\": 99, \"method\": ";
+    let mut frame = format!("Content-Length: {}\r\n\r\n", garbage.len()).into_bytes();
+    frame.extend_from_slice(garbage);
+    lsp.send_raw(&frame).await;
+    let unknown = lsp.request("openbolt/noSuchMethod", json!({})).await;
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    let wrong = lsp.request("openbolt/chat", json!({"prompt": 42})).await;
+    assert_eq!(wrong["error"]["code"], -32602, "{wrong}");
+    let no_provider = lsp
+        .request("openbolt/chat", json!({"prompt": "hello"}))
+        .await;
+    let message = no_provider["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("ANTHROPIC_API_KEY"), "{no_provider}");
+    // Bad settings: a clear message, the server stays.
+    lsp.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"openbolt": {"modle": "x"}}}),
+    )
+    .await;
+    let shown = lsp.wait_method("window/showMessage").await;
+    assert!(
+        shown["params"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("modle"),
+        "{shown}"
+    );
+    let parse_error = lsp.responses_with_code(-32700);
+    assert!(parse_error, "no parse error answer for malformed JSON");
+    let sessions = lsp.request("openbolt/sessions", Value::Null).await;
+    assert_eq!(sessions["result"], json!([]));
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_going_away_stops_every_process() {
+    let reply = "<boltArtifact id=\"s\" title=\"S\">\n<boltAction type=\"start\">\nsh -c 'trap \"\" HUP TERM; sleep 1000' & echo child=$!; exec sleep 1000\n</boltAction>\n</boltArtifact>\n";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "serve"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let output = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/terminalOutput"
+                && message["params"]["data"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("child=")
+        })
+        .await;
+    let text = output["params"]["data"].as_str().expect("data").to_owned();
+    let pid: String = text[text.find("child=").expect("pid") + 6..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    };
+    assert!(alive(&pid));
+    lsp.close_stdin();
+    let status = tokio::time::timeout(PATIENCE, lsp.child.wait())
+        .await
+        .expect("exits on EOF")
+        .expect("status");
+    assert!(status.success(), "{status}");
+    assert!(!alive(&pid), "a process outlived the server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_lsp_client_can_chat_through_execute_command() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    let response = lsp
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "openbolt.chat", "arguments": ["make the page"]}),
+        )
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    assert!(workspace.path().join("index.html").exists());
+    let logged = lsp.wait_method("window/logMessage").await;
+    assert!(
+        logged["params"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("I'll add the page.")
+    );
+    let shown = lsp.wait_method("window/showMessage").await;
+    assert_eq!(shown["params"]["message"], "OpenBolt: done");
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_server_is_previewed_and_an_abort_leaves_no_process() {
+    let reply = "Starting.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\necho server-pid=$$; exec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n<boltAction type=\"file\" filePath=\"late.txt\">\nthis file is never finished\n</boltAction>\n</boltArtifact>\n";
+    let stall = reply.find("never finished").expect("marker");
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![Reply::with_fault(reply, Fault::Stall { after: stall })],
+    )
+    .await;
+    let workspace = workspace();
+    std::fs::write(workspace.path().join("index.html"), "previewed\n").expect("page");
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let id = lsp
+        .start_request(
+            "openbolt/chat",
+            json!({"prompt": "serve", "sessionId": "srv"}),
+        )
+        .await;
+    let preview = lsp.wait_method("openbolt/preview").await;
+    let url = preview["params"]["url"].as_str().expect("url").to_owned();
+    openbolt::install_crypto_provider();
+    let page = reqwest::get(&url)
+        .await
+        .expect("the preview answers")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(page, "previewed\n");
+    // A plain client (no handlesPreview) that can show documents is asked to open it.
+    let shown = lsp.wait_method("window/showDocument").await;
+    assert_eq!(shown["params"]["uri"], url);
+    assert_eq!(shown["params"]["external"], true);
+    let output = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/terminalOutput"
+                && message["params"]["data"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("server-pid=")
+        })
+        .await;
+    let text = output["params"]["data"].as_str().expect("data").to_owned();
+    let pid: String = text[text.find("server-pid=").expect("pid") + 11..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    };
+    assert!(alive(&pid));
+    let abort = lsp
+        .request("openbolt/abort", json!({"sessionId": "srv"}))
+        .await;
+    assert_eq!(abort["result"], true);
+    let response = lsp.response(id).await;
+    assert_eq!(response["result"]["status"], "aborted", "{response}");
+    assert!(!alive(&pid), "the dev server outlived the aborted turn");
+    assert!(
+        !workspace.path().join("late.txt").exists(),
+        "no half-written file"
+    );
+    let start_final = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/actionUpdate"
+                && message["params"]["type"] == "start"
+                && message["params"]["status"] == "aborted"
+        })
+        .await;
+    assert_eq!(start_final["params"]["sessionId"], "srv");
+    assert!(lsp.stop().await.success());
+}
