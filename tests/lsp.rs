@@ -386,6 +386,23 @@ async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
         })
         .await;
     assert_eq!(exit["params"]["exitCode"], 0);
+    // The client shows work-done progress: each command is a progress that begins and ends.
+    let token = format!("openbolt/terminal/{terminal}");
+    let created = lsp
+        .wait_for(|message| {
+            message["method"] == "window/workDoneProgress/create"
+                && message["params"]["token"] == token
+        })
+        .await;
+    assert_eq!(created["params"]["token"], token);
+    let end = lsp
+        .wait_for(|message| {
+            message["method"] == "$/progress"
+                && message["params"]["token"] == token
+                && message["params"]["value"]["kind"] == "end"
+        })
+        .await;
+    assert_eq!(end["params"]["value"]["message"], "exit code 0");
     let listed = lsp.request("openbolt/terminals", Value::Null).await;
     assert_eq!(listed["result"].as_array().expect("terminals").len(), 2);
     assert_eq!(

@@ -87,6 +87,10 @@ struct State {
     saved: broadcast::Sender<String>,
     /// Which session and message a terminal belongs to, for late action updates.
     terminal_owners: Mutex<HashMap<TerminalId, (String, String)>>,
+    /// The client shows `$/progress` (`window.workDoneProgress`).
+    work_done_progress: AtomicBool,
+    /// A running shell command's progress reporter, fed with its output's last line and its end.
+    progress: Mutex<HashMap<TerminalId, mpsc::Sender<ProgressEvent>>>,
     next_id: AtomicU64,
 }
 
@@ -122,6 +126,8 @@ impl Backend {
             sessions: Mutex::new(Vec::new()),
             saved,
             terminal_owners: Mutex::new(HashMap::new()),
+            work_done_progress: AtomicBool::new(false),
+            progress: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         });
         tokio::spawn(forward_terminal_events(state.clone(), terminal_events));
@@ -605,6 +611,29 @@ async fn forward_turn_event(
             if let Some(terminal) = update.terminal_id {
                 lock(&state.terminal_owners)
                     .insert(terminal, (session_id.to_owned(), message_id.to_owned()));
+                if update.status == ActionStatus::Running
+                    && update.kind == "shell"
+                    && state.work_done_progress.load(Ordering::Acquire)
+                {
+                    let (sender, receiver) = mpsc::channel(16);
+                    lock(&state.progress).insert(terminal, sender.clone());
+                    // It may have ended already, its exit forwarded before this registration.
+                    if let Some(info) = state
+                        .terminals
+                        .list()
+                        .into_iter()
+                        .find(|info| info.terminal_id == terminal && !info.running)
+                    {
+                        lock(&state.progress).remove(&terminal);
+                        let _ = sender.try_send(ProgressEvent::Done(info.exit_code.unwrap_or(0)));
+                    }
+                    tokio::spawn(report_progress(
+                        state.client.clone(),
+                        terminal,
+                        update.command.clone().unwrap_or_default(),
+                        receiver,
+                    ));
+                }
             }
             record_action(slot, message_id, &update);
             notifier
@@ -635,6 +664,86 @@ fn record_action(slot: &SessionSlot, message_id: &str, update: &crate::actions::
     }
 }
 
+/// What a command's progress reporter hears.
+enum ProgressEvent {
+    /// The last line it printed.
+    Line(String),
+    Done(i32),
+}
+
+/// `window/workDoneProgress/create` + `$/progress` for one shell command: begun with the command, its
+/// last output line at most every 250 ms, finished with its exit code.
+async fn report_progress(
+    client: Client,
+    terminal: TerminalId,
+    command: String,
+    mut events: mpsc::Receiver<ProgressEvent>,
+) {
+    let token = NumberOrString::String(format!("openbolt/terminal/{terminal}"));
+    if client
+        .create_work_done_progress(token.clone())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let title: String = command
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(60)
+        .collect();
+    let progress = client
+        .progress(token, format!("OpenBolt: {title}"))
+        .begin()
+        .await;
+    let mut last_report = tokio::time::Instant::now();
+    let mut pending: Option<String> = None;
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = tokio::time::sleep(Duration::from_millis(250)), if pending.is_some() => {
+                if let Some(line) = pending.take() {
+                    progress.report(line).await;
+                    last_report = tokio::time::Instant::now();
+                }
+                continue;
+            }
+        };
+        match event {
+            Some(ProgressEvent::Line(line)) => {
+                if last_report.elapsed() >= Duration::from_millis(250) {
+                    progress.report(line).await;
+                    last_report = tokio::time::Instant::now();
+                    pending = None;
+                } else {
+                    pending = Some(line);
+                }
+            }
+            Some(ProgressEvent::Done(code)) => {
+                progress
+                    .finish_with_message(format!("exit code {code}"))
+                    .await;
+                return;
+            }
+            None => {
+                progress.finish().await;
+                return;
+            }
+        }
+    }
+}
+
+/// The last non-empty line of terminal output, without escape sequences.
+fn last_line(data: &str) -> Option<String> {
+    crate::terminal::preview::plain_text(data)
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .map(|line| line.trim().chars().take(120).collect())
+}
+
 /// Terminal events to notifications, for the life of the server.
 async fn forward_terminal_events(state: Arc<State>, mut events: mpsc::Receiver<TerminalEvent>) {
     while let Some(event) = events.recv().await {
@@ -642,6 +751,12 @@ async fn forward_terminal_events(state: Arc<State>, mut events: mpsc::Receiver<T
         let notifier = &state.notifier;
         match event {
             TerminalEvent::Output { terminal_id, data } => {
+                if let Some(reporter) = lock(&state.progress).get(&terminal_id)
+                    && let Some(line) = last_line(&data)
+                {
+                    // Progress is a courtesy: never wait for it.
+                    let _ = reporter.try_send(ProgressEvent::Line(line));
+                }
                 notifier
                     .notify::<TerminalOutputNotification>(TerminalOutputParams {
                         terminal_id,
@@ -650,6 +765,9 @@ async fn forward_terminal_events(state: Arc<State>, mut events: mpsc::Receiver<T
                     .await;
             }
             TerminalEvent::Exit { terminal_id, exit } => {
+                if let Some(reporter) = lock(&state.progress).remove(&terminal_id) {
+                    let _ = reporter.try_send(ProgressEvent::Done(exit.code));
+                }
                 notifier
                     .notify::<TerminalExitNotification>(TerminalExitParams {
                         terminal_id,
@@ -726,6 +844,15 @@ impl LanguageServer for Backend {
             })
             .and_then(|path| std::fs::canonicalize(path).ok());
         *lock(&self.state.root) = root;
+        self.state.work_done_progress.store(
+            params
+                .capabilities
+                .window
+                .as_ref()
+                .and_then(|window| window.work_done_progress)
+                .unwrap_or(false),
+            Ordering::Release,
+        );
         self.state.show_document.store(
             params
                 .capabilities
