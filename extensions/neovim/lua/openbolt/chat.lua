@@ -1,0 +1,217 @@
+-- The chat panel: a Markdown buffer the reply streams into, action statuses in place, and a prompt line
+-- below it for the next message.
+local M = {}
+
+local ns = vim.api.nvim_create_namespace('openbolt.chat')
+
+M.buf = nil
+M.win = nil
+M.prompt_buf = nil
+M.prompt_win = nil
+--- text waiting for the next scheduled flush
+local pending = {}
+local flush_scheduled = false
+--- actionKey -> extmark id of the action's line
+local action_marks = {}
+
+local icons = {
+  pending = '◌',
+  running = '▸',
+  complete = '✓',
+  failed = '✗',
+  aborted = '■',
+  skipped = '–',
+}
+
+local function valid(buf)
+  return buf and vim.api.nvim_buf_is_valid(buf)
+end
+
+local function ensure_buffer()
+  if valid(M.buf) then
+    return M.buf
+  end
+  M.buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_name(M.buf, 'openbolt://chat')
+  vim.bo[M.buf].filetype = 'markdown'
+  vim.bo[M.buf].bufhidden = 'hide'
+  vim.bo[M.buf].modifiable = false
+  action_marks = {}
+  return M.buf
+end
+
+local function with_modifiable(fn)
+  local buf = ensure_buffer()
+  vim.bo[buf].modifiable = true
+  local ok, err = pcall(fn, buf)
+  vim.bo[buf].modifiable = false
+  if not ok then
+    error(err, 0)
+  end
+end
+
+local function scroll_to_end()
+  if M.win and vim.api.nvim_win_is_valid(M.win) then
+    vim.api.nvim_win_set_cursor(M.win, { vim.api.nvim_buf_line_count(M.buf), 0 })
+  end
+end
+
+--- Appends text at the very end of the buffer (a delta may continue the last line).
+local function append_now(text)
+  with_modifiable(function(buf)
+    local last = vim.api.nvim_buf_line_count(buf) - 1
+    local last_text = vim.api.nvim_buf_get_lines(buf, last, last + 1, false)[1] or ''
+    local lines = vim.split(text, '\n', { plain = true })
+    vim.api.nvim_buf_set_text(buf, last, #last_text, last, #last_text, lines)
+  end)
+end
+
+local function flush()
+  flush_scheduled = false
+  if #pending == 0 then
+    return
+  end
+  local text = table.concat(pending)
+  pending = {}
+  append_now((text:gsub('\r\n', '\n')))
+  scroll_to_end()
+end
+
+--- Streams reply text into the panel; appends are batched into one buffer change per event-loop turn,
+--- so a fast reply never makes the editor stutter.
+function M.append(text)
+  table.insert(pending, text)
+  if not flush_scheduled then
+    flush_scheduled = true
+    vim.schedule(flush)
+  end
+end
+
+--- Starts a new line if the buffer does not end with one.
+local function ensure_new_line()
+  flush()
+  local buf = ensure_buffer()
+  local last = vim.api.nvim_buf_line_count(buf) - 1
+  local last_text = vim.api.nvim_buf_get_lines(buf, last, last + 1, false)[1] or ''
+  if last_text ~= '' then
+    append_now('\n')
+  end
+end
+
+function M.user_message(prompt)
+  ensure_new_line()
+  local buf = ensure_buffer()
+  local only = vim.api.nvim_buf_line_count(buf) == 1 and vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == ''
+  append_now((only and '' or '\n') .. '## You\n\n' .. prompt .. '\n\n## OpenBolt\n\n')
+  scroll_to_end()
+end
+
+function M.status_line(text)
+  ensure_new_line()
+  append_now(text .. '\n')
+  scroll_to_end()
+end
+
+local function describe(update)
+  local what = update.filePath or update.command or update.type
+  what = (what:gsub('\n.*', ' …'))
+  local line = string.format('%s %s %s', icons[update.status] or '?', update.type, what)
+  if update.exitCode and update.status ~= 'complete' then
+    line = line .. string.format(' (exit %d)', update.exitCode)
+  end
+  if update.error then
+    line = line .. ' — ' .. update.error
+  end
+  return line
+end
+
+--- Shows an action's status on its own line, updated in place as the status changes.
+function M.action(update)
+  local key = (update.messageId or '') .. '/' .. tostring(update.actionId)
+  local mark = action_marks[key]
+  if mark then
+    flush()
+    local position = vim.api.nvim_buf_get_extmark_by_id(M.buf, ns, mark, {})
+    if position[1] then
+      with_modifiable(function(buf)
+        -- Replace the line's text, not the line: the mark stays where it is.
+        local old = vim.api.nvim_buf_get_lines(buf, position[1], position[1] + 1, false)[1] or ''
+        vim.api.nvim_buf_set_text(buf, position[1], 0, position[1], #old, { describe(update) })
+      end)
+      return
+    end
+  end
+  ensure_new_line()
+  local buf = ensure_buffer()
+  local row = vim.api.nvim_buf_line_count(buf) - 1
+  append_now(describe(update) .. '\n')
+  -- Left gravity: text inserted where the mark sits goes after it, and the mark keeps its line.
+  action_marks[key] = vim.api.nvim_buf_set_extmark(buf, ns, row, 0, { right_gravity = false })
+  scroll_to_end()
+end
+
+--- Replaces the panel's content with a loaded session.
+function M.show_transcript(transcript)
+  pending = {}
+  with_modifiable(function(buf)
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, {})
+    vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
+  end)
+  action_marks = {}
+  for _, message in ipairs(transcript.messages or {}) do
+    if message.role == 'user' then
+      M.user_message(message.text)
+    else
+      append_now(message.text)
+      for _, action in ipairs(message.actions or {}) do
+        action.messageId = message.messageId
+        M.action(action)
+      end
+    end
+  end
+end
+
+--- The panel's text (for tests and health checks).
+function M.lines()
+  flush()
+  if not valid(M.buf) then
+    return {}
+  end
+  return vim.api.nvim_buf_get_lines(M.buf, 0, -1, false)
+end
+
+--- Opens the panel (chat above, a prompt line below) unless it is open.
+---@param options openbolt.Options
+---@param on_submit fun(prompt: string)
+function M.open(options, on_submit)
+  local buf = ensure_buffer()
+  if not (M.win and vim.api.nvim_win_is_valid(M.win)) then
+    local current = vim.api.nvim_get_current_win()
+    vim.cmd((options.chat.position == 'left' and 'topleft' or 'botright') .. ' vsplit')
+    M.win = vim.api.nvim_get_current_win()
+    vim.api.nvim_win_set_buf(M.win, buf)
+    vim.api.nvim_win_set_width(M.win, options.chat.width)
+    vim.wo[M.win].wrap = true
+    vim.wo[M.win].linebreak = true
+    vim.wo[M.win].number = false
+    if not valid(M.prompt_buf) then
+      M.prompt_buf = vim.api.nvim_create_buf(false, true)
+      vim.bo[M.prompt_buf].buftype = 'prompt'
+      vim.bo[M.prompt_buf].bufhidden = 'hide'
+      vim.fn.prompt_setprompt(M.prompt_buf, '› ')
+      vim.fn.prompt_setcallback(M.prompt_buf, function(text)
+        if text and vim.trim(text) ~= '' then
+          on_submit(text)
+        end
+      end)
+    end
+    vim.cmd('belowright split')
+    M.prompt_win = vim.api.nvim_get_current_win()
+    vim.api.nvim_win_set_buf(M.prompt_win, M.prompt_buf)
+    vim.api.nvim_win_set_height(M.prompt_win, 2)
+    vim.api.nvim_set_current_win(current)
+  end
+  scroll_to_end()
+end
+
+return M

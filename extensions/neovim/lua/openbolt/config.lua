@@ -1,0 +1,74 @@
+-- OpenBolt's options: documented defaults, validation, merging. See `:help openbolt-setup`.
+local M = {}
+
+---@class openbolt.Options
+M.defaults = {
+  -- How to start the server.
+  cmd = { 'openbolt', 'lsp' },
+  -- Sent to the server as the `openbolt` settings section (docs/protocol.md#settings); nil values fall
+  -- back to the environment (ANTHROPIC_API_KEY, OPENAI_BASE_URL, OPENBOLT_MODEL, ...).
+  settings = {
+    provider = nil,
+    model = nil,
+    baseUrl = nil,
+    approval = { autoApprove = false, allow = {}, deny = {} },
+  },
+  chat = {
+    -- Width of the chat split, in columns.
+    width = 64,
+    -- 'right' or 'left'.
+    position = 'right',
+  },
+  preview = {
+    -- Open a started server's URL with vim.ui.open(); otherwise only notify it.
+    open = true,
+  },
+}
+
+local known = {
+  cmd = 'table',
+  settings = 'table',
+  chat = 'table',
+  preview = 'table',
+}
+
+--- Checks `opts` and merges it over the defaults; errors name the bad option.
+---@param opts table|nil
+---@return openbolt.Options
+function M.resolve(opts)
+  opts = opts or {}
+  if type(opts) ~= 'table' then
+    error('[openbolt] setup() expects a table, got ' .. type(opts), 0)
+  end
+  for key, value in pairs(opts) do
+    if known[key] == nil then
+      error(string.format('[openbolt] unknown option %q (known: cmd, settings, chat, preview)', key), 0)
+    end
+    if type(value) ~= known[key] then
+      error(string.format('[openbolt] option %q must be a %s, got %s', key, known[key], type(value)), 0)
+    end
+  end
+  local merged = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
+  local ok, err = pcall(vim.validate, {
+    ['cmd[1]'] = { merged.cmd[1], 'string' },
+    ['chat.width'] = { merged.chat.width, 'number' },
+    ['chat.position'] = {
+      merged.chat.position,
+      function(position)
+        return position == 'right' or position == 'left'
+      end,
+      "'right' or 'left'",
+    },
+    ['preview.open'] = { merged.preview.open, 'boolean' },
+    ['settings.approval.autoApprove'] = { merged.settings.approval.autoApprove, 'boolean' },
+  })
+  if not ok then
+    error('[openbolt] ' .. tostring(err), 0)
+  end
+  if merged.chat.width < 20 then
+    error('[openbolt] option chat.width must be at least 20', 0)
+  end
+  return merged
+end
+
+return M

@@ -1,0 +1,66 @@
+-- Handlers for the server's notifications and for the requests where OpenBolt differs from Neovim's
+-- defaults. Used by lsp/openbolt.lua, so `vim.lsp.enable('openbolt')` gets them too.
+
+---@param client_id integer
+local function client_of(client_id)
+  return vim.lsp.get_client_by_id(client_id)
+end
+
+--- Applies the edit like Neovim does, then saves every buffer it touched (we declared `savesEdits`), so
+--- the server finds the file on disk before it runs the next action.
+local function apply_edit(_, params, ctx)
+  local client = client_of(ctx.client_id)
+  if not client then
+    return { applied = false, failureReason = 'no client' }
+  end
+  local ok, err = pcall(vim.lsp.util.apply_workspace_edit, params.edit, client.offset_encoding)
+  if not ok then
+    return { applied = false, failureReason = tostring(err) }
+  end
+  for _, change in ipairs(params.edit.documentChanges or {}) do
+    local uri = change.textDocument and change.textDocument.uri
+    if uri then
+      local buf = vim.uri_to_bufnr(uri)
+      local path = vim.uri_to_fname(uri)
+      vim.fn.mkdir(vim.fs.dirname(path), 'p')
+      if vim.api.nvim_buf_is_loaded(buf) then
+        vim.api.nvim_buf_call(buf, function()
+          vim.cmd('silent! noautocmd write!')
+        end)
+      end
+      -- Attached buffers also send didSave themselves; one more is harmless, and an unattached buffer
+      -- (a file the AI created) needs this one.
+      client:notify('textDocument/didSave', { textDocument = { uri = uri } })
+    end
+  end
+  return { applied = true }
+end
+
+local function openbolt()
+  return require('openbolt')
+end
+
+return {
+  ['workspace/applyEdit'] = apply_edit,
+  ['openbolt/chatDelta'] = function(_, params)
+    openbolt().on_chat_delta(params)
+  end,
+  ['openbolt/actionUpdate'] = function(_, params)
+    openbolt().on_action_update(params)
+  end,
+  ['openbolt/notice'] = function(_, params)
+    openbolt().on_notice(params)
+  end,
+  ['openbolt/terminalOutput'] = function(_, params)
+    require('openbolt.terminal').output(params.terminalId, params.data)
+  end,
+  ['openbolt/terminalExit'] = function(_, params)
+    require('openbolt.terminal').exit(params.terminalId, params.exitCode, params.signal)
+  end,
+  ['openbolt/preview'] = function(_, params)
+    openbolt().on_preview(params)
+  end,
+  ['openbolt/error'] = function(_, params)
+    vim.notify('[openbolt] ' .. params.message, vim.log.levels.ERROR)
+  end,
+}

@@ -1,0 +1,89 @@
+-- `:checkhealth openbolt`: the server binary and its version, the provider settings, the endpoint.
+local M = {}
+
+local function reachable(url)
+  local host, port = url:match('^https?://([^/:]+):?(%d*)')
+  if not host then
+    return false, 'not a URL'
+  end
+  port = tonumber(port) or (url:match('^https') and 443 or 80)
+  local done, connected, reason = false, false, nil
+  local tcp = vim.uv.new_tcp()
+  vim.uv.getaddrinfo(host, tostring(port), { socktype = 'stream' }, function(err, addresses)
+    if err or not addresses or not addresses[1] then
+      reason = err or 'no address'
+      done = true
+      return
+    end
+    tcp:connect(addresses[1].addr, port, function(connect_err)
+      connected = connect_err == nil
+      reason = connect_err
+      done = true
+    end)
+  end)
+  vim.wait(3000, function()
+    return done
+  end, 20)
+  if not tcp:is_closing() then
+    tcp:close()
+  end
+  return connected, reason or (done and nil or 'timed out')
+end
+
+function M.check()
+  vim.health.start('openbolt: server')
+  local options = require('openbolt').options()
+  local binary = options.cmd[1]
+  if vim.fn.executable(binary) ~= 1 then
+    vim.health.error(
+      string.format('%q not found', binary),
+      { 'cargo install --path server (from the OpenBolt repository)', "or setup({ cmd = { '/path/to/openbolt', 'lsp' } })" }
+    )
+  else
+    local result = vim.system({ binary, '--version' }, { text = true }):wait(5000)
+    if result.code == 0 then
+      vim.health.ok(string.format('%s (%s)', vim.trim(result.stdout), vim.fn.exepath(binary)))
+    else
+      vim.health.error(string.format('%s --version failed: %s', binary, vim.trim(result.stderr or '')))
+    end
+  end
+
+  vim.health.start('openbolt: provider')
+  local settings = options.settings
+  local env = vim.env
+  local provider = settings.provider or env.OPENBOLT_PROVIDER
+  local base_url = settings.baseUrl
+  if provider then
+    vim.health.ok('provider: ' .. provider)
+  elseif env.ANTHROPIC_API_KEY then
+    vim.health.ok('Anthropic (ANTHROPIC_API_KEY is set)')
+    base_url = base_url or env.ANTHROPIC_BASE_URL or 'https://api.anthropic.com'
+  elseif env.OPENAI_API_KEY or env.OPENAI_BASE_URL then
+    vim.health.ok('OpenAI-compatible (OPENAI_API_KEY or OPENAI_BASE_URL is set)')
+    base_url = base_url or env.OPENAI_BASE_URL or 'https://api.openai.com/v1'
+  else
+    vim.health.warn('no provider configured', {
+      'set ANTHROPIC_API_KEY or OPENAI_API_KEY',
+      'or OPENAI_BASE_URL=http://localhost:11434/v1 and OPENBOLT_MODEL for Ollama',
+      "or setup({ settings = { provider = 'ollama', model = '…' } })",
+    })
+  end
+  if settings.model or env.OPENBOLT_MODEL then
+    vim.health.ok('model: ' .. (settings.model or env.OPENBOLT_MODEL))
+  end
+  if base_url then
+    local ok, reason = reachable(base_url)
+    if ok then
+      vim.health.ok('endpoint reachable: ' .. base_url)
+    else
+      vim.health.warn(string.format('endpoint %s not reachable: %s', base_url, tostring(reason)))
+    end
+  end
+  if settings.approval.autoApprove then
+    vim.health.warn('commands run without asking (settings.approval.autoApprove)')
+  else
+    vim.health.ok('commands ask before they run')
+  end
+end
+
+return M

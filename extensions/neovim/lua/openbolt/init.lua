@@ -1,0 +1,254 @@
+-- OpenBolt for Neovim: describe an app, watch it being written, run, and previewed. A thin client of
+-- `openbolt lsp`; see `:help openbolt`.
+local M = {}
+
+local chat = require('openbolt.chat')
+
+local state = {
+  options = nil, ---@type openbolt.Options|nil
+  client_id = nil, ---@type integer|nil
+  session_id = nil, ---@type string|nil
+  request = nil, ---@type {client: vim.lsp.Client, id: integer}|nil
+}
+
+--- Sets the options (validated, merged over the defaults). Safe to call again: later calls replace the
+--- options and update a running server's settings.
+---@param opts table|nil
+function M.setup(opts)
+  state.options = require('openbolt.config').resolve(opts)
+  local client = M.client(false)
+  if client then
+    client:notify('workspace/didChangeConfiguration', { settings = { openbolt = state.options.settings } })
+  end
+  return M
+end
+
+function M.options()
+  if not state.options then
+    state.options = require('openbolt.config').resolve({})
+  end
+  return state.options
+end
+
+--- The running OpenBolt client; with `start`, starts the server when none runs.
+---@param start boolean|nil
+---@return vim.lsp.Client|nil
+function M.client(start)
+  if state.client_id then
+    local client = vim.lsp.get_client_by_id(state.client_id)
+    if client and not client:is_stopped() then
+      return client
+    end
+    state.client_id = nil
+  end
+  local running = vim.lsp.get_clients({ name = 'openbolt' })[1]
+  if running then
+    state.client_id = running.id
+    return running
+  end
+  if start == false then
+    return nil
+  end
+  local options = M.options()
+  if vim.fn.executable(options.cmd[1]) ~= 1 then
+    vim.notify(
+      string.format(
+        "[openbolt] cannot find the server %q: install it with `cargo install --path server` from the OpenBolt repository, or set cmd in require('openbolt').setup()",
+        options.cmd[1]
+      ),
+      vim.log.levels.ERROR
+    )
+    return nil
+  end
+  local base = vim.lsp.config and vim.lsp.config.openbolt or {}
+  local config = vim.tbl_deep_extend('force', base, {
+    name = 'openbolt',
+    cmd = options.cmd,
+    root_dir = vim.fs.root(0, base.root_markers or { '.git' }) or vim.fn.getcwd(),
+    init_options = { savesEdits = true, handlesPreview = true, openbolt = options.settings },
+    settings = { openbolt = options.settings },
+    handlers = require('openbolt.handlers'),
+  })
+  state.client_id = vim.lsp.start(config, { attach = false })
+  return state.client_id and vim.lsp.get_client_by_id(state.client_id) or nil
+end
+
+--- Runs `fn` once the client has finished `initialize` (requests sent before would be refused).
+---@param client vim.lsp.Client
+---@param fn fun()
+local function when_ready(client, fn, waited)
+  waited = waited or 0
+  if client.initialized then
+    return fn()
+  end
+  if client:is_stopped() or waited > 15000 then
+    vim.notify('[openbolt] the server did not start; see :checkhealth openbolt and :LspLog', vim.log.levels.ERROR)
+    return
+  end
+  vim.defer_fn(function()
+    when_ready(client, fn, waited + 20)
+  end, 20)
+end
+
+--- `:OpenBolt [prompt]`: opens the chat; with a prompt, sends it.
+function M.command(prompt)
+  chat.open(M.options(), M.chat)
+  if prompt and vim.trim(prompt) ~= '' then
+    M.chat(prompt)
+  end
+end
+
+--- Sends a prompt in the current session (a new one the first time).
+function M.chat(prompt)
+  local client = M.client(true)
+  if not client then
+    return
+  end
+  if state.request then
+    vim.notify('[openbolt] a reply is still streaming: :OpenBoltStop first', vim.log.levels.WARN)
+    return
+  end
+  chat.open(M.options(), M.chat)
+  chat.user_message(prompt)
+  local params = { prompt = prompt, sessionId = state.session_id }
+  local buf = vim.api.nvim_get_current_buf()
+  local name = vim.api.nvim_buf_get_name(buf)
+  if name ~= '' and vim.bo[buf].buftype == '' then
+    params.context = { uri = vim.uri_from_bufnr(buf) }
+  end
+  state.request = { client = client, id = nil }
+  when_ready(client, function()
+    M.send_chat(client, params)
+  end)
+end
+
+function M.send_chat(client, params)
+  local ok, id = client:request('openbolt/chat', params, function(err, result)
+    state.request = nil
+    if err then
+      chat.status_line('**Error:** ' .. err.message)
+      return
+    end
+    state.session_id = result.sessionId
+    local usage = result.usage
+    local tokens = usage and string.format(' · tokens in %d, out %d', usage.inputTokens, usage.outputTokens) or ''
+    if result.status == 'complete' then
+      chat.status_line('— done' .. tokens)
+    elseif result.status == 'aborted' then
+      chat.status_line('— stopped' .. tokens)
+    else
+      chat.status_line('— failed: ' .. (result.error or 'unknown error') .. tokens)
+    end
+  end)
+  if ok then
+    state.request = { client = client, id = id }
+  else
+    state.request = nil
+    chat.status_line('**Error:** the server is not running')
+  end
+end
+
+--- `:OpenBoltStop`: stops the running turn (its command and dev server too).
+function M.stop()
+  local running = state.request
+  if not running then
+    vim.notify('[openbolt] nothing is running')
+    return
+  end
+  if state.session_id then
+    running.client:request('openbolt/abort', { sessionId = state.session_id }, function() end)
+  end
+  -- Cancelling the request aborts the turn even before its session id is known.
+  if running.id then
+    running.client:cancel_request(running.id)
+  end
+  state.request = nil
+  chat.status_line('— stopped')
+end
+
+--- `:OpenBoltSessions`: pick a session and show it; later prompts continue it.
+function M.pick_session()
+  local client = M.client(true)
+  if not client then
+    return
+  end
+  client:request('openbolt/sessions', nil, function(err, sessions)
+    if err then
+      vim.notify('[openbolt] ' .. err.message, vim.log.levels.ERROR)
+      return
+    end
+    if not sessions or #sessions == 0 then
+      vim.notify('[openbolt] no sessions yet')
+      return
+    end
+    vim.ui.select(sessions, {
+      prompt = 'OpenBolt session',
+      format_item = function(session)
+        return string.format('%s (%d messages)', session.title, session.messageCount)
+      end,
+    }, function(choice)
+      if not choice then
+        return
+      end
+      client:request('openbolt/loadSession', { sessionId = choice.sessionId }, function(load_err, transcript)
+        if load_err then
+          vim.notify('[openbolt] ' .. load_err.message, vim.log.levels.ERROR)
+          return
+        end
+        state.session_id = transcript.sessionId
+        chat.open(M.options(), M.chat)
+        chat.show_transcript(transcript)
+      end)
+    end)
+  end)
+end
+
+--- `:OpenBoltRevert`: undoes the last turn's file changes.
+function M.revert()
+  local client = M.client(true)
+  if not client or not state.session_id then
+    vim.notify('[openbolt] nothing to revert', vim.log.levels.WARN)
+    return
+  end
+  client:request('openbolt/revert', { sessionId = state.session_id }, function(err)
+    if err then
+      vim.notify('[openbolt] ' .. err.message, vim.log.levels.WARN)
+    end
+  end)
+end
+
+function M.pick_terminal()
+  require('openbolt.terminal').pick()
+end
+
+-- Notifications from the server (see handlers.lua).
+
+function M.on_chat_delta(params)
+  if state.session_id == nil or params.sessionId == state.session_id then
+    chat.append(params.text)
+  end
+end
+
+function M.on_action_update(params)
+  if params.terminalId and params.command then
+    require('openbolt.terminal').set_command(params.terminalId, params.command)
+  end
+  chat.action(params)
+end
+
+function M.on_notice(params)
+  chat.status_line('> ' .. params.text)
+end
+
+function M.on_preview(params)
+  chat.status_line('◉ preview: ' .. params.url)
+  if M.options().preview.open and vim.ui.open then
+    local ok = pcall(vim.ui.open, params.url)
+    if ok then
+      return
+    end
+  end
+  vim.notify('[openbolt] preview: ' .. params.url)
+end
+
+return M

@@ -1,0 +1,185 @@
+-- End-to-end tests of the plugin in a real headless Neovim, against the real `openbolt` binary and the
+-- provider stand-in (started by tests/neovim.rs, which runs this file and reads the last line:
+-- `N passed, N failed`). Each test waits for what it expects with a timeout, never for a fixed time.
+--
+--   OPENBOLT_BIN=… ANTHROPIC_BASE_URL=… nvim --headless -u NONE -l extensions/neovim/tests/run.lua
+
+local plugin = vim.fs.dirname(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)))
+vim.opt.runtimepath:prepend(plugin)
+vim.cmd('runtime plugin/openbolt.lua')
+vim.o.swapfile = false
+vim.o.shortmess = vim.o.shortmess .. 'F'
+
+local workspace = vim.fn.getcwd()
+local passed, failed = 0, 0
+local notifications = {}
+vim.notify = function(message, level)
+  table.insert(notifications, { message = message, level = level })
+end
+-- Approvals go through vim.ui.select (Neovim's handler for window/showMessageRequest): answer Run.
+local questions = {}
+vim.ui.select = function(items, opts, on_choice)
+  table.insert(questions, opts.prompt or '')
+  for _, item in ipairs(items) do
+    if item.title == 'Run' then
+      return on_choice(item)
+    end
+  end
+  on_choice(items[1])
+end
+local opened = {}
+vim.ui.open = function(url)
+  table.insert(opened, url)
+  return {}, nil
+end
+
+local function test(name, fn)
+  local ok, err = xpcall(fn, debug.traceback)
+  if ok then
+    passed = passed + 1
+    io.stdout:write('ok   ' .. name .. '\n')
+  else
+    failed = failed + 1
+    io.stdout:write('FAIL ' .. name .. '\n' .. tostring(err) .. '\n')
+  end
+end
+
+local function wait_for(what, condition)
+  if not vim.wait(30000, condition, 20) then
+    error('timed out waiting for ' .. what .. '\nchat:\n' .. table.concat(require('openbolt.chat').lines(), '\n'), 2)
+  end
+end
+
+local function chat_text()
+  return table.concat(require('openbolt.chat').lines(), '\n')
+end
+
+local function read(path)
+  local file = io.open(path, 'r')
+  if not file then
+    return nil
+  end
+  local text = file:read('*a')
+  file:close()
+  return text
+end
+
+test('setup() validates its options and is safe to call twice', function()
+  local openbolt = require('openbolt')
+  local ok, err = pcall(openbolt.setup, { chat = { width = 'wide' } })
+  assert(not ok and tostring(err):find('chat.width', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { colour = 'blue' })
+  assert(not ok and tostring(err):find('unknown option "colour"', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { chat = { position = 'top' } })
+  assert(not ok and tostring(err):find('chat.position', 1, true), tostring(err))
+  openbolt.setup({ cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' }, chat = { width = 70 } })
+  openbolt.setup({ cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' }, chat = { width = 60 } })
+  assert(openbolt.options().chat.width == 60)
+  assert(openbolt.options().preview.open == true, 'defaults kept')
+end)
+
+test('lsp/openbolt.lua is a config vim.lsp.config understands', function()
+  local config = vim.lsp.config.openbolt
+  assert(config, 'vim.lsp.config.openbolt')
+  assert(config.cmd[1] == 'openbolt' and config.cmd[2] == 'lsp', vim.inspect(config.cmd))
+  assert(config.init_options.savesEdits == true)
+  assert(type(config.handlers['openbolt/chatDelta']) == 'function')
+end)
+
+test(':OpenBolt streams the reply, writes the file to disk and into a buffer', function()
+  vim.cmd('OpenBolt build the page')
+  wait_for('the turn to end', function()
+    return chat_text():find('— done', 1, true) ~= nil
+  end)
+  local text = chat_text()
+  assert(text:find('## You\n\nbuild the page', 1, true), text)
+  assert(text:find("I'll write the page.", 1, true), text)
+  assert(text:find('✓ file index.html', 1, true), text)
+  assert(text:find('Open it in a browser.', 1, true), text)
+  assert(read(workspace .. '/index.html') == '<h1>Hello from Neovim</h1>\n', read(workspace .. '/index.html'))
+  local buf = vim.fn.bufnr(workspace .. '/index.html')
+  assert(buf > 0, 'the file is in a buffer')
+  assert(vim.api.nvim_buf_get_lines(buf, 0, -1, false)[1] == '<h1>Hello from Neovim</h1>')
+  assert(not vim.bo[buf].modified, 'the buffer was saved')
+end)
+
+test('a command is approved and its output is in a terminal buffer', function()
+  require('openbolt').chat('run it')
+  wait_for('the turn to end', function()
+    return select(2, chat_text():gsub('— done', '')) >= 2
+  end)
+  assert(#questions >= 1 and questions[#questions]:find('echo', 1, true), vim.inspect(questions))
+  assert(chat_text():find('✓ shell echo', 1, true), chat_text())
+  local terminals = require('openbolt.terminal').terminals
+  local id, terminal = next(terminals)
+  assert(id, 'a terminal')
+  -- A terminal buffer no window shows is narrow: its lines wrap.
+  local ok = vim.wait(30000, function()
+    local text = table.concat(vim.api.nvim_buf_get_lines(terminal.buf, 0, -1, false), '')
+    return text:find('hello from the terminal', 1, true) ~= nil and text:find('[exited with code 0]', 1, true) ~= nil
+  end, 20)
+  assert(ok, 'terminal buffer: ' .. vim.inspect(vim.api.nvim_buf_get_lines(terminal.buf, 0, -1, false)))
+  assert(terminal.command:find('echo', 1, true), terminal.command)
+end)
+
+test(':OpenBoltStop stops a slow reply and nothing half-written is left', function()
+  require('openbolt').chat('now slowly')
+  wait_for('the reply to start', function()
+    return chat_text():find('This one takes a while', 1, true) ~= nil
+  end)
+  vim.cmd('OpenBoltStop')
+  wait_for('the stop', function()
+    return chat_text():find('— stopped', 1, true) ~= nil
+  end)
+  wait_for('the action to be aborted', function()
+    return chat_text():find('■ file slow.txt', 1, true) ~= nil
+  end)
+  assert(read(workspace .. '/slow.txt') == nil, 'no half-written file')
+end)
+
+test('a started server opens its preview with vim.ui.open', function()
+  require('openbolt').chat('serve it')
+  wait_for('the preview', function()
+    return #opened > 0
+  end)
+  assert(opened[1]:match('^http://localhost:%d+/$'), opened[1])
+  assert(chat_text():find('◉ preview: ' .. opened[1], 1, true), chat_text())
+end)
+
+test(':OpenBoltSessions reloads the conversation', function()
+  require('openbolt.chat').show_transcript({ messages = {} })
+  assert(chat_text() == '')
+  vim.cmd('OpenBoltSessions')
+  wait_for('the transcript', function()
+    return chat_text():find('build the page', 1, true) ~= nil and chat_text():find('✓ file index.html', 1, true) ~= nil
+  end)
+end)
+
+test(':checkhealth openbolt finds the server', function()
+  vim.cmd('checkhealth openbolt')
+  local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  assert(report:find('openbolt 0.', 1, true), report)
+  assert(report:find('endpoint reachable', 1, true), report)
+  vim.cmd('bwipeout!')
+end)
+
+test(':help openbolt opens the plugin help', function()
+  vim.cmd('helptags ' .. vim.fn.fnameescape(plugin .. '/doc'))
+  vim.cmd('help :OpenBoltTerminal')
+  assert(vim.api.nvim_buf_get_name(0):find('openbolt.txt', 1, true), vim.api.nvim_buf_get_name(0))
+  vim.cmd('helpclose')
+end)
+
+test('no errors were reported', function()
+  for _, notification in ipairs(notifications) do
+    assert((notification.level or 0) < vim.log.levels.ERROR, 'error notification: ' .. notification.message)
+  end
+  local messages = vim.api.nvim_exec2('messages', { output = true }).output
+  assert(not messages:find('E%d+:') and not messages:find('Error'), messages)
+end)
+
+io.stdout:write(string.format('%d passed, %d failed\n', passed, failed))
+for _, client in ipairs(vim.lsp.get_clients()) do
+  client:stop(true)
+end
+vim.cmd(failed == 0 and 'qall!' or 'cquit! 1')

