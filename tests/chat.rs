@@ -22,6 +22,7 @@ async fn chat(standin: &StandIn, workspace: &Path, arguments: &[&str]) -> Output
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", workspace)
+        .env("OPENBOLT_DATA_DIR", data_dir(workspace))
         .stdin(std::process::Stdio::null());
     match standin.format {
         Format::Anthropic => command
@@ -51,16 +52,40 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn workspace() -> tempfile::TempDir {
-    let directory = tempfile::tempdir().expect("temp workspace");
+/// A project directory and, beside it, the directory `openbolt` keeps its sessions in.
+struct Workspace {
+    _root: tempfile::TempDir,
+    project: std::path::PathBuf,
+}
+
+impl Workspace {
+    fn path(&self) -> &Path {
+        &self.project
+    }
+}
+
+/// Where the sessions of the project at `project` are kept in these tests.
+fn data_dir(project: &Path) -> std::path::PathBuf {
+    project
+        .parent()
+        .expect("the project has a parent")
+        .join("data")
+}
+
+fn workspace() -> Workspace {
+    let root = tempfile::tempdir().expect("temp workspace");
+    let project = root.path().join("project");
+    std::fs::create_dir(&project).expect("project dir");
     std::fs::write(
-        directory.path().join(".env"),
+        project.join(".env"),
         "DATABASE_PASSWORD=hunter2-do-not-send\n",
     )
     .expect("write .env");
-    std::fs::write(directory.path().join("README.md"), "# Existing project\n")
-        .expect("write README");
-    directory
+    std::fs::write(project.join("README.md"), "# Existing project\n").expect("write README");
+    Workspace {
+        _root: root,
+        project,
+    }
 }
 
 fn last_user_message(request: &Value) -> String {
@@ -436,6 +461,7 @@ async fn ctrl_c_stops_the_turn_and_leaves_no_half_file() {
         .arg(workspace.path())
         .arg("go")
         .env_clear()
+        .env("OPENBOLT_DATA_DIR", data_dir(workspace.path()))
         .env("ANTHROPIC_API_KEY", KEY)
         .env("ANTHROPIC_BASE_URL", &standin.url)
         .stdin(std::process::Stdio::null())
@@ -505,6 +531,7 @@ fn spawn_chat(standin: &StandIn, workspace: &Path, arguments: &[&str]) -> tokio:
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", workspace)
+        .env("OPENBOLT_DATA_DIR", data_dir(workspace))
         .env("ANTHROPIC_API_KEY", KEY)
         .env("ANTHROPIC_BASE_URL", &standin.url)
         .stdin(std::process::Stdio::null())
@@ -633,5 +660,130 @@ async fn a_kill_during_a_big_write_leaves_the_old_file_or_the_new_one() {
             "round {round}: a partial file of {} bytes",
             content.len()
         );
+    }
+}
+
+/// Runs `openbolt <arguments>` (not chat) in `workspace` with its data directory.
+async fn openbolt(workspace: &Path, arguments: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .args(arguments)
+        .current_dir(workspace)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("OPENBOLT_DATA_DIR", data_dir(workspace))
+        .output()
+        .await
+        .expect("openbolt runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_saved_continued_exported_and_reverted() {
+    let second = "Changed it.\n<boltArtifact id=\"b\" title=\"B\">\n<boltAction type=\"file\" filePath=\"src/first.js\">\nconsole.log('first, changed');\n</boltAction>\n<boltAction type=\"file\" filePath=\"README.md\">\n# Rewritten\n</boltAction>\n<boltAction type=\"file\" filePath=\".env\">\nDATABASE_PASSWORD=hunter3-new-secret\n</boltAction>\n</boltArtifact>\n";
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![Reply::text(TWO_FILES), Reply::text(second)],
+    )
+    .await;
+    let workspace = workspace();
+    let first = chat(&standin, workspace.path(), &["make two files"]).await;
+    assert!(first.status.success(), "{}", stdout(&first));
+    let header = stdout(&first);
+    let session = header
+        .lines()
+        .next()
+        .and_then(|line| line.rsplit("session ").next())
+        .expect("the session id in the header")
+        .trim()
+        .to_owned();
+
+    let listed = openbolt(workspace.path(), &["sessions"]).await;
+    let listed = stdout(&listed);
+    assert!(
+        listed.starts_with(&session) && listed.contains("2 messages  make two files"),
+        "{listed}"
+    );
+
+    // Continue it: the model gets the history.
+    let continued = chat(
+        &standin,
+        workspace.path(),
+        &["--session", &session, "change the first"],
+    )
+    .await;
+    assert!(continued.status.success(), "{}", stdout(&continued));
+    let request = &standin.recorded()[1].body;
+    let messages = request["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 3, "{request}");
+    assert_eq!(messages[0]["content"][0]["text"], "make two files");
+    assert!(
+        messages[1]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<boltArtifact id=\"app\"")
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("src/first.js")).expect("first"),
+        "console.log('first, changed');\n"
+    );
+
+    // The user edits README.md after the turn: reverting leaves it alone and says so.
+    std::fs::write(workspace.path().join("README.md"), "# My own edit\n").expect("edit");
+    let reverted = openbolt(workspace.path(), &["revert"]).await;
+    let report = stdout(&reverted);
+    assert_eq!(reverted.status.code(), Some(1), "{report}");
+    assert!(report.contains("↺ src/first.js restored"), "{report}");
+    assert!(
+        report.contains("! README.md: it changed after the turn wrote it"),
+        "{report}"
+    );
+    assert!(
+        report.contains("! .env: its earlier content was not kept"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("src/first.js")).expect("first"),
+        "console.log('first');\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("README.md")).expect("readme"),
+        "# My own edit\n"
+    );
+
+    // Reverting the first turn too deletes the files it created.
+    let again = openbolt(workspace.path(), &["revert"]).await;
+    assert!(
+        stdout(&again).contains("src/second.js deleted"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(!workspace.path().join("src/second.js").exists());
+    assert!(!workspace.path().join("src/first.js").exists());
+    assert!(
+        !workspace.path().join("src").exists(),
+        "the emptied directory it created is gone"
+    );
+
+    let exported = openbolt(workspace.path(), &["sessions", "--export", &session]).await;
+    let markdown = stdout(&exported);
+    assert!(
+        markdown.starts_with(
+            "# make two files\n\n## You\n\nmake two files\n\n## OpenBolt\n\nHere is the app."
+        ),
+        "{markdown}"
+    );
+    assert!(markdown.contains("*This turn was reverted.*"), "{markdown}");
+
+    // No secret reached the database: not the API key, not the .env contents.
+    let data = data_dir(workspace.path());
+    for entry in std::fs::read_dir(&data).expect("data dir").flatten() {
+        let bytes = std::fs::read(entry.path()).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [KEY, "hunter2-do-not-send"] {
+            assert!(
+                !text.contains(secret),
+                "{secret} is in {}",
+                entry.path().display()
+            );
+        }
     }
 }

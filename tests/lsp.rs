@@ -19,7 +19,11 @@ fn provider_env(standin: &StandIn) -> Vec<(&'static str, String)> {
 }
 
 async fn start(workspace: &Path, standin: &StandIn, options: Value) -> Lsp {
-    let env = provider_env(standin);
+    let mut env = provider_env(standin);
+    env.push((
+        "OPENBOLT_DATA_DIR",
+        data_dir(workspace).display().to_string(),
+    ));
     let env: Vec<(&str, &str)> = env
         .iter()
         .map(|(key, value)| (*key, value.as_str()))
@@ -27,10 +31,34 @@ async fn start(workspace: &Path, standin: &StandIn, options: Value) -> Lsp {
     Lsp::start(workspace, &env, options, false).await
 }
 
-fn workspace() -> tempfile::TempDir {
-    let directory = tempfile::tempdir().expect("temp workspace");
-    std::fs::write(directory.path().join("README.md"), "# Project\n").expect("readme");
-    directory
+/// A project directory and, beside it, the directory the server keeps sessions in.
+struct Workspace {
+    _root: tempfile::TempDir,
+    project: std::path::PathBuf,
+}
+
+impl Workspace {
+    fn path(&self) -> &Path {
+        &self.project
+    }
+}
+
+fn data_dir(project: &Path) -> std::path::PathBuf {
+    project
+        .parent()
+        .expect("the project has a parent")
+        .join("data")
+}
+
+fn workspace() -> Workspace {
+    let root = tempfile::tempdir().expect("temp workspace");
+    let project = root.path().join("project");
+    std::fs::create_dir(&project).expect("project");
+    std::fs::write(project.join("README.md"), "# Project\n").expect("readme");
+    Workspace {
+        _root: root,
+        project,
+    }
 }
 
 fn updates_for(lsp: &Lsp, path: &str) -> Vec<String> {
@@ -721,5 +749,81 @@ async fn a_started_server_is_previewed_and_an_abort_leaves_no_process() {
         })
         .await;
     assert_eq!(start_final["params"]["sessionId"], "srv");
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_the_server_and_a_turn_reverts_through_the_editor() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;
+    let workspace = workspace();
+    let page = workspace.path().join("index.html");
+    std::fs::write(&page, "<h1>old</h1>\n").expect("old page");
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    lsp.open_document(&page, "<h1>old</h1>\n").await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "make the page new"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let session = response["result"]["sessionId"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    assert!(lsp.stop().await.success());
+
+    // A new server process (the editor was restarted) lists and loads it.
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    lsp.open_document(&page, "<h1>new</h1>\n").await;
+    let sessions = lsp.request("openbolt/sessions", Value::Null).await;
+    assert_eq!(sessions["result"][0]["sessionId"], session, "{sessions}");
+    assert_eq!(sessions["result"][0]["title"], "make the page new");
+    let loaded = lsp
+        .request("openbolt/loadSession", json!({"sessionId": session}))
+        .await;
+    let messages = &loaded["result"]["messages"];
+    assert_eq!(messages[0]["text"], "make the page new", "{loaded}");
+    assert_eq!(
+        messages[1]["text"],
+        "I'll add the page.\n\n\n\nOpen index.html."
+    );
+    assert_eq!(messages[1]["actions"][0]["status"], "complete");
+
+    // Revert: the open page goes back through a workspace edit (undoable there), the new file goes.
+    let reverted = lsp
+        .request("openbolt/revert", json!({"sessionId": session}))
+        .await;
+    let files = reverted["result"]["files"]
+        .as_array()
+        .expect("files")
+        .clone();
+    let status = |path: &str| {
+        files
+            .iter()
+            .find(|file| file["path"] == path)
+            .map(|file| file["status"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(
+        status("index.html").as_deref(),
+        Some("restored"),
+        "{reverted}"
+    );
+    assert_eq!(
+        status("src/main.js").as_deref(),
+        Some("deleted"),
+        "{reverted}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&page).expect("page"),
+        "<h1>old</h1>\n"
+    );
+    assert_eq!(
+        lsp.open[&uri(&page)].1,
+        "<h1>old</h1>\n",
+        "the editor's document was edited"
+    );
+    assert!(!workspace.path().join("src/main.js").exists());
+    let again = lsp
+        .request("openbolt/loadSession", json!({"sessionId": session}))
+        .await;
+    assert_eq!(again["result"]["messages"][1]["reverted"], true, "{again}");
     assert!(lsp.stop().await.success());
 }

@@ -2,3 +2,4 @@
 
 pub mod chat;
 pub mod parse;
+pub mod sessions;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod lsp;
 pub mod provider;
+pub mod store;
 pub mod terminal;
 
 /// Installs rustls' crypto provider (ring) once per process; reqwest is built without one.

@@ -20,6 +20,10 @@ enum Command {
     Chat(openbolt::cli::chat::ChatArguments),
     /// Parse an assistant reply from stdin and print the parser's events as JSON Lines.
     Parse(openbolt::cli::parse::ParseArguments),
+    /// List this workspace's saved sessions, or export one as Markdown.
+    Sessions(openbolt::cli::sessions::SessionsArguments),
+    /// Undo the files of the last turn (or of every turn from a message on).
+    Revert(openbolt::cli::sessions::RevertArguments),
     /// Serve the Language Server Protocol on stdin/stdout (for editors).
     Lsp {
         /// Accepted for clients that pass it; stdio is the only transport.
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
     let arguments = Arguments::parse();
     let result = match arguments.command {
         Command::Parse(parse) => openbolt::cli::parse::run(&parse).map(|()| 0),
+        Command::Sessions(sessions) => openbolt::cli::sessions::run_sessions(&sessions).map(|()| 0),
+        Command::Revert(revert) => openbolt::cli::sessions::run_revert(&revert),
         Command::Chat(chat) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -139,9 +139,16 @@ end)
 
 test('a started server opens its preview with vim.ui.open', function()
   require('openbolt').chat('serve it')
-  wait_for('the preview', function()
+  local ok = vim.wait(60000, function()
     return #opened > 0
-  end)
+  end, 20)
+  if not ok then
+    local terminals = {}
+    for id, terminal in pairs(require('openbolt.terminal').terminals) do
+      terminals[id] = table.concat(vim.api.nvim_buf_get_lines(terminal.buf, 0, -1, false), '|')
+    end
+    error('no preview; chat:\n' .. chat_text() .. '\nterminals: ' .. vim.inspect(terminals) .. '\nquestions: ' .. vim.inspect(questions) .. '\nnotifications: ' .. vim.inspect(notifications))
+  end
   assert(opened[1]:match('^http://localhost:%d+/$'), opened[1])
   assert(chat_text():find('◉ preview: ' .. opened[1], 1, true), chat_text())
 end)

@@ -8,6 +8,7 @@ use crate::config::{ProviderChoice, Secret};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, Session, TurnEvent, TurnOutcome, TurnStatus};
 use crate::provider::Provider;
+use crate::store::{SessionRecorder, Store, default_data_dir, load_conversation, new_id};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
 use anyhow::Context;
 use futures::future::BoxFuture;
@@ -57,6 +58,9 @@ pub struct ChatArguments {
     /// Ctrl-C.
     #[arg(long)]
     pub no_wait: bool,
+    /// Continue a saved session (`openbolt sessions` lists them): its history goes to the model.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
 }
 
 /// How `openbolt chat` ended, as an exit code.
@@ -150,13 +154,33 @@ async fn converse(
     interactive: bool,
     workspace: &std::path::Path,
 ) -> anyhow::Result<u8> {
-    let mut session = Session::default();
     let mut printer = Printer::default();
+    let store = match Store::open(&default_data_dir(|name| std::env::var(name).ok())) {
+        Ok(store) => Some(store),
+        Err(error) => {
+            printer.status(&format!("  ! the conversation is not saved: {error}"));
+            None
+        }
+    };
+    let (mut session, session_id) = match &arguments.session {
+        Some(id) => {
+            let store = store
+                .as_ref()
+                .context("cannot continue a session: the session store could not be opened")?;
+            let session = load_conversation(store, id).with_context(|| {
+                format!("cannot continue session {id} (`openbolt sessions` lists this workspace's)")
+            })?;
+            (session, id.clone())
+        }
+        None => (Session::default(), new_id("s")),
+    };
+    let mut recorder = SessionRecorder::new(store, session_id, workspace);
     printer.status(&format!(
-        "openbolt · {} {} · {}",
+        "openbolt · {} {} · {} · session {}",
         engine.provider().settings().name,
         engine.provider().settings().model,
-        workspace.display()
+        workspace.display(),
+        recorder.session_id
     ));
 
     if !interactive {
@@ -179,10 +203,11 @@ async fn converse(
             runner,
             terminal_events,
             &mut printer,
+            &mut recorder,
         )
         .await;
         if outcome.status == TurnStatus::Complete && !arguments.no_wait {
-            serve_until_stopped(runner, terminal_events, &mut printer).await;
+            serve_until_stopped(runner, terminal_events, &mut printer, &mut recorder).await;
         }
         return Ok(exit_code(Some(&outcome)));
     }
@@ -202,6 +227,9 @@ async fn converse(
         }
         // Between turns, dev servers keep running; only their previews and ends are shown.
         while let Ok(event) = terminal_events.try_recv() {
+            if let TerminalEvent::Action { update, .. } = &event {
+                recorder.late_action(update);
+            }
             if !matches!(event, TerminalEvent::Output { .. }) {
                 printer.terminal_event(&event);
             }
@@ -214,6 +242,7 @@ async fn converse(
                 runner,
                 terminal_events,
                 &mut printer,
+                &mut recorder,
             )
             .await,
         );
@@ -242,6 +271,7 @@ async fn serve_until_stopped(
     runner: &Runner,
     terminal_events: &mut mpsc::Receiver<TerminalEvent>,
     printer: &mut Printer,
+    recorder: &mut SessionRecorder,
 ) {
     let owner = runner.owner().to_owned();
     let serving = |runner: &Runner| {
@@ -262,6 +292,9 @@ async fn serve_until_stopped(
             () = &mut stop => break,
             event = terminal_events.recv() => match event {
                 Some(event) => {
+                    if let TerminalEvent::Action { update, .. } = &event {
+                        recorder.late_action(update);
+                    }
                     printer.terminal_event(&event);
                     if matches!(event, TerminalEvent::Exit { .. }) && !serving(runner) {
                         break;
@@ -280,7 +313,9 @@ async fn run_turn(
     runner: &mut Runner,
     terminal_events: &mut mpsc::Receiver<TerminalEvent>,
     printer: &mut Printer,
+    recorder: &mut SessionRecorder,
 ) -> TurnOutcome {
+    let message_id = recorder.begin(prompt);
     let cancel = CancellationToken::new();
     let interrupt = cancel.clone();
     let watcher = tokio::spawn(async move {
@@ -295,8 +330,16 @@ async fn run_turn(
         tokio::select! {
             // A command's output is sent before its end is known: show it first.
             biased;
-            Some(event) = terminal_events.recv() => printer.terminal_event(&event),
-            Some(event) = receiver.recv() => printer.event(&event),
+            Some(event) = terminal_events.recv() => {
+                if let TerminalEvent::Action { update, .. } = &event {
+                    recorder.late_action(update);
+                }
+                printer.terminal_event(&event);
+            }
+            Some(event) = receiver.recv() => {
+                recorder.event(&message_id, &event);
+                printer.event(&event);
+            }
             outcome = &mut turn => break outcome,
         }
     };
@@ -304,9 +347,11 @@ async fn run_turn(
         printer.terminal_event(&event);
     }
     while let Ok(event) = receiver.try_recv() {
+        recorder.event(&message_id, &event);
         printer.event(&event);
     }
     watcher.abort();
+    recorder.end(&message_id, &outcome);
     printer.outcome(&outcome);
     outcome
 }

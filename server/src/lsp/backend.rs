@@ -15,6 +15,7 @@ use crate::actions::{ActionStatus, Runner};
 use crate::engine::context::{EditorBuffer, EditorContext, Selection};
 use crate::engine::{Engine, Session, TurnEvent, TurnStatus};
 use crate::provider::Provider;
+use crate::store::{SessionRecorder, Store, default_data_dir, load_conversation};
 use crate::terminal::{TerminalEvent, TerminalId, Terminals};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -69,6 +70,7 @@ struct SessionSlot {
 struct SessionData {
     session: Session,
     runner: Option<Runner>,
+    recorder: Option<SessionRecorder>,
 }
 
 /// Everything the handlers and the spawned tasks share.
@@ -87,6 +89,8 @@ struct State {
     saved: broadcast::Sender<String>,
     /// Which session and message a terminal belongs to, for late action updates.
     terminal_owners: Mutex<HashMap<TerminalId, (String, String)>>,
+    /// Saved sessions; `None` when the store could not be opened (the conversation is then not saved).
+    store: Mutex<Option<Store>>,
     /// The client shows `$/progress` (`window.workDoneProgress`).
     work_done_progress: AtomicBool,
     /// A running shell command's progress reporter, fed with its output's last line and its end.
@@ -128,6 +132,7 @@ impl Backend {
             terminal_owners: Mutex::new(HashMap::new()),
             work_done_progress: AtomicBool::new(false),
             progress: Mutex::new(HashMap::new()),
+            store: Mutex::new(None),
             next_id: AtomicU64::new(1),
         });
         tokio::spawn(forward_terminal_events(state.clone(), terminal_events));
@@ -154,6 +159,25 @@ impl Backend {
 
     /// `openbolt/sessions`: the conversations of this workspace, newest first.
     pub async fn sessions(&self) -> Result<Vec<SessionSummary>> {
+        let store = lock(&self.state.store).clone();
+        let root = lock(&self.state.root).clone();
+        if let (Some(store), Some(root)) = (store, root) {
+            let rows = store
+                .sessions(&root)
+                .map_err(|failure| error(-32006, failure.to_string()))?;
+            return Ok(rows
+                .into_iter()
+                .map(|row| SessionSummary {
+                    busy: self
+                        .state
+                        .find_session(&row.session_id)
+                        .is_some_and(|slot| slot.data.try_lock().is_err()),
+                    session_id: row.session_id,
+                    title: row.title,
+                    message_count: usize::try_from(row.message_count).unwrap_or_default(),
+                })
+                .collect());
+        }
         let sessions = lock(&self.state.sessions).clone();
         Ok(sessions
             .iter()
@@ -175,6 +199,16 @@ impl Backend {
 
     /// `openbolt/loadSession`: one conversation as the chat panel shows it.
     pub async fn load_session(&self, params: SessionParams) -> Result<SessionTranscript> {
+        if self.state.find_session(&params.session_id).is_none()
+            && let Some(store) = lock(&self.state.store).clone()
+        {
+            let messages = stored_transcript(&store, &params.session_id)
+                .map_err(|failure| invalid_params(failure.to_string()))?;
+            return Ok(SessionTranscript {
+                session_id: params.session_id,
+                messages,
+            });
+        }
         let slot = self
             .state
             .find_session(&params.session_id)
@@ -186,12 +220,89 @@ impl Backend {
         })
     }
 
-    /// `openbolt/revert`: not yet — reverting needs the persisted history of each turn's files.
-    pub async fn revert(&self, _params: Value) -> Result<Value> {
-        Err(error(
-            -32001,
-            "revert is not available yet: it arrives with persistent sessions",
-        ))
+    /// `openbolt/revert`: undoes the files of a turn (`messageId`, default the last one not reverted)
+    /// and of every later turn, through the editor; files changed since are reported, not touched.
+    pub async fn revert(&self, params: RevertParams) -> Result<RevertResult> {
+        let store = lock(&self.state.store).clone().ok_or_else(|| {
+            error(
+                -32001,
+                "the session store is not available, so there is nothing to revert",
+            )
+        })?;
+        let slot = self.state.session(Some(&params.session_id));
+        let Ok(_turn) = slot.data.clone().try_lock_owned() else {
+            return Err(error(
+                -32004,
+                "a turn is running in this session: stop it first",
+            ));
+        };
+        let messages = store
+            .messages(&params.session_id)
+            .map_err(|failure| invalid_params(failure.to_string()))?;
+        let target = match params.message_id {
+            Some(id) => id,
+            None => messages
+                .iter()
+                .rev()
+                .find(|message| message.role == "assistant" && !message.reverted)
+                .map(|message| message.message_id.clone())
+                .ok_or_else(|| invalid_params("nothing to revert in this session"))?,
+        };
+        let documents = self.state.documents.clone();
+        let (turns, steps) = store
+            .revert_plan(&params.session_id, &target, |path| {
+                // The editor's text is what counts for an open document.
+                match documents.by_path(path) {
+                    Some((_, document)) => Some(document.rope.to_string().into_bytes()),
+                    None => std::fs::read(path).ok(),
+                }
+            })
+            .map_err(|failure| invalid_params(failure.to_string()))?;
+        let writer = EditorWriter {
+            client: self.state.client.clone(),
+            documents: self.state.documents.clone(),
+            saves_edits: lock(&self.state.client_options).saves_edits,
+            saved: self.state.saved.clone(),
+        };
+        let root = lock(&self.state.root).clone().unwrap_or_default();
+        let mut files = Vec::new();
+        for step in steps {
+            let shown = step
+                .path
+                .strip_prefix(&root)
+                .unwrap_or(&step.path)
+                .display()
+                .to_string();
+            let (status, reason) = if let Some(conflict) = step.conflict {
+                ("conflict", Some(conflict))
+            } else if let Some(content) = step.restore {
+                let text = String::from_utf8_lossy(&content).into_owned();
+                match crate::actions::FileWriter::write(&writer, &step.path, &text).await {
+                    Ok(()) => ("restored", None),
+                    Err(failure) => ("conflict", Some(failure)),
+                }
+            } else {
+                match writer.delete(&step.path).await {
+                    Ok(()) => ("deleted", None),
+                    Err(failure) => ("conflict", Some(failure)),
+                }
+            };
+            files.push(RevertedFile {
+                path: shown,
+                status,
+                reason,
+            });
+        }
+        let reverted = turns.clone();
+        tokio::task::spawn_blocking(move || store.mark_reverted(turns))
+            .await
+            .map_err(|failure| error(-32005, failure.to_string()))?;
+        for entry in lock(&slot.transcript).iter_mut() {
+            if reverted.contains(&entry.message_id) {
+                entry.reverted = true;
+            }
+        }
+        Ok(RevertResult { reverted, files })
     }
 
     pub async fn terminal_input(&self, params: TerminalInputParams) -> Result<Value> {
@@ -288,11 +399,27 @@ impl State {
         {
             return slot;
         }
+        let id = id.map_or_else(|| crate::store::new_id("s"), str::to_owned);
+        // A saved session continues where it ended: its conversation and its transcript.
+        let store = lock(&self.store).clone();
+        let (session, transcript) = store
+            .as_ref()
+            .and_then(|store| {
+                let session = load_conversation(store, &id).ok()?;
+                let transcript = stored_transcript(store, &id).ok()?;
+                Some((session, transcript))
+            })
+            .unwrap_or_default();
+        let root = lock(&self.root).clone().unwrap_or_default();
         let slot = Arc::new(SessionSlot {
-            id: id.map_or_else(|| self.new_id("s"), str::to_owned),
-            data: Arc::new(tokio::sync::Mutex::new(SessionData::default())),
+            data: Arc::new(tokio::sync::Mutex::new(SessionData {
+                session,
+                runner: None,
+                recorder: Some(SessionRecorder::new(store, id.clone(), &root)),
+            })),
+            id,
             cancel: Mutex::new(None),
-            transcript: Mutex::new(Vec::new()),
+            transcript: Mutex::new(transcript),
         });
         lock(&self.sessions).push(slot.clone());
         slot
@@ -417,14 +544,29 @@ async fn run_chat(state: Arc<State>, params: ChatParams) -> Result<ChatResult> {
     let root = state.root()?;
     let engine = state.engine(&root)?;
     let slot = state.session(params.session_id.as_deref());
-    let Ok(data) = slot.data.clone().try_lock_owned() else {
-        return Err(error(
-            -32004,
-            format!(
-                "session {} is already running a turn: wait for it or stop it (openbolt/abort)",
-                slot.id
-            ),
-        ));
+    let data = match slot.data.clone().try_lock_owned() {
+        Ok(data) => data,
+        Err(_) => {
+            // A turn that was stopped may still be winding down (stopping its processes): wait for it.
+            let stopping = lock(&slot.cancel)
+                .as_ref()
+                .is_some_and(CancellationToken::is_cancelled);
+            let busy = || {
+                error(
+                    -32004,
+                    format!(
+                        "session {} is already running a turn: wait for it or stop it (openbolt/abort)",
+                        slot.id
+                    ),
+                )
+            };
+            if !stopping {
+                return Err(busy());
+            }
+            tokio::time::timeout(Duration::from_secs(15), slot.data.clone().lock_owned())
+                .await
+                .map_err(|_| busy())?
+        }
     };
     let message_id = state.new_id("m");
     let cancel = CancellationToken::new();
@@ -461,7 +603,15 @@ async fn turn_task(
     let settings = lock(&state.settings).clone();
     let client_options = lock(&state.client_options).clone();
     let session_id = slot.id.clone();
-    let SessionData { session, runner } = &mut *data;
+    let SessionData {
+        session,
+        runner,
+        recorder,
+    } = &mut *data;
+    let recorder = recorder.get_or_insert_with(|| {
+        SessionRecorder::new(lock(&state.store).clone(), session_id.clone(), &root)
+    });
+    recorder.begin_as(&params.prompt, &message_id);
     if runner.is_none() {
         let writer = EditorWriter {
             client: state.client.clone(),
@@ -511,6 +661,7 @@ async fn turn_task(
             text: params.prompt.clone(),
             actions: Vec::new(),
             status: None,
+            reverted: false,
         });
         transcript.push(TranscriptMessage {
             message_id: message_id.clone(),
@@ -518,23 +669,20 @@ async fn turn_task(
             text: String::new(),
             actions: Vec::new(),
             status: None,
+            reverted: false,
         });
     }
     let editor = state.editor_context(&root, params.context.as_ref());
     let (events, mut receiver) = mpsc::channel::<TurnEvent>(256);
-    let forward = {
-        let state = state.clone();
-        let slot = slot.clone();
-        let session_id = session_id.clone();
-        let message_id = message_id.clone();
-        async move {
-            while let Some(event) = receiver.recv().await {
-                forward_turn_event(&state, &slot, &session_id, &message_id, event).await;
-            }
+    let forward = async {
+        while let Some(event) = receiver.recv().await {
+            recorder.event(&message_id, &event);
+            forward_turn_event(&state, &slot, &session_id, &message_id, event).await;
         }
     };
     let turn = engine.run_turn(session, &params.prompt, &editor, runner, events, cancel);
     let (outcome, ()) = tokio::join!(turn, forward);
+    recorder.end(&message_id, &outcome);
 
     if let Some(entry) = lock(&slot.transcript)
         .iter_mut()
@@ -645,6 +793,34 @@ async fn forward_turn_event(
                 .await;
         }
     }
+}
+
+/// A saved session as the chat panel shows it.
+fn stored_transcript(
+    store: &Store,
+    session_id: &str,
+) -> std::result::Result<Vec<TranscriptMessage>, crate::store::StoreError> {
+    Ok(store
+        .messages(session_id)?
+        .into_iter()
+        .map(|message| TranscriptMessage {
+            status: match message.status.as_deref() {
+                Some("complete") => Some(TurnStatus::Complete),
+                Some("aborted") => Some(TurnStatus::Aborted),
+                Some("failed" | "interrupted") => Some(TurnStatus::Failed),
+                _ => None,
+            },
+            role: if message.role == "user" {
+                "user"
+            } else {
+                "assistant"
+            },
+            text: message.prose,
+            actions: message.actions,
+            reverted: message.reverted,
+            message_id: message.message_id,
+        })
+        .collect())
 }
 
 fn record_action(slot: &SessionSlot, message_id: &str, update: &crate::actions::ActionUpdate) {
@@ -811,6 +987,11 @@ async fn forward_terminal_events(state: Arc<State>, mut events: mpsc::Receiver<T
                 if let Some(slot) = state.find_session(&session_id) {
                     record_action(&slot, &message_id, &update);
                 }
+                if let Some(store) = lock(&state.store).as_ref()
+                    && !message_id.is_empty()
+                {
+                    store.record_action(&message_id, &update);
+                }
                 notifier
                     .notify::<ActionUpdateNotification>(ActionUpdateParams {
                         session_id,
@@ -844,6 +1025,21 @@ impl LanguageServer for Backend {
             })
             .and_then(|path| std::fs::canonicalize(path).ok());
         *lock(&self.state.root) = root;
+        match Store::open(&default_data_dir(|name| std::env::var(name).ok())) {
+            Ok(store) => *lock(&self.state.store) = Some(store),
+            Err(failure) => {
+                tracing::warn!(%failure, "sessions are not saved");
+                let client = self.state.client.clone();
+                tokio::spawn(async move {
+                    client
+                        .show_message(
+                            MessageType::WARNING,
+                            format!("OpenBolt: conversations are not saved: {failure}"),
+                        )
+                        .await;
+                });
+            }
+        }
         self.state.work_done_progress.store(
             params
                 .capabilities

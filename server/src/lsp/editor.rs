@@ -24,9 +24,10 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
-    CreateFile, CreateFileOptions, DocumentChangeOperation, DocumentChanges, MessageActionItem,
-    MessageType, OneOf, OptionalVersionedTextDocumentIdentifier, ResourceOp,
-    ShowMessageRequestParams, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+    CreateFile, CreateFileOptions, DeleteFile, DeleteFileOptions, DocumentChangeOperation,
+    DocumentChanges, MessageActionItem, MessageType, OneOf,
+    OptionalVersionedTextDocumentIdentifier, ResourceOp, ShowMessageRequestParams,
+    TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
 /// How long a client that saves edits itself gets to do so.
@@ -138,6 +139,46 @@ impl FileWriter for EditorWriter {
             }
             write_to_disk(path, content).await
         })
+    }
+}
+
+impl EditorWriter {
+    /// Deletes a file the AI created: through the editor when a document shows it (so the editor
+    /// closes it), then from disk.
+    pub async fn delete(&self, path: &Path) -> Result<(), String> {
+        if let Some((_, document)) = self.documents.by_path(path) {
+            let text = document.rope.to_string();
+            if tokio::fs::read(path).await.ok().as_deref() != Some(text.as_bytes()) {
+                return Err("it has unsaved changes in the editor; left as it is".to_owned());
+            }
+            let uri = Uri::from_file_path(path)
+                .ok_or_else(|| format!("{} has no file URI", path.display()))?;
+            let response = self
+                .client
+                .apply_edit(WorkspaceEdit {
+                    document_changes: Some(DocumentChanges::Operations(vec![
+                        DocumentChangeOperation::Op(ResourceOp::Delete(DeleteFile {
+                            uri,
+                            options: Some(DeleteFileOptions {
+                                recursive: Some(false),
+                                ignore_if_not_exists: Some(true),
+                            }),
+                            annotation_id: None,
+                        })),
+                    ])),
+                    ..WorkspaceEdit::default()
+                })
+                .await
+                .map_err(|error| format!("the editor did not take the edit: {error}"))?;
+            if !response.applied {
+                return Err("the editor refused to delete it".to_owned());
+            }
+        }
+        match tokio::fs::remove_file(path).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(error.to_string()),
+        }
     }
 }
 

@@ -86,6 +86,37 @@ pub struct TranscriptMessage {
     pub actions: Vec<ActionUpdate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<crate::engine::TurnStatus>,
+    /// Its files were reverted.
+    pub reverted: bool,
+}
+
+/// `openbolt/revert` params.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevertParams {
+    pub session_id: String,
+    /// The first reply to revert (with every later one); default: the last one not reverted.
+    #[serde(default)]
+    pub message_id: Option<String>,
+}
+
+/// `openbolt/revert` result.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevertResult {
+    /// The replies whose files were reverted.
+    pub reverted: Vec<String>,
+    pub files: Vec<RevertedFile>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevertedFile {
+    pub path: String,
+    /// `restored`, `deleted` or `conflict` (left as it is; `reason` says why).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `openbolt/terminalInput`.

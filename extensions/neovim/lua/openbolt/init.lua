@@ -210,9 +210,18 @@ function M.revert()
     vim.notify('[openbolt] nothing to revert', vim.log.levels.WARN)
     return
   end
-  client:request('openbolt/revert', { sessionId = state.session_id }, function(err)
+  client:request('openbolt/revert', { sessionId = state.session_id }, function(err, result)
     if err then
       vim.notify('[openbolt] ' .. err.message, vim.log.levels.WARN)
+      return
+    end
+    local lines = {}
+    for _, file in ipairs(result.files or {}) do
+      table.insert(lines, string.format('%s %s%s', file.status, file.path, file.reason and (' — ' .. file.reason) or ''))
+    end
+    chat.status_line(string.format('— reverted %d turn(s)', #(result.reverted or {})))
+    if #lines > 0 then
+      chat.status_line(table.concat(lines, '\n'))
     end
   end)
 end
