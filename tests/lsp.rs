@@ -393,6 +393,18 @@ async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
         .map(|action| action["title"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(titles, ["Run", "Always for this session", "Skip"]);
+    // While the question was open, the chat panel was told what the command waits for.
+    let first_statuses: Vec<Value> = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .filter(|update| update["actionId"] == 0)
+        .map(|update| update["status"].clone())
+        .collect();
+    assert_eq!(
+        first_statuses,
+        ["pending", "approval", "running", "complete"],
+        "{first_statuses:?}"
+    );
     let first = lsp
         .notifications("openbolt/actionUpdate")
         .into_iter()

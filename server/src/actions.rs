@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 #[serde(rename_all = "lowercase")]
 pub enum ActionStatus {
     Pending,
+    /// A command waits for the user to approve it.
+    Approval,
     Running,
     Complete,
     Failed,
@@ -27,7 +29,10 @@ pub enum ActionStatus {
 
 impl ActionStatus {
     pub fn is_final(self) -> bool {
-        !matches!(self, ActionStatus::Pending | ActionStatus::Running)
+        !matches!(
+            self,
+            ActionStatus::Pending | ActionStatus::Approval | ActionStatus::Running
+        )
     }
 }
 
@@ -290,10 +295,15 @@ impl Runner {
                 };
                 let approval = match self.policy.decide(&request.command) {
                     Some(decision) => decision,
-                    None => tokio::select! {
-                        approval = self.approver.approve(&request) => approval,
-                        () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
-                    },
+                    None => {
+                        // Shown while the question is open, so a chat panel can say what it waits for.
+                        let asking = update.clone().status(ActionStatus::Approval);
+                        let _ = events.send(TurnEvent::Action(asking)).await;
+                        tokio::select! {
+                            approval = self.approver.approve(&request) => approval,
+                            () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
+                        }
+                    }
                 };
                 match approval {
                     Approval::Run => {}
@@ -313,6 +323,10 @@ impl Runner {
         }
     }
 }
+
+/// How long a killed command's terminal may take to report its end (its output drained) before its
+/// action's final status is reported anyway.
+const EXIT_AFTER_KILL: Duration = Duration::from_secs(2);
 
 impl Runner {
     /// Runs an approved command in a terminal. A `shell` action is waited for (up to the timeout);
@@ -356,6 +370,8 @@ impl Runner {
             exit = spawned.exited() => exit,
             () = tokio::time::sleep(timeout) => {
                 let _ = self.terminals.kill(spawned.id).await;
+                // Its terminal reports the end first, then the action its failure.
+                let _ = tokio::time::timeout(EXIT_AFTER_KILL, spawned.exited()).await;
                 let mut failed = update.with_error(format!(
                     "stopped after {} s: a shell command must finish (a server belongs in a start action)",
                     timeout.as_secs()
@@ -365,6 +381,7 @@ impl Runner {
             }
             () = cancel.cancelled() => {
                 let _ = self.terminals.kill(spawned.id).await;
+                let _ = tokio::time::timeout(EXIT_AFTER_KILL, spawned.exited()).await;
                 return update.with_error("the turn was stopped").status(ActionStatus::Aborted);
             }
         };

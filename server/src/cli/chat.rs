@@ -494,7 +494,8 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
         .map(|code| format!(" (exit {code})"))
         .unwrap_or_default();
     match update.status {
-        ActionStatus::Pending => None,
+        // The question itself is the approver's.
+        ActionStatus::Pending | ActionStatus::Approval => None,
         ActionStatus::Running if update.kind == "file" => None,
         ActionStatus::Running => Some(format!("  ▸ {what}")),
         ActionStatus::Complete => Some(format!("  ✓ {what}{exit}")),

@@ -16,6 +16,7 @@ local action_marks = {}
 
 local icons = {
   pending = '◌',
+  approval = '?',
   running = '▸',
   complete = '✓',
   failed = '✗',
@@ -118,6 +119,9 @@ local function describe(update)
   local line = string.format('%s %s %s', icons[update.status] or '?', update.type, what)
   if update.exitCode and update.status ~= 'complete' then
     line = line .. string.format(' (exit %d)', update.exitCode)
+  end
+  if update.status == 'approval' then
+    line = line .. ' — waiting for your approval'
   end
   if update.error then
     line = line .. ' — ' .. update.error
