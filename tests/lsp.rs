@@ -454,6 +454,71 @@ async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
     assert!(lsp.stop().await.success());
 }
 
+const CAT: &str = "A program that reads what you type.\n<boltArtifact id=\"cat\" title=\"Cat\">\n<boltAction type=\"start\">\nexec cat\n</boltAction>\n</boltArtifact>\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystrokes_reach_the_terminal_in_the_order_they_were_typed() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(CAT)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "start cat"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let running = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/actionUpdate" && message["params"]["status"] == "running"
+        })
+        .await;
+    let terminal = running["params"]["terminalId"].clone();
+    // One request per keystroke, all sent before any answer comes back, as an editor does when the
+    // user types fast.
+    let typed: String = (0..300)
+        .map(|index| char::from(b'a' + (index % 26) as u8))
+        .collect();
+    let mut ids = Vec::new();
+    for key in typed.chars() {
+        ids.push(
+            lsp.start_request(
+                "openbolt/terminalInput",
+                json!({"terminalId": terminal, "data": key.to_string()}),
+            )
+            .await,
+        );
+    }
+    ids.push(
+        lsp.start_request(
+            "openbolt/terminalInput",
+            json!({"terminalId": terminal, "data": "\n"}),
+        )
+        .await,
+    );
+    for id in ids {
+        let answer = lsp.response(id).await;
+        assert!(answer.get("error").is_none(), "{answer}");
+    }
+    // The PTY echoes the line, then cat prints it back: both exactly as typed.
+    let expected = format!("{typed}\r\n{typed}\r\n");
+    let output = lsp
+        .wait_until(|lsp| {
+            let output: String = lsp
+                .notifications("openbolt/terminalOutput")
+                .iter()
+                .filter(|output| output["terminalId"] == terminal)
+                .map(|output| output["data"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            (output.len() >= expected.len()).then_some(output)
+        })
+        .await;
+    assert_eq!(output, expected);
+    assert!(lsp.stop().await.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skipped_command_does_not_run_and_says_why() {
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(COMMANDS)]).await;

@@ -268,6 +268,16 @@ impl Lsp {
         }
     }
 
+    /// Handles messages until `condition` over everything seen so far gives a value.
+    pub async fn wait_until<T>(&mut self, condition: impl Fn(&Lsp) -> Option<T>) -> T {
+        loop {
+            if let Some(value) = condition(self) {
+                return value;
+            }
+            self.next().await;
+        }
+    }
+
     pub async fn wait_method(&mut self, method: &str) -> Value {
         self.wait_for(|message| message["method"] == method).await
     }

@@ -237,6 +237,9 @@ struct Terminal {
     is_start: bool,
     master: Mutex<Box<dyn MasterPty + Send>>,
     writer: Mutex<Box<dyn Write + Send>>,
+    /// Writes wait here in the order they were asked for (tokio's mutex is first come, first served):
+    /// keystrokes must not overtake each other on the blocking pool.
+    input_order: tokio::sync::Mutex<()>,
     tail: Mutex<VecDeque<u8>>,
     tail_bytes: usize,
     exit: watch::Sender<Option<ExitInfo>>,
@@ -343,6 +346,7 @@ impl Terminals {
             is_start: matches!(purpose, Purpose::Start(_)),
             master: Mutex::new(pair.master),
             writer: Mutex::new(writer),
+            input_order: tokio::sync::Mutex::new(()),
             tail: Mutex::new(VecDeque::new()),
             tail_bytes: options.tail_bytes,
             exit: exit_sender,
@@ -419,9 +423,11 @@ impl Terminals {
             return Err(TerminalError::Exited(id));
         }
         let data = data.to_vec();
+        let _turn = terminal.input_order.lock().await;
         // A full PTY input buffer blocks the write: keep it off the async threads.
+        let writing = Arc::clone(&terminal);
         tokio::task::spawn_blocking(move || {
-            let mut writer = lock(&terminal.writer);
+            let mut writer = lock(&writing.writer);
             writer.write_all(&data).and_then(|()| writer.flush())
         })
         .await
