@@ -66,10 +66,12 @@ impl Settings {
     }
 
     pub fn provider_choice(&self) -> ProviderChoice {
+        // Editors send unset text settings as "": that means "from the environment".
+        let set = |value: &Option<String>| value.clone().filter(|value| !value.trim().is_empty());
         ProviderChoice {
-            provider: self.provider.clone(),
-            model: self.model.clone(),
-            base_url: self.base_url.clone(),
+            provider: set(&self.provider),
+            model: set(&self.model),
+            base_url: set(&self.base_url),
             api_key: self.api_key.clone(),
             replay_file: self.replay_file.clone(),
             replay_bytes_per_second: self.replay_speed,
@@ -115,6 +117,10 @@ mod tests {
         let error =
             Settings::from_value(Some(&json!({"maxTokens": "many"}))).expect_err("wrong type");
         assert!(error.contains("invalid openbolt settings"), "{error}");
+        let blank =
+            Settings::from_value(Some(&json!({"provider": "", "model": " "}))).expect("valid");
+        assert_eq!(blank.provider_choice().provider, None);
+        assert_eq!(blank.provider_choice().model, None);
         let keyed = Settings::from_value(Some(&json!({"apiKey": "sk-secret"}))).expect("valid");
         assert!(!format!("{keyed:?}").contains("sk-secret"));
     }
