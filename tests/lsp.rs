@@ -516,6 +516,21 @@ async fn keystrokes_reach_the_terminal_in_the_order_they_were_typed() {
         })
         .await;
     assert_eq!(output, expected);
+    // Closing the terminal stops the program; its action's end belongs to the message that started it.
+    let killed = lsp
+        .request("openbolt/terminalKill", json!({"terminalId": terminal}))
+        .await;
+    assert!(killed.get("error").is_none(), "{killed}");
+    let ended = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/actionUpdate"
+                && message["params"]["terminalId"] == terminal
+                && message["params"]["status"] == "aborted"
+        })
+        .await;
+    assert_eq!(ended["params"]["error"], "the server was stopped");
+    assert_eq!(ended["params"]["messageId"], running["params"]["messageId"]);
+    assert_eq!(ended["params"]["sessionId"], running["params"]["sessionId"]);
     assert!(lsp.stop().await.success());
 }
 

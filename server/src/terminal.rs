@@ -382,7 +382,9 @@ impl Terminals {
 
         let (urls_sender, urls) = watch::channel(None);
         let preview_update = match purpose {
-            Purpose::Start(update) => {
+            Purpose::Start(mut update) => {
+                // Its end is reported later: the terminal id ties that report to its turn's message.
+                update.terminal_id = Some(id);
                 if options.detect_previews {
                     tokio::spawn(watch_for_preview(
                         terminal.clone(),
