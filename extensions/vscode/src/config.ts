@@ -1,0 +1,55 @@
+// Settings: what the server gets (its `openbolt` section) and what only the extension uses.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+export interface ServerSettings {
+  provider?: string;
+  model?: string;
+  baseUrl?: string;
+  approval: { autoApprove: boolean; allow: string[]; deny: string[] };
+}
+
+/** The server's settings section: empty strings mean "from the environment" and are left out. */
+export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSettings {
+  const text = (key: string): string | undefined => {
+    const value = config.get<string>(key, '').trim();
+    return value === '' ? undefined : value;
+  };
+  return {
+    provider: text('provider'),
+    model: text('model'),
+    baseUrl: text('baseUrl'),
+    approval: {
+      autoApprove: config.get<boolean>('approval.autoApprove', false),
+      allow: config.get<string[]>('approval.allow', []),
+      deny: config.get<string[]>('approval.deny', []),
+    },
+  };
+}
+
+export type PreviewTarget = 'simpleBrowser' | 'external' | 'none';
+
+export function previewTarget(config: vscode.WorkspaceConfiguration): PreviewTarget {
+  return config.get<PreviewTarget>('preview.open', 'simpleBrowser');
+}
+
+/** The server binary: the setting, else `openbolt` found on PATH; undefined when neither exists. */
+export function findServer(configured: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (configured.trim() !== '') {
+    return fs.existsSync(configured) ? configured : undefined;
+  }
+  const names = process.platform === 'win32' ? ['openbolt.exe'] : ['openbolt'];
+  for (const directory of (env.PATH ?? '').split(path.delimiter)) {
+    for (const name of names) {
+      const candidate = path.join(directory, name);
+      try {
+        fs.accessSync(candidate, fs.constants.X_OK);
+        return candidate;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,224 @@
+// OpenBolt for VS Code: a thin client of `openbolt lsp` — the chat panel, terminals, previews, commands.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { ChatView, type FromWebview } from './chat/view';
+import { createClient, handleApplyEdit } from './client';
+import { findServer, previewTarget } from './config';
+import * as ext from './lsp_ext';
+import { Terminals } from './terminal';
+
+let client: LanguageClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel('OpenBolt Server');
+  const terminals = new Terminals(() => client);
+  const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 100);
+  status.text = '$(loading~spin) OpenBolt';
+  status.tooltip = 'OpenBolt is replying — click to stop';
+  status.command = 'openbolt.stop';
+  let sessionId: string | undefined;
+  let running = false;
+
+  const chatView = new ChatView(context.extensionUri, (message) => void onWebview(message));
+  context.subscriptions.push(
+    output,
+    terminals,
+    status,
+    vscode.window.registerWebviewViewProvider(ChatView.id, chatView, {
+      webviewOptions: { retainContextWhenHidden: true },
+    }),
+  );
+
+  async function start(): Promise<LanguageClient | undefined> {
+    const configured = vscode.workspace.getConfiguration('openbolt').get<string>('server.path', '');
+    const server = findServer(configured);
+    if (!server) {
+      const where = configured ? `at ${configured} (openbolt.server.path)` : 'on your PATH';
+      const choice = await vscode.window.showErrorMessage(
+        `OpenBolt: the openbolt server was not found ${where}. Install it with \`cargo install --path server\` from the OpenBolt repository, or set openbolt.server.path.`,
+        'Open Settings',
+      );
+      if (choice) {
+        await vscode.commands.executeCommand('workbench.action.openSettings', 'openbolt.server.path');
+      }
+      return undefined;
+    }
+    const created = createClient(server, output);
+    created.onNotification(ext.chatDelta, (delta) => chatView.post({ type: 'delta', ...delta }));
+    created.onNotification(ext.actionUpdate, (update) => {
+      if (update.terminalId !== undefined && update.command) {
+        terminals.name(update.terminalId, update.command);
+      }
+      chatView.post({ type: 'action', update });
+    });
+    created.onNotification(ext.notice, (notice) => chatView.post({ type: 'notice', ...notice }));
+    created.onNotification(ext.terminalOutput, (event) => terminals.output(event.terminalId, event.data));
+    created.onNotification(ext.terminalExit, (event) => terminals.exit(event.terminalId, event.exitCode, event.signal));
+    created.onNotification(ext.preview, (event) => {
+      chatView.post({ type: 'preview', url: event.url });
+      void openPreview(event.url);
+    });
+    created.onNotification(ext.serverError, (event) => output.appendLine(`error: ${event.message}`));
+    handleApplyEdit(created);
+    try {
+      await created.start();
+    } catch (error) {
+      void vscode.window.showErrorMessage(`OpenBolt: the server did not start: ${String(error)}`);
+      return undefined;
+    }
+    return created;
+  }
+
+  async function ensureClient(): Promise<LanguageClient | undefined> {
+    if (!client) {
+      client = await start();
+    }
+    return client;
+  }
+
+  async function openPreview(url: string): Promise<void> {
+    const target = previewTarget(vscode.workspace.getConfiguration('openbolt'));
+    if (target === 'external') {
+      await vscode.env.openExternal(vscode.Uri.parse(url));
+    } else if (target === 'simpleBrowser') {
+      await vscode.commands.executeCommand('simpleBrowser.show', url);
+    }
+  }
+
+  async function send(prompt: string): Promise<void> {
+    const connected = await ensureClient();
+    if (!connected) {
+      chatView.post({ type: 'done', error: 'the server is not running' });
+      return;
+    }
+    chatView.post({ type: 'user', text: prompt });
+    running = true;
+    status.show();
+    const editor = vscode.window.activeTextEditor;
+    const context = editor && editor.document.uri.scheme === 'file'
+      ? {
+          uri: editor.document.uri.toString(),
+          range: editor.selection.isEmpty ? undefined : connected.code2ProtocolConverter.asRange(editor.selection),
+        }
+      : undefined;
+    try {
+      const result = await connected.sendRequest(ext.chat, { prompt, sessionId, context });
+      sessionId = result.sessionId;
+      chatView.post({ type: 'done', result });
+    } catch (error) {
+      chatView.post({ type: 'done', error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      running = false;
+      status.hide();
+    }
+  }
+
+  async function stop(): Promise<void> {
+    if (!client || !running) {
+      return;
+    }
+    if (sessionId) {
+      await client.sendRequest(ext.abort, { sessionId }).catch(() => undefined);
+    } else {
+      // The first turn of a new chat: its session id is not known yet; stop every turn.
+      await client.sendRequest('workspace/executeCommand', { command: 'openbolt.abort', arguments: [] }).catch(() => undefined);
+    }
+  }
+
+  async function pickSession(): Promise<void> {
+    const connected = await ensureClient();
+    if (!connected) return;
+    const list = await connected.sendRequest(ext.sessions, null);
+    if (list.length === 0) {
+      void vscode.window.showInformationMessage('OpenBolt: no sessions in this workspace yet.');
+      return;
+    }
+    const chosen = await vscode.window.showQuickPick(
+      list.map((session) => ({ label: session.title || session.sessionId, description: `${session.messageCount} messages`, session })),
+      { placeHolder: 'Open an OpenBolt session' },
+    );
+    if (!chosen) return;
+    const transcript = await connected.sendRequest(ext.loadSession, { sessionId: chosen.session.sessionId });
+    sessionId = transcript.sessionId;
+    chatView.post({ type: 'reset', messages: transcript.messages });
+  }
+
+  async function onWebview(message: FromWebview): Promise<void> {
+    switch (message.type) {
+      case 'send':
+        await send(message.prompt);
+        break;
+      case 'stop':
+        await stop();
+        break;
+      case 'newChat':
+        sessionId = undefined;
+        chatView.post({ type: 'reset', messages: [] });
+        break;
+      case 'pickSession':
+        await pickSession();
+        break;
+      case 'openFile': {
+        const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+        if (root) {
+          const document = await vscode.workspace.openTextDocument(path.join(root, message.path));
+          await vscode.window.showTextDocument(document, { preview: false });
+        }
+        break;
+      }
+      case 'showTerminal':
+        terminals.show(message.terminalId);
+        break;
+      case 'openPreview':
+        await openPreview(message.url);
+        break;
+      case 'ready':
+        break;
+    }
+  }
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('openbolt.focusChat', () => chatView.reveal()),
+    vscode.commands.registerCommand('openbolt.newChat', async () => {
+      sessionId = undefined;
+      chatView.post({ type: 'reset', messages: [] });
+      await chatView.reveal();
+    }),
+    vscode.commands.registerCommand('openbolt.stop', stop),
+    vscode.commands.registerCommand('openbolt.pickSession', pickSession),
+    vscode.commands.registerCommand('openbolt.revertLastTurn', async () => {
+      const connected = await ensureClient();
+      if (!connected || !sessionId) {
+        void vscode.window.showInformationMessage('OpenBolt: nothing to revert in this chat.');
+        return;
+      }
+      try {
+        const result = await connected.sendRequest(ext.revert, { sessionId });
+        const conflicts = result.files.filter((file) => file.status === 'conflict');
+        const summary = `OpenBolt: reverted ${result.reverted.length} turn(s), ${result.files.length - conflicts.length} file(s)`;
+        void vscode.window.showInformationMessage(
+          conflicts.length === 0
+            ? summary
+            : `${summary}; left alone: ${conflicts.map((file) => `${file.path} (${file.reason ?? 'changed'})`).join(', ')}`,
+        );
+      } catch (error) {
+        void vscode.window.showWarningMessage(`OpenBolt: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }),
+    vscode.commands.registerCommand('openbolt.showServerLog', () => output.show(true)),
+    vscode.commands.registerCommand('openbolt.restartServer', async () => {
+      const previous = client;
+      client = undefined;
+      await previous?.stop().catch(() => undefined);
+      await ensureClient();
+    }),
+    vscode.commands.registerCommand('openbolt.sendPrompt', (prompt: string) => send(prompt)),
+  );
+
+  await ensureClient();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+}

@@ -1,0 +1,119 @@
+// The server's `openbolt/…` methods (docs/protocol.md), typed once for the extension.
+import { NotificationType, RequestType } from 'vscode-languageclient/node';
+
+export type ActionStatus = 'pending' | 'approval' | 'running' | 'complete' | 'failed' | 'aborted' | 'skipped';
+export type TurnStatus = 'complete' | 'aborted' | 'failed';
+
+export interface ActionUpdate {
+  sessionId: string;
+  messageId: string;
+  artifactId: string;
+  actionId: number;
+  type: 'file' | 'shell' | 'start' | string;
+  filePath?: string;
+  command?: string;
+  status: ActionStatus;
+  exitCode?: number;
+  error?: string;
+  terminalId?: number;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+}
+
+export interface ChatParams {
+  prompt: string;
+  sessionId?: string;
+  context?: { uri?: string; range?: unknown };
+}
+
+export interface ChatResult {
+  sessionId: string;
+  messageId: string;
+  status: TurnStatus;
+  error?: string;
+  usage?: Usage;
+}
+
+export interface ChatDelta {
+  sessionId: string;
+  messageId: string;
+  text: string;
+}
+
+export interface Notice {
+  sessionId: string;
+  messageId: string;
+  text: string;
+}
+
+export interface TerminalOutput {
+  terminalId: number;
+  data: string;
+}
+
+export interface TerminalExit {
+  terminalId: number;
+  exitCode: number;
+  signal?: string;
+}
+
+export interface Preview {
+  url: string;
+  port: number;
+  terminalId?: number;
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  title: string;
+  messageCount: number;
+  busy: boolean;
+}
+
+export interface TranscriptMessage {
+  messageId: string;
+  role: 'user' | 'assistant';
+  text: string;
+  actions: ActionUpdate[];
+  status?: TurnStatus;
+  reverted: boolean;
+}
+
+export interface RevertResult {
+  reverted: string[];
+  files: { path: string; status: 'restored' | 'deleted' | 'conflict'; reason?: string }[];
+}
+
+export const chat = new RequestType<ChatParams, ChatResult, void>('openbolt/chat');
+export const abort = new RequestType<{ sessionId: string }, boolean, void>('openbolt/abort');
+export const sessions = new RequestType<null, SessionSummary[], void>('openbolt/sessions');
+export const loadSession = new RequestType<
+  { sessionId: string },
+  { sessionId: string; messages: TranscriptMessage[] },
+  void
+>('openbolt/loadSession');
+export const revert = new RequestType<{ sessionId: string; messageId?: string }, RevertResult, void>(
+  'openbolt/revert',
+);
+export const terminalInput = new RequestType<{ terminalId: number; data: string }, null, void>(
+  'openbolt/terminalInput',
+);
+export const terminalResize = new RequestType<
+  { terminalId: number; cols: number; rows: number },
+  null,
+  void
+>('openbolt/terminalResize');
+export const terminalKill = new RequestType<{ terminalId: number }, null, void>('openbolt/terminalKill');
+
+export const chatDelta = new NotificationType<ChatDelta>('openbolt/chatDelta');
+export const actionUpdate = new NotificationType<ActionUpdate>('openbolt/actionUpdate');
+export const notice = new NotificationType<Notice>('openbolt/notice');
+export const terminalOutput = new NotificationType<TerminalOutput>('openbolt/terminalOutput');
+export const terminalExit = new NotificationType<TerminalExit>('openbolt/terminalExit');
+export const preview = new NotificationType<Preview>('openbolt/preview');
+export const serverError = new NotificationType<{ sessionId?: string; message: string }>('openbolt/error');

@@ -1,0 +1,122 @@
+// One VS Code terminal per server terminal, through a Pseudoterminal: output streams in with its colours,
+// typing goes back to the process, the size is passed on, closing the terminal stops the process.
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import * as ext from './lsp_ext';
+
+interface ServerTerminal {
+  terminal: vscode.Terminal | undefined;
+  write: vscode.EventEmitter<string>;
+  close: vscode.EventEmitter<number | void>;
+  name: string;
+  /** Output kept until the terminal is opened (VS Code drops what is written before `open`). */
+  backlog: string[];
+  opened: boolean;
+  running: boolean;
+}
+
+export class Terminals implements vscode.Disposable {
+  private readonly terminals = new Map<number, ServerTerminal>();
+
+  constructor(private readonly client: () => LanguageClient | undefined) {}
+
+  /** Names the terminal after its command (first line, shortened). */
+  name(id: number, command: string): void {
+    const entry = this.entry(id);
+    const first = command.split('\n')[0].trim();
+    entry.name = `OpenBolt: ${first.length > 40 ? `${first.slice(0, 39)}…` : first}`;
+  }
+
+  output(id: number, data: string): void {
+    const entry = this.entry(id);
+    if (!entry.terminal) {
+      this.create(id, entry, false);
+    }
+    if (entry.opened) {
+      entry.write.fire(data);
+    } else {
+      entry.backlog.push(data);
+    }
+  }
+
+  exit(id: number, exitCode: number, signal?: string): void {
+    const entry = this.entry(id);
+    entry.running = false;
+    const how = signal ? `ended by ${signal}` : `exited with code ${exitCode}`;
+    this.output(id, `\r\n\x1b[2m[${how}]\x1b[0m\r\n`);
+  }
+
+  /** Shows a terminal (creating it if its output has not arrived yet). */
+  show(id: number): void {
+    const entry = this.entry(id);
+    if (!entry.terminal) {
+      this.create(id, entry, true);
+    }
+    entry.terminal?.show(true);
+  }
+
+  has(id: number): boolean {
+    return this.terminals.has(id);
+  }
+
+  private entry(id: number): ServerTerminal {
+    let entry = this.terminals.get(id);
+    if (!entry) {
+      entry = {
+        terminal: undefined,
+        write: new vscode.EventEmitter<string>(),
+        close: new vscode.EventEmitter<number | void>(),
+        name: `OpenBolt: terminal ${id}`,
+        backlog: [],
+        opened: false,
+        running: true,
+      };
+      this.terminals.set(id, entry);
+    }
+    return entry;
+  }
+
+  private create(id: number, entry: ServerTerminal, focus: boolean): void {
+    const request = <P, R>(type: import('vscode-languageclient/node').RequestType<P, R, void>, params: P) => {
+      this.client()?.sendRequest(type, params).catch(() => undefined);
+    };
+    const pty: vscode.Pseudoterminal = {
+      onDidWrite: entry.write.event,
+      onDidClose: entry.close.event,
+      open: (dimensions) => {
+        entry.opened = true;
+        for (const data of entry.backlog.splice(0)) {
+          entry.write.fire(data);
+        }
+        if (dimensions) {
+          request(ext.terminalResize, { terminalId: id, cols: dimensions.columns, rows: dimensions.rows });
+        }
+      },
+      close: () => {
+        if (entry.running) {
+          request(ext.terminalKill, { terminalId: id });
+        }
+        this.terminals.delete(id);
+      },
+      handleInput: (data) => {
+        if (entry.running) {
+          request(ext.terminalInput, { terminalId: id, data });
+        }
+      },
+      setDimensions: (dimensions) => {
+        request(ext.terminalResize, { terminalId: id, cols: dimensions.columns, rows: dimensions.rows });
+      },
+    };
+    entry.terminal = vscode.window.createTerminal({ name: entry.name, pty, isTransient: true });
+    if (focus) {
+      entry.terminal.show(true);
+    }
+  }
+
+  dispose(): void {
+    for (const entry of this.terminals.values()) {
+      entry.terminal?.dispose();
+    }
+    this.terminals.clear();
+  }
+}

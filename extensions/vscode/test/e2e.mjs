@@ -1,0 +1,271 @@
+// End-to-end tests of the extension in a real VS Code: code-server in headless Chromium, the real
+// `openbolt` binary, and the provider stand-in (started by tests/vscode.rs, which runs this file and
+// reads its last line, `N passed, N failed`). Screenshots go to $OPENBOLT_ARTIFACTS.
+//
+// Environment: OPENBOLT_BIN, ANTHROPIC_BASE_URL, CODE_SERVER (its entry.js), NODE24 (node binary),
+// PLAYWRIGHT (playwright-core's directory), CHROMIUM, OPENBOLT_ARTIFACTS, WORKSPACE, VSIX (the packaged
+// extension, installed into a fresh profile).
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.PLAYWRIGHT);
+const workspace = process.env.WORKSPACE;
+const artifacts = process.env.OPENBOLT_ARTIFACTS;
+fs.mkdirSync(artifacts, { recursive: true });
+const PATIENCE = 60_000;
+
+const results = { passed: 0, failed: 0 };
+let currentPage;
+async function test(name, fn) {
+  try {
+    await fn();
+    results.passed += 1;
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    results.failed += 1;
+    console.log(`FAIL ${name}\n${error?.stack ?? error}`);
+    const file = `failed-${results.failed}.png`;
+    await currentPage?.screenshot({ path: path.join(artifacts, file) }).catch(() => undefined);
+    console.log(`  screenshot: ${path.join(artifacts, file)}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what, condition, timeout = PATIENCE) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await condition();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+}
+
+// code-server with an isolated profile and our extension installed by copying it in.
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'openbolt-vscode-'));
+const userData = path.join(home, 'data');
+const extensions = path.join(home, 'extensions');
+fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
+fs.writeFileSync(
+  path.join(userData, 'User', 'settings.json'),
+  JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'chat.disableAIFeatures': true,
+    'extensions.autoUpdate': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'security.workspace.trust.enabled': false,
+    // The DOM renderer, whose rows the test reads (the GPU renderers draw to a canvas).
+    'terminal.integrated.gpuAcceleration': 'off',
+    'openbolt.server.path': process.env.OPENBOLT_BIN,
+    'openbolt.approval.autoApprove': false,
+    'openbolt.preview.open': 'none',
+  }),
+);
+fs.writeFileSync(path.join(home, 'config.yaml'), 'auth: none\n');
+const codeServerArgs = [
+  process.env.CODE_SERVER,
+  '--config', path.join(home, 'config.yaml'),
+  '--user-data-dir', userData,
+  '--extensions-dir', extensions,
+];
+// Installed the way a user installs it: the packaged .vsix.
+const install = spawnSync(process.env.NODE24, [...codeServerArgs, '--install-extension', process.env.VSIX], {
+  encoding: 'utf8',
+  env: { ...process.env, HOME: home },
+});
+if (install.status !== 0 || !fs.readdirSync(extensions).some((name) => name.startsWith('openbolt.openbolt-'))) {
+  console.log(`FAIL setup: installing ${process.env.VSIX}\n${install.stdout}\n${install.stderr}\n0 passed, 1 failed`);
+  process.exit(1);
+}
+const port = await freePort();
+const codeServer = spawn(
+  process.env.NODE24,
+  [
+    ...codeServerArgs,
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--auth', 'none',
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+  ],
+  { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: home } },
+);
+let serverLog = '';
+codeServer.stdout.on('data', (chunk) => (serverLog += chunk));
+codeServer.stderr.on('data', (chunk) => (serverLog += chunk));
+const stopCodeServer = () => {
+  try {
+    process.kill(-codeServer.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+};
+process.on('exit', stopCodeServer);
+
+let browser;
+try {
+  await waitFor('code-server', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 120_000);
+  browser = await chromium.launchPersistentContext(path.join(home, 'chromium'), {
+    executablePath: process.env.CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  currentPage = page;
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
+
+  // The palette lists what is registered when it opens; right after start-up the extension's commands may
+  // not be there yet, so close it and ask again until the command shows up.
+  const runCommand = (title) =>
+    waitFor(`the command ${title}`, async () => {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
+      const input = await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      // F1 prefills '>' (typing it too races the prefill): replace the whole value.
+      await input.fill(`>${title}`);
+      const row = await page
+        .waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title}"]`, { timeout: 3_000 })
+        .catch(() => null);
+      if (!row) return false;
+      await page.keyboard.press('Enter');
+      return true;
+    });
+  const chatFrame = () =>
+    waitFor('the chat webview', async () => {
+      for (const frame of page.frames()) {
+        // The page is there before its script has wired up the composer.
+        if (await frame.$('body[data-ready] #prompt').catch(() => null)) return frame;
+      }
+      return null;
+    });
+  // Editors and terminals render spaces as no-break spaces.
+  const visible = (text) => (text ?? '').replace(/\u00a0/g, ' ');
+  const terminalText = async () => visible(await page.$$eval('.xterm-rows', (rows) => rows.map((row) => row.textContent).join('\n')));
+  const webviewText = async (frame) => (await frame.$eval('#log', (log) => log.innerText)) ?? '';
+
+  await test('the chat panel opens and a prompt streams a reply with live action cards', async () => {
+    await runCommand('OpenBolt: Focus Chat');
+    const frame = await chatFrame();
+    await frame.fill('#prompt', 'build the page');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the streamed reply', async () => (await webviewText(frame)).includes('Here is your page.'));
+    // Commands wait for approval: the card says so, and VS Code asks with the server's question.
+    await waitFor('the card to show the pending approval', async () =>
+      frame.$('.action.status-approval:has-text("echo hello from the terminal"):has-text("waiting for your approval")'),
+    );
+    const always = await waitFor('the approval notification', async () =>
+      page.$('.notification-toast:has-text("echo hello from the terminal") .monaco-button:has-text("Always for this session")'),
+    );
+    await page.screenshot({ path: path.join(artifacts, 'approval.png') });
+    await always.click();
+    await waitFor('the file action to complete', async () => frame.$('.action.status-complete'));
+    await waitFor('the turn to end', async () => !(await frame.$eval('#send', (button) => button.disabled)));
+    await page.screenshot({ path: path.join(artifacts, 'chat-after-reply.png') });
+    const html = fs.readFileSync(path.join(workspace, 'index.html'), 'utf8');
+    if (html !== '<h1>Hello from VS Code</h1>\n') throw new Error(`index.html on disk is ${JSON.stringify(html)}`);
+  });
+
+  await test('clicking the file opens it in an editor', async () => {
+    const frame = await chatFrame();
+    const file = await waitFor('the file card', async () => frame.$('.action:has-text("index.html")'));
+    await file.click();
+    await waitFor('an editor tab for index.html', async () => page.$('.tabs-container .tab[aria-label*="index.html"]'));
+    await waitFor('the file in the editor', async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent)).includes('Hello from VS Code'));
+  });
+
+  await test("the command's output is in a terminal", async () => {
+    const frame = await chatFrame();
+    const command = await waitFor('the command card', async () => frame.$('.action:has-text("echo")'));
+    await waitFor('the command to complete', async () => frame.$('.action.status-complete:has-text("echo")'));
+    await command.click();
+    await waitFor('the terminal output', async () => (await terminalText()).includes('hello from the terminal'));
+    await page.screenshot({ path: path.join(artifacts, 'terminal.png') });
+  });
+
+  await test('the preview link appears', async () => {
+    const frame = await chatFrame();
+    await waitFor('the preview link', async () => (await webviewText(frame)).match(/Preview: http:\/\/localhost:\d+\//));
+  });
+
+  await test("typing reaches the dev server's terminal, and closing the terminal stops the server", async () => {
+    const frame = await chatFrame();
+    const [, url] = await waitFor('the preview link', async () => (await webviewText(frame)).match(/Preview: (http:\/\/localhost:\d+\/)/));
+    if (!(await fetch(url)).ok) throw new Error(`the dev server at ${url} does not answer`);
+    await (await frame.$('.action:has-text("start exec")')).click();
+    // Keys go to the shown terminal's input element (what clicking into the terminal focuses).
+    const input = '.terminal-wrapper.active textarea.xterm-helper-textarea';
+    await waitFor("the dev server's terminal to be shown", async () =>
+      visible(await page.$eval('.terminal-wrapper.active .xterm-rows', (rows) => rows.textContent)).includes('Local: http://localhost'),
+    );
+    await page.focus(input);
+    await waitFor('the terminal to have the focus', async () => page.$eval(input, (element) => element === document.activeElement));
+    await page.keyboard.type('typed-into-the-pty');
+    // The PTY echoes what reaches it.
+    await waitFor('the typed text in the terminal', async () => (await terminalText()).includes('typed-into-the-pty'));
+    await runCommand('Terminal: Kill the Active Terminal Instance');
+    await waitFor('the dev server to stop', async () => !(await fetch(url).then((response) => response.ok, () => false)));
+    // The card that started it says so (the end is not a card of its own).
+    await waitFor('the start card to say the server was stopped', async () => {
+      const cards = await frame.$$eval('.action', (actions) =>
+        actions.filter((action) => action.textContent.includes('start exec')).map((action) => `${action.className}: ${action.textContent}`),
+      );
+      return cards.length === 1 && cards[0].includes('status-aborted') && cards[0].includes('the server was stopped');
+    });
+  });
+
+  await test('Stop aborts a slow reply', async () => {
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', async () => !(await frame.$eval('#send', (button) => button.disabled)));
+    await frame.fill('#prompt', 'now slowly');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the slow reply to start', async () => (await webviewText(frame)).includes('This one takes a while.'));
+    await frame.click('#stop');
+    await waitFor('the turn to stop', async () => (await webviewText(frame)).includes('Stopped'));
+    await page.screenshot({ path: path.join(artifacts, 'chat-stopped.png') });
+    if (fs.existsSync(path.join(workspace, 'slow.txt'))) throw new Error('a half-written file exists');
+  });
+
+  await test('a file the AI changes in an open editor is saved, and undo brings the old text back', async () => {
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', async () => !(await frame.$eval('#send', (button) => button.disabled)));
+    await frame.fill('#prompt', 'change the heading');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Changed it.') && !(await frame.$eval('#send', (button) => button.disabled)));
+    const editorText = async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent));
+    await waitFor('the change in the editor', async () => (await editorText()).includes('Changed in VS Code'));
+    const saved = fs.readFileSync(path.join(workspace, 'index.html'), 'utf8');
+    if (saved !== '<h1>Changed in VS Code</h1>\n') throw new Error(`index.html on disk is ${JSON.stringify(saved)}`);
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+z');
+    await waitFor('undo to restore the old heading', async () => (await editorText()).includes('Hello from VS Code'));
+    await page.screenshot({ path: path.join(artifacts, 'undo.png') });
+  });
+} catch (error) {
+  results.failed += 1;
+  console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${serverLog.slice(-4000)}`);
+} finally {
+  await browser?.close().catch(() => undefined);
+  stopCodeServer();
+}
+console.log(`${results.passed} passed, ${results.failed} failed`);
+process.exit(results.failed === 0 ? 0 : 1);

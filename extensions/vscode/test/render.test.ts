@@ -1,0 +1,46 @@
+// Unit tests of the webview's pure rendering (node --test).
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { actionLabel, actionNote, highlight, renderMarkdown, usageText } from '../webview/render';
+
+test('markdown renders, and HTML from the model is shown as text', () => {
+  const html = renderMarkdown('Hello **there**\n\n<script>alert(1)</script>');
+  assert.match(html, /<strong>there<\/strong>/);
+  assert.doesNotMatch(html, /<script>/);
+  assert.match(html, /&lt;script&gt;/);
+});
+
+test('code blocks are highlighted and escaped', () => {
+  const html = renderMarkdown('```js\nconst a = "<b>"; // note\n```\n');
+  assert.match(html, /<pre class="code"><code>/);
+  assert.match(html, /<span class="tok-keyword">const<\/span>/);
+  assert.match(html, /<span class="tok-string">&quot;&lt;b&gt;&quot;<\/span>/);
+  assert.match(html, /<span class="tok-comment">\/\/ note<\/span>/);
+  assert.equal(highlight('x < 2'), 'x &lt; <span class="tok-number">2</span>');
+});
+
+test('a half-streamed code fence renders without breaking the page', () => {
+  const html = renderMarkdown('Here:\n\n```ts\nfunction a() {');
+  assert.match(html, /<span class="tok-keyword">function<\/span>/);
+});
+
+test('action labels name the file or the command and a failed exit code', () => {
+  assert.equal(actionLabel({ actionId: 0, artifactId: 'a', type: 'file', filePath: 'src/app.ts', status: 'complete' }), 'src/app.ts');
+  assert.equal(
+    actionLabel({ actionId: 1, artifactId: 'a', type: 'shell', command: 'npm install\nnpm test', status: 'failed', exitCode: 1 }),
+    'shell npm install (exit 1)',
+  );
+  assert.equal(actionLabel({ actionId: 2, artifactId: 'a', type: 'start', command: 'npm run dev', status: 'running' }), 'start npm run dev');
+  assert.equal(actionLabel({ actionId: 3, artifactId: 'a', type: 'start', status: 'pending' }), 'start …');
+});
+
+test('an action waiting for approval says so, a failed one says why', () => {
+  assert.match(actionNote({ actionId: 0, artifactId: 'a', type: 'shell', command: 'ls', status: 'approval' }) ?? '', /waiting for your approval/);
+  assert.equal(actionNote({ actionId: 0, artifactId: 'a', type: 'shell', command: 'ls', status: 'skipped', error: 'not approved' }), 'not approved');
+  assert.equal(actionNote({ actionId: 0, artifactId: 'a', type: 'shell', command: 'ls', status: 'complete' }), undefined);
+});
+
+test('usage reads like a sentence', () => {
+  assert.equal(usageText({ inputTokens: 1200, outputTokens: 321, cacheReadTokens: 1000 }), 'tokens: 1200 in (1000 cached), 321 out');
+  assert.equal(usageText({ inputTokens: 5, outputTokens: 6, cacheReadTokens: 0 }), 'tokens: 5 in, 6 out');
+});

@@ -1,0 +1,217 @@
+// The chat webview: renders what the extension posts, sends back what the user does. It has no network
+// access (CSP) and talks only to the extension.
+import { type ActionView, STATUS_ICONS, actionLabel, actionNote, escapeHtml, renderMarkdown, usageText } from './render';
+
+declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
+const vscode = acquireVsCodeApi();
+
+interface Message {
+  id: string;
+  role: 'user' | 'assistant';
+  text: string;
+  actions: ActionView[];
+  notices: string[];
+  previews: string[];
+  status?: string;
+  error?: string;
+  element?: HTMLElement;
+}
+
+const conversation: Message[] = [];
+const log = document.getElementById('log') as HTMLElement;
+const input = document.getElementById('prompt') as HTMLTextAreaElement;
+const send = document.getElementById('send') as HTMLButtonElement;
+const stop = document.getElementById('stop') as HTMLButtonElement;
+const footer = document.getElementById('usage') as HTMLElement;
+let busy = false;
+const dirty = new Set<Message>();
+let frame = 0;
+
+function message(id: string, role: 'user' | 'assistant'): Message {
+  let found = conversation.find((entry) => entry.id === id && entry.role === role);
+  if (!found) {
+    found = { id, role, text: '', actions: [], notices: [], previews: [] };
+    conversation.push(found);
+  }
+  return found;
+}
+
+/** Re-renders only the messages that changed, at most once per animation frame: no flicker. */
+function schedule(entry: Message): void {
+  dirty.add(entry);
+  if (!frame) {
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+      for (const changed of dirty) {
+        render(changed);
+      }
+      dirty.clear();
+      if (atBottom) {
+        log.scrollTop = log.scrollHeight;
+      }
+    });
+  }
+}
+
+function render(entry: Message): void {
+  if (!entry.element) {
+    entry.element = document.createElement('div');
+    entry.element.className = `message ${entry.role}`;
+    log.appendChild(entry.element);
+  }
+  if (entry.role === 'user') {
+    entry.element.innerHTML = `<div class="bubble">${escapeHtml(entry.text)}</div>`;
+    return;
+  }
+  const parts = [`<div class="prose">${renderMarkdown(entry.text)}</div>`];
+  if (entry.actions.length > 0) {
+    parts.push('<div class="card" role="list">');
+    for (const action of [...entry.actions].sort((a, b) => a.actionId - b.actionId)) {
+      // The label is cut to one line; the tooltip holds the whole command and any error.
+      const note = actionNote(action);
+      const full = [action.type === 'file' ? action.filePath : action.command, note].filter(Boolean).join('\n');
+      const title = full ? ` title="${escapeHtml(full)}"` : '';
+      parts.push(
+        `<button class="action status-${action.status}" role="listitem" data-action="${action.actionId}"${title}>` +
+          `<span class="icon" aria-label="${action.status}">${STATUS_ICONS[action.status]}</span>` +
+          `<span class="label">${escapeHtml(actionLabel(action))}</span>` +
+          (note ? `<span class="reason">${escapeHtml(note)}</span>` : '') +
+          '</button>',
+      );
+    }
+    parts.push('</div>');
+  }
+  for (const url of entry.previews) {
+    parts.push(`<a class="preview" href="#" data-url="${escapeHtml(url)}">Preview: ${escapeHtml(url)}</a>`);
+  }
+  for (const notice of entry.notices) {
+    parts.push(`<div class="notice">${escapeHtml(notice)}</div>`);
+  }
+  if (entry.status && entry.status !== 'complete') {
+    parts.push(`<div class="ending ${entry.status}">${escapeHtml(entry.status === 'aborted' ? 'Stopped' : `Failed: ${entry.error ?? ''}`)}</div>`);
+  }
+  entry.element.innerHTML = parts.join('');
+  entry.element.querySelectorAll<HTMLButtonElement>('button.action').forEach((button) => {
+    const action = entry.actions.find((candidate) => String(candidate.actionId) === button.dataset.action);
+    button.onclick = () => {
+      if (!action) return;
+      if (action.type === 'file' && action.filePath) {
+        vscode.postMessage({ type: 'openFile', path: action.filePath });
+      } else if (action.terminalId !== undefined) {
+        vscode.postMessage({ type: 'showTerminal', terminalId: action.terminalId });
+      }
+    };
+  });
+  entry.element.querySelectorAll<HTMLAnchorElement>('a.preview').forEach((link) => {
+    link.onclick = (event) => {
+      event.preventDefault();
+      vscode.postMessage({ type: 'openPreview', url: link.dataset.url });
+    };
+  });
+}
+
+function setBusy(value: boolean): void {
+  busy = value;
+  stop.disabled = !value;
+  send.disabled = value;
+  document.body.classList.toggle('busy', value);
+}
+
+function submit(): void {
+  const text = input.value.trim();
+  if (!text || busy) return;
+  vscode.postMessage({ type: 'send', prompt: text });
+  input.value = '';
+}
+
+input.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    submit();
+  }
+});
+send.onclick = submit;
+stop.onclick = () => vscode.postMessage({ type: 'stop' });
+(document.getElementById('new') as HTMLButtonElement).onclick = () => vscode.postMessage({ type: 'newChat' });
+(document.getElementById('history') as HTMLButtonElement).onclick = () => vscode.postMessage({ type: 'pickSession' });
+
+let pendingUser = 0;
+window.addEventListener('message', (event: MessageEvent) => {
+  const data = event.data;
+  switch (data.type) {
+    case 'user': {
+      const entry = message(`user-${pendingUser++}`, 'user');
+      entry.text = data.text;
+      schedule(entry);
+      setBusy(true);
+      break;
+    }
+    case 'delta': {
+      const entry = message(data.messageId, 'assistant');
+      entry.text += data.text;
+      schedule(entry);
+      break;
+    }
+    case 'action': {
+      const entry = message(data.update.messageId, 'assistant');
+      const index = entry.actions.findIndex((action) => action.actionId === data.update.actionId);
+      if (index >= 0) entry.actions[index] = data.update;
+      else entry.actions.push(data.update);
+      schedule(entry);
+      break;
+    }
+    case 'notice': {
+      const entry = message(data.messageId, 'assistant');
+      entry.notices.push(data.text);
+      schedule(entry);
+      break;
+    }
+    case 'preview': {
+      const last = [...conversation].reverse().find((entry) => entry.role === 'assistant');
+      if (last) {
+        last.previews.push(data.url);
+        schedule(last);
+      }
+      break;
+    }
+    case 'done': {
+      setBusy(false);
+      if (data.result) {
+        const entry = message(data.result.messageId, 'assistant');
+        entry.status = data.result.status;
+        entry.error = data.result.error;
+        schedule(entry);
+        // A stopped turn may report nothing used: keep the last figures then.
+        const usage = data.result.usage;
+        if (usage && usage.inputTokens + usage.outputTokens > 0) footer.textContent = usageText(usage);
+      } else if (data.error) {
+        const entry = message(`error-${Date.now()}`, 'assistant');
+        entry.status = 'failed';
+        entry.error = data.error;
+        schedule(entry);
+      }
+      break;
+    }
+    case 'reset': {
+      conversation.splice(0);
+      log.innerHTML = '';
+      footer.textContent = '';
+      setBusy(false);
+      for (const past of data.messages ?? []) {
+        const entry = message(past.messageId, past.role);
+        entry.text = past.text;
+        entry.actions = past.actions ?? [];
+        entry.status = past.status;
+        schedule(entry);
+      }
+      break;
+    }
+  }
+});
+
+setBusy(false);
+vscode.postMessage({ type: 'ready' });
+// For tests and styles: the composer works from here on.
+document.body.dataset.ready = 'true';
+input.focus();

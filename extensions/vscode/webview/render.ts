@@ -1,0 +1,110 @@
+// Pure rendering for the chat webview: Markdown to HTML (no raw HTML from the model), a small code
+// highlighter, and the texts of action cards. No DOM here, so it runs in unit tests under Node.
+import MarkdownIt from 'markdown-it';
+
+export type ActionStatus = 'pending' | 'approval' | 'running' | 'complete' | 'failed' | 'aborted' | 'skipped';
+
+export interface ActionView {
+  actionId: number;
+  artifactId: string;
+  type: string;
+  filePath?: string;
+  command?: string;
+  status: ActionStatus;
+  exitCode?: number;
+  error?: string;
+  terminalId?: number;
+}
+
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+const KEYWORDS = new Set(
+  (
+    'const let var function return if else for while do switch case break continue new class extends ' +
+    'import export from default async await try catch finally throw typeof instanceof in of this null ' +
+    'undefined true false def elif pass lambda fn pub struct enum impl use mod match self Self mut ' +
+    'interface type public private protected static void int string bool'
+  ).split(' '),
+);
+
+/** Highlights code into `<span class="tok-…">` runs: comments, strings, numbers, keywords. */
+export function highlight(code: string): string {
+  const pattern =
+    /(\/\/[^\n]*|#[^\n]*|\/\*[\s\S]*?\*\/)|("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`)|(\b\d+(?:\.\d+)?\b)|([A-Za-z_$][\w$]*)/g;
+  let out = '';
+  let last = 0;
+  for (const match of code.matchAll(pattern)) {
+    const index = match.index ?? 0;
+    out += escapeHtml(code.slice(last, index));
+    const [text, comment, string, number, word] = match;
+    if (comment !== undefined) {
+      out += `<span class="tok-comment">${escapeHtml(text)}</span>`;
+    } else if (string !== undefined) {
+      out += `<span class="tok-string">${escapeHtml(text)}</span>`;
+    } else if (number !== undefined) {
+      out += `<span class="tok-number">${text}</span>`;
+    } else if (word !== undefined && KEYWORDS.has(word)) {
+      out += `<span class="tok-keyword">${text}</span>`;
+    } else {
+      out += escapeHtml(text);
+    }
+    last = index + text.length;
+  }
+  return out + escapeHtml(code.slice(last));
+}
+
+const markdown = new MarkdownIt({
+  html: false,
+  linkify: true,
+  breaks: false,
+  highlight: (code: string) => `<pre class="code"><code>${highlight(code)}</code></pre>`,
+});
+
+/** The model's prose as HTML. Raw HTML in it is shown as text. */
+export function renderMarkdown(text: string): string {
+  return markdown.render(text);
+}
+
+export const STATUS_ICONS: Record<ActionStatus, string> = {
+  pending: '○',
+  approval: '?',
+  running: '◐',
+  complete: '✓',
+  failed: '✗',
+  aborted: '■',
+  skipped: '–',
+};
+
+/** The one line a card shows for an action. */
+export function actionLabel(action: ActionView): string {
+  const what =
+    action.type === 'file'
+      ? (action.filePath ?? 'file')
+      : (action.command?.split('\n')[0] ?? '…');
+  let label = `${action.type === 'file' ? '' : `${action.type} `}${what}`;
+  if (action.exitCode !== undefined && action.status !== 'complete' && action.status !== 'running') {
+    label += ` (exit ${action.exitCode})`;
+  }
+  return label;
+}
+
+/** The line under an action's label: why it failed or was skipped, or what it waits for. */
+export function actionNote(action: ActionView): string | undefined {
+  if (action.status === 'approval') {
+    return 'waiting for your approval (see the notification)';
+  }
+  return action.error;
+}
+
+/** Token usage as the chat's footer shows it. */
+export function usageText(usage: { inputTokens: number; outputTokens: number; cacheReadTokens: number }): string {
+  const cached = usage.cacheReadTokens > 0 ? ` (${usage.cacheReadTokens} cached)` : '';
+  return `tokens: ${usage.inputTokens} in${cached}, ${usage.outputTokens} out`;
+}

