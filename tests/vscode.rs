@@ -77,8 +77,13 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    // Each scenario's line, also when all pass (`cargo nextest run --success-output immediate`).
-    println!("{stdout}");
+    #[expect(
+        clippy::print_stdout,
+        reason = "each scenario's line, also when all pass (nextest --success-output immediate)"
+    )]
+    {
+        println!("{stdout}");
+    }
     assert!(
         stdout.contains("7 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
