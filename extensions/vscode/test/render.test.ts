@@ -1,7 +1,7 @@
 // Unit tests of the webview's pure rendering (node --test).
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { actionLabel, actionNote, highlight, renderMarkdown, usageText } from '../webview/render';
+import { StreamingMarkdown, actionLabel, actionNote, highlight, renderMarkdown, stableBoundary, usageText } from '../webview/render';
 
 test('markdown renders, and HTML from the model is shown as text', () => {
   const html = renderMarkdown('Hello **there**\n\n<script>alert(1)</script>');
@@ -43,4 +43,33 @@ test('an action waiting for approval says so, a failed one says why', () => {
 test('usage reads like a sentence', () => {
   assert.equal(usageText({ inputTokens: 1200, outputTokens: 321, cacheReadTokens: 1000 }), 'tokens: 1200 in (1000 cached), 321 out');
   assert.equal(usageText({ inputTokens: 5, outputTokens: 6, cacheReadTokens: 0 }), 'tokens: 5 in, 6 out');
+});
+
+test('a streaming reply is cut only after a blank line outside code', () => {
+  const text = 'One.\n\n```js\nconst a = 1;\n\nconst b = 2;\n```\n\nTwo and a half';
+  // The blank line inside the fence is not a place to cut; the one after it is.
+  assert.equal(stableBoundary(text, 0), text.indexOf('Two'));
+  assert.equal(stableBoundary('One.\n\n```js\nconst a = 1;\n\nconst', 0), 'One.\n\n'.length);
+  assert.equal(stableBoundary('no blank line yet\nstill', 0), 0);
+});
+
+test('streamed in small pieces, a reply renders as it does whole', () => {
+  const reply =
+    'Here is the **app**.\n\n```ts\nconst count = 1; // one\n\nexport default count;\n```\n\n' +
+    'Run `npm start`, then open the page.\n\n# Next\n\nMore to come: see <https://example.com>.\n';
+  const streaming = new StreamingMarkdown();
+  let html = '';
+  for (let end = 1; end <= reply.length; end += 7) {
+    html = streaming.render(reply.slice(0, end));
+  }
+  html = streaming.render(reply);
+  assert.equal(html, renderMarkdown(reply));
+  // One code block, not two halves of one.
+  assert.equal(html.match(/<pre class="code">/g)?.length, 1);
+});
+
+test('a text that is not a continuation starts over', () => {
+  const streaming = new StreamingMarkdown();
+  streaming.render('First paragraph.\n\nSecond');
+  assert.equal(streaming.render('Other text.\n\nEnd'), renderMarkdown('Other text.\n\nEnd'));
 });

@@ -1,6 +1,15 @@
 // The chat webview: renders what the extension posts, sends back what the user does. It has no network
 // access (CSP) and talks only to the extension.
-import { type ActionView, STATUS_ICONS, actionLabel, actionNote, escapeHtml, renderMarkdown, usageText } from './render';
+import {
+  type ActionView,
+  STATUS_ICONS,
+  StreamingMarkdown,
+  actionLabel,
+  actionNote,
+  escapeHtml,
+  renderMarkdown,
+  usageText,
+} from './render';
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -12,9 +21,12 @@ interface Message {
   actions: ActionView[];
   notices: string[];
   previews: string[];
+  /** Set when the turn has ended. */
   status?: string;
   error?: string;
   element?: HTMLElement;
+  /** While the reply streams: renders only what changed since the last frame. */
+  streaming?: StreamingMarkdown;
 }
 
 const conversation: Message[] = [];
@@ -64,7 +76,15 @@ function render(entry: Message): void {
     entry.element.innerHTML = `<div class="bubble">${escapeHtml(entry.text)}</div>`;
     return;
   }
-  const parts = [`<div class="prose">${renderMarkdown(entry.text)}</div>`];
+  let prose: string;
+  if (entry.status === undefined) {
+    entry.streaming ??= new StreamingMarkdown();
+    prose = entry.streaming.render(entry.text);
+  } else {
+    entry.streaming = undefined;
+    prose = renderMarkdown(entry.text);
+  }
+  const parts = [`<div class="prose">${prose}</div>`];
   if (entry.actions.length > 0) {
     parts.push('<div class="card" role="list">');
     for (const action of [...entry.actions].sort((a, b) => a.actionId - b.actionId)) {

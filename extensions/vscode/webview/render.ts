@@ -72,6 +72,52 @@ export function renderMarkdown(text: string): string {
   return markdown.render(text);
 }
 
+/**
+ * Where a growing text can be cut so that what comes before renders the same on its own: after the last
+ * blank line that is not inside a code fence. `from` must itself be such a place (or 0).
+ */
+export function stableBoundary(text: string, from: number): number {
+  let boundary = from;
+  let inFence = false;
+  let lineStart = from;
+  while (lineStart < text.length) {
+    const end = text.indexOf('\n', lineStart);
+    if (end < 0) break; // the last line is still being written
+    const line = text.slice(lineStart, end);
+    if (/^ {0,3}(```|~~~)/.test(line)) {
+      inFence = !inFence;
+    } else if (!inFence && line.trim() === '' && lineStart > from) {
+      boundary = end + 1;
+    }
+    lineStart = end + 1;
+  }
+  return boundary;
+}
+
+/**
+ * Renders a reply while it streams: the blocks before the last blank line outside code are rendered
+ * once and kept, only the tail is rendered again on each update — so a frame costs the tail, not the
+ * whole reply. Call {@link renderMarkdown} for the final text (a list split by a blank line may render
+ * as two lists while streaming).
+ */
+export class StreamingMarkdown {
+  private stable = '';
+  private stableHtml = '';
+
+  render(text: string): string {
+    if (!text.startsWith(this.stable)) {
+      this.stable = '';
+      this.stableHtml = '';
+    }
+    const cut = stableBoundary(text, this.stable.length);
+    if (cut > this.stable.length) {
+      this.stableHtml += markdown.render(text.slice(this.stable.length, cut));
+      this.stable = text.slice(0, cut);
+    }
+    return this.stableHtml + markdown.render(text.slice(cut));
+  }
+}
+
 export const STATUS_ICONS: Record<ActionStatus, string> = {
   pending: '○',
   approval: '?',
