@@ -1,7 +1,7 @@
 // Settings: what the server gets (its `openbolt` section) and what only the extension uses.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 
 export interface ServerSettings {
   provider?: string;
@@ -36,8 +36,12 @@ export function previewTarget(config: vscode.WorkspaceConfiguration): PreviewTar
 
 /** The server binary: the setting, else `openbolt` found on PATH; undefined when neither exists. */
 export function findServer(configured: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (configured.trim() !== '') {
-    return fs.existsSync(configured) ? configured : undefined;
+  const setting = configured.trim();
+  if (setting !== '') {
+    // `~/.cargo/bin/openbolt` is what people type; VS Code does not expand it.
+    const home = env.HOME ?? env.USERPROFILE;
+    const expanded = home && (setting === '~' || setting.startsWith('~/')) ? path.join(home, setting.slice(1)) : setting;
+    return fs.existsSync(expanded) ? expanded : undefined;
   }
   const names = process.platform === 'win32' ? ['openbolt.exe'] : ['openbolt'];
   for (const directory of (env.PATH ?? '').split(path.delimiter)) {

@@ -1,0 +1,46 @@
+// Unit tests of the settings the server gets and of finding the server (node --test).
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type * as vscode from 'vscode';
+import { findServer, previewTarget, serverSettings } from '../src/config';
+
+function configuration(values: Record<string, unknown>): vscode.WorkspaceConfiguration {
+  return {
+    get: (key: string, fallback?: unknown) => (key in values ? values[key] : fallback),
+  } as unknown as vscode.WorkspaceConfiguration;
+}
+
+test('blank settings are left to the environment; the rest reach the server trimmed', () => {
+  const settings = serverSettings(configuration({ provider: '  ', model: ' llama3.1 ', baseUrl: '', 'approval.allow': ['npm install'] }));
+  assert.deepEqual(settings, {
+    provider: undefined,
+    model: 'llama3.1',
+    baseUrl: undefined,
+    approval: { autoApprove: false, allow: ['npm install'], deny: [] },
+  });
+  // Undefined members are not sent at all.
+  assert.equal(JSON.stringify(settings), '{"model":"llama3.1","approval":{"autoApprove":false,"allow":["npm install"],"deny":[]}}');
+});
+
+test('the preview opens in the Simple Browser unless set otherwise', () => {
+  assert.equal(previewTarget(configuration({})), 'simpleBrowser');
+  assert.equal(previewTarget(configuration({ 'preview.open': 'external' })), 'external');
+});
+
+test('the server is the setting (with ~ expanded), else an executable openbolt on PATH', () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'openbolt-config-'));
+  const bin = path.join(home, 'bin');
+  const notExecutable = path.join(home, 'other');
+  fs.mkdirSync(bin);
+  fs.mkdirSync(notExecutable);
+  fs.writeFileSync(path.join(bin, 'openbolt'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(notExecutable, 'openbolt'), 'not a program', { mode: 0o644 });
+  const env = { HOME: home, PATH: [notExecutable, bin].join(path.delimiter) };
+  assert.equal(findServer('', env), path.join(bin, 'openbolt'));
+  assert.equal(findServer('~/bin/openbolt', env), path.join(bin, 'openbolt'));
+  assert.equal(findServer(path.join(home, 'missing'), env), undefined);
+  assert.equal(findServer('', { HOME: home, PATH: notExecutable }), undefined);
+});
