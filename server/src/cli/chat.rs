@@ -395,31 +395,116 @@ impl Approver for TerminalApprover {
 }
 
 /// Writes the conversation to stdout: prose as it streams, status lines on lines of their own.
-#[derive(Debug, Default)]
+///
+/// Actions run while the model is still writing: what they print (status lines, command output) waits
+/// while the model's current line is unfinished, and goes out after that line's break, so it never
+/// splits the model's words.
 struct Printer {
+    /// Standard output, or a buffer in tests.
+    sink: Box<dyn Write + Send>,
     /// The last byte written was not a line break.
     mid_line: bool,
+    /// The model's prose is in the middle of a line.
+    prose_open: bool,
+    /// What arrived while `prose_open`, in order.
+    held: Vec<Held>,
+}
+
+#[derive(Debug)]
+enum Held {
+    Status(String),
+    Raw(String),
+}
+
+impl Default for Printer {
+    fn default() -> Printer {
+        Printer::to(Box::new(std::io::stdout()))
+    }
+}
+
+impl std::fmt::Debug for Printer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Printer")
+            .field("mid_line", &self.mid_line)
+            .field("prose_open", &self.prose_open)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Printer {
+    fn to(sink: Box<dyn Write + Send>) -> Printer {
+        Printer {
+            sink,
+            mid_line: false,
+            prose_open: false,
+            held: Vec::new(),
+        }
+    }
+
     fn write(&mut self, text: &str) {
         if text.is_empty() {
             return;
         }
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(text.as_bytes());
-        let _ = stdout.flush();
+        let _ = self.sink.write_all(text.as_bytes());
+        let _ = self.sink.flush();
         self.mid_line = !text.ends_with('\n');
     }
 
+    /// The model's words.
+    fn prose(&mut self, text: &str) {
+        match text.rfind('\n') {
+            Some(end) if !self.held.is_empty() => {
+                let (line_end, rest) = text.split_at(end + 1);
+                self.write(line_end);
+                self.prose_open = false;
+                self.release();
+                self.write(rest);
+                self.prose_open = !rest.is_empty();
+            }
+            _ => {
+                self.write(text);
+                if !text.is_empty() {
+                    self.prose_open = !text.ends_with('\n');
+                }
+            }
+        }
+    }
+
+    /// Writes what was held back, once the model's line is done (or the turn is).
+    fn release(&mut self) {
+        self.prose_open = false;
+        for held in std::mem::take(&mut self.held) {
+            match held {
+                Held::Status(line) => self.status(&line),
+                Held::Raw(text) => self.write(&text),
+            }
+        }
+    }
+
     fn status(&mut self, line: &str) {
+        if self.prose_open {
+            self.held.push(Held::Status(line.to_owned()));
+            return;
+        }
         if self.mid_line {
             self.write("\n");
         }
         self.write(&format!("{line}\n"));
     }
 
+    /// A command's output.
+    fn raw(&mut self, text: &str) {
+        if self.prose_open {
+            self.held.push(Held::Raw(text.to_owned()));
+        } else {
+            self.write(text);
+        }
+    }
+
     fn prompt(&mut self) {
+        self.release();
         if self.mid_line {
             self.write("\n");
         }
@@ -429,7 +514,7 @@ impl Printer {
 
     fn event(&mut self, event: &TurnEvent) {
         match event {
-            TurnEvent::Text(text) => self.write(text),
+            TurnEvent::Text(text) => self.prose(text),
             TurnEvent::Notice(notice) => self.status(&format!("  ! {notice}")),
             TurnEvent::Action(update) => {
                 if let Some(line) = describe_update(update) {
@@ -441,7 +526,7 @@ impl Printer {
 
     fn terminal_event(&mut self, event: &TerminalEvent) {
         match event {
-            TerminalEvent::Output { data, .. } => self.write(data),
+            TerminalEvent::Output { data, .. } => self.raw(data),
             // A command's end shows as its action's status.
             TerminalEvent::Exit { .. } => {}
             TerminalEvent::Preview(preview) => {
@@ -456,6 +541,7 @@ impl Printer {
     }
 
     fn outcome(&mut self, outcome: &TurnOutcome) {
+        self.release();
         let usage = outcome.usage;
         let tokens = if usage.input_tokens + usage.output_tokens > 0 {
             format!(
@@ -502,5 +588,66 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
         ActionStatus::Failed => Some(format!("  ✗ {what}{exit}{reason}")),
         ActionStatus::Aborted => Some(format!("  ■ {what} aborted{reason}")),
         ActionStatus::Skipped => Some(format!("  – {what} skipped{reason}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn printed(shared: &Shared) -> String {
+        String::from_utf8(shared.0.lock().expect("buffer").clone()).expect("utf-8")
+    }
+
+    #[test]
+    fn what_actions_print_waits_for_the_end_of_the_models_line() {
+        let shared = Shared::default();
+        let mut printer = Printer::to(Box::new(shared.clone()));
+        printer.prose("Here is the app.\n\nA");
+        printer.status("  ✓ file src/second.js");
+        printer.raw("npm output\r\n");
+        assert_eq!(printed(&shared), "Here is the app.\n\nA");
+        printer.prose("ll done.\nAnd");
+        printer.prose(" more");
+        printer.status("  ✓ file src/third.js");
+        assert_eq!(
+            printed(&shared),
+            "Here is the app.\n\nAll done.\n  ✓ file src/second.js\nnpm output\r\nAnd more"
+        );
+        // The turn's end lets out what the unfinished last line held back.
+        printer.release();
+        assert_eq!(
+            printed(&shared),
+            "Here is the app.\n\nAll done.\n  ✓ file src/second.js\nnpm output\r\nAnd more\n  ✓ file src/third.js\n"
+        );
+    }
+
+    #[test]
+    fn status_lines_go_out_at_once_between_the_models_lines() {
+        let shared = Shared::default();
+        let mut printer = Printer::to(Box::new(shared.clone()));
+        printer.prose("Writing files.\n");
+        printer.status("  ✓ file a.js");
+        printer.raw("partial output");
+        printer.status("  ✓ shell make");
+        assert_eq!(
+            printed(&shared),
+            "Writing files.\n  ✓ file a.js\npartial output\n  ✓ shell make\n"
+        );
     }
 }
