@@ -24,7 +24,8 @@ export class Terminals implements vscode.Disposable {
   name(id: number, command: string): void {
     const entry = this.entry(id);
     const first = command.split('\n')[0].trim();
-    entry.name = `OpenBolt: ${first.length > 40 ? `${first.slice(0, 39)}…` : first}`;
+    // The command alone (tab lists are narrow); the bolt icon says whose terminal it is.
+    entry.name = first.length > 40 ? `${first.slice(0, 39)}…` : first;
   }
 
   output(id: number, data: string): void {
@@ -107,7 +108,12 @@ export class Terminals implements vscode.Disposable {
         request(ext.terminalResize, { terminalId: id, cols: dimensions.columns, rows: dimensions.rows });
       },
     };
-    entry.terminal = vscode.window.createTerminal({ name: entry.name, pty, isTransient: true });
+    entry.terminal = vscode.window.createTerminal({
+      name: entry.name,
+      pty,
+      isTransient: true,
+      iconPath: new vscode.ThemeIcon('zap'),
+    });
     if (focus) {
       entry.terminal.show(true);
     }
