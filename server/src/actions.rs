@@ -324,10 +324,6 @@ impl Runner {
     }
 }
 
-/// How long a killed command's terminal may take to report its end (its output drained) before its
-/// action's final status is reported anyway.
-const EXIT_AFTER_KILL: Duration = Duration::from_secs(2);
-
 impl Runner {
     /// Runs an approved command in a terminal. A `shell` action is waited for (up to the timeout);
     /// a `start` action replaces the session's running dev server and is left running.
@@ -370,8 +366,6 @@ impl Runner {
             exit = spawned.exited() => exit,
             () = tokio::time::sleep(timeout) => {
                 let _ = self.terminals.kill(spawned.id).await;
-                // Its terminal reports the end first, then the action its failure.
-                let _ = tokio::time::timeout(EXIT_AFTER_KILL, spawned.exited()).await;
                 let mut failed = update.with_error(format!(
                     "stopped after {} s: a shell command must finish (a server belongs in a start action)",
                     timeout.as_secs()
@@ -381,7 +375,6 @@ impl Runner {
             }
             () = cancel.cancelled() => {
                 let _ = self.terminals.kill(spawned.id).await;
-                let _ = tokio::time::timeout(EXIT_AFTER_KILL, spawned.exited()).await;
                 return update.with_error("the turn was stopped").status(ActionStatus::Aborted);
             }
         };

@@ -493,7 +493,11 @@ impl Terminals {
     /// Stops one terminal's processes (SIGTERM, SIGKILL after the grace period).
     pub async fn kill(&self, id: TerminalId) -> Result<(), TerminalError> {
         let terminal = self.get(id)?;
+        let mut exit = terminal.exit.subscribe();
         self.stop(vec![terminal]).await;
+        // Its end (output drained) is reported before this returns, so whoever stopped it reports
+        // after its terminal does.
+        let _ = tokio::time::timeout(EXIT_REPORT_AFTER_KILL, exit.wait_for(Option::is_some)).await;
         Ok(())
     }
 
@@ -554,6 +558,9 @@ fn read_pty(mut reader: Box<dyn Read + Send>, chunks: &mpsc::Sender<Vec<u8>>) {
         }
     }
 }
+
+/// How long a killed terminal may take to report its end before [`Terminals::kill`] returns anyway.
+const EXIT_REPORT_AFTER_KILL: Duration = Duration::from_secs(2);
 
 /// How long after the command's exit the PTY's EOF is awaited before the exit is reported anyway
 /// (a background process may hold the PTY open for as long as it lives).
