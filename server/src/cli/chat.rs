@@ -458,7 +458,6 @@ impl Printer {
             Some(end) if !self.held.is_empty() => {
                 let (line_end, rest) = text.split_at(end + 1);
                 self.write(line_end);
-                self.prose_open = false;
                 self.release();
                 self.write(rest);
                 self.prose_open = !rest.is_empty();
