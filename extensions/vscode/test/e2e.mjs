@@ -161,6 +161,7 @@ try {
   // Editors and terminals render spaces as no-break spaces.
   const visible = (text) => (text ?? '').replace(/\u00a0/g, ' ');
   const terminalText = async () => visible(await page.$$eval('.xterm-rows', (rows) => rows.map((row) => row.textContent).join('\n')));
+  const composerFree = async (frame) => !(await frame.$eval('#send', (button) => button.disabled));
   const webviewText = async (frame) => (await frame.$eval('#log', (log) => log.innerText)) ?? '';
 
   await test('the chat panel opens and a prompt streams a reply with live action cards', async () => {
@@ -179,7 +180,7 @@ try {
     await page.screenshot({ path: path.join(artifacts, 'approval.png') });
     await always.click();
     await waitFor('the file action to complete', async () => frame.$('.action.status-complete'));
-    await waitFor('the turn to end', async () => !(await frame.$eval('#send', (button) => button.disabled)));
+    await waitFor('the turn to end', () => composerFree(frame));
     await page.screenshot({ path: path.join(artifacts, 'chat-after-reply.png') });
     const html = fs.readFileSync(path.join(workspace, 'index.html'), 'utf8');
     if (html !== '<h1>Hello from VS Code</h1>\n') throw new Error(`index.html on disk is ${JSON.stringify(html)}`);
@@ -235,7 +236,7 @@ try {
 
   await test('Stop aborts a slow reply', async () => {
     const frame = await chatFrame();
-    await waitFor('the composer to be free', async () => !(await frame.$eval('#send', (button) => button.disabled)));
+    await waitFor('the composer to be free', () => composerFree(frame));
     await frame.fill('#prompt', 'now slowly');
     await frame.press('#prompt', 'Enter');
     await waitFor('the slow reply to start', async () => (await webviewText(frame)).includes('This one takes a while.'));
@@ -247,10 +248,10 @@ try {
 
   await test('a file the AI changes in an open editor is saved, and undo brings the old text back', async () => {
     const frame = await chatFrame();
-    await waitFor('the composer to be free', async () => !(await frame.$eval('#send', (button) => button.disabled)));
+    await waitFor('the composer to be free', () => composerFree(frame));
     await frame.fill('#prompt', 'change the heading');
     await frame.press('#prompt', 'Enter');
-    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Changed it.') && !(await frame.$eval('#send', (button) => button.disabled)));
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Changed it.') && (await composerFree(frame)));
     const editorText = async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent));
     await waitFor('the change in the editor', async () => (await editorText()).includes('Changed in VS Code'));
     const saved = fs.readFileSync(path.join(workspace, 'index.html'), 'utf8');

@@ -2,19 +2,11 @@
 // highlighter, and the texts of action cards. No DOM here, so it runs in unit tests under Node.
 import MarkdownIt from 'markdown-it';
 
-export type ActionStatus = 'pending' | 'approval' | 'running' | 'complete' | 'failed' | 'aborted' | 'skipped';
+// Types only (erased from the bundle): the page shows what the protocol carries, typed in one place.
+import type { ActionStatus, ActionUpdate } from '../src/lsp_ext';
 
-export interface ActionView {
-  actionId: number;
-  artifactId: string;
-  type: string;
-  filePath?: string;
-  command?: string;
-  status: ActionStatus;
-  exitCode?: number;
-  error?: string;
-  terminalId?: number;
-}
+/** An action as a card shows it: the protocol's update without its session and message. */
+export type ActionView = Omit<ActionUpdate, 'sessionId' | 'messageId'>;
 
 export function escapeHtml(text: string): string {
   return text
