@@ -5,14 +5,7 @@
 mod support;
 
 use std::path::PathBuf;
-use support::{Fault, Format, Reply, StandIn};
-
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the server crate is in the repository")
-        .to_path_buf()
-}
+use support::{Format, Reply, StandIn, repository};
 
 fn nvim() -> PathBuf {
     let nvim = std::env::var_os("OPENBOLT_NVIM")
@@ -29,18 +22,16 @@ fn nvim() -> PathBuf {
 const PAGE: &str = "I'll write the page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from Neovim</h1>\n</boltAction>\n</boltArtifact>\n\nOpen it in a browser.";
 const COMMAND: &str = "Running it.\n<boltArtifact id=\"run\" title=\"Run\">\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n</boltArtifact>\n";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
-const SLOW: &str = "This one takes a while.\n<boltArtifact id=\"slow\" title=\"Slow\">\n<boltAction type=\"file\" filePath=\"slow.txt\">\npartial content that never ends because the stream stalls here\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_neovim_plugin_works_in_a_real_neovim() {
     let nvim = nvim();
-    let stall = SLOW.find("never ends").expect("marker");
     let standin = StandIn::start(
         Format::Anthropic,
         vec![
             Reply::text(PAGE),
             Reply::text(COMMAND),
-            Reply::with_fault(SLOW, Fault::Stall { after: stall }),
+            Reply::stalled_in_a_file(),
             Reply::text(SERVER),
         ],
     )

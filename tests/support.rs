@@ -62,6 +62,14 @@ impl Reply {
         }
     }
 
+    /// What the editor tests stop: a reply that stalls in the middle of writing `slow.txt` (the file must
+    /// never appear) after its prose, `This one takes a while.`, has arrived.
+    pub fn stalled_in_a_file() -> Reply {
+        const SLOW: &str = "This one takes a while.\n<boltArtifact id=\"slow\" title=\"Slow\">\n<boltAction type=\"file\" filePath=\"slow.txt\">\npartial content that never ends because the stream stalls here\n</boltAction>\n</boltArtifact>\n";
+        let after = SLOW.find("never ends").unwrap_or(SLOW.len());
+        Reply::with_fault(SLOW, Fault::Stall { after })
+    }
+
     pub fn with_fault(text: &str, fault: Fault) -> Reply {
         Reply::Stream {
             text: text.to_owned(),
@@ -423,4 +431,12 @@ async fn stream(
             let _ = socket.shutdown().await;
         }
     }
+}
+
+/// The repository's root (the editor tests find their plugins and tools from it).
+pub fn repository() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the server crate is in the repository")
+        .to_path_buf()
 }

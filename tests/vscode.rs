@@ -7,14 +7,7 @@
 mod support;
 
 use std::path::PathBuf;
-use support::{Fault, Format, Reply, StandIn};
-
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the server crate is in the repository")
-        .to_path_buf()
-}
+use support::{Format, Reply, StandIn, repository};
 
 fn required(path: PathBuf) -> PathBuf {
     assert!(
@@ -27,7 +20,6 @@ fn required(path: PathBuf) -> PathBuf {
 
 const APP: &str = "Here is your page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from VS Code</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n\nOpen the preview.";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
-const SLOW: &str = "This one takes a while.\n<boltArtifact id=\"slow\" title=\"Slow\">\n<boltAction type=\"file\" filePath=\"slow.txt\">\npartial content that never ends because the stream stalls here\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vscode_extension_works_in_a_real_vscode() {
@@ -39,12 +31,11 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
     let chromium = required(PathBuf::from("/usr/bin/chromium"));
     let vsix = required(root.join("extensions/vscode/openbolt.vsix"));
 
-    let stall = SLOW.find("never ends").expect("marker");
     let standin = StandIn::start(
         Format::Anthropic,
         vec![
             Reply::text(APP),
-            Reply::with_fault(SLOW, Fault::Stall { after: stall }),
+            Reply::stalled_in_a_file(),
             Reply::text(EDIT),
         ],
     )
