@@ -787,3 +787,42 @@ async fn a_session_is_saved_continued_exported_and_reverted() {
         }
     }
 }
+
+/// Text and an error event in one network read: the text is shown, in order, and the turn fails
+/// without a retry (the model had already begun its reply).
+#[tokio::test]
+async fn text_read_together_with_an_error_is_kept_and_not_retried() {
+    const PROSE: &str = "The first sentence of the reply arrived. ";
+    for format in [Format::Anthropic, Format::OpenAi] {
+        // One HTTP chunk of up to 16 KiB carries the whole body: the text and the error behind it.
+        let Reply::Stream {
+            text,
+            seed,
+            max_piece,
+            max_write,
+            ..
+        } = Reply::bulk(PROSE, 64)
+        else {
+            unreachable!("bulk is a stream")
+        };
+        let reply = Reply::Stream {
+            text,
+            cut_at_limit: false,
+            fault: Some(Fault::ErrorEvent { after: PROSE.len() }),
+            seed,
+            max_piece,
+            max_write,
+        };
+        let standin = StandIn::start(format, vec![reply]).await;
+        let workspace = workspace();
+        let output = chat(&standin, workspace.path(), &["go"]).await;
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(1), "{format:?}: {text}");
+        assert!(
+            text.contains(PROSE.trim_end()),
+            "{format:?}: the text was lost:\n{text}"
+        );
+        assert!(!text.contains("retrying"), "{format:?}: retried:\n{text}");
+        assert_eq!(standin.recorded().len(), 1, "{format:?}: {text}");
+    }
+}

@@ -240,6 +240,7 @@ impl Provider {
                 return replay::open(settings).await.map(|replay| ProviderStream {
                     source: Source::Replay(replay),
                     pending: VecDeque::new(),
+                    failure: None,
                     idle_timeout: self.idle_timeout,
                 });
             }
@@ -291,6 +292,7 @@ impl Provider {
                 done: false,
             },
             pending: VecDeque::new(),
+            failure: None,
             idle_timeout: self.idle_timeout,
         })
     }
@@ -361,6 +363,8 @@ fn status_error(
 pub struct ProviderStream {
     source: Source,
     pending: VecDeque<StreamItem>,
+    /// An error decoded after the items in `pending`: it is delivered once they have been.
+    failure: Option<ProviderError>,
     idle_timeout: Duration,
 }
 
@@ -390,6 +394,9 @@ impl ProviderStream {
         loop {
             if let Some(item) = self.pending.pop_front() {
                 return Some(Ok(item));
+            }
+            if let Some(error) = self.failure.take() {
+                return Some(Err(error));
             }
             match &mut self.source {
                 Source::Replay(replay) => return replay.next().await.map(Ok),
@@ -439,9 +446,10 @@ impl ProviderStream {
                         }
                     });
                     if let Some(error) = failure {
+                        // The items decoded before the error go first, in the stream's order.
                         *done = true;
-                        self.pending.clear();
-                        return Some(Err(error));
+                        self.failure = Some(error);
+                        continue;
                     }
                     if self
                         .pending
