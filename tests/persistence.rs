@@ -2,7 +2,7 @@
 //! reply streams, many times; after each kill the database opens, passes `PRAGMA integrity_check`, holds
 //! every completed turn, and holds the killed turn's prose up to its last flush, marked interrupted.
 
-use openbolt::store::Store;
+use openbolt::store::{MessageRole, Store, StoredStatus};
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -135,7 +135,8 @@ async fn kill_9_while_streaming_loses_no_completed_turn() {
         let completed: Vec<_> = messages
             .iter()
             .filter(|message| {
-                message.role == "assistant" && message.status.as_deref() == Some("complete")
+                message.role == MessageRole::Assistant
+                    && message.status == Some(StoredStatus::Complete)
             })
             .collect();
         assert_eq!(
@@ -147,8 +148,12 @@ async fn kill_9_while_streaming_loses_no_completed_turn() {
             assert_eq!(reply.prose, prose_of_reply, "a completed reply is whole");
         }
         let last = messages.last().expect("messages");
-        assert_eq!(last.role, "assistant", "round {round}");
-        assert_eq!(last.status.as_deref(), Some("interrupted"), "round {round}");
+        assert_eq!(last.role, MessageRole::Assistant, "round {round}");
+        assert_eq!(
+            last.status,
+            Some(StoredStatus::Interrupted),
+            "round {round}"
+        );
         assert!(
             prose_of_reply.starts_with(&last.prose),
             "round {round}: the kept prose is the reply's beginning"
@@ -162,7 +167,7 @@ async fn kill_9_while_streaming_loses_no_completed_turn() {
         }
         let prompts: Vec<&str> = messages
             .iter()
-            .filter(|message| message.role == "user")
+            .filter(|message| message.role == MessageRole::User)
             .map(|message| message.text.as_str())
             .collect();
         assert_eq!(

@@ -3,7 +3,7 @@
 //! order and statuses of a turn's actions.
 
 use openbolt::actions::approval::{Approval, ApprovalPolicy, FixedApprover};
-use openbolt::actions::{ActionStatus, ActionUpdate, DiskWriter, Job, Runner};
+use openbolt::actions::{ActionStatus, ActionUpdate, DevServers, DiskWriter, Job, Runner};
 use openbolt::engine::TurnEvent;
 use openbolt::terminal::{Preview, Purpose, TerminalEvent, TerminalId, TerminalOptions, Terminals};
 use openbolt_parser::{ActionInfo, ActionKind};
@@ -332,26 +332,13 @@ async fn preview_of(events: &mut mpsc::Receiver<TerminalEvent>) -> Preview {
     }
 }
 
-fn start_update() -> ActionUpdate {
-    ActionUpdate::new(
-        &action(0, ActionKind::Start, None),
-        Some("server"),
-        ActionStatus::Running,
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_printed_url_becomes_a_preview_once_it_answers() {
     let (terminals, mut events) = terminals(64);
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("index.html"), "<h1>served</h1>").expect("page");
     let spawned = terminals
-        .spawn(
-            "s",
-            &http_server(true),
-            dir.path(),
-            Purpose::Start(start_update()),
-        )
+        .spawn("s", &http_server(true), dir.path(), Purpose::Start)
         .expect("spawn");
     let preview = preview_of(&mut events).await;
     assert_eq!(preview.terminal_id, spawned.id);
@@ -372,12 +359,7 @@ async fn a_listening_port_becomes_a_preview_when_nothing_is_printed() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("index.html"), "quiet").expect("page");
     terminals
-        .spawn(
-            "s",
-            &http_server(false),
-            dir.path(),
-            Purpose::Start(start_update()),
-        )
+        .spawn("s", &http_server(false), dir.path(), Purpose::Start)
         .expect("spawn");
     let preview = preview_of(&mut events).await;
     let page = reqwest::get(&preview.url)
@@ -388,17 +370,73 @@ async fn a_listening_port_becomes_a_preview_when_nothing_is_printed() {
         .expect("text");
     assert_eq!(page, "quiet");
     terminals.shutdown().await;
-    // The stopped server's action ends as aborted.
+    // The stopped server's end says we stopped it.
     loop {
-        if let TerminalEvent::Action { update, .. } = timeout(PATIENCE, events.recv())
+        if let TerminalEvent::Exit { exit, .. } = timeout(PATIENCE, events.recv())
             .await
             .expect("an event")
             .expect("open")
         {
-            assert_eq!(update.status, ActionStatus::Aborted);
+            assert!(exit.stopped, "{exit:?}");
             break;
         }
     }
+}
+
+/// A `start` action outlives its turn: the runner leaves it running, and its server's end — here a
+/// stop — becomes its final status, routed to the session and reply that started it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dev_servers_end_is_its_actions_final_status() {
+    let (terminals, mut terminal_events) = terminals(1024);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev_servers = DevServers::default();
+    let mut runner = Runner::new(
+        dir.path(),
+        Box::new(DiskWriter),
+        Box::new(FixedApprover(Approval::Run)),
+        ApprovalPolicy {
+            auto_approve: true,
+            ..ApprovalPolicy::default()
+        },
+        terminals.clone(),
+        dev_servers.clone(),
+        "session",
+    )
+    .expect("runner");
+    runner.begin_turn("reply-1");
+    let (updates, _) = run(
+        &mut runner,
+        vec![job(0, ActionKind::Start, None, "echo up; exec sleep 600")],
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(updates[0].status, ActionStatus::Running);
+    let terminal = updates[0].terminal_id.expect("terminal");
+    assert_eq!(dev_servers.len(), 1);
+    output_until(&mut terminal_events, terminal, "up").await;
+    terminals.kill(terminal).await.expect("kill");
+    let exit = loop {
+        if let TerminalEvent::Exit { terminal_id, exit } = timeout(PATIENCE, terminal_events.recv())
+            .await
+            .expect("an event")
+            .expect("open")
+            && terminal_id == terminal
+        {
+            break exit;
+        }
+    };
+    let ended = dev_servers.ended(terminal, &exit).expect("a dev server");
+    assert_eq!(
+        (ended.session_id.as_str(), ended.message_id.as_str()),
+        ("session", "reply-1")
+    );
+    assert_eq!(ended.update.status, ActionStatus::Aborted);
+    assert_eq!(
+        ended.update.error.as_deref(),
+        Some("the server was stopped")
+    );
+    assert!(dev_servers.is_empty(), "an ended server is forgotten");
+    assert!(dev_servers.ended(terminal, &exit).is_none());
 }
 
 fn action(index: usize, kind: ActionKind, file_path: Option<&str>) -> ActionInfo {
@@ -420,6 +458,7 @@ fn runner(root: &Path, terminals: &Terminals, approval: Approval, auto: bool) ->
             ..ApprovalPolicy::default()
         },
         terminals.clone(),
+        DevServers::default(),
         "session",
     )
     .expect("runner")
@@ -648,5 +687,39 @@ async fn a_new_dev_server_replaces_the_old_one() {
         .map(|terminal| terminal.terminal_id)
         .collect();
     assert_eq!(running, vec![updates[0].terminal_id.expect("terminal")]);
+    terminals.shutdown().await;
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// A long session runs hundreds of commands: a finished terminal gives back its PTY, so open file
+/// descriptors stay level instead of growing by two per command until EMFILE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_terminals_give_back_their_file_descriptors() {
+    let (terminals, mut events) = terminals(64);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut run_one = async |index: usize| {
+        let spawned = terminals
+            .spawn("s", &format!("echo {index}"), dir.path(), Purpose::Shell)
+            .expect("spawn");
+        let (output, code) = output_until_exit(&mut events, spawned.id).await;
+        assert_eq!((output.trim(), code), (index.to_string().as_str(), 0));
+    };
+    for index in 0..20 {
+        run_one(index).await;
+    }
+    let level = open_fds();
+    for index in 20..170 {
+        run_one(index).await;
+    }
+    let after = open_fds();
+    assert!(
+        after <= level + 8,
+        "open file descriptors grew from {level} to {after} over 150 commands"
+    );
     terminals.shutdown().await;
 }

@@ -80,7 +80,7 @@ fn main() {
     let without = hand_on(&deltas, None);
     let with = hand_on(&deltas, Some(&store));
     let without_again = hand_on(&deltas, None);
-    store.end_turn(
+    let _ = store.end_turn(
         "bench-message",
         TurnStatus::Complete,
         "",
@@ -141,7 +141,7 @@ fn main() {
         let (before, after) = (version(turn - 1), version(turn));
         raw += after.len();
         store.record_snapshot(&message, path, Some(before), Some(after));
-        store.end_turn(
+        let _ = store.end_turn(
             &message,
             TurnStatus::Complete,
             "Updated the rows.",

@@ -4,92 +4,16 @@
 pub mod approval;
 pub mod files;
 
-use crate::engine::TurnEvent;
-use crate::terminal::{Purpose, TerminalId, Terminals};
+use crate::terminal::{ExitInfo, Purpose, TerminalId, Terminals};
+pub use crate::types::{ActionStatus, ActionUpdate, Job, TurnEvent};
 use approval::{Approval, ApprovalPolicy, ApprovalRequest, Approver};
-use openbolt_parser::{ActionInfo, ActionKind};
+use openbolt_parser::ActionKind;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Where an action is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionStatus {
-    Pending,
-    /// A command waits for the user to approve it.
-    Approval,
-    Running,
-    Complete,
-    Failed,
-    Aborted,
-    Skipped,
-}
-
-impl ActionStatus {
-    pub fn is_final(self) -> bool {
-        !matches!(
-            self,
-            ActionStatus::Pending | ActionStatus::Approval | ActionStatus::Running
-        )
-    }
-}
-
-/// A status change of one action, as the protocol's `openbolt/actionUpdate` carries it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActionUpdate {
-    pub artifact_id: String,
-    /// The action's index in the reply.
-    pub action_id: usize,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub file_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub command: Option<String>,
-    pub status: ActionStatus,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
-    /// The terminal a command runs in.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub terminal_id: Option<TerminalId>,
-    /// The end of a failed command's output, escape sequences removed: for the model's next turn.
-    #[serde(skip)]
-    pub output_tail: Option<String>,
-}
-
-impl ActionUpdate {
-    pub fn new(action: &ActionInfo, command: Option<&str>, status: ActionStatus) -> ActionUpdate {
-        ActionUpdate {
-            artifact_id: action.artifact_id.clone(),
-            action_id: action.index,
-            kind: action.kind.as_str().to_owned(),
-            file_path: action.file_path.clone(),
-            command: command.map(str::to_owned),
-            status,
-            exit_code: None,
-            error: None,
-            terminal_id: None,
-            output_tail: None,
-        }
-    }
-
-    fn with_error(mut self, error: impl Into<String>) -> ActionUpdate {
-        self.error = Some(error.into());
-        self
-    }
-}
-
-/// A closed action, ready to run.
-#[derive(Clone, Debug)]
-pub struct Job {
-    pub action: ActionInfo,
-    pub content: String,
-}
 
 /// How file actions reach the files: straight to disk (the CLI) or through the editor (the LSP).
 pub trait FileWriter: Send + Sync {
@@ -99,6 +23,12 @@ pub trait FileWriter: Send + Sync {
         path: &'a Path,
         content: &'a str,
     ) -> futures::future::BoxFuture<'a, Result<(), String>>;
+
+    /// Deletes `path` (a file a turn created, when that turn is reverted). A missing file is no error.
+    fn delete<'a>(&'a self, path: &'a Path) -> futures::future::BoxFuture<'a, Result<(), String>>;
+
+    /// What `path` holds as the user sees it (an editor's unsaved text included); `None`: absent.
+    fn current(&self, path: &Path) -> Option<Vec<u8>>;
 }
 
 /// Writes to disk, atomically.
@@ -119,6 +49,20 @@ impl FileWriter for DiskWriter {
                 .map_err(|error| format!("the write task failed: {error}"))?
                 .map_err(|error| error.to_string())
         })
+    }
+
+    fn delete<'a>(&'a self, path: &'a Path) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            match tokio::fs::remove_file(path).await {
+                Ok(()) => Ok(()),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(error) => Err(error.to_string()),
+            }
+        })
+    }
+
+    fn current(&self, path: &Path) -> Option<Vec<u8>> {
+        std::fs::read(path).ok()
     }
 }
 
@@ -141,6 +85,66 @@ pub struct RunnerReport {
 /// How much of a failed command's output the model is shown.
 const OUTPUT_TAIL_FOR_MODEL: usize = 3000;
 
+/// A running dev server: its `start` action outlives its turn, and its end is that action's final status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevServer {
+    pub session_id: String,
+    /// The reply whose action started it.
+    pub message_id: String,
+    pub update: ActionUpdate,
+}
+
+/// Every session's running dev servers, by terminal. Shared by the runners and whoever receives the
+/// terminals' events; a server is forgotten when it ends, so this holds only what runs.
+#[derive(Clone, Debug, Default)]
+pub struct DevServers(Arc<Mutex<HashMap<TerminalId, DevServer>>>);
+
+impl DevServers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TerminalId, DevServer>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn started(&self, terminal: TerminalId, server: DevServer) {
+        self.lock().insert(terminal, server);
+    }
+
+    /// A terminal ended. If it was a dev server: its action with its final status, and where it belongs.
+    pub fn ended(&self, terminal: TerminalId, exit: &ExitInfo) -> Option<DevServer> {
+        let mut server = self.lock().remove(&terminal)?;
+        server.update = final_start_update(server.update, exit);
+        Some(server)
+    }
+
+    /// How many run.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A dev server's action once its process has ended.
+fn final_start_update(mut update: ActionUpdate, exit: &ExitInfo) -> ActionUpdate {
+    update.exit_code = Some(exit.code);
+    if exit.stopped {
+        update.status = ActionStatus::Aborted;
+        update.error = Some("the server was stopped".to_owned());
+    } else if exit.success() {
+        update.status = ActionStatus::Complete;
+    } else {
+        update.status = ActionStatus::Failed;
+        update.error = Some(match &exit.signal {
+            Some(signal) => format!("the server was ended by {signal}"),
+            None => format!("the server exited with code {}", exit.code),
+        });
+    }
+    update
+}
+
 /// Runs a session's actions in order.
 pub struct Runner {
     root: PathBuf,
@@ -150,6 +154,9 @@ pub struct Runner {
     terminals: Terminals,
     /// Whose terminals these are (the session).
     owner: String,
+    dev_servers: DevServers,
+    /// The reply whose actions run now.
+    message_id: String,
     /// A `shell` action still running after this long is stopped and fails.
     pub shell_timeout: Duration,
     /// The user answered "always" once: commands of this session run without asking.
@@ -174,6 +181,7 @@ impl Runner {
         approver: Box<dyn Approver>,
         policy: ApprovalPolicy,
         terminals: Terminals,
+        dev_servers: DevServers,
         owner: &str,
     ) -> std::io::Result<Runner> {
         Ok(Runner {
@@ -183,6 +191,8 @@ impl Runner {
             policy,
             terminals,
             owner: owner.to_owned(),
+            dev_servers,
+            message_id: String::new(),
             shell_timeout: Duration::from_secs(600),
             always_this_session: false,
         })
@@ -192,6 +202,11 @@ impl Runner {
     pub fn set_policy(&mut self, mut policy: ApprovalPolicy) {
         policy.auto_approve |= self.always_this_session;
         self.policy = policy;
+    }
+
+    /// The reply whose actions the next queue holds (a dev server's end is reported to it).
+    pub fn begin_turn(&mut self, message_id: &str) {
+        message_id.clone_into(&mut self.message_id);
     }
 
     pub fn terminals(&self) -> &Terminals {
@@ -340,7 +355,7 @@ impl Runner {
             self.terminals.stop_owner(&self.owner, true).await;
         }
         let purpose = if is_start {
-            Purpose::Start(update.clone())
+            Purpose::Start
         } else {
             Purpose::Shell
         };
@@ -357,7 +372,15 @@ impl Runner {
         };
         update.terminal_id = Some(spawned.id);
         if is_start {
-            // The server keeps running; the terminal reports its end as this action's final status.
+            // The server keeps running; its end is this action's final status.
+            self.dev_servers.started(
+                spawned.id,
+                DevServer {
+                    session_id: self.owner.clone(),
+                    message_id: self.message_id.clone(),
+                    update: update.clone(),
+                },
+            );
             return update;
         }
         let _ = events.send(TurnEvent::Action(update.clone())).await;
@@ -398,12 +421,5 @@ impl Runner {
             .find(|index| tail.is_char_boundary(*index))
             .unwrap_or(tail.len());
         Some(tail[start..].to_owned())
-    }
-}
-
-impl ActionUpdate {
-    fn status(mut self, status: ActionStatus) -> ActionUpdate {
-        self.status = status;
-        self
     }
 }

@@ -7,26 +7,18 @@
 pub mod context;
 pub mod prompt;
 
-use crate::actions::{ActionStatus, ActionUpdate, Job, PreviousContent, Runner};
+use crate::actions::{PreviousContent, Runner};
 use crate::provider::{
     ChatRequest, Message, Provider, ProviderError, Role, StopReason, StreamItem, Usage,
 };
+pub use crate::types::TurnEvent;
+use crate::types::{ActionStatus, ActionUpdate, Job};
 use context::{Budget, EditorContext};
 use openbolt_parser::{Event, Parser};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// What a turn reports while it runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TurnEvent {
-    /// Prose for the chat.
-    Text(String),
-    /// Something the user should know that is not the model's (a retry, a continuation).
-    Notice(String),
-    Action(ActionUpdate),
-}
 
 /// How a turn ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +40,20 @@ pub struct TurnOutcome {
     /// Final statuses of every action of the reply.
     pub actions: Vec<ActionUpdate>,
     pub previous_contents: Vec<PreviousContent>,
+}
+
+impl TurnOutcome {
+    /// A turn that failed before it began.
+    pub fn failed(error: String) -> TurnOutcome {
+        TurnOutcome {
+            status: TurnStatus::Failed,
+            error: Some(error),
+            reply: String::new(),
+            usage: Usage::default(),
+            actions: Vec::new(),
+            previous_contents: Vec::new(),
+        }
+    }
 }
 
 /// A conversation: its messages, and what the last turn's actions did (told to the model next time).
@@ -335,16 +341,8 @@ fn merge_usage(total: &mut Usage, update: Usage) {
 fn describe_results(updates: &[ActionUpdate]) -> String {
     let mut out = String::new();
     for update in updates {
-        let what = match (&update.file_path, &update.command) {
-            (Some(path), _) => format!("{} {path}", update.kind),
-            (None, Some(command)) => format!("{} `{command}`", update.kind),
-            (None, None) => update.kind.clone(),
-        };
-        let status = serde_json::to_value(update.status)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        out.push_str(&format!("- {what}: {status}"));
+        let what = update.describe();
+        out.push_str(&format!("- {what}: {}", update.status.as_str()));
         if let Some(code) = update.exit_code {
             out.push_str(&format!(" (exit code {code})"));
         }

@@ -3,11 +3,14 @@
 pub mod actions;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod engine;
 pub mod lsp;
 pub mod provider;
+pub mod secrets;
 pub mod store;
 pub mod terminal;
+pub mod types;
 
 /// Installs rustls' crypto provider (ring) once per process; reqwest is built without one.
 pub fn install_crypto_provider() {

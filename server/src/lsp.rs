@@ -1,17 +1,24 @@
 //! `openbolt lsp`: the language server every editor talks to, over stdio.
 //!
-//! The only module that knows LSP types. `backend.rs` implements the server; `documents.rs` keeps the
-//! open documents in ropes; `position.rs` owns every position conversion; `editor.rs` routes file
-//! actions and approvals through the editor; `protocol.rs` and `settings.rs` are the wire contract
-//! (`docs/protocol.md`).
+//! The only module that knows LSP types, and only presentation: conversations are the conversation
+//! layer's. `backend.rs` is the server's lifecycle; `handlers.rs` the `openbolt/*` requests; `turn.rs` a
+//! turn's editor side (notifications, edits, approvals); `forward.rs` the terminals' events and
+//! work-done progress; `errors.rs` every error and its code; `documents.rs` keeps the open documents in
+//! ropes; `position.rs` owns every position conversion; `editor.rs` routes file actions and approvals
+//! through the editor; `protocol.rs` and `settings.rs` are the wire contract (`docs/protocol.md`);
+//! `transport.rs` guards the stream of frames.
 
 pub mod backend;
 pub mod documents;
 pub mod editor;
+mod errors;
+mod forward;
+mod handlers;
 pub mod position;
 pub mod protocol;
 pub mod settings;
 pub mod transport;
+mod turn;
 
 use crate::terminal::{TerminalOptions, Terminals};
 use backend::Backend;

@@ -32,6 +32,12 @@ enum Command {
     },
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn main() -> ExitCode {
     // Logs go to stderr, never stdout: stdout carries the conversation or the protocol.
     tracing_subscriber::fmt()
@@ -46,23 +52,18 @@ fn main() -> ExitCode {
     let result = match arguments.command {
         Command::Parse(parse) => openbolt::cli::parse::run(&parse).map(|()| 0),
         Command::Sessions(sessions) => openbolt::cli::sessions::run_sessions(&sessions).map(|()| 0),
-        Command::Revert(revert) => openbolt::cli::sessions::run_revert(&revert),
-        Command::Chat(chat) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(chat))),
+        Command::Revert(revert) => runtime()
+            .and_then(|runtime| runtime.block_on(openbolt::cli::sessions::run_revert(&revert))),
+        Command::Chat(chat) => {
+            runtime().and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(chat)))
+        }
         Command::Lsp { stdio: _ } => {
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|runtime| {
-                    let result = runtime.block_on(openbolt::lsp::serve_stdio());
-                    // A read of stdin may still block in its thread; do not wait for it.
-                    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-                    result
-                });
+            let result = runtime().and_then(|runtime| {
+                let result = runtime.block_on(openbolt::lsp::serve_stdio());
+                // A read of stdin may still block in its thread; do not wait for it.
+                runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+                result
+            });
             result.map(|()| 0)
         }
     };

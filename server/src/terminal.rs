@@ -19,7 +19,6 @@
 pub mod preview;
 pub mod process;
 
-use crate::actions::{ActionStatus, ActionUpdate};
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use preview::UrlScanner;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -31,8 +30,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-/// Identifies a terminal for the life of the server.
-pub type TerminalId = u64;
+pub use crate::types::TerminalId;
 
 /// What terminals report.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,8 +46,6 @@ pub enum TerminalEvent {
     },
     /// A started server answers at this URL.
     Preview(Preview),
-    /// The final status of a `start` action, which outlives its turn: its server exited or was stopped.
-    Action { owner: String, update: ActionUpdate },
 }
 
 /// A dev server's address, once it answers.
@@ -116,13 +112,12 @@ impl Default for TerminalOptions {
 }
 
 /// Why a terminal is started.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    /// A `shell` action: runs to its exit.
+    /// A command that runs to its exit.
     Shell,
-    /// A `start` action: a dev server. Its preview is detected, and its exit reported as this action's
-    /// final status.
-    Start(ActionUpdate),
+    /// A dev server: it keeps running, and its preview is detected.
+    Start,
 }
 
 /// A terminal as a list shows it.
@@ -229,14 +224,20 @@ impl Drop for Shared {
     }
 }
 
+struct Pty {
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+}
+
 struct Terminal {
     id: TerminalId,
     command: String,
     owner: String,
     leader: i32,
     is_start: bool,
-    master: Mutex<Box<dyn MasterPty + Send>>,
-    writer: Mutex<Box<dyn Write + Send>>,
+    /// The PTY's master side and our writer to it: given back (closed) once nothing holds the PTY's
+    /// other side any more, so finished terminals keep no file descriptors.
+    pty: Mutex<Option<Pty>>,
     /// Writes wait here in the order they were asked for (tokio's mutex is first come, first served):
     /// keystrokes must not overtake each other on the blocking pool.
     input_order: tokio::sync::Mutex<()>,
@@ -343,9 +344,11 @@ impl Terminals {
             command: command.to_owned(),
             owner: owner.to_owned(),
             leader,
-            is_start: matches!(purpose, Purpose::Start(_)),
-            master: Mutex::new(pair.master),
-            writer: Mutex::new(writer),
+            is_start: purpose == Purpose::Start,
+            pty: Mutex::new(Some(Pty {
+                master: pair.master,
+                writer,
+            })),
             input_order: tokio::sync::Mutex::new(()),
             tail: Mutex::new(VecDeque::new()),
             tail_bytes: options.tail_bytes,
@@ -353,7 +356,11 @@ impl Terminals {
             stopping: AtomicBool::new(false),
             over: AtomicBool::new(false),
         });
-        lock(&self.shared.terminals).insert(id, terminal.clone());
+        {
+            let mut terminals = lock(&self.shared.terminals);
+            forget_finished(&mut terminals);
+            terminals.insert(id, terminal.clone());
+        }
 
         // Reader thread → bounded channel: when the forwarder is behind, the thread blocks.
         let (chunks_sender, chunks) = mpsc::channel::<Vec<u8>>(4);
@@ -381,21 +388,13 @@ impl Terminals {
         });
 
         let (urls_sender, urls) = watch::channel(None);
-        let preview_update = match purpose {
-            Purpose::Start(mut update) => {
-                // Its end is reported later: the terminal id ties that report to its turn's message.
-                update.terminal_id = Some(id);
-                if options.detect_previews {
-                    tokio::spawn(watch_for_preview(
-                        terminal.clone(),
-                        urls,
-                        self.shared.events.clone(),
-                    ));
-                }
-                Some(update)
-            }
-            Purpose::Shell => None,
-        };
+        if purpose == Purpose::Start && options.detect_previews {
+            tokio::spawn(watch_for_preview(
+                terminal.clone(),
+                urls,
+                self.shared.events.clone(),
+            ));
+        }
         tokio::spawn(forward(
             terminal,
             chunks,
@@ -403,7 +402,6 @@ impl Terminals {
             self.shared.events.clone(),
             options.clone(),
             urls_sender,
-            preview_update,
         ));
         Ok(Spawned {
             id,
@@ -429,8 +427,13 @@ impl Terminals {
         // A full PTY input buffer blocks the write: keep it off the async threads.
         let writing = Arc::clone(&terminal);
         tokio::task::spawn_blocking(move || {
-            let mut writer = lock(&writing.writer);
-            writer.write_all(&data).and_then(|()| writer.flush())
+            let mut pty = lock(&writing.pty);
+            let Some(pty) = pty.as_mut() else {
+                return Err(std::io::Error::other("the terminal has exited"));
+            };
+            pty.writer
+                .write_all(&data)
+                .and_then(|()| pty.writer.flush())
         })
         .await
         .map_err(|error| TerminalError::Io {
@@ -452,7 +455,11 @@ impl Terminals {
             });
         }
         let terminal = self.get(id)?;
-        lock(&terminal.master)
+        let pty = lock(&terminal.pty);
+        let Some(pty) = pty.as_ref() else {
+            return Err(TerminalError::Exited(id));
+        };
+        pty.master
             .resize(PtySize {
                 rows,
                 cols,
@@ -574,7 +581,6 @@ async fn forward(
     events: mpsc::Sender<TerminalEvent>,
     options: TerminalOptions,
     urls: watch::Sender<Option<(String, u16)>>,
-    start_update: Option<ActionUpdate>,
 ) {
     let mut pending: Vec<u8> = Vec::new();
     let mut flush_at: Option<Instant> = None;
@@ -645,6 +651,10 @@ async fn forward(
                 stopped: false,
             });
             exit.stopped = terminal.stopping.load(Ordering::Acquire);
+            if eof {
+                // No process holds the PTY any more: give its descriptors back.
+                lock(&terminal.pty).take();
+            }
             // The state first, so that whoever sees the event finds the terminal exited.
             terminal.exit.send_replace(Some(exit.clone()));
             let _ = events
@@ -653,37 +663,10 @@ async fn forward(
                     exit: exit.clone(),
                 })
                 .await;
-            if let Some(update) = &start_update {
-                let _ = events
-                    .send(TerminalEvent::Action {
-                        owner: terminal.owner.clone(),
-                        update: start_final_update(update, &exit),
-                    })
-                    .await;
-            }
             let checked = terminal.clone();
             let _ = tokio::task::spawn_blocking(move || mark_over_if_empty(&checked)).await;
         }
     }
-}
-
-/// A dev server's action once its process has ended.
-fn start_final_update(update: &ActionUpdate, exit: &ExitInfo) -> ActionUpdate {
-    let mut update = update.clone();
-    update.exit_code = Some(exit.code);
-    if exit.stopped {
-        update.status = ActionStatus::Aborted;
-        update.error = Some("the server was stopped".to_owned());
-    } else if exit.success() {
-        update.status = ActionStatus::Complete;
-    } else {
-        update.status = ActionStatus::Failed;
-        update.error = Some(match &exit.signal {
-            Some(signal) => format!("the server was ended by {signal}"),
-            None => format!("the server exited with code {}", exit.code),
-        });
-    }
-    update
 }
 
 fn push_tail(terminal: &Terminal, bytes: &[u8]) {
@@ -737,6 +720,26 @@ fn mark_over_if_empty(terminal: &Terminal) {
     if process::members(&process::all_processes(), &[terminal.leader]).is_empty() {
         terminal.over.store(true, Ordering::Release);
         live_leaders().remove(&terminal.leader);
+        lock(&terminal.pty).take();
+    }
+}
+
+/// How many finished terminals are kept (with their output's tail) for late viewers.
+const FINISHED_KEPT: usize = 32;
+
+/// Forgets the oldest finished terminals beyond [`FINISHED_KEPT`], so that a long session's memory stays
+/// level. A terminal whose processes may still run is never forgotten.
+fn forget_finished(terminals: &mut BTreeMap<TerminalId, Arc<Terminal>>) {
+    let finished: Vec<TerminalId> = terminals
+        .values()
+        .filter(|terminal| terminal.over.load(Ordering::Acquire))
+        .map(|terminal| terminal.id)
+        .collect();
+    for id in finished
+        .iter()
+        .take(finished.len().saturating_sub(FINISHED_KEPT))
+    {
+        terminals.remove(id);
     }
 }
 

@@ -3,18 +3,20 @@
 use crate::actions::approval::{
     Approval, ApprovalPolicy, ApprovalRequest, Approver, FixedApprover,
 };
-use crate::actions::{ActionStatus, ActionUpdate, DiskWriter, Runner};
+use crate::actions::{DiskWriter, FileWriter};
 use crate::config::{ProviderChoice, Secret};
+use crate::conversation::{Conversation, Conversations, FrontEnd, Sink, TurnRequest, TurnState};
 use crate::engine::context::EditorContext;
-use crate::engine::{Engine, Session, TurnEvent, TurnOutcome, TurnStatus};
+use crate::engine::{Engine, TurnOutcome, TurnStatus};
 use crate::provider::Provider;
-use crate::store::{SessionRecorder, Store, default_data_dir, load_conversation, new_id};
+use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
+use crate::types::{ActionStatus, ActionUpdate, TurnEvent};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -109,145 +111,232 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
     }
 
     let interactive = arguments.prompt.is_none() && std::io::stdin().is_terminal();
-    let approver: Box<dyn Approver> = if std::io::stdin().is_terminal() {
-        Box::new(TerminalApprover)
-    } else {
-        Box::new(FixedApprover(Approval::Skip(
-            "not approved: commands need approval, and there is no terminal to ask on (pass --yes)"
-                .to_owned(),
-        )))
-    };
-    let policy = ApprovalPolicy {
-        auto_approve: arguments.yes,
-        ..ApprovalPolicy::default()
+    let printer = Shared::default();
+    let store = match Store::open(&default_data_dir(|name| std::env::var(name).ok())) {
+        Ok(store) => Some(store),
+        Err(error) => {
+            printer
+                .lock()
+                .status(&format!("  ! the conversation is not saved: {error}"));
+            None
+        }
     };
     let (terminal_events, mut terminal_receiver) = mpsc::channel(64);
     let terminals = Terminals::new(TerminalOptions::default(), terminal_events);
-    let mut runner = Runner::new(
-        &workspace,
-        Box::new(DiskWriter),
-        approver,
-        policy,
+    let front_end = Terminal {
+        printer: printer.clone(),
+        ask: std::io::stdin().is_terminal(),
+    };
+    let conversations = Conversations::new(
+        workspace.clone(),
+        store,
         terminals.clone(),
-        "cli",
-    )
-    .with_context(|| format!("opening the workspace {}", workspace.display()))?;
-    runner.shell_timeout = std::time::Duration::from_secs(arguments.command_timeout.max(1));
-    let result = converse(
-        &engine,
-        &mut runner,
-        &mut terminal_receiver,
-        arguments,
-        interactive,
-        &workspace,
-    )
-    .await;
+        Box::new(front_end),
+    );
+    let chat = Chat {
+        conversations: &conversations,
+        engine: &engine,
+        printer,
+        policy: ApprovalPolicy {
+            auto_approve: arguments.yes,
+            ..ApprovalPolicy::default()
+        },
+        shell_timeout: std::time::Duration::from_secs(arguments.command_timeout.max(1)),
+    };
+    let result = chat
+        .converse(&mut terminal_receiver, arguments, interactive)
+        .await;
     terminals.shutdown().await;
     result
 }
 
-async fn converse(
-    engine: &Engine,
-    runner: &mut Runner,
-    terminal_events: &mut mpsc::Receiver<TerminalEvent>,
-    arguments: ChatArguments,
-    interactive: bool,
-    workspace: &std::path::Path,
-) -> anyhow::Result<u8> {
-    let mut printer = Printer::default();
-    let store = match Store::open(&default_data_dir(|name| std::env::var(name).ok())) {
-        Ok(store) => Some(store),
-        Err(error) => {
-            printer.status(&format!("  ! the conversation is not saved: {error}"));
-            None
-        }
-    };
-    let (mut session, session_id) = match &arguments.session {
-        Some(id) => {
-            let store = store
-                .as_ref()
-                .context("cannot continue a session: the session store could not be opened")?;
-            let session = load_conversation(store, id).with_context(|| {
+/// The printer, shared by the turn's events, the terminals' events and the approval questions.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Printer>>);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Printer> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One `openbolt chat`: its conversation layer and how it shows things.
+struct Chat<'a> {
+    conversations: &'a Conversations,
+    engine: &'a Engine,
+    printer: Shared,
+    policy: ApprovalPolicy,
+    shell_timeout: std::time::Duration,
+}
+
+impl Chat<'_> {
+    async fn converse(
+        &self,
+        terminal_events: &mut mpsc::Receiver<TerminalEvent>,
+        arguments: ChatArguments,
+        interactive: bool,
+    ) -> anyhow::Result<u8> {
+        let conversation = match &arguments.session {
+            Some(id) => self.conversations.resume(id).with_context(|| {
                 format!("cannot continue session {id} (`openbolt sessions` lists this workspace's)")
-            })?;
-            (session, id.clone())
-        }
-        None => (Session::default(), new_id("s")),
-    };
-    let mut recorder = SessionRecorder::new(store, session_id, workspace);
-    printer.status(&format!(
-        "openbolt · {} {} · {} · session {}",
-        engine.provider().settings().name,
-        engine.provider().settings().model,
-        workspace.display(),
-        recorder.session_id
-    ));
-
-    if !interactive {
-        let prompt = match arguments.prompt {
-            Some(prompt) => prompt,
-            None => {
-                let mut prompt = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut prompt)
-                    .context("reading the prompt from stdin")?;
-                prompt
-            }
+            })?,
+            None => self.conversations.open(None),
         };
-        if prompt.trim().is_empty() {
-            anyhow::bail!("the prompt is empty: pass it as an argument or on stdin");
+        let mut state = conversation.lock_turn().await?;
+        self.printer.lock().status(&format!(
+            "openbolt · {} {} · {} · session {}",
+            self.engine.provider().settings().name,
+            self.engine.provider().settings().model,
+            self.conversations.workspace().display(),
+            conversation.id
+        ));
+
+        if !interactive {
+            let prompt = match arguments.prompt {
+                Some(prompt) => prompt,
+                None => {
+                    let mut prompt = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut prompt)
+                        .context("reading the prompt from stdin")?;
+                    prompt
+                }
+            };
+            if prompt.trim().is_empty() {
+                anyhow::bail!("the prompt is empty: pass it as an argument or on stdin");
+            }
+            let outcome = self
+                .run_turn(&conversation, &mut state, prompt, terminal_events)
+                .await;
+            if outcome.status == TurnStatus::Complete && !arguments.no_wait {
+                self.serve_until_stopped(&conversation.id, terminal_events)
+                    .await;
+            }
+            return Ok(exit_code(Some(&outcome)));
         }
-        let outcome = run_turn(
-            engine,
-            &mut session,
-            &prompt,
-            runner,
-            terminal_events,
-            &mut printer,
-            &mut recorder,
-        )
-        .await;
-        if outcome.status == TurnStatus::Complete && !arguments.no_wait {
-            serve_until_stopped(runner, terminal_events, &mut printer, &mut recorder).await;
+
+        let mut last = None;
+        loop {
+            self.printer.lock().prompt();
+            let Some(line) = read_line().await else {
+                break;
+            };
+            let line = line.trim().to_owned();
+            if line.is_empty() {
+                continue;
+            }
+            if matches!(line.as_str(), "exit" | "quit" | "/exit" | "/quit") {
+                break;
+            }
+            // Between turns, dev servers keep running; only their previews and ends are shown.
+            while let Ok(event) = terminal_events.try_recv() {
+                self.show_terminal_event(event, false);
+            }
+            last = Some(
+                self.run_turn(&conversation, &mut state, line, terminal_events)
+                    .await,
+            );
         }
-        return Ok(exit_code(Some(&outcome)));
+        Ok(exit_code(last.as_ref()))
     }
 
-    let mut last = None;
-    loop {
-        printer.prompt();
-        let Some(line) = read_line().await else {
-            break;
+    /// Shows a terminal's event (its output only when `output`); a dev server's end as its action's
+    /// status, after the conversation layer recorded it.
+    fn show_terminal_event(&self, event: TerminalEvent, output: bool) {
+        let ended = self.conversations.route(&event);
+        let mut printer = self.printer.lock();
+        if output || !matches!(event, TerminalEvent::Output { .. }) {
+            printer.terminal_event(&event);
+        }
+        if let Some(server) = ended {
+            printer.event(&TurnEvent::Action(server.update));
+        }
+    }
+
+    /// After a one-shot prompt that started a dev server: show its output and preview until Ctrl-C or
+    /// its end.
+    async fn serve_until_stopped(
+        &self,
+        session_id: &str,
+        terminal_events: &mut mpsc::Receiver<TerminalEvent>,
+    ) {
+        let serving = || {
+            self.conversations
+                .terminals()
+                .list()
+                .iter()
+                .any(|terminal| terminal.owner == session_id && terminal.running)
         };
-        let line = line.trim().to_owned();
-        if line.is_empty() {
-            continue;
+        if !serving() {
+            return;
         }
-        if matches!(line.as_str(), "exit" | "quit" | "/exit" | "/quit") {
-            break;
-        }
-        // Between turns, dev servers keep running; only their previews and ends are shown.
-        while let Ok(event) = terminal_events.try_recv() {
-            if let TerminalEvent::Action { update, .. } = &event {
-                recorder.late_action(update);
+        self.printer
+            .lock()
+            .status("  ◦ the dev server keeps running — Ctrl-C stops it");
+        let stop = interrupted();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                event = terminal_events.recv() => match event {
+                    Some(event) => {
+                        let exited = matches!(event, TerminalEvent::Exit { .. });
+                        self.show_terminal_event(event, true);
+                        if exited && !serving() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
             }
-            if !matches!(event, TerminalEvent::Output { .. }) {
-                printer.terminal_event(&event);
-            }
         }
-        last = Some(
-            run_turn(
-                engine,
-                &mut session,
-                &line,
-                runner,
-                terminal_events,
-                &mut printer,
-                &mut recorder,
-            )
-            .await,
+    }
+
+    async fn run_turn(
+        &self,
+        conversation: &Conversation,
+        state: &mut TurnState,
+        prompt: String,
+        terminal_events: &mut mpsc::Receiver<TerminalEvent>,
+    ) -> TurnOutcome {
+        let cancel = CancellationToken::new();
+        let interrupt = cancel.clone();
+        let watcher = tokio::spawn(async move {
+            interrupted().await;
+            interrupt.cancel();
+        });
+        let request = TurnRequest {
+            prompt,
+            editor: EditorContext::default(),
+            policy: self.policy.clone(),
+            shell_timeout: self.shell_timeout,
+        };
+        let mut sink = self.printer.clone();
+        let turn = self.conversations.run_turn(
+            conversation,
+            state,
+            self.engine,
+            request,
+            cancel,
+            &mut sink,
         );
+        tokio::pin!(turn);
+        let turn = loop {
+            tokio::select! {
+                // A command's output is sent before its end is known: show it first.
+                biased;
+                Some(event) = terminal_events.recv() => self.show_terminal_event(event, true),
+                turn = &mut turn => break turn,
+            }
+        };
+        while let Ok(event) = terminal_events.try_recv() {
+            self.show_terminal_event(event, true);
+        }
+        watcher.abort();
+        self.printer.lock().outcome(&turn.outcome);
+        turn.outcome
     }
-    Ok(exit_code(last.as_ref()))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -266,96 +355,6 @@ async fn interrupted() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// After a one-shot prompt that started a dev server: show its output and preview until Ctrl-C or its end.
-async fn serve_until_stopped(
-    runner: &Runner,
-    terminal_events: &mut mpsc::Receiver<TerminalEvent>,
-    printer: &mut Printer,
-    recorder: &mut SessionRecorder,
-) {
-    let owner = runner.owner().to_owned();
-    let serving = |runner: &Runner| {
-        runner
-            .terminals()
-            .list()
-            .iter()
-            .any(|terminal| terminal.owner == owner && terminal.running)
-    };
-    if !serving(runner) {
-        return;
-    }
-    printer.status("  ◦ the dev server keeps running — Ctrl-C stops it");
-    let stop = interrupted();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            event = terminal_events.recv() => match event {
-                Some(event) => {
-                    if let TerminalEvent::Action { update, .. } = &event {
-                        recorder.late_action(update);
-                    }
-                    printer.terminal_event(&event);
-                    if matches!(event, TerminalEvent::Exit { .. }) && !serving(runner) {
-                        break;
-                    }
-                }
-                None => break,
-            },
-        }
-    }
-}
-
-async fn run_turn(
-    engine: &Engine,
-    session: &mut Session,
-    prompt: &str,
-    runner: &mut Runner,
-    terminal_events: &mut mpsc::Receiver<TerminalEvent>,
-    printer: &mut Printer,
-    recorder: &mut SessionRecorder,
-) -> TurnOutcome {
-    let message_id = recorder.begin(prompt);
-    let cancel = CancellationToken::new();
-    let interrupt = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        interrupted().await;
-        interrupt.cancel();
-    });
-    let (events, mut receiver) = mpsc::channel(256);
-    let editor = EditorContext::default();
-    let turn = engine.run_turn(session, prompt, &editor, runner, events, cancel.clone());
-    tokio::pin!(turn);
-    let outcome = loop {
-        tokio::select! {
-            // A command's output is sent before its end is known: show it first.
-            biased;
-            Some(event) = terminal_events.recv() => {
-                if let TerminalEvent::Action { update, .. } = &event {
-                    recorder.late_action(update);
-                }
-                printer.terminal_event(&event);
-            }
-            Some(event) = receiver.recv() => {
-                recorder.event(&message_id, &event);
-                printer.event(&event);
-            }
-            outcome = &mut turn => break outcome,
-        }
-    };
-    while let Ok(event) = terminal_events.try_recv() {
-        printer.terminal_event(&event);
-    }
-    while let Ok(event) = receiver.try_recv() {
-        recorder.event(&message_id, &event);
-        printer.event(&event);
-    }
-    watcher.abort();
-    recorder.end(&message_id, &outcome);
-    printer.outcome(&outcome);
-    outcome
-}
-
 async fn read_line() -> Option<String> {
     tokio::task::spawn_blocking(|| {
         let mut line = String::new();
@@ -369,23 +368,61 @@ async fn read_line() -> Option<String> {
     .flatten()
 }
 
-/// Asks on the terminal: run, always, or skip.
-struct TerminalApprover;
+impl Sink for Shared {
+    fn started<'a>(&'a mut self, _message_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(std::future::ready(()))
+    }
+
+    fn event<'a>(&'a mut self, event: &'a TurnEvent) -> BoxFuture<'a, ()> {
+        self.lock().event(event);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// The terminal as a front end: files straight to disk, commands asked about on the terminal.
+struct Terminal {
+    printer: Shared,
+    /// Standard input is a terminal to ask on.
+    ask: bool,
+}
+
+impl FrontEnd for Terminal {
+    fn writer(&self) -> Box<dyn FileWriter> {
+        Box::new(DiskWriter)
+    }
+
+    fn approver(&self) -> Box<dyn Approver> {
+        if self.ask {
+            Box::new(TerminalApprover {
+                printer: self.printer.clone(),
+            })
+        } else {
+            Box::new(FixedApprover(Approval::Skip(
+                "not approved: commands need approval, and there is no terminal to ask on (pass --yes)"
+                    .to_owned(),
+            )))
+        }
+    }
+}
+
+/// Asks on the terminal: run, always, or skip. While the question is open, whatever else comes (the
+/// model's prose, other output) waits below it, so the question stays in view.
+struct TerminalApprover {
+    printer: Shared,
+}
 
 impl Approver for TerminalApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            let question = format!(
-                "\n  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
+            self.printer.lock().ask(&format!(
+                "  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
                 request.kind, request.command
-            );
-            let mut stdout = std::io::stdout();
-            let _ = stdout.write_all(question.as_bytes());
-            let _ = stdout.flush();
-            match read_line()
+            ));
+            let answer = read_line()
                 .await
-                .map(|line| line.trim().to_ascii_lowercase())
-            {
+                .map(|line| line.trim().to_ascii_lowercase());
+            self.printer.lock().answered();
+            match answer {
                 Some(answer) if answer == "y" || answer == "yes" => Approval::Run,
                 Some(answer) if answer == "a" || answer == "always" => Approval::AlwaysThisSession,
                 _ => Approval::Skip("the user declined to run it".to_owned()),
@@ -408,10 +445,19 @@ struct Printer {
     prose_open: bool,
     /// What arrived while `prose_open`, in order.
     held: Vec<Held>,
+    /// A question is open: everything waits below it, in order, until it is answered.
+    paused: Option<Vec<Paused>>,
 }
 
 #[derive(Debug)]
 enum Held {
+    Status(String),
+    Raw(String),
+}
+
+#[derive(Debug)]
+enum Paused {
+    Prose(String),
     Status(String),
     Raw(String),
 }
@@ -440,6 +486,29 @@ impl Printer {
             mid_line: false,
             prose_open: false,
             held: Vec::new(),
+            paused: None,
+        }
+    }
+
+    /// Asks a question on a line of its own; what comes until [`Printer::answered`] waits.
+    fn ask(&mut self, question: &str) {
+        if self.mid_line {
+            self.write("\n");
+        }
+        self.write(question);
+        self.paused.get_or_insert_with(Vec::new);
+    }
+
+    /// The question was answered (the user's Enter ended its line): what waited is shown, in order.
+    fn answered(&mut self) {
+        self.mid_line = false;
+        self.prose_open = false;
+        for paused in self.paused.take().unwrap_or_default() {
+            match paused {
+                Paused::Prose(text) => self.prose(&text),
+                Paused::Status(line) => self.status(&line),
+                Paused::Raw(text) => self.raw(&text),
+            }
         }
     }
 
@@ -454,6 +523,10 @@ impl Printer {
 
     /// The model's words.
     fn prose(&mut self, text: &str) {
+        if let Some(paused) = &mut self.paused {
+            paused.push(Paused::Prose(text.to_owned()));
+            return;
+        }
         match text.rfind('\n') {
             Some(end) if !self.held.is_empty() => {
                 let (line_end, rest) = text.split_at(end + 1);
@@ -483,6 +556,10 @@ impl Printer {
     }
 
     fn status(&mut self, line: &str) {
+        if let Some(paused) = &mut self.paused {
+            paused.push(Paused::Status(line.to_owned()));
+            return;
+        }
         if self.prose_open {
             self.held.push(Held::Status(line.to_owned()));
             return;
@@ -495,6 +572,10 @@ impl Printer {
 
     /// A command's output.
     fn raw(&mut self, text: &str) {
+        if let Some(paused) = &mut self.paused {
+            paused.push(Paused::Raw(text.to_owned()));
+            return;
+        }
         if self.prose_open {
             self.held.push(Held::Raw(text.to_owned()));
         } else {
@@ -531,11 +612,6 @@ impl Printer {
             TerminalEvent::Preview(preview) => {
                 self.status(&format!("  ◉ preview: {}", preview.url));
             }
-            TerminalEvent::Action { update, .. } => {
-                if let Some(line) = describe_update(update) {
-                    self.status(&line);
-                }
-            }
         }
     }
 
@@ -564,11 +640,7 @@ impl Printer {
 
 /// One status line per meaningful change: running commands, and every final status.
 fn describe_update(update: &ActionUpdate) -> Option<String> {
-    let what = match (&update.file_path, &update.command) {
-        (Some(path), _) => format!("{} {path}", update.kind),
-        (None, Some(command)) => format!("{} `{command}`", update.kind),
-        (None, None) => update.kind.clone(),
-    };
+    let what = update.describe();
     let reason = update
         .error
         .as_deref()
@@ -647,6 +719,26 @@ mod tests {
         assert_eq!(
             printed(&shared),
             "Writing files.\n  ✓ file a.js\npartial output\n  ✓ shell make\n"
+        );
+    }
+
+    #[test]
+    fn an_open_question_stays_in_view_until_it_is_answered() {
+        let shared = Shared::default();
+        let mut printer = Printer::to(Box::new(shared.clone()));
+        printer.prose("Installing now.\nThen");
+        printer.ask("  ? run shell `npm install`? [y]es, [a]lways this session, [n]o: ");
+        printer.prose(" I will start the server.\n");
+        printer.status("  ✓ file a.js");
+        printer.raw("output\r\n");
+        assert_eq!(
+            printed(&shared),
+            "Installing now.\nThen\n  ? run shell `npm install`? [y]es, [a]lways this session, [n]o: "
+        );
+        printer.answered();
+        assert_eq!(
+            printed(&shared),
+            "Installing now.\nThen\n  ? run shell `npm install`? [y]es, [a]lways this session, [n]o:  I will start the server.\n  ✓ file a.js\noutput\r\n"
         );
     }
 }

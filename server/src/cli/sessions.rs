@@ -1,7 +1,9 @@
 //! `openbolt sessions` (list, export) and `openbolt revert`: the saved conversations of a workspace.
 
-use crate::actions::files::write_atomically;
-use crate::store::{Store, default_data_dir};
+use crate::actions::DiskWriter;
+use crate::conversation::ConversationError;
+use crate::conversation::revert::{FileRevert, revert_turns};
+use crate::store::{MessageRole, Store, StoreError, StoredStatus, default_data_dir};
 use anyhow::Context;
 use std::io::Write;
 use std::path::PathBuf;
@@ -54,7 +56,7 @@ fn print(text: &str) -> anyhow::Result<()> {
 pub fn run_sessions(arguments: &SessionsArguments) -> anyhow::Result<()> {
     let store = open_store()?;
     if let Some(id) = &arguments.export {
-        return print(&store.export_markdown(id)?);
+        return print(&export_markdown(&store, id)?);
     }
     let workspace = workspace(arguments.workspace.as_ref())?;
     let sessions = store.sessions(&workspace)?;
@@ -72,7 +74,7 @@ pub fn run_sessions(arguments: &SessionsArguments) -> anyhow::Result<()> {
 }
 
 /// Reverts on disk; returns the exit code (1 when a file was left alone).
-pub fn run_revert(arguments: &RevertArguments) -> anyhow::Result<u8> {
+pub async fn run_revert(arguments: &RevertArguments) -> anyhow::Result<u8> {
     let store = open_store()?;
     let workspace = workspace(arguments.workspace.as_ref())?;
     let session = match &arguments.session {
@@ -81,60 +83,37 @@ pub fn run_revert(arguments: &RevertArguments) -> anyhow::Result<u8> {
             .latest_session(&workspace)?
             .with_context(|| format!("no sessions in {}", workspace.display()))?,
     };
-    let messages = store.messages(&session)?;
-    let target = match &arguments.to {
-        Some(id) => id.clone(),
-        None => messages
-            .iter()
-            .rev()
-            .find(|message| message.role == "assistant" && !message.reverted)
-            .map(|message| message.message_id.clone())
-            .context("nothing to revert: every turn of this session is already reverted")?,
-    };
-    let (turns, steps) = store.revert_plan(&session, &target, |path| std::fs::read(path).ok())?;
+    let reverted = revert_turns(
+        &store,
+        &workspace,
+        &session,
+        arguments.to.as_deref(),
+        &DiskWriter,
+    )
+    .await
+    .map_err(|error| match error {
+        ConversationError::NothingToRevert => {
+            anyhow::anyhow!("nothing to revert: every turn of this session is already reverted")
+        }
+        other => other.into(),
+    })?;
     let mut out = String::new();
-    let mut conflicts = 0;
-    for step in &steps {
-        let shown = step
-            .path
-            .strip_prefix(&workspace)
-            .unwrap_or(&step.path)
-            .display();
-        if let Some(conflict) = &step.conflict {
-            conflicts += 1;
-            out.push_str(&format!("  ! {shown}: {conflict}\n"));
-            continue;
-        }
-        match &step.restore {
-            Some(content) => {
-                write_atomically(&step.path, content)
-                    .with_context(|| format!("restoring {shown}"))?;
-                out.push_str(&format!("  ↺ {shown} restored\n"));
-            }
-            None => {
-                match std::fs::remove_file(&step.path) {
-                    Ok(()) => {}
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(error) => return Err(error).with_context(|| format!("deleting {shown}")),
-                }
-                // Directories the turn created for it go too, if nothing else is in them.
-                let mut parent = step.path.parent();
-                while let Some(directory) = parent.filter(|directory| {
-                    directory.starts_with(&workspace) && *directory != workspace
-                }) {
-                    if std::fs::remove_dir(directory).is_err() {
-                        break;
-                    }
-                    parent = directory.parent();
-                }
-                out.push_str(&format!("  ✕ {shown} deleted (the turn created it)\n"));
-            }
-        }
+    for file in &reverted.files {
+        let line = match file.status {
+            FileRevert::Restored => format!("  ↺ {} restored\n", file.path),
+            FileRevert::Deleted => format!("  ✕ {} deleted (the turn created it)\n", file.path),
+            FileRevert::Conflict => format!(
+                "  ! {}: {}\n",
+                file.path,
+                file.reason.as_deref().unwrap_or_default()
+            ),
+        };
+        out.push_str(&line);
     }
-    store.mark_reverted(turns.clone());
+    let conflicts = reverted.conflicts();
     out.push_str(&format!(
         "reverted {} turn(s) of session {session}{}\n",
-        turns.len(),
+        reverted.reverted.len(),
         if conflicts > 0 {
             format!("; {conflicts} file(s) left as they are")
         } else {
@@ -143,4 +122,46 @@ pub fn run_revert(arguments: &RevertArguments) -> anyhow::Result<u8> {
     ));
     print(&out)?;
     Ok(u8::from(conflicts > 0))
+}
+
+/// A session as Markdown: prompts, prose, and what each action did.
+pub fn export_markdown(store: &Store, session_id: &str) -> Result<String, StoreError> {
+    let messages = store.messages(session_id)?;
+    let title = store.title(session_id)?;
+    let mut out = format!("# {title}\n\n");
+    for message in messages {
+        if message.role == MessageRole::User {
+            out.push_str(&format!("## You\n\n{}\n\n", message.text.trim_end()));
+            continue;
+        }
+        out.push_str("## OpenBolt\n\n");
+        out.push_str(message.prose.trim_end());
+        out.push_str("\n\n");
+        for action in &message.actions {
+            let what = action
+                .file_path
+                .clone()
+                .or_else(|| action.command.clone().map(|command| format!("`{command}`")))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "- {} {what}: {}",
+                action.kind,
+                action.status.as_str()
+            ));
+            if let Some(error) = &action.error {
+                out.push_str(&format!(" — {error}"));
+            }
+            out.push('\n');
+        }
+        if let Some(status) = message.status
+            && status != StoredStatus::Complete
+        {
+            out.push_str(&format!("\n*The reply was {}.*\n", status.as_str()));
+        }
+        if message.reverted {
+            out.push_str("\n*This turn was reverted.*\n");
+        }
+        out.push('\n');
+    }
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! What the model sees of the workspace: the file tree (respecting .gitignore), the contents of small
 //! text files within a budget, and the editor's unsaved buffers and selection. Secrets are never sent.
 
+use crate::secrets::is_secret;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -58,34 +59,6 @@ const SKIPPED_DIRECTORIES: &[&str] = &[
     ".venv",
     "__pycache__",
 ];
-
-/// Whether a file may hold secrets: its name is listed, its content never sent.
-pub fn is_secret(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-        return false;
-    };
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with(".env")
-        || lower.starts_with("id_rsa")
-        || lower.starts_with("id_ed25519")
-        || lower.starts_with("id_ecdsa")
-        || lower.starts_with("credentials")
-        || [
-            ".pem",
-            ".key",
-            ".p12",
-            ".pfx",
-            ".keystore",
-            ".jks",
-            ".secret",
-        ]
-        .iter()
-        .any(|extension| lower.ends_with(extension))
-        || matches!(
-            lower.as_str(),
-            ".npmrc" | ".netrc" | ".pypirc" | "secrets.json" | "secrets.yaml" | "secrets.yml"
-        )
-}
 
 /// Renders the workspace context for the model.
 pub fn render(root: &Path, editor: &EditorContext, budget: Budget) -> String {

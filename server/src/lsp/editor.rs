@@ -140,44 +140,52 @@ impl FileWriter for EditorWriter {
             write_to_disk(path, content).await
         })
     }
-}
 
-impl EditorWriter {
     /// Deletes a file the AI created: through the editor when a document shows it (so the editor
     /// closes it), then from disk.
-    pub async fn delete(&self, path: &Path) -> Result<(), String> {
-        if let Some((_, document)) = self.documents.by_path(path) {
-            let text = document.rope.to_string();
-            if tokio::fs::read(path).await.ok().as_deref() != Some(text.as_bytes()) {
-                return Err("it has unsaved changes in the editor; left as it is".to_owned());
+    fn delete<'a>(&'a self, path: &'a Path) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if let Some((_, document)) = self.documents.by_path(path) {
+                let text = document.rope.to_string();
+                if tokio::fs::read(path).await.ok().as_deref() != Some(text.as_bytes()) {
+                    return Err("it has unsaved changes in the editor; left as it is".to_owned());
+                }
+                let uri = Uri::from_file_path(path)
+                    .ok_or_else(|| format!("{} has no file URI", path.display()))?;
+                let response = self
+                    .client
+                    .apply_edit(WorkspaceEdit {
+                        document_changes: Some(DocumentChanges::Operations(vec![
+                            DocumentChangeOperation::Op(ResourceOp::Delete(DeleteFile {
+                                uri,
+                                options: Some(DeleteFileOptions {
+                                    recursive: Some(false),
+                                    ignore_if_not_exists: Some(true),
+                                }),
+                                annotation_id: None,
+                            })),
+                        ])),
+                        ..WorkspaceEdit::default()
+                    })
+                    .await
+                    .map_err(|error| format!("the editor did not take the edit: {error}"))?;
+                if !response.applied {
+                    return Err("the editor refused to delete it".to_owned());
+                }
             }
-            let uri = Uri::from_file_path(path)
-                .ok_or_else(|| format!("{} has no file URI", path.display()))?;
-            let response = self
-                .client
-                .apply_edit(WorkspaceEdit {
-                    document_changes: Some(DocumentChanges::Operations(vec![
-                        DocumentChangeOperation::Op(ResourceOp::Delete(DeleteFile {
-                            uri,
-                            options: Some(DeleteFileOptions {
-                                recursive: Some(false),
-                                ignore_if_not_exists: Some(true),
-                            }),
-                            annotation_id: None,
-                        })),
-                    ])),
-                    ..WorkspaceEdit::default()
-                })
-                .await
-                .map_err(|error| format!("the editor did not take the edit: {error}"))?;
-            if !response.applied {
-                return Err("the editor refused to delete it".to_owned());
+            match tokio::fs::remove_file(path).await {
+                Ok(()) => Ok(()),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(error) => Err(error.to_string()),
             }
-        }
-        match tokio::fs::remove_file(path).await {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(error.to_string()),
+        })
+    }
+
+    fn current(&self, path: &Path) -> Option<Vec<u8>> {
+        // The editor's text is what counts for an open document.
+        match self.documents.by_path(path) {
+            Some((_, document)) => Some(document.rope.to_string().into_bytes()),
+            None => std::fs::read(path).ok(),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The custom part of the protocol: every `openbolt/…` method and its parameters, as `docs/protocol.md`
 //! describes them. Field names are camelCase on the wire.
 
-use crate::actions::ActionUpdate;
+pub use crate::conversation::Entry as TranscriptMessage;
+pub use crate::conversation::revert::{Reverted as RevertResult, RevertedFile};
 use crate::terminal::{TerminalId, TerminalInfo};
+use crate::types::ActionUpdate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_lsp_server::ls_types::{Range, Uri, notification::Notification};
@@ -50,6 +52,23 @@ pub struct UsageReport {
     pub cache_write_tokens: u64,
 }
 
+/// The params of a method that takes none: absent, `null`, `{}` (any fields ignored), `[]` or `[null]`
+/// alike (the transport turns absent ones into `{}`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoParams;
+
+impl<'de> Deserialize<'de> for NoParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<NoParams, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Null | Value::Object(_) => Ok(NoParams),
+            Value::Array(items) if items.iter().all(Value::is_null) => Ok(NoParams),
+            other => Err(serde::de::Error::custom(format!(
+                "this method takes no params, got {other}"
+            ))),
+        }
+    }
+}
+
 /// Params naming a session: `openbolt/abort`, `openbolt/loadSession`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -75,21 +94,6 @@ pub struct SessionTranscript {
     pub messages: Vec<TranscriptMessage>,
 }
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TranscriptMessage {
-    pub message_id: String,
-    /// `user` or `assistant`.
-    pub role: &'static str,
-    /// The prompt, or the reply's prose (markup removed).
-    pub text: String,
-    pub actions: Vec<ActionUpdate>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<crate::engine::TurnStatus>,
-    /// Its files were reverted.
-    pub reverted: bool,
-}
-
 /// `openbolt/revert` params.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -98,25 +102,6 @@ pub struct RevertParams {
     /// The first reply to revert (with every later one); default: the last one not reverted.
     #[serde(default)]
     pub message_id: Option<String>,
-}
-
-/// `openbolt/revert` result.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RevertResult {
-    /// The replies whose files were reverted.
-    pub reverted: Vec<String>,
-    pub files: Vec<RevertedFile>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RevertedFile {
-    pub path: String,
-    /// `restored`, `deleted` or `conflict` (left as it is; `reason` says why).
-    pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 /// `openbolt/terminalInput`.
@@ -174,6 +159,15 @@ macro_rules! notification {
             const METHOD: &'static str = $method;
         }
     };
+}
+
+/// `openbolt/turnStart`: a turn began; sent before any of its deltas, so that a client learns a new
+/// session's id (and the reply's) at once.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnStartParams {
+    pub session_id: String,
+    pub message_id: String,
 }
 
 /// `openbolt/chatDelta`.
@@ -241,6 +235,7 @@ pub struct ErrorParams {
     pub message: String,
 }
 
+notification!(TurnStartNotification, "openbolt/turnStart", TurnStartParams);
 notification!(ChatDeltaNotification, "openbolt/chatDelta", ChatDelta);
 notification!(
     ActionUpdateNotification,

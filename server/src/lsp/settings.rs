@@ -65,6 +65,24 @@ impl Settings {
             .map_err(|error| format!("invalid openbolt settings: {error}"))
     }
 
+    /// Settings that say nothing: `null`, `{}`, or an `openbolt` section that is `null` or `{}`. Some
+    /// clients (GNU Emacs's eglot) send these right after `initialized`; they must not reset what
+    /// `initializationOptions` gave.
+    pub fn is_empty(value: Option<&Value>) -> bool {
+        let nothing = |value: &Value| match value {
+            Value::Null => true,
+            Value::Object(map) => map.is_empty(),
+            _ => false,
+        };
+        match value {
+            None => true,
+            Some(Value::Object(map)) if map.len() == 1 && map.contains_key("openbolt") => {
+                nothing(&map["openbolt"])
+            }
+            Some(value) => nothing(value),
+        }
+    }
+
     pub fn provider_choice(&self) -> ProviderChoice {
         // Editors send unset text settings as "": that means "from the environment".
         let set = |value: &Option<String>| value.clone().filter(|value| !value.trim().is_empty());

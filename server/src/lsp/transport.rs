@@ -14,6 +14,47 @@ use tokio::sync::mpsc;
 /// The largest message accepted (a whole large file in `didOpen` fits).
 const MAX_MESSAGE: usize = 256 << 20;
 
+/// The longest header line kept; a longer one is read to its end without keeping it.
+const MAX_HEADER_LINE: usize = 8 << 10;
+
+/// Reads one header line (without its line break) into `line`, keeping at most [`MAX_HEADER_LINE`]
+/// bytes. `Ok(None)` at the end of the stream; `Ok(Some(false))` for a line that was too long.
+async fn read_header_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    line: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let mut fits = true;
+    let mut any = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(any.then_some(fits));
+        }
+        any = true;
+        let (taken, done) = match memchr::memchr(b'\n', available) {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        if fits && line.len() + taken <= MAX_HEADER_LINE + 2 {
+            line.extend_from_slice(&available[..taken]);
+        } else {
+            fits = false;
+            line.clear();
+        }
+        reader.consume(taken);
+        if done {
+            while line
+                .last()
+                .is_some_and(|byte| matches!(byte, b'\r' | b'\n'))
+            {
+                line.pop();
+            }
+            return Ok(Some(fits));
+        }
+    }
+}
+
 /// One frame read from a stream: its body, or why it is not one.
 enum Frame {
     Body(Vec<u8>),
@@ -25,12 +66,18 @@ enum Frame {
 async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::Result<Frame> {
     let mut length: Option<Result<usize, String>> = None;
     let mut saw_header = false;
+    let mut bytes = Vec::new();
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
+        let Some(fits) = read_header_line(reader, &mut bytes).await? else {
             return Ok(Frame::End);
+        };
+        if !fits {
+            saw_header = true;
+            length = Some(Err(format!("a header line over {MAX_HEADER_LINE} bytes")));
+            continue;
         }
-        let line = line.trim_end_matches(['\r', '\n']);
+        let line = String::from_utf8_lossy(&bytes);
+        let line = line.as_ref();
         if line.is_empty() {
             if saw_header {
                 break;
@@ -40,6 +87,7 @@ async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io:
         saw_header = true;
         if let Some((name, value)) = line.split_once(':')
             && name.trim().eq_ignore_ascii_case("content-length")
+            && !matches!(length, Some(Err(_)))
         {
             length = Some(
                 value
@@ -70,7 +118,7 @@ async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io:
 
 /// Why `body` would not be accepted as a JSON-RPC message, with the error code to answer, and the id
 /// to answer to when one can be read.
-pub fn check_message(body: &[u8]) -> Result<(), (i64, String, Value)> {
+pub fn check_message(body: &[u8]) -> Result<Value, (i64, String, Value)> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| (-32700, format!("Parse error: {error}"), Value::Null))?;
     let Some(object) = value.as_object() else {
@@ -100,7 +148,7 @@ pub fn check_message(body: &[u8]) -> Result<(), (i64, String, Value)> {
             ) {
                 return invalid("\"params\" must be an object or an array");
             }
-            Ok(())
+            Ok(value)
         }
         Some(_) => invalid("\"method\" must be a string"),
         None if object.contains_key("result") || object.contains_key("error") => {
@@ -112,10 +160,26 @@ pub fn check_message(body: &[u8]) -> Result<(), (i64, String, Value)> {
             {
                 return invalid("\"error\" must have a code and a message");
             }
-            Ok(())
+            Ok(value)
         }
         None => invalid("neither a request nor a response"),
     }
+}
+
+/// An `openbolt/…` request without params gets `{}`: tower-lsp-server answers a handler that takes
+/// params "Missing params field" otherwise, and one that takes none refuses `{}` — so our methods all
+/// take params, and those that need none accept absent, `null`, `{}` and `[]` alike. `None`: unchanged.
+fn normalized(mut message: Value) -> Option<Vec<u8>> {
+    let object = message.as_object_mut()?;
+    let ours = object
+        .get("method")
+        .and_then(Value::as_str)
+        .is_some_and(|method| method.starts_with("openbolt/"));
+    if !ours || !object.contains_key("id") || object.contains_key("params") {
+        return None;
+    }
+    object.insert("params".to_owned(), json!({}));
+    serde_json::to_vec(&message).ok()
 }
 
 /// Sends our notifications straight into the stream of frames to stdout. A notification sent before a
@@ -173,7 +237,8 @@ where
                 let _ = answers.send(frame(answer.to_string().as_bytes())).await;
             }
             Frame::Body(body) => match check_message(&body) {
-                Ok(()) => {
+                Ok(message) => {
+                    let body = normalized(message).unwrap_or(body);
                     if to_server.write_all(&frame(&body)).await.is_err()
                         || to_server.flush().await.is_err()
                     {
@@ -275,5 +340,44 @@ mod tests {
         assert!(String::from_utf8_lossy(&first).contains("-32700"));
         let second = answered.recv().await.expect("an answer");
         assert!(String::from_utf8_lossy(&second).contains("no Content-Length"));
+    }
+
+    #[tokio::test]
+    async fn a_header_line_without_end_is_not_kept_whole() {
+        // 1 MiB of header with no line break, then a good frame: the long line is refused, the frame
+        // after it passes.
+        let good = br#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#;
+        let mut input = vec![b'x'; 1 << 20];
+        input.extend_from_slice(b"\r\n\r\n");
+        input.extend_from_slice(&frame(good));
+        let (server_end, mut server_reads) = tokio::io::duplex(1 << 16);
+        let (answers, mut answered) = mpsc::channel(8);
+        filter_input(&input[..], server_end, answers).await;
+        let mut passed = Vec::new();
+        server_reads.read_to_end(&mut passed).await.expect("read");
+        assert_eq!(passed, frame(good));
+        let answer = answered.recv().await.expect("an answer");
+        assert!(String::from_utf8_lossy(&answer).contains("header line over"));
+    }
+
+    #[test]
+    fn our_requests_without_params_get_empty_ones() {
+        let normal = |text: &str| {
+            normalized(serde_json::from_str(text).expect("json"))
+                .map(|body| serde_json::from_slice::<Value>(&body).expect("json"))
+        };
+        assert_eq!(
+            normal(r#"{"jsonrpc":"2.0","id":1,"method":"openbolt/sessions"}"#),
+            Some(json!({"jsonrpc":"2.0","id":1,"method":"openbolt/sessions","params":{}}))
+        );
+        assert_eq!(
+            normal(r#"{"jsonrpc":"2.0","id":1,"method":"openbolt/sessions","params":null}"#),
+            None
+        );
+        assert_eq!(
+            normal(r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#),
+            None
+        );
+        assert_eq!(normal(r#"{"jsonrpc":"2.0","method":"openbolt/x"}"#), None);
     }
 }

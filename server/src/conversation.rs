@@ -1,0 +1,454 @@
+//! One conversation for every front end. `openbolt chat` and `openbolt lsp` keep only presentation; this
+//! layer opens and resumes sessions, runs a turn (recording it and handing its events to the front end's
+//! [`Sink`]), routes the terminals' late events to the turn they belong to, and reverts turns.
+//!
+//! [`Conversations`] is one per process: the store, the terminals, the running dev servers and the
+//! loaded sessions. A [`Conversation`] is one session: its turn lock (held for a whole turn), the running
+//! turn's cancel token, the engine's history, its runner, and the transcript a chat panel shows.
+
+pub mod revert;
+pub mod transcript;
+
+use crate::actions::approval::{ApprovalPolicy, Approver};
+use crate::actions::{DevServer, DevServers, FileWriter, Runner};
+use crate::engine::context::EditorContext;
+use crate::engine::{Engine, Session, TurnOutcome};
+use crate::store::{SessionRecorder, Store, StoreError, load_conversation, new_id};
+use crate::terminal::{TerminalEvent, Terminals};
+use crate::types::TurnEvent;
+use futures::future::BoxFuture;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{OwnedMutexGuard, mpsc};
+use tokio_util::sync::CancellationToken;
+pub use transcript::{Entry, EntryRole};
+
+/// How many idle sessions stay loaded when the store can load them again.
+const LOADED_SESSIONS: usize = 32;
+
+/// How long a new turn waits for a stopped turn of its session to wind down.
+const STOPPING_TURN_PATIENCE: Duration = Duration::from_secs(15);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a front end's request to a conversation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error("no session {0}")]
+    NoSession(String),
+    #[error("session {0} is already running a turn: wait for it or stop it")]
+    Busy(String),
+    #[error("the session store is not available, so {0}")]
+    NoStore(&'static str),
+    #[error("nothing to revert in this session")]
+    NothingToRevert,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a front end's turns reach files and ask for approvals.
+pub trait FrontEnd: Send + Sync {
+    /// Where a session's file actions go: the disk, or the editor.
+    fn writer(&self) -> Box<dyn FileWriter>;
+    /// Who a session's commands are asked of.
+    fn approver(&self) -> Box<dyn Approver>;
+}
+
+/// Where a turn's events are shown: a printer, or the editor's notifications. Called in the order the
+/// events happen, after each is recorded.
+pub trait Sink: Send {
+    /// The turn begins; its reply will have the id `message_id`. Called before any event.
+    fn started<'a>(&'a mut self, message_id: &'a str) -> BoxFuture<'a, ()>;
+    fn event<'a>(&'a mut self, event: &'a TurnEvent) -> BoxFuture<'a, ()>;
+}
+
+/// What a turn is asked to do, with the settings in force for it.
+#[derive(Debug)]
+pub struct TurnRequest {
+    pub prompt: String,
+    pub editor: EditorContext,
+    pub policy: ApprovalPolicy,
+    /// A `shell` action still running after this long is stopped.
+    pub shell_timeout: Duration,
+}
+
+/// A finished turn: its reply's id and how it went.
+#[derive(Debug)]
+pub struct Turn {
+    pub message_id: String,
+    pub outcome: TurnOutcome,
+}
+
+/// Every conversation of a process, and what they share.
+pub struct Conversations {
+    workspace: PathBuf,
+    store: Option<Store>,
+    terminals: Terminals,
+    dev_servers: DevServers,
+    front_end: Box<dyn FrontEnd>,
+    /// Loaded sessions, least recently used first.
+    loaded: Mutex<Vec<Arc<Conversation>>>,
+}
+
+impl std::fmt::Debug for Conversations {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Conversations")
+            .field("workspace", &self.workspace)
+            .field("loaded", &lock(&self.loaded).len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One session.
+#[derive(Debug)]
+pub struct Conversation {
+    pub id: String,
+    state: Arc<tokio::sync::Mutex<TurnState>>,
+    cancel: Mutex<Option<CancellationToken>>,
+    transcript: Mutex<Vec<Entry>>,
+}
+
+/// What a turn changes: held for the whole turn.
+#[derive(Debug)]
+pub struct TurnState {
+    session: Session,
+    runner: Option<Runner>,
+    recorder: SessionRecorder,
+}
+
+/// A session's turn lock, held.
+pub type TurnGuard = OwnedMutexGuard<TurnState>;
+
+impl Conversation {
+    /// The transcript as a chat panel shows it.
+    pub fn transcript(&self) -> Vec<Entry> {
+        lock(&self.transcript).clone()
+    }
+
+    /// One entry of the transcript.
+    pub fn entry(&self, message_id: &str) -> Option<Entry> {
+        lock(&self.transcript)
+            .iter()
+            .rev()
+            .find(|entry| entry.message_id == message_id)
+            .cloned()
+    }
+
+    /// A turn runs now.
+    pub fn is_busy(&self) -> bool {
+        self.state.try_lock().is_err()
+    }
+
+    /// Stops the running turn; `false` when none runs.
+    pub fn abort(&self) -> bool {
+        lock(&self.cancel).as_ref().is_some_and(|cancel| {
+            cancel.cancel();
+            true
+        })
+    }
+
+    /// Takes the turn lock. A turn that was stopped may still be winding down (stopping its
+    /// processes): that one is waited for; a running one makes this fail.
+    pub async fn lock_turn(&self) -> Result<TurnGuard, ConversationError> {
+        if let Ok(guard) = self.state.clone().try_lock_owned() {
+            return Ok(guard);
+        }
+        let stopping = lock(&self.cancel)
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled);
+        if !stopping {
+            return Err(ConversationError::Busy(self.id.clone()));
+        }
+        tokio::time::timeout(STOPPING_TURN_PATIENCE, self.state.clone().lock_owned())
+            .await
+            .map_err(|_| ConversationError::Busy(self.id.clone()))
+    }
+
+    fn update_entry(&self, message_id: &str, change: impl FnOnce(&mut Entry)) {
+        if let Some(entry) = lock(&self.transcript)
+            .iter_mut()
+            .rev()
+            .find(|entry| entry.message_id == message_id)
+        {
+            change(entry);
+        }
+    }
+}
+
+/// A turn's end: durable in the store (what could not be saved is told to the user), final in the
+/// transcript.
+async fn finish(
+    conversation: &Conversation,
+    recorder: &mut SessionRecorder,
+    message_id: &str,
+    outcome: &TurnOutcome,
+    sink: &mut dyn Sink,
+) {
+    if let Err(failure) = recorder.end(message_id, outcome).await {
+        let notice = TurnEvent::Notice(format!(
+            "the conversation was not saved completely: {failure}"
+        ));
+        sink.event(&notice).await;
+    }
+    conversation.update_entry(message_id, |entry| entry.status = Some(outcome.status));
+}
+
+impl Conversations {
+    /// The conversations of `workspace` (canonical); `store` is `None` when it could not be opened (the
+    /// conversations are then not saved).
+    pub fn new(
+        workspace: PathBuf,
+        store: Option<Store>,
+        terminals: Terminals,
+        front_end: Box<dyn FrontEnd>,
+    ) -> Conversations {
+        Conversations {
+            workspace,
+            store,
+            terminals,
+            dev_servers: DevServers::default(),
+            front_end,
+            loaded: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn workspace(&self) -> &Path {
+        &self.workspace
+    }
+
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    pub fn terminals(&self) -> &Terminals {
+        &self.terminals
+    }
+
+    /// The running dev servers.
+    pub fn dev_servers(&self) -> &DevServers {
+        &self.dev_servers
+    }
+
+    /// A loaded session.
+    pub fn find(&self, id: &str) -> Option<Arc<Conversation>> {
+        lock(&self.loaded)
+            .iter()
+            .find(|conversation| conversation.id == id)
+            .cloned()
+    }
+
+    /// Every loaded session, least recently used first.
+    pub fn loaded(&self) -> Vec<Arc<Conversation>> {
+        lock(&self.loaded).clone()
+    }
+
+    /// The session `id` — loaded, or continued from the store, or new with that id (a client may choose
+    /// a new session's id) — or a new session. Looking up and adding happen under one lock, so two
+    /// requests for one new id get one session. Reads the store: call it off the async threads.
+    pub fn open(&self, id: Option<&str>) -> Arc<Conversation> {
+        let id = id.map_or_else(|| new_id("s"), str::to_owned);
+        let mut loaded = lock(&self.loaded);
+        if let Some(index) = loaded.iter().position(|conversation| conversation.id == id) {
+            let conversation = loaded.remove(index);
+            loaded.push(conversation.clone());
+            return conversation;
+        }
+        let (session, transcript) = self
+            .store
+            .as_ref()
+            .and_then(|store| {
+                let session = load_conversation(store, &id).ok()?;
+                let transcript = transcript::stored(store, &id).ok()?;
+                Some((session, transcript))
+            })
+            .unwrap_or_default();
+        let conversation = Arc::new(self.conversation(id, session, transcript));
+        loaded.push(conversation.clone());
+        self.unload_idle(&mut loaded);
+        conversation
+    }
+
+    /// A saved session, continued: it must exist.
+    pub fn resume(&self, id: &str) -> Result<Arc<Conversation>, ConversationError> {
+        if let Some(conversation) = self.find(id) {
+            return Ok(conversation);
+        }
+        let store = self
+            .store
+            .as_ref()
+            .ok_or(ConversationError::NoStore("no session can be continued"))?;
+        load_conversation(store, id)?;
+        Ok(self.open(Some(id)))
+    }
+
+    fn conversation(&self, id: String, session: Session, transcript: Vec<Entry>) -> Conversation {
+        Conversation {
+            state: Arc::new(tokio::sync::Mutex::new(TurnState {
+                session,
+                runner: None,
+                recorder: SessionRecorder::new(self.store.clone(), id.clone(), &self.workspace),
+            })),
+            id,
+            cancel: Mutex::new(None),
+            transcript: Mutex::new(transcript),
+        }
+    }
+
+    /// Keeps memory level in a long editor session: idle sessions beyond [`LOADED_SESSIONS`] are
+    /// unloaded (the store loads them again when asked). Without a store nothing is unloaded.
+    fn unload_idle(&self, loaded: &mut Vec<Arc<Conversation>>) {
+        if self.store.is_none() {
+            return;
+        }
+        while loaded.len() > LOADED_SESSIONS {
+            let Some(index) = loaded.iter().position(|conversation| {
+                !conversation.is_busy()
+                    && Arc::strong_count(conversation) == 1
+                    && !self.has_dev_server(&conversation.id)
+            }) else {
+                return;
+            };
+            loaded.remove(index);
+        }
+    }
+
+    fn has_dev_server(&self, session_id: &str) -> bool {
+        self.terminals
+            .list()
+            .iter()
+            .any(|terminal| terminal.owner == session_id && terminal.running)
+    }
+
+    /// Runs one turn of `conversation` (whose lock `state` is) to its end: records it, hands every event
+    /// to `sink` as it happens, and keeps the transcript.
+    pub async fn run_turn(
+        &self,
+        conversation: &Conversation,
+        state: &mut TurnState,
+        engine: &Engine,
+        request: TurnRequest,
+        cancel: CancellationToken,
+        sink: &mut dyn Sink,
+    ) -> Turn {
+        let message_id = new_id("m");
+        *lock(&conversation.cancel) = Some(cancel.clone());
+        sink.started(&message_id).await;
+        let outcome = self
+            .drive(
+                conversation,
+                state,
+                engine,
+                request,
+                &message_id,
+                cancel,
+                sink,
+            )
+            .await;
+        *lock(&conversation.cancel) = None;
+        Turn {
+            message_id,
+            outcome,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn drive(
+        &self,
+        conversation: &Conversation,
+        state: &mut TurnState,
+        engine: &Engine,
+        request: TurnRequest,
+        message_id: &str,
+        cancel: CancellationToken,
+        sink: &mut dyn Sink,
+    ) -> TurnOutcome {
+        let TurnState {
+            session,
+            runner,
+            recorder,
+        } = state;
+        let user_message_id = recorder.begin(&request.prompt, message_id);
+        {
+            let mut transcript = lock(&conversation.transcript);
+            transcript.push(Entry::user(user_message_id, &request.prompt));
+            transcript.push(Entry::assistant(message_id.to_owned()));
+        }
+        let runner = match runner {
+            Some(runner) => runner,
+            None => match Runner::new(
+                &self.workspace,
+                self.front_end.writer(),
+                self.front_end.approver(),
+                request.policy.clone(),
+                self.terminals.clone(),
+                self.dev_servers.clone(),
+                &conversation.id,
+            ) {
+                Ok(created) => runner.insert(created),
+                Err(failure) => {
+                    let outcome = TurnOutcome::failed(format!(
+                        "cannot open the workspace {}: {failure}",
+                        self.workspace.display()
+                    ));
+                    finish(conversation, recorder, message_id, &outcome, sink).await;
+                    return outcome;
+                }
+            },
+        };
+        runner.set_policy(request.policy);
+        runner.shell_timeout = request.shell_timeout;
+        runner.begin_turn(message_id);
+
+        let (events, mut receiver) = mpsc::channel::<TurnEvent>(256);
+        let present = async {
+            while let Some(event) = receiver.recv().await {
+                recorder.event(message_id, &event);
+                conversation.update_entry(message_id, |entry| entry.apply(&event));
+                sink.event(&event).await;
+            }
+        };
+        let turn = engine.run_turn(
+            session,
+            &request.prompt,
+            &request.editor,
+            runner,
+            events,
+            cancel,
+        );
+        let (outcome, ()) = tokio::join!(turn, present);
+        finish(conversation, recorder, message_id, &outcome, sink).await;
+        outcome
+    }
+
+    /// What a terminal event means for a conversation: a dev server's end is its `start` action's final
+    /// status, recorded here (store and transcript) and returned for the front end to show.
+    pub fn route(&self, event: &TerminalEvent) -> Option<DevServer> {
+        let TerminalEvent::Exit { terminal_id, exit } = event else {
+            return None;
+        };
+        let server = self.dev_servers.ended(*terminal_id, exit)?;
+        if let Some(store) = &self.store {
+            store.record_action(&server.message_id, &server.update);
+        }
+        if let Some(conversation) = self.find(&server.session_id) {
+            conversation.update_entry(&server.message_id, |entry| {
+                entry.apply(&TurnEvent::Action(server.update.clone()));
+            });
+        }
+        Some(server)
+    }
+
+    /// Stops every running turn.
+    pub fn abort_all(&self) -> usize {
+        self.loaded()
+            .iter()
+            .filter(|conversation| conversation.abort())
+            .count()
+    }
+}

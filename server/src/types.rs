@@ -1,0 +1,121 @@
+//! The words every layer shares: an action's status and its updates, a closed action ready to run, and
+//! what a turn reports while it runs. A leaf: it depends on the parser's types only.
+
+use openbolt_parser::ActionInfo;
+
+/// Identifies a terminal for the life of the server.
+pub type TerminalId = u64;
+
+/// Where an action is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionStatus {
+    Pending,
+    /// A command waits for the user to approve it.
+    Approval,
+    Running,
+    Complete,
+    Failed,
+    Aborted,
+    Skipped,
+}
+
+impl ActionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Pending => "pending",
+            ActionStatus::Approval => "approval",
+            ActionStatus::Running => "running",
+            ActionStatus::Complete => "complete",
+            ActionStatus::Failed => "failed",
+            ActionStatus::Aborted => "aborted",
+            ActionStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            ActionStatus::Pending | ActionStatus::Approval | ActionStatus::Running
+        )
+    }
+}
+
+/// A status change of one action, as the protocol's `openbolt/actionUpdate` carries it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionUpdate {
+    pub artifact_id: String,
+    /// The action's index in the reply.
+    pub action_id: usize,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub command: Option<String>,
+    pub status: ActionStatus,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// The terminal a command runs in.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub terminal_id: Option<TerminalId>,
+    /// The end of a failed command's output, escape sequences removed: for the model's next turn.
+    #[serde(skip)]
+    pub output_tail: Option<String>,
+}
+
+impl ActionUpdate {
+    pub fn new(action: &ActionInfo, command: Option<&str>, status: ActionStatus) -> ActionUpdate {
+        ActionUpdate {
+            artifact_id: action.artifact_id.clone(),
+            action_id: action.index,
+            kind: action.kind.as_str().to_owned(),
+            file_path: action.file_path.clone(),
+            command: command.map(str::to_owned),
+            status,
+            exit_code: None,
+            error: None,
+            terminal_id: None,
+            output_tail: None,
+        }
+    }
+
+    pub fn with_error(mut self, error: impl Into<String>) -> ActionUpdate {
+        self.error = Some(error.into());
+        self
+    }
+
+    pub fn status(mut self, status: ActionStatus) -> ActionUpdate {
+        self.status = status;
+        self
+    }
+
+    /// What the action is, for people and the model: `file src/app.js`, ``shell `npm install` ``.
+    pub fn describe(&self) -> String {
+        match (&self.file_path, &self.command) {
+            (Some(path), _) => format!("{} {path}", self.kind),
+            (None, Some(command)) => format!("{} `{command}`", self.kind),
+            (None, None) => self.kind.clone(),
+        }
+    }
+}
+
+/// A closed action, ready to run.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub action: ActionInfo,
+    pub content: String,
+}
+
+/// What a turn reports while it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TurnEvent {
+    /// Prose for the chat.
+    Text(String),
+    /// Something the user should know that is not the model's (a retry, a continuation).
+    Notice(String),
+    Action(ActionUpdate),
+}
