@@ -919,3 +919,277 @@ async fn sessions_survive_the_server_and_a_turn_reverts_through_the_editor() {
     assert_eq!(again["result"]["messages"][1]["reverted"], true, "{again}");
     assert!(lsp.stop().await.success());
 }
+
+/// What the server process holds: open file descriptors, its own threads (the PTY readers and
+/// waiters, the store's writer, the main thread — not tokio's, whose blocking pool grows and shrinks on
+/// its own up to its limit), resident memory in KiB.
+fn holdings(lsp: &lsp_client::Lsp) -> (usize, usize, usize) {
+    let pid = lsp.child.id().expect("the server runs");
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("its fds")
+        .count();
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("its threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() != "tokio-rt-worker")
+        .count();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
+    let rss = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse::<usize>().ok())
+        .expect("VmRSS");
+    (fds, threads, rss)
+}
+
+const ONE_COMMAND: &str = "Checking.\n<boltArtifact id=\"check\" title=\"Check\">\n<boltAction type=\"shell\">\necho soak\n</boltAction>\n</boltArtifact>\n";
+
+/// A long editor session: many turns over several sessions, each running a command. File descriptors
+/// and threads stay level (they grew by two descriptors per command until EMFILE), and every turn
+/// completes. `OPENBOLT_SOAK_TURNS` sets the count (the closing figures use 500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_session_holds_its_resources_level() {
+    let turns: usize = std::env::var("OPENBOLT_SOAK_TURNS")
+        .ok()
+        .and_then(|turns| turns.parse().ok())
+        .unwrap_or(120);
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::bulk(ONE_COMMAND, 64)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let mut level = None;
+    for turn in 0..turns {
+        let session = format!("soak-{}", turn % 4);
+        let response = lsp
+            .request(
+                "openbolt/chat",
+                json!({"prompt": format!("check {turn}"), "sessionId": session}),
+            )
+            .await;
+        assert_eq!(
+            response["result"]["status"], "complete",
+            "turn {turn}: {response}"
+        );
+        if turn == 19 {
+            level = Some(holdings(&lsp));
+        }
+        // Keep the record of what was seen from growing with the soak itself.
+        lsp.seen.clear();
+    }
+    let (fds, threads, rss) = holdings(&lsp);
+    let (level_fds, level_threads, level_rss) = level.expect("20 turns ran");
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "soak: {turns} turns; fds {level_fds} -> {fds}, threads {level_threads} -> {threads}, RSS {level_rss} -> {rss} KiB"
+        );
+    }
+    assert!(
+        fds <= level_fds + 8,
+        "open file descriptors grew from {level_fds} to {fds}"
+    );
+    assert!(
+        threads <= level_threads + 2,
+        "threads grew from {level_threads} to {threads}"
+    );
+    assert!(lsp.stop().await.success());
+}
+
+/// GNU Emacs's eglot sends empty settings right after `initialized`: what `initializationOptions` gave
+/// stays (here: commands run without asking).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_that_say_nothing_keep_what_the_client_gave() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(ONE_COMMAND)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    for empty in [
+        json!({}),
+        Value::Null,
+        json!({"openbolt": {}}),
+        json!({"openbolt": null}),
+    ] {
+        lsp.notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": empty}),
+        )
+        .await;
+    }
+    lsp.approval = None;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "check"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    assert!(
+        !lsp.methods()
+            .iter()
+            .any(|method| method == "window/showMessageRequest"),
+        "the user was asked: autoApprove was dropped"
+    );
+    let statuses = lsp
+        .notifications("openbolt/actionUpdate")
+        .iter()
+        .map(|update| update["status"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some("complete"),
+        "{statuses:?}"
+    );
+    assert!(lsp.stop().await.success());
+}
+
+/// Methods that take no params answer whether the client sends none, `null`, `{}`, `[]` or `[null]`
+/// (VS Code's client sent `[null]` and "Open Session…" failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_without_params_take_any_empty_params() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    for method in ["openbolt/sessions", "openbolt/terminals"] {
+        for params in [
+            None,
+            Some(Value::Null),
+            Some(json!({})),
+            Some(json!([])),
+            Some(json!([null])),
+        ] {
+            let mut message = json!({"jsonrpc": "2.0", "id": 900, "method": method});
+            if let Some(params) = &params {
+                message["params"] = params.clone();
+            }
+            lsp.send(&message).await;
+            let response = lsp.response(900).await;
+            assert!(
+                response["result"].is_array(),
+                "{method} with params {params:?}: {response}"
+            );
+        }
+    }
+    assert!(lsp.stop().await.success());
+}
+
+/// Reverting a turn that overwrote a binary file puts its bytes back exactly, on disk (never through a
+/// text edit, which would turn invalid UTF-8 into U+FFFD).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_file_reverts_byte_for_byte() {
+    const OVERWRITE: &str = "Replacing the logo.\n<boltArtifact id=\"logo\" title=\"Logo\">\n<boltAction type=\"file\" filePath=\"logo.bin\">\nnot a logo\n</boltAction>\n</boltArtifact>\n";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(OVERWRITE)]).await;
+    let workspace = workspace();
+    let logo = workspace.path().join("logo.bin");
+    let bytes: Vec<u8> = vec![
+        0x89, b'P', b'N', b'G', 0x00, 0x9F, 0x92, 0x96, 0xFF, 0xFE, b'\n',
+    ];
+    std::fs::write(&logo, &bytes).expect("logo");
+    let mut lsp = start(workspace.path(), &standin, json!({"savesEdits": true})).await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "new logo"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    assert_eq!(std::fs::read(&logo).expect("logo"), b"not a logo\n");
+    let session = response["result"]["sessionId"].clone();
+    let reverted = lsp
+        .request("openbolt/revert", json!({"sessionId": session}))
+        .await;
+    assert_eq!(
+        reverted["result"]["files"][0]["status"], "restored",
+        "{reverted}"
+    );
+    assert_eq!(std::fs::read(&logo).expect("logo"), bytes);
+    assert!(lsp.stop().await.success());
+}
+
+/// A client may name a new session itself, and learns the ids of a turn before its first delta; Stop
+/// then stops that session's turn only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_names_its_session_and_stops_only_that_turn() {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::stalled_in_a_file()]).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    let first = lsp
+        .start_request(
+            "openbolt/chat",
+            json!({"prompt": "one", "sessionId": "panel-1"}),
+        )
+        .await;
+    let second = lsp
+        .start_request(
+            "openbolt/chat",
+            json!({"prompt": "two", "sessionId": "panel-2"}),
+        )
+        .await;
+    // Both stream their prose; each turn announced itself before it.
+    lsp.wait_until(|lsp| {
+        let deltas = lsp.notifications("openbolt/chatDelta");
+        let stalled = |session: &str| {
+            deltas
+                .iter()
+                .filter(|delta| delta["sessionId"] == session)
+                .map(|delta| delta["text"].as_str().unwrap_or_default())
+                .collect::<String>()
+                .contains("takes a while")
+        };
+        (stalled("panel-1") && stalled("panel-2")).then_some(())
+    })
+    .await;
+    for session in ["panel-1", "panel-2"] {
+        let start = lsp
+            .seen
+            .iter()
+            .position(|message| {
+                message["method"] == "openbolt/turnStart"
+                    && message["params"]["sessionId"] == session
+            })
+            .expect("turnStart");
+        let delta = lsp
+            .seen
+            .iter()
+            .position(|message| {
+                message["method"] == "openbolt/chatDelta"
+                    && message["params"]["sessionId"] == session
+            })
+            .expect("a delta");
+        assert!(start < delta, "{session}: turnStart came after a delta");
+    }
+    // The same new id twice at once: one turn, the other is told the session is busy.
+    let busy = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "again", "sessionId": "panel-1"}),
+        )
+        .await;
+    assert_eq!(busy["error"]["code"], -32012, "{busy}");
+    let stopped = lsp
+        .request("openbolt/abort", json!({"sessionId": "panel-1"}))
+        .await;
+    assert_eq!(stopped["result"], true, "{stopped}");
+    let first = lsp.response(first).await;
+    assert_eq!(first["result"]["status"], "aborted", "{first}");
+    assert_eq!(first["result"]["sessionId"], "panel-1");
+    let sessions = lsp.request("openbolt/sessions", Value::Null).await;
+    let busy: Vec<&Value> = sessions["result"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter(|session| session["busy"] == true)
+        .collect();
+    assert_eq!(busy.len(), 1, "{sessions}");
+    assert_eq!(busy[0]["sessionId"], "panel-2");
+    let stopped = lsp
+        .request("openbolt/abort", json!({"sessionId": "panel-2"}))
+        .await;
+    assert_eq!(stopped["result"], true);
+    let second = lsp.response(second).await;
+    assert_eq!(second["result"]["status"], "aborted", "{second}");
+    assert!(!workspace.path().join("slow.txt").exists());
+    assert!(lsp.stop().await.success());
+}
