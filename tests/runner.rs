@@ -470,9 +470,9 @@ async fn run(
     jobs: Vec<Job>,
     cancel: CancellationToken,
 ) -> (Vec<ActionUpdate>, Vec<TurnEvent>) {
-    let (job_sender, queue) = mpsc::unbounded_channel();
+    let (job_sender, queue) = mpsc::channel(1024);
     for job in jobs {
-        job_sender.send(job).expect("queue");
+        job_sender.try_send(job).expect("queue");
     }
     drop(job_sender);
     let (events, mut receiver) = mpsc::channel(1024);
@@ -599,9 +599,9 @@ async fn abort_stops_the_running_command_and_the_dev_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut runner = runner(dir.path(), &terminals, Approval::Run, true);
     let cancel = CancellationToken::new();
-    let (job_sender, queue) = mpsc::unbounded_channel();
+    let (job_sender, queue) = mpsc::channel(1024);
     job_sender
-        .send(job(
+        .try_send(job(
             0,
             ActionKind::Start,
             None,
@@ -609,7 +609,7 @@ async fn abort_stops_the_running_command_and_the_dev_server() {
         ))
         .expect("queue");
     job_sender
-        .send(job(
+        .try_send(job(
             1,
             ActionKind::Shell,
             None,
@@ -617,7 +617,7 @@ async fn abort_stops_the_running_command_and_the_dev_server() {
         ))
         .expect("queue");
     job_sender
-        .send(job(2, ActionKind::File, Some("late.txt"), "late\n"))
+        .try_send(job(2, ActionKind::File, Some("late.txt"), "late\n"))
         .expect("queue");
     drop(job_sender);
     let (events, _receiver) = mpsc::channel(1024);

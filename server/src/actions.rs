@@ -225,7 +225,7 @@ impl Runner {
     /// one reported aborted without running.
     pub async fn run_queue(
         &mut self,
-        mut jobs: mpsc::UnboundedReceiver<Job>,
+        mut jobs: mpsc::Receiver<Job>,
         events: mpsc::Sender<TurnEvent>,
         cancel: CancellationToken,
     ) -> RunnerReport {

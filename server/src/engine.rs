@@ -63,6 +63,10 @@ pub struct Session {
     pub last_results: Vec<ActionUpdate>,
 }
 
+/// Closed actions waiting for the runner. A reply that gets this far ahead of its commands waits for
+/// them (the stream is read on once the runner catches up): memory stays bounded.
+const QUEUED_ACTIONS: usize = 256;
+
 /// How many follow-up requests a reply cut off by the output limit may take.
 const MAX_CONTINUATIONS: u32 = 5;
 
@@ -124,7 +128,7 @@ impl Engine {
             content: user_message,
         });
 
-        let (jobs, queue) = mpsc::unbounded_channel();
+        let (jobs, queue) = mpsc::channel(QUEUED_ACTIONS);
         let runner_cancel = cancel.child_token();
         let runner_events = events.clone();
         let streaming = self.stream_reply(messages.clone(), jobs, &events, &cancel);
@@ -166,7 +170,7 @@ impl Engine {
     async fn stream_reply(
         &self,
         mut messages: Vec<Message>,
-        jobs: mpsc::UnboundedSender<Job>,
+        jobs: mpsc::Sender<Job>,
         events: &mpsc::Sender<TurnEvent>,
         cancel: &CancellationToken,
     ) -> Streamed {
@@ -299,7 +303,7 @@ enum TurnEnd {
 
 async fn handle_event(
     event: Event<'static>,
-    jobs: &mpsc::UnboundedSender<Job>,
+    jobs: &mpsc::Sender<Job>,
     events: &mpsc::Sender<TurnEvent>,
     unfinished: &mut Vec<ActionUpdate>,
 ) {
@@ -314,10 +318,12 @@ async fn handle_event(
         }
         Event::ActionClose { action, content } => {
             unfinished.retain(|update| update.action_id != action.index);
-            let _ = jobs.send(Job {
-                action: action.into_owned(),
-                content: content.into_owned(),
-            });
+            let _ = jobs
+                .send(Job {
+                    action: action.into_owned(),
+                    content: content.into_owned(),
+                })
+                .await;
         }
         Event::ActionIncomplete(_)
         | Event::ActionDelta { .. }

@@ -1075,7 +1075,7 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::ActionStatus;
+    use crate::types::ActionStatus;
 
     #[test]
     fn the_data_dir_follows_the_environment() {
