@@ -826,3 +826,23 @@ async fn text_read_together_with_an_error_is_kept_and_not_retried() {
         assert_eq!(standin.recorded().len(), 1, "{format:?}: {text}");
     }
 }
+
+/// A reply that breaks off in the middle of a tag: the half tag is not shown as prose (it was markup
+/// on its way, not the model's words).
+#[tokio::test]
+async fn a_tag_cut_off_by_a_failure_is_not_shown_as_prose() {
+    const REPLY: &str = "Writing it.\n<boltArtifact id=\"a\" title=\"A\">\n<boltAction type=\"file\" filePath=\"a.txt\">\nhello\n</boltAction>\n</boltArtifact>\n";
+    let tag = REPLY.find("<boltAction").expect("a tag");
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::with_fault(REPLY, Fault::Stall { after: tag + 5 })],
+    )
+    .await;
+    let workspace = workspace();
+    let output = chat(&standin, workspace.path(), &["--idle-timeout", "1", "go"]).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("Writing it."), "{text}");
+    assert!(!text.contains("<bolt"), "a half tag was shown as prose:\n{text}");
+    assert!(!workspace.path().join("a.txt").exists());
+}

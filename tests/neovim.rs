@@ -21,6 +21,8 @@ fn nvim() -> PathBuf {
 
 const PAGE: &str = "I'll write the page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from Neovim</h1>\n</boltAction>\n</boltArtifact>\n\nOpen it in a browser.";
 const COMMAND: &str = "Running it.\n<boltArtifact id=\"run\" title=\"Run\">\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n</boltArtifact>\n";
+const TERMINAL: &str = "An interactive program.\n<boltArtifact id=\"term\" title=\"Terminal\">\n<boltAction type=\"start\">\necho ready; while read line; do echo \"got:$line size:$(stty size)\"; done\n</boltAction>\n</boltArtifact>\n";
+const EDIT: &str = "Changing it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed</h1>\n</boltAction>\n</boltArtifact>\n";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,6 +35,8 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(COMMAND),
             Reply::stalled_in_a_file(),
             Reply::text(SERVER),
+            Reply::text(TERMINAL),
+            Reply::text(EDIT),
         ],
     )
     .await;
@@ -70,7 +74,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("10 passed, 0 failed") && output.status.success(),
+        stdout.contains("12 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

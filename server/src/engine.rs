@@ -265,6 +265,10 @@ impl Engine {
         }
         parser.finish_with(|event| parsed.push(event.into_owned()));
         for event in parsed.drain(..) {
+            // Text the parser held back when the stream broke off is a tag cut in half, not prose.
+            if streamed.status != TurnStatus::Complete && matches!(event, Event::Text(_)) {
+                continue;
+            }
             handle_event(event, &jobs, events, &mut streamed.unfinished).await;
         }
         // Actions opened but never closed: not applied.

@@ -18,8 +18,15 @@ vim.notify = function(message, level)
 end
 -- Approvals go through vim.ui.select (Neovim's handler for window/showMessageRequest): answer Run.
 local questions = {}
+-- A test that picks from a list sets this; it returns the item to choose.
+local choose = nil
 vim.ui.select = function(items, opts, on_choice)
   table.insert(questions, opts.prompt or '')
+  if choose then
+    local pick = choose
+    choose = nil
+    return on_choice(pick(items))
+  end
   for _, item in ipairs(items) do
     if item.title == 'Run' then
       return on_choice(item)
@@ -124,8 +131,8 @@ end)
 
 test(':OpenBoltStop stops a slow reply and nothing half-written is left', function()
   require('openbolt').chat('now slowly')
-  wait_for('the reply to start', function()
-    return chat_text():find('This one takes a while', 1, true) ~= nil
+  wait_for('the file to be on its way', function()
+    return chat_text():find('◌ file slow.txt', 1, true) ~= nil
   end)
   vim.cmd('OpenBoltStop')
   wait_for('the stop', function()
@@ -160,6 +167,79 @@ test(':OpenBoltSessions reloads the conversation', function()
   wait_for('the transcript', function()
     return chat_text():find('build the page', 1, true) ~= nil and chat_text():find('✓ file index.html', 1, true) ~= nil
   end)
+end)
+
+test(':OpenBoltTerminal opens a terminal: keys reach its process, which learns the window size', function()
+  require('openbolt').chat('an interactive program')
+  wait_for('the program to run', function()
+    return chat_text():find('▸ start', 1, true) ~= nil
+  end)
+  local terminals = require('openbolt.terminal').terminals
+  local id
+  wait_for('its terminal', function()
+    for terminal_id, terminal in pairs(terminals) do
+      if terminal.command:find('while read', 1, true) then
+        id = terminal_id
+      end
+    end
+    return id ~= nil
+      and table.concat(vim.api.nvim_buf_get_lines(terminals[id].buf, 0, -1, false), ''):find('ready', 1, true) ~= nil
+  end)
+  choose = function(items)
+    for _, item in ipairs(items) do
+      if item.terminalId == id then
+        return item
+      end
+    end
+  end
+  vim.cmd('OpenBoltTerminal')
+  wait_for('the terminal window', function()
+    return vim.api.nvim_win_get_buf(0) == terminals[id].buf
+  end)
+  local win = vim.api.nvim_get_current_win()
+  local size = string.format('%d %d', vim.api.nvim_win_get_height(win), vim.api.nvim_win_get_width(win))
+  -- What the terminal buffer's on_input hands on for typed keys (a script run by `nvim -l` cannot
+  -- enter Terminal mode to type them).
+  local terminal = require('openbolt.terminal')
+  terminal.input(id, 'hello\r')
+  local function screen()
+    return table.concat(vim.api.nvim_buf_get_lines(terminals[id].buf, 0, -1, false), '')
+  end
+  wait_for('the typed line and the size', function()
+    return screen():find('got:hello size:' .. size, 1, true) ~= nil
+  end)
+  -- A smaller window: the plugin's WinResized handler tells the process.
+  vim.api.nvim_win_set_height(win, 8)
+  wait_for('the resize to be noticed', function()
+    return vim.api.nvim_win_get_height(win) == 8
+  end)
+  vim.api.nvim_exec_autocmds('WinResized', {})
+  size = string.format('%d %d', vim.api.nvim_win_get_height(win), vim.api.nvim_win_get_width(win))
+  terminal.input(id, 'again\r')
+  wait_for('the new size', function()
+    return screen():find('got:again size:' .. size, 1, true) ~= nil
+  end)
+  vim.cmd('close')
+end)
+
+test(':OpenBoltRevert puts the last turn\'s files back', function()
+  require('openbolt').chat('change the page')
+  wait_for('the change', function()
+    return read(workspace .. '/index.html') == '<h1>Changed</h1>\n'
+  end)
+  wait_for('the turn to end', function()
+    local text = chat_text()
+    local start = text:find('change the page', 1, true)
+    return start ~= nil and text:find('— done', start, true) ~= nil
+  end)
+  vim.cmd('OpenBoltRevert')
+  wait_for('the revert', function()
+    return chat_text():find('— reverted 1 turn(s)', 1, true) ~= nil
+  end)
+  assert(chat_text():find('restored index.html', 1, true), chat_text())
+  assert(read(workspace .. '/index.html') == '<h1>Hello from Neovim</h1>\n', read(workspace .. '/index.html'))
+  local buf = vim.fn.bufnr(workspace .. '/index.html')
+  assert(vim.api.nvim_buf_get_lines(buf, 0, -1, false)[1] == '<h1>Hello from Neovim</h1>', 'the buffer shows it')
 end)
 
 test(':checkhealth openbolt finds the server', function()

@@ -312,7 +312,10 @@ impl Chat<'_> {
             policy: self.policy.clone(),
             shell_timeout: self.shell_timeout,
         };
-        let mut sink = self.printer.clone();
+        // The turn's events come through a channel, shown after the terminals' events that were
+        // already there: a command's output is sent before its end is known, and shows first.
+        let (events, mut shown) = mpsc::channel(256);
+        let mut sink = Forward(events);
         let turn = self.conversations.run_turn(
             conversation,
             state,
@@ -324,14 +327,17 @@ impl Chat<'_> {
         tokio::pin!(turn);
         let turn = loop {
             tokio::select! {
-                // A command's output is sent before its end is known: show it first.
                 biased;
                 Some(event) = terminal_events.recv() => self.show_terminal_event(event, true),
+                Some(event) = shown.recv() => self.printer.lock().event(&event),
                 turn = &mut turn => break turn,
             }
         };
         while let Ok(event) = terminal_events.try_recv() {
             self.show_terminal_event(event, true);
+        }
+        while let Ok(event) = shown.try_recv() {
+            self.printer.lock().event(&event);
         }
         watcher.abort();
         self.printer.lock().outcome(&turn.outcome);
@@ -368,14 +374,18 @@ async fn read_line() -> Option<String> {
     .flatten()
 }
 
-impl Sink for Shared {
+/// Hands a turn's events to the loop that shows them.
+struct Forward(mpsc::Sender<TurnEvent>);
+
+impl Sink for Forward {
     fn started<'a>(&'a mut self, _message_id: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(std::future::ready(()))
     }
 
     fn event<'a>(&'a mut self, event: &'a TurnEvent) -> BoxFuture<'a, ()> {
-        self.lock().event(event);
-        Box::pin(std::future::ready(()))
+        Box::pin(async move {
+            let _ = self.0.send(event.clone()).await;
+        })
     }
 }
 

@@ -98,6 +98,12 @@ function M.command(prompt)
   end
 end
 
+--- A new session's id, chosen by the client.
+local function new_session_id()
+  local seconds, micros = vim.uv.gettimeofday()
+  return string.format('nvim-%x%05x-%04x', seconds, micros, math.random(0, 0xffff))
+end
+
 --- Sends a prompt in the current session (a new one the first time).
 function M.chat(prompt)
   local client = M.client(true)
@@ -110,6 +116,8 @@ function M.chat(prompt)
   end
   chat.open(M.options(), M.chat)
   chat.user_message(prompt)
+  -- A new conversation gets its id here, so that :OpenBoltStop can name it from the first moment.
+  state.session_id = state.session_id or new_session_id()
   local params = { prompt = prompt, sessionId = state.session_id }
   local buf = vim.api.nvim_get_current_buf()
   local name = vim.api.nvim_buf_get_name(buf)
@@ -155,15 +163,15 @@ function M.stop()
     vim.notify('[openbolt] nothing is running')
     return
   end
-  if state.session_id then
-    running.client:request('openbolt/abort', { sessionId = state.session_id }, function() end)
-  end
-  -- Cancelling the request aborts the turn even before its session id is known.
-  if running.id then
-    running.client:cancel_request(running.id)
-  end
-  state.request = nil
-  chat.status_line('— stopped')
+  -- Stops this session's turn only; its answer then says "— stopped". A turn the server has not
+  -- begun yet is stopped by cancelling its request.
+  running.client:request('openbolt/abort', { sessionId = state.session_id }, function(err, stopped)
+    if (err or not stopped) and state.request == running and running.id then
+      running.client:cancel_request(running.id)
+      state.request = nil
+      chat.status_line('— stopped')
+    end
+  end)
 end
 
 --- `:OpenBoltSessions`: pick a session and show it; later prompts continue it.

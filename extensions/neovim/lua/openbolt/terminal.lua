@@ -22,12 +22,17 @@ function M.ensure(id, command)
   pcall(vim.api.nvim_buf_set_name, buf, string.format('openbolt://terminal/%d', id))
   local chan = vim.api.nvim_open_term(buf, {
     on_input = function(_, _, _, data)
-      request('openbolt/terminalInput', { terminalId = id, data = data })
+      M.input(id, data)
     end,
   })
   terminal = { buf = buf, chan = chan, command = command or ('terminal ' .. id), running = true }
   M.terminals[id] = terminal
   return terminal
+end
+
+--- Keys typed in a terminal's buffer, for its process.
+function M.input(id, data)
+  request('openbolt/terminalInput', { terminalId = id, data = data })
 end
 
 function M.set_command(id, command)
