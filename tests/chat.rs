@@ -843,6 +843,9 @@ async fn a_tag_cut_off_by_a_failure_is_not_shown_as_prose() {
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("Writing it."), "{text}");
-    assert!(!text.contains("<bolt"), "a half tag was shown as prose:\n{text}");
+    assert!(
+        !text.contains("<bolt"),
+        "a half tag was shown as prose:\n{text}"
+    );
     assert!(!workspace.path().join("a.txt").exists());
 }

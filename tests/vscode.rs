@@ -76,8 +76,23 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("7 passed, 0 failed") && output.status.success(),
+        stdout.contains("11 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
+    );
+    // The openbolt.model setting reached the provider.
+    let models: Vec<String> = standin
+        .recorded()
+        .iter()
+        .map(|request| {
+            request.body["model"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        !models.is_empty() && models.iter().all(|model| model == "e2e-model"),
+        "{models:?}"
     );
 }

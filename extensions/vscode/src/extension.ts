@@ -1,4 +1,5 @@
 // OpenBolt for VS Code: a thin client of `openbolt lsp` — the chat panel, terminals, previews, commands.
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
@@ -18,7 +19,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   status.tooltip = 'OpenBolt is replying — click to stop';
   status.command = 'openbolt.stop';
   let sessionId: string | undefined;
-  let running = false;
+  /** The running turn: its session (chosen here for a new chat, so Stop can name it at once). */
+  let running: { sessionId: string; cancel: vscode.CancellationTokenSource } | undefined;
+  let starting: Promise<LanguageClient | undefined> | undefined;
 
   const chatView = new ChatView(context.extensionUri, (message) => void onWebview(message));
   context.subscriptions.push(
@@ -70,11 +73,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     return created;
   }
 
+  /** The client, started once: callers that arrive while it starts wait for the same start. */
   async function ensureClient(): Promise<LanguageClient | undefined> {
-    if (!client) {
-      client = await start();
-    }
-    return client;
+    if (client) return client;
+    starting ??= start().then((started) => {
+      client = started;
+      starting = undefined;
+      return started;
+    });
+    return starting;
   }
 
   async function openPreview(url: string): Promise<void> {
@@ -93,7 +100,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       return;
     }
     chatView.post({ type: 'user', text: prompt });
-    running = true;
+    sessionId ??= newSessionId();
+    const turn = { sessionId, cancel: new vscode.CancellationTokenSource() };
+    running = turn;
     status.show();
     const editor = vscode.window.activeTextEditor;
     const context = editor && editor.document.uri.scheme === 'file'
@@ -103,33 +112,35 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         }
       : undefined;
     try {
-      const result = await connected.sendRequest(ext.chat, { prompt, sessionId, context });
-      sessionId = result.sessionId;
+      const result = await connected.sendRequest(ext.chat, { prompt, sessionId, context }, turn.cancel.token);
       chatView.post({ type: 'done', result });
     } catch (error) {
       chatView.post({ type: 'done', error: error instanceof Error ? error.message : String(error) });
     } finally {
-      running = false;
-      status.hide();
+      turn.cancel.dispose();
+      if (running === turn) {
+        running = undefined;
+        status.hide();
+      }
     }
   }
 
+  /** Stops this chat's turn only. A turn the server has not begun yet is stopped by cancelling its request. */
   async function stop(): Promise<void> {
-    if (!client || !running) {
+    const turn = running;
+    if (!client || !turn) {
       return;
     }
-    if (sessionId) {
-      await client.sendRequest(ext.abort, { sessionId }).catch(() => undefined);
-    } else {
-      // The first turn of a new chat: its session id is not known yet; stop every turn.
-      await client.sendRequest('workspace/executeCommand', { command: 'openbolt.abort', arguments: [] }).catch(() => undefined);
+    const stopped = await client.sendRequest(ext.abort, { sessionId: turn.sessionId }).catch(() => false);
+    if (!stopped) {
+      turn.cancel.cancel();
     }
   }
 
   async function pickSession(): Promise<void> {
     const connected = await ensureClient();
     if (!connected) return;
-    const list = await connected.sendRequest(ext.sessions, null);
+    const list = await connected.sendRequest(ext.sessions);
     if (list.length === 0) {
       void vscode.window.showInformationMessage('OpenBolt: no sessions in this workspace yet.');
       return;
@@ -208,15 +219,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand('openbolt.showServerLog', () => output.show(true)),
     vscode.commands.registerCommand('openbolt.restartServer', async () => {
-      const previous = client;
+      const previous = client ?? (await starting);
       client = undefined;
       await previous?.stop().catch(() => undefined);
-      await ensureClient();
+      const restarted = await ensureClient();
+      if (restarted) {
+        void vscode.window.showInformationMessage('OpenBolt: the server was restarted.');
+      }
     }),
     vscode.commands.registerCommand('openbolt.sendPrompt', (prompt: string) => send(prompt)),
   );
 
   await ensureClient();
+}
+
+/** A new chat's session id, chosen by the client. */
+function newSessionId(): string {
+  return `vscode-${randomUUID()}`;
 }
 
 export async function deactivate(): Promise<void> {

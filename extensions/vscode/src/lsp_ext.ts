@@ -1,5 +1,5 @@
 // The server's `openbolt/…` methods (docs/protocol.md), typed once for the extension.
-import { NotificationType, RequestType } from 'vscode-languageclient/node';
+import { NotificationType, RequestType, RequestType0 } from 'vscode-languageclient/node';
 
 export type ActionStatus = 'pending' | 'approval' | 'running' | 'complete' | 'failed' | 'aborted' | 'skipped';
 export type TurnStatus = 'complete' | 'aborted' | 'failed';
@@ -91,7 +91,7 @@ export interface RevertResult {
 
 export const chat = new RequestType<ChatParams, ChatResult, void>('openbolt/chat');
 export const abort = new RequestType<{ sessionId: string }, boolean, void>('openbolt/abort');
-export const sessions = new RequestType<null, SessionSummary[], void>('openbolt/sessions');
+export const sessions = new RequestType0<SessionSummary[], void>('openbolt/sessions');
 export const loadSession = new RequestType<
   { sessionId: string },
   { sessionId: string; messages: TranscriptMessage[] },

@@ -2,6 +2,7 @@
 // typing goes back to the process, the size is passed on, closing the terminal stops the process.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { keepBacklog } from './backlog';
 import * as ext from './lsp_ext';
 
 interface ServerTerminal {
@@ -9,10 +10,14 @@ interface ServerTerminal {
   write: vscode.EventEmitter<string>;
   close: vscode.EventEmitter<number | void>;
   name: string;
-  /** Output kept until the terminal is opened (VS Code drops what is written before `open`). */
+  /** Output kept until the terminal is opened (VS Code drops what is written before `open`), at most
+   * BACKLOG_LIMIT characters: the newest. */
   backlog: string[];
+  backlogSize: number;
   opened: boolean;
   running: boolean;
+  /** The user closed it: what still comes for it (the end of its process) is not shown. */
+  closed: boolean;
 }
 
 export class Terminals implements vscode.Disposable {
@@ -30,19 +35,25 @@ export class Terminals implements vscode.Disposable {
 
   output(id: number, data: string): void {
     const entry = this.entry(id);
+    if (entry.closed) return;
     if (!entry.terminal) {
       this.create(id, entry, false);
     }
     if (entry.opened) {
       entry.write.fire(data);
     } else {
-      entry.backlog.push(data);
+      entry.backlogSize = keepBacklog(entry.backlog, entry.backlogSize, data);
     }
   }
 
   exit(id: number, exitCode: number, signal?: string): void {
     const entry = this.entry(id);
     entry.running = false;
+    if (entry.closed) {
+      // The user closed it while it ran; its end is all that was still to come.
+      this.terminals.delete(id);
+      return;
+    }
     const how = signal ? `ended by ${signal}` : `exited with code ${exitCode}`;
     this.output(id, `\r\n\x1b[2m[${how}]\x1b[0m\r\n`);
   }
@@ -69,8 +80,10 @@ export class Terminals implements vscode.Disposable {
         close: new vscode.EventEmitter<number | void>(),
         name: `OpenBolt: terminal ${id}`,
         backlog: [],
+        backlogSize: 0,
         opened: false,
         running: true,
+        closed: false,
       };
       this.terminals.set(id, entry);
     }
@@ -95,9 +108,12 @@ export class Terminals implements vscode.Disposable {
       },
       close: () => {
         if (entry.running) {
+          // Its end is still to come: keep the entry (closed) so that it does not open a new terminal.
+          entry.closed = true;
           request(ext.terminalKill, { terminalId: id });
+        } else {
+          this.terminals.delete(id);
         }
-        this.terminals.delete(id);
       },
       handleInput: (data) => {
         if (entry.running) {

@@ -78,6 +78,7 @@ fs.writeFileSync(
     'terminal.integrated.gpuAcceleration': 'off',
     'openbolt.server.path': process.env.OPENBOLT_BIN,
     'openbolt.approval.autoApprove': false,
+    'openbolt.model': 'e2e-model',
     'openbolt.preview.open': 'none',
   }),
 );
@@ -239,7 +240,8 @@ try {
     await waitFor('the composer to be free', () => composerFree(frame));
     await frame.fill('#prompt', 'now slowly');
     await frame.press('#prompt', 'Enter');
-    await waitFor('the slow reply to start', async () => (await webviewText(frame)).includes('This one takes a while.'));
+    // Its file is on its way (the action is open) when Stop is pressed.
+    await waitFor('the slow file to be on its way', async () => frame.$('.action:has-text("slow.txt")'));
     await frame.click('#stop');
     await waitFor('the turn to stop', async () => (await webviewText(frame)).includes('Stopped'));
     await page.screenshot({ path: path.join(artifacts, 'chat-stopped.png') });
@@ -260,6 +262,56 @@ try {
     await page.keyboard.press('Control+z');
     await waitFor('undo to restore the old heading', async () => (await editorText()).includes('Hello from VS Code'));
     await page.screenshot({ path: path.join(artifacts, 'undo.png') });
+  });
+
+  const pickFromQuickPick = async (label) => {
+    const row = await waitFor(`"${label}" in the quick pick`, async () =>
+      page.$(`.quick-input-widget .quick-input-list .monaco-list-row[aria-label*="${label}"]`),
+    );
+    await row.click();
+  };
+  const notification = (text) => waitFor(`the notification "${text}"`, async () => page.$(`.notification-toast:has-text("${text}")`));
+
+  await test('Revert Last Turn puts the file back on disk and in the editor', async () => {
+    // The undo above left the editor with unsaved text; let the disk's version stand first.
+    await page.click('.monaco-editor .view-lines');
+    await runCommand('File: Revert File');
+    const editorText = async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent));
+    await waitFor('the editor to show the saved change', async () => (await editorText()).includes('Changed in VS Code'));
+    await runCommand('OpenBolt: Revert Last Turn');
+    await notification('reverted 1 turn(s), 1 file(s)');
+    await waitFor('the old heading on disk', async () => fs.readFileSync(path.join(workspace, 'index.html'), 'utf8') === '<h1>Hello from VS Code</h1>\n');
+    await waitFor('the old heading in the editor', async () => (await editorText()).includes('Hello from VS Code'));
+  });
+
+  await test('New Chat empties the panel, and History brings a session back', async () => {
+    const frame = await chatFrame();
+    await frame.click('#new');
+    await waitFor('an empty panel', async () => !(await webviewText(frame)).includes('build the page'));
+    await frame.click('#history');
+    await pickFromQuickPick('build the page');
+    await waitFor('the transcript', async () => {
+      const text = await webviewText(frame);
+      return text.includes('build the page') && text.includes('Here is your page.') && text.includes('change the heading');
+    });
+  });
+
+  await test('Restart Server, then Open Session… loads a session from the new server', async () => {
+    const frame = await chatFrame();
+    await runCommand('OpenBolt: Restart Server');
+    await notification('the server was restarted');
+    await runCommand('OpenBolt: New Chat');
+    await waitFor('an empty panel', async () => !(await webviewText(frame)).includes('build the page'));
+    await runCommand('OpenBolt: Open Session…');
+    await pickFromQuickPick('build the page');
+    await waitFor('the transcript', async () => (await webviewText(frame)).includes('Here is your page.'));
+  });
+
+  await test('Show Server Log shows the server output channel', async () => {
+    await runCommand('OpenBolt: Show Server Log');
+    await waitFor('the output channel', async () =>
+      page.$('.panel .monaco-select-box[title*="OpenBolt Server"], .panel [aria-label*="OpenBolt Server"], .panel .monaco-action-bar :text("OpenBolt Server")'),
+    );
   });
 } catch (error) {
   results.failed += 1;
