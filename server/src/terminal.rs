@@ -16,13 +16,17 @@
 //! grace period. Every terminal is stopped on [`Terminals::shutdown`], when [`Terminals`] is dropped,
 //! and — without waiting — by the panic hook [`install_panic_hook`] installs.
 
+mod output;
 pub mod preview;
 pub mod process;
+mod pty;
 
-use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
+use output::{Coalescer, Input};
+use portable_pty::PtySize;
 use preview::UrlScanner;
+use pty::Pty;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -171,14 +175,6 @@ impl Spawned {
     }
 }
 
-/// Environment variables a command does not inherit from the server: our providers' keys and settings.
-const WITHHELD_ENV: &[&str] = &[
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "OPENBOLT_API_KEY",
-    "OPENROUTER_API_KEY",
-];
-
 /// The leaders of every terminal not yet known to be over, for the panic hook.
 static LIVE_LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
@@ -222,11 +218,6 @@ impl Drop for Shared {
             .collect();
         process::stop_all(&leaders, self.options.kill_grace);
     }
-}
-
-struct Pty {
-    master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
 }
 
 struct Terminal {
@@ -298,45 +289,13 @@ impl Terminals {
             command: command.to_owned(),
             reason,
         };
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: options.rows,
-                cols: options.cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .map_err(|error| spawn_error(format!("no PTY: {error}")))?;
-        let mut builder = CommandBuilder::new(&options.shell);
-        builder.arg("-c");
-        builder.arg(command);
-        builder.cwd(cwd);
-        builder.env("TERM", "xterm-256color");
-        builder.env("COLORTERM", "truecolor");
-        // Dev servers that open a browser themselves (CRA, some Vite setups) leave that to us.
-        builder.env("BROWSER", "none");
-        for name in WITHHELD_ENV {
-            builder.env_remove(name);
-        }
-        let mut child = pair
-            .slave
-            .spawn_command(builder)
-            .map_err(|error| spawn_error(error.to_string()))?;
-        // Our copy of the slave side must go, or the reader never sees EOF.
-        drop(pair.slave);
-        let leader = child
-            .process_id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .ok_or_else(|| spawn_error("the process has no id".to_owned()))?;
+        let pty::Started {
+            child,
+            pty,
+            reader,
+            leader,
+        } = pty::start(options, command, cwd).map_err(spawn_error)?;
         live_leaders().insert(leader);
-
-        let reader = pair
-            .master
-            .try_clone_reader()
-            .map_err(|error| spawn_error(error.to_string()))?;
-        let writer = pair
-            .master
-            .take_writer()
-            .map_err(|error| spawn_error(error.to_string()))?;
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (exit_sender, exit_receiver) = watch::channel(None);
         let terminal = Arc::new(Terminal {
@@ -345,10 +304,7 @@ impl Terminals {
             owner: owner.to_owned(),
             leader,
             is_start: purpose == Purpose::Start,
-            pty: Mutex::new(Some(Pty {
-                master: pair.master,
-                writer,
-            })),
+            pty: Mutex::new(Some(pty)),
             input_order: tokio::sync::Mutex::new(()),
             tail: Mutex::new(VecDeque::new()),
             tail_bytes: options.tail_bytes,
@@ -364,33 +320,20 @@ impl Terminals {
 
         // Reader thread → bounded channel: when the forwarder is behind, the thread blocks.
         let (chunks_sender, chunks) = mpsc::channel::<Vec<u8>>(4);
-        spawn_thread(format!("pty-read-{id}"), move || {
-            read_pty(reader, &chunks_sender);
+        pty::spawn_thread(format!("pty-read-{id}"), move || {
+            pty::read(reader, &chunks_sender);
         });
         let (exited_sender, exited) = oneshot::channel();
-        spawn_thread(format!("pty-wait-{id}"), move || {
-            let exit = match child.wait() {
-                Ok(status) => ExitInfo {
-                    code: i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
-                    signal: status.signal().map(str::to_owned),
-                    stopped: false,
-                },
-                Err(error) => {
-                    tracing::warn!(%error, "waiting for a terminal's command failed");
-                    ExitInfo {
-                        code: 1,
-                        signal: None,
-                        stopped: false,
-                    }
-                }
-            };
-            let _ = exited_sender.send(exit);
+        pty::spawn_thread(format!("pty-wait-{id}"), move || {
+            let _ = exited_sender.send(pty::wait(child));
         });
 
         let (urls_sender, urls) = watch::channel(None);
         if purpose == Purpose::Start && options.detect_previews {
-            tokio::spawn(watch_for_preview(
-                terminal.clone(),
+            tokio::spawn(preview::watch(
+                id,
+                leader,
+                terminal.exit.subscribe(),
                 urls,
                 self.shared.events.clone(),
             ));
@@ -545,27 +488,6 @@ impl Terminals {
     }
 }
 
-fn spawn_thread(name: String, work: impl FnOnce() + Send + 'static) {
-    if let Err(error) = std::thread::Builder::new().name(name).spawn(work) {
-        tracing::error!(%error, "cannot start a terminal thread");
-    }
-}
-
-fn read_pty(mut reader: Box<dyn Read + Send>, chunks: &mpsc::Sender<Vec<u8>>) {
-    let mut buffer = vec![0u8; 64 << 10];
-    loop {
-        match reader.read(&mut buffer) {
-            // Linux reports the end of a PTY whose last writer closed as EIO.
-            Ok(0) | Err(_) => return,
-            Ok(read) => {
-                if chunks.blocking_send(buffer[..read].to_vec()).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// How long a killed terminal may take to report its end before [`Terminals::kill`] returns anyway.
 const EXIT_REPORT_AFTER_KILL: Duration = Duration::from_secs(2);
 
@@ -573,7 +495,8 @@ const EXIT_REPORT_AFTER_KILL: Duration = Duration::from_secs(2);
 /// (a background process may hold the PTY open for as long as it lives).
 const EOF_AFTER_EXIT: Duration = Duration::from_millis(100);
 
-/// Moves a terminal's output to the events: tail, coalescing, URL scanning, then its exit.
+/// Moves a terminal's output to the events (coalesced by the [`Coalescer`]), keeps its tail, scans it
+/// for a preview URL, and reports its exit after the output.
 async fn forward(
     terminal: Arc<Terminal>,
     mut chunks: mpsc::Receiver<Vec<u8>>,
@@ -582,76 +505,46 @@ async fn forward(
     options: TerminalOptions,
     urls: watch::Sender<Option<(String, u16)>>,
 ) {
-    let mut pending: Vec<u8> = Vec::new();
-    let mut flush_at: Option<Instant> = None;
-    let mut eof = false;
-    let mut exit: Option<ExitInfo> = None;
-    let mut report_at: Option<Instant> = None;
-    let mut reported = false;
+    let mut coalescer = Coalescer::new(
+        options.coalesce_window,
+        options.coalesce_bytes,
+        EOF_AFTER_EXIT,
+    );
     let mut scanner = UrlScanner::default();
     let far = || Instant::now() + Duration::from_secs(86_400);
-    loop {
-        if eof && reported {
-            break;
-        }
-        let mut flush = false;
-        let mut report = false;
-        tokio::select! {
-            chunk = chunks.recv(), if !eof => match chunk {
+    while !coalescer.done() {
+        let deadline = coalescer.deadline();
+        let input = tokio::select! {
+            chunk = chunks.recv(), if coalescer.wants_chunks() => match chunk {
                 Some(bytes) => {
                     push_tail(&terminal, &bytes);
-                    pending.extend_from_slice(&bytes);
-                    flush_at.get_or_insert_with(|| Instant::now() + options.coalesce_window);
-                    flush = pending.len() >= options.coalesce_bytes;
+                    Input::Chunk(bytes)
                 }
-                None => {
-                    eof = true;
-                    flush = true;
-                    report = exit.is_some() && !reported;
-                }
+                None => Input::Eof,
             },
-            status = &mut exited, if exit.is_none() => {
-                exit = Some(status.unwrap_or(ExitInfo { code: 1, signal: None, stopped: false }));
-                report_at = Some(Instant::now() + EOF_AFTER_EXIT);
-                report = eof;
+            status = &mut exited, if coalescer.wants_exit() => {
+                Input::Exited(status.unwrap_or(ExitInfo { code: 1, signal: None, stopped: false }))
             },
-            () = tokio::time::sleep_until(flush_at.unwrap_or_else(far)), if flush_at.is_some() => flush = true,
-            () = tokio::time::sleep_until(report_at.unwrap_or_else(far)), if report_at.is_some() && !reported => {
-                flush = true;
-                report = true;
-            },
-        }
-        if flush || report {
-            flush_at = None;
-            let text = take_text(&mut pending, eof);
-            if !text.is_empty() {
-                if let Some(found) = scanner.feed(&text)
-                    && urls.borrow().is_none()
-                {
-                    let _ = urls.send(Some(found));
-                }
-                if events
-                    .send(TerminalEvent::Output {
-                        terminal_id: terminal.id,
-                        data: text,
-                    })
-                    .await
-                    .is_err()
-                {
-                    // Nobody listens any more; keep draining so the command is not blocked.
-                }
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => Input::Timer,
+        };
+        let output = coalescer.step(input, Instant::now());
+        if let Some(text) = output.text {
+            if let Some(found) = scanner.feed(&text)
+                && urls.borrow().is_none()
+            {
+                let _ = urls.send(Some(found));
             }
+            // Nobody may listen any more; output is still drained so that the command is not blocked.
+            let _ = events
+                .send(TerminalEvent::Output {
+                    terminal_id: terminal.id,
+                    data: text,
+                })
+                .await;
         }
-        if report && !reported {
-            reported = true;
-            report_at = None;
-            let mut exit = exit.clone().unwrap_or(ExitInfo {
-                code: 1,
-                signal: None,
-                stopped: false,
-            });
+        if let Some(mut exit) = output.report {
             exit.stopped = terminal.stopping.load(Ordering::Acquire);
-            if eof {
+            if !coalescer.wants_chunks() {
                 // No process holds the PTY any more: give its descriptors back.
                 lock(&terminal.pty).take();
             }
@@ -660,7 +553,7 @@ async fn forward(
             let _ = events
                 .send(TerminalEvent::Exit {
                     terminal_id: terminal.id,
-                    exit: exit.clone(),
+                    exit,
                 })
                 .await;
             let checked = terminal.clone();
@@ -680,37 +573,6 @@ fn push_tail(terminal: &Terminal, bytes: &[u8]) {
         tail.drain(..excess);
         tail.extend(bytes);
     }
-}
-
-/// Takes the text of `pending`, leaving a character cut off at its end for the next time (unless
-/// `last`). Bytes that are not UTF-8 become U+FFFD.
-fn take_text(pending: &mut Vec<u8>, last: bool) -> String {
-    let keep = if last { 0 } else { incomplete_suffix(pending) };
-    let cut = pending.len() - keep;
-    let text = match std::str::from_utf8(&pending[..cut]) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(&pending[..cut]).into_owned(),
-    };
-    pending.drain(..cut);
-    text
-}
-
-/// The length of an unfinished UTF-8 sequence at the end of `bytes` (0 to 3).
-fn incomplete_suffix(bytes: &[u8]) -> usize {
-    for back in 1..=bytes.len().min(3) {
-        let byte = bytes[bytes.len() - back];
-        if byte & 0xC0 == 0x80 {
-            continue;
-        }
-        let needed = match byte {
-            0xC0..=0xDF => 2,
-            0xE0..=0xEF => 3,
-            0xF0..=0xF7 => 4,
-            _ => return 0,
-        };
-        return if needed > back { back } else { 0 };
-    }
-    0
 }
 
 fn mark_over_if_empty(terminal: &Terminal) {
@@ -740,102 +602,5 @@ fn forget_finished(terminals: &mut BTreeMap<TerminalId, Arc<Terminal>>) {
         .take(finished.len().saturating_sub(FINISHED_KEPT))
     {
         terminals.remove(id);
-    }
-}
-
-/// Watches a dev server until it answers at a URL it printed, or at a port one of its processes
-/// listens on; then reports the preview, once.
-async fn watch_for_preview(
-    terminal: Arc<Terminal>,
-    mut urls: watch::Receiver<Option<(String, u16)>>,
-    events: mpsc::Sender<TerminalEvent>,
-) {
-    crate::install_crypto_provider();
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "cannot make an HTTP client to probe previews");
-            return;
-        }
-    };
-    let mut exit = terminal.exit.subscribe();
-    loop {
-        if exit.borrow().is_some() {
-            return;
-        }
-        let printed = urls.borrow_and_update().clone();
-        let candidate = match printed {
-            Some(found) => Some(found),
-            None => {
-                let leader = terminal.leader;
-                tokio::task::spawn_blocking(move || {
-                    let members = process::members(&process::all_processes(), &[leader]);
-                    preview::listening_ports(&members).first().copied()
-                })
-                .await
-                .ok()
-                .flatten()
-                .map(|port| (format!("http://localhost:{port}/"), port))
-            }
-        };
-        if let Some((url, port)) = candidate
-            && answers(&client, &url, port).await
-        {
-            let _ = events
-                .send(TerminalEvent::Preview(Preview {
-                    url,
-                    port,
-                    terminal_id: terminal.id,
-                }))
-                .await;
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = urls.changed() => {}
-            _ = exit.changed() => return,
-        }
-    }
-}
-
-/// The server answers: any HTTP response for `http`, an accepted connection for `https` (a dev
-/// certificate would not verify).
-async fn answers(client: &reqwest::Client, url: &str, port: u16) -> bool {
-    if url.starts_with("https://") {
-        return tokio::net::TcpStream::connect(("localhost", port))
-            .await
-            .is_ok();
-    }
-    client.get(url).send().await.is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_taken_whole_characters_at_a_time() {
-        let crab = "🦀".as_bytes();
-        let mut pending = [b"ok ".as_slice(), &crab[..2]].concat();
-        assert_eq!(take_text(&mut pending, false), "ok ");
-        assert_eq!(pending, &crab[..2]);
-        pending.extend_from_slice(&crab[2..]);
-        assert_eq!(take_text(&mut pending, false), "🦀");
-        assert!(pending.is_empty());
-        let mut broken = vec![b'a', 0xFF, b'b', 0xE6];
-        assert_eq!(take_text(&mut broken, true), "a\u{FFFD}b\u{FFFD}");
-    }
-
-    #[test]
-    fn incomplete_suffixes_are_found() {
-        assert_eq!(incomplete_suffix(b"abc"), 0);
-        assert_eq!(incomplete_suffix("é".as_bytes()), 0);
-        assert_eq!(incomplete_suffix(&"日".as_bytes()[..2]), 2);
-        assert_eq!(incomplete_suffix(&"🦀".as_bytes()[..3]), 3);
-        assert_eq!(incomplete_suffix(&[0x80, 0x80, 0x80]), 0);
     }
 }

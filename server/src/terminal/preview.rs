@@ -1,7 +1,11 @@
 //! Finding a dev server's URL: from what it prints (`Local: http://localhost:5173/`), or from a new
-//! listening TCP port owned by one of its processes (`/proc/net/tcp*` and `/proc/<pid>/fd`).
+//! listening TCP port owned by one of its processes (`/proc/net/tcp*` and `/proc/<pid>/fd`); then
+//! probing it until it answers (`watch`).
 
+use super::{ExitInfo, Preview, TerminalEvent, TerminalId, process};
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 
 /// Removes escape sequences (colours, cursor movement, titles) from terminal output, character by
 /// character, across chunk boundaries.
@@ -191,6 +195,74 @@ pub fn parse_listening(table: &str) -> HashMap<u64, u16> {
             Some((inode, port))
         })
         .collect()
+}
+
+/// Watches a dev server until it answers at a URL it printed, or at a port one of its processes
+/// listens on; then reports the preview, once.
+pub(super) async fn watch(
+    terminal_id: TerminalId,
+    leader: i32,
+    mut exit: watch::Receiver<Option<ExitInfo>>,
+    mut urls: watch::Receiver<Option<(String, u16)>>,
+    events: mpsc::Sender<TerminalEvent>,
+) {
+    crate::install_crypto_provider();
+    let client = match reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot make an HTTP client to probe previews");
+            return;
+        }
+    };
+    loop {
+        if exit.borrow().is_some() {
+            return;
+        }
+        let printed = urls.borrow_and_update().clone();
+        let candidate = match printed {
+            Some(found) => Some(found),
+            None => tokio::task::spawn_blocking(move || {
+                let members = process::members(&process::all_processes(), &[leader]);
+                listening_ports(&members).first().copied()
+            })
+            .await
+            .ok()
+            .flatten()
+            .map(|port| (format!("http://localhost:{port}/"), port)),
+        };
+        if let Some((url, port)) = candidate
+            && answers(&client, &url, port).await
+        {
+            let _ = events
+                .send(TerminalEvent::Preview(Preview {
+                    url,
+                    port,
+                    terminal_id,
+                }))
+                .await;
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = urls.changed() => {}
+            _ = exit.changed() => return,
+        }
+    }
+}
+
+/// The server answers: any HTTP response for `http`, an accepted connection for `https` (a dev
+/// certificate would not verify).
+async fn answers(client: &reqwest::Client, url: &str, port: u16) -> bool {
+    if url.starts_with("https://") {
+        return tokio::net::TcpStream::connect(("localhost", port))
+            .await
+            .is_ok();
+    }
+    client.get(url).send().await.is_ok()
 }
 
 #[cfg(test)]
