@@ -305,7 +305,7 @@ impl Runner {
             }
             ActionKind::Shell | ActionKind::Start => {
                 let request = ApprovalRequest {
-                    kind: job.action.kind.as_str().to_owned(),
+                    kind: job.action.kind.clone(),
                     command: job.content.clone(),
                 };
                 let approval = match self.policy.decide(&request.command) {

@@ -306,7 +306,7 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::ActionStatus;
+    use crate::types::{ActionKind, ActionStatus};
 
     #[test]
     fn the_data_dir_follows_the_environment() {
@@ -345,7 +345,7 @@ mod tests {
         let mut update = ActionUpdate {
             artifact_id: "a".into(),
             action_id: 0,
-            kind: "file".into(),
+            kind: ActionKind::File,
             file_path: Some("a.txt".into()),
             command: None,
             status: ActionStatus::Complete,
@@ -484,7 +484,7 @@ mod tests {
         let update = ActionUpdate {
             artifact_id: "a".into(),
             action_id: 0,
-            kind: "file".into(),
+            kind: ActionKind::File,
             file_path: Some("a.txt".into()),
             command: None,
             status: ActionStatus::Complete,

@@ -2,6 +2,7 @@
 //! what a turn reports while it runs. A leaf: it depends on the parser's types only.
 
 use openbolt_parser::ActionInfo;
+pub use openbolt_parser::ActionKind;
 
 /// Identifies a terminal for the life of the server.
 pub type TerminalId = u64;
@@ -48,8 +49,8 @@ pub struct ActionUpdate {
     pub artifact_id: String,
     /// The action's index in the reply.
     pub action_id: usize,
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(rename = "type", with = "kind_name")]
+    pub kind: ActionKind,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub file_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -72,7 +73,7 @@ impl ActionUpdate {
         ActionUpdate {
             artifact_id: action.artifact_id.clone(),
             action_id: action.index,
-            kind: action.kind.as_str().to_owned(),
+            kind: action.kind.clone(),
             file_path: action.file_path.clone(),
             command: command.map(str::to_owned),
             status,
@@ -96,9 +97,9 @@ impl ActionUpdate {
     /// What the action is, for people and the model: `file src/app.js`, ``shell `npm install` ``.
     pub fn describe(&self) -> String {
         match (&self.file_path, &self.command) {
-            (Some(path), _) => format!("{} {path}", self.kind),
-            (None, Some(command)) => format!("{} `{command}`", self.kind),
-            (None, None) => self.kind.clone(),
+            (Some(path), _) => format!("{} {path}", self.kind.as_str()),
+            (None, Some(command)) => format!("{} `{command}`", self.kind.as_str()),
+            (None, None) => self.kind.as_str().to_owned(),
         }
     }
 }
@@ -118,4 +119,24 @@ pub enum TurnEvent {
     /// Something the user should know that is not the model's (a retry, a continuation).
     Notice(String),
     Action(ActionUpdate),
+}
+
+/// An action's kind on the wire and in the store: its name (`file`, `shell`, `start`, or an unknown type
+/// as written).
+mod kind_name {
+    use super::ActionKind;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        kind: &ActionKind,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(kind.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<ActionKind, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Ok(ActionKind::from_attribute(&name))
+    }
 }

@@ -2,12 +2,13 @@
 //! asked through an [`Approver`] — a terminal prompt in the CLI, `window/showMessageRequest` in the LSP.
 
 use futures::future::BoxFuture;
+use openbolt_parser::ActionKind;
 
 /// A command waiting for approval.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApprovalRequest {
     /// `shell` or `start`.
-    pub kind: String,
+    pub kind: ActionKind,
     pub command: String,
 }
 

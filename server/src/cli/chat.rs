@@ -11,7 +11,7 @@ use crate::engine::{Engine, TurnOutcome, TurnStatus};
 use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
-use crate::types::{ActionStatus, ActionUpdate, TurnEvent};
+use crate::types::{ActionKind, ActionStatus, ActionUpdate, TurnEvent};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use std::io::{IsTerminal, Write};
@@ -426,7 +426,8 @@ impl Approver for TerminalApprover {
         Box::pin(async move {
             self.printer.lock().ask(&format!(
                 "  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
-                request.kind, request.command
+                request.kind.as_str(),
+                request.command
             ));
             let answer = read_line()
                 .await
@@ -663,7 +664,7 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
     match update.status {
         // The question itself is the approver's.
         ActionStatus::Pending | ActionStatus::Approval => None,
-        ActionStatus::Running if update.kind == "file" => None,
+        ActionStatus::Running if update.kind == ActionKind::File => None,
         ActionStatus::Running => Some(format!("  ▸ {what}")),
         ActionStatus::Complete => Some(format!("  ✓ {what}{exit}")),
         ActionStatus::Failed => Some(format!("  ✗ {what}{exit}{reason}")),

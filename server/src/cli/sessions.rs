@@ -145,7 +145,7 @@ pub fn export_markdown(store: &Store, session_id: &str) -> Result<String, StoreE
                 .unwrap_or_default();
             out.push_str(&format!(
                 "- {} {what}: {}",
-                action.kind,
+                action.kind.as_str(),
                 action.status.as_str()
             ));
             if let Some(error) = &action.error {

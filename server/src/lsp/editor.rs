@@ -16,6 +16,7 @@ use super::position;
 use crate::actions::FileWriter;
 use crate::actions::approval::{Approval, ApprovalRequest, Approver};
 use crate::actions::files::write_atomically;
+use crate::types::ActionKind;
 use futures::future::BoxFuture;
 use ropey::Rope;
 use std::path::Path;
@@ -236,7 +237,7 @@ pub const SKIP: &str = "Skip";
 impl Approver for EditorApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            let what = if request.kind == "start" {
+            let what = if request.kind == ActionKind::Start {
                 "start the dev server"
             } else {
                 "run"

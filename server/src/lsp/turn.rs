@@ -11,7 +11,7 @@ use crate::actions::FileWriter;
 use crate::actions::approval::Approver;
 use crate::conversation::{FrontEnd, Sink, TurnRequest};
 use crate::engine::TurnStatus;
-use crate::types::{ActionStatus, TurnEvent};
+use crate::types::{ActionKind, ActionStatus, TurnEvent};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -86,7 +86,7 @@ impl Sink for Notifications {
                 TurnEvent::Action(update) => {
                     if let Some(terminal) = update.terminal_id
                         && update.status == ActionStatus::Running
-                        && update.kind == "shell"
+                        && update.kind == ActionKind::Shell
                         && self.state.work_done_progress.load(Ordering::Acquire)
                     {
                         self.state
