@@ -121,7 +121,8 @@ impl Engine {
         events: mpsc::Sender<TurnEvent>,
         cancel: CancellationToken,
     ) -> TurnOutcome {
-        let user_message = self.user_message(session, prompt, editor);
+        // The context walks the workspace and reads files.
+        let user_message = crate::blocking(|| self.user_message(session, prompt, editor));
         let mut messages = session.messages.clone();
         messages.push(Message {
             role: Role::User,

@@ -12,6 +12,17 @@ pub mod store;
 pub mod terminal;
 pub mod types;
 
+/// Runs blocking work (the file system, SQLite) without stalling the async threads: on a multi-thread
+/// runtime the worker hands its other tasks on while this runs.
+pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 /// Installs rustls' crypto provider (ring) once per process; reqwest is built without one.
 pub fn install_crypto_provider() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
@@ -74,7 +85,7 @@ mod layers {
     ];
 
     /// Items of the crate root anyone may use.
-    const ROOT_ITEMS: &[&str] = &["install_crypto_provider"];
+    const ROOT_ITEMS: &[&str] = &["install_crypto_provider", "blocking"];
 
     /// The modules of ours that `source` names through `crate::`.
     fn used_modules(source: &str) -> Vec<String> {

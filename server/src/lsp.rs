@@ -35,8 +35,10 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     crate::install_crypto_provider();
     let (terminal_events, receiver) = mpsc::channel(64);
     let terminals = Terminals::new(TerminalOptions::default(), terminal_events);
+    // Two queues to stdout: the server's frames (responses first), and our notifications.
     let (frames, frames_out) = mpsc::channel(64);
-    let notifier = transport::Notifier::new(frames.clone());
+    let (bulk, bulk_out) = mpsc::channel(64);
+    let notifier = transport::Notifier::new(bulk);
     let backend_terminals = terminals.clone();
     let (service, socket) = LspService::build(move |client| {
         Backend::new(client, notifier, backend_terminals, receiver)
@@ -52,26 +54,56 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     .custom_method("openbolt/terminals", Backend::terminals)
     .custom_method("openbolt/document", Backend::document)
     .finish();
-    // stdin → checked frames → the server; the server's frames and our answers to bad frames → stdout.
-    let (server_input, filter_output) = tokio::io::duplex(1 << 20);
-    let (server_output, merger_input) = tokio::io::duplex(1 << 20);
-    tokio::spawn(transport::filter_input(
-        tokio::io::stdin(),
-        filter_output,
-        frames.clone(),
-    ));
-    tokio::spawn(transport::frames_from_server(merger_input, frames));
-    let writer = tokio::spawn(transport::write_frames(frames_out, tokio::io::stdout()));
-    let server = Server::new(server_input, server_output, socket)
-        .concurrency_level(CONCURRENT_REQUESTS)
-        .serve(service);
+    // The protocol — stdin → checked frames → the server → stdout — runs on a thread of its own, so a
+    // request is read, handled and answered without waiting for a worker that turns, terminals and
+    // previews keep busy. What a handler starts that takes long (a turn) runs on the main runtime.
+    let (ended, end) = tokio::sync::oneshot::channel();
+    let protocol = std::thread::Builder::new()
+        .name("openbolt-lsp".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::error!(%error, "cannot start the protocol thread");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let (server_input, filter_output) = tokio::io::duplex(1 << 20);
+                let (server_output, merger_input) = tokio::io::duplex(1 << 20);
+                tokio::spawn(transport::filter_input(
+                    tokio::io::stdin(),
+                    filter_output,
+                    frames.clone(),
+                ));
+                tokio::spawn(transport::frames_from_server(merger_input, frames));
+                let writer = tokio::spawn(transport::write_frames(
+                    frames_out,
+                    bulk_out,
+                    tokio::io::stdout(),
+                ));
+                Server::new(server_input, server_output, socket)
+                    .concurrency_level(CONCURRENT_REQUESTS)
+                    .serve(service)
+                    .await;
+                let _ = ended.send(());
+                // Let the last answers (`shutdown`'s) and notifications reach the client.
+                let _ = tokio::time::timeout(std::time::Duration::from_millis(200), writer).await;
+            });
+            // A read of stdin may still block in its thread; do not wait for it.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+        })?;
     tokio::select! {
-        () = server => tracing::info!("the client went away or sent exit"),
+        _ = end => tracing::info!("the client went away or sent exit"),
         () = terminated() => tracing::info!("terminated by a signal"),
     }
     terminals.shutdown().await;
-    // Let the last answers (`shutdown`'s) reach the client.
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), writer).await;
+    if protocol.is_finished() {
+        let _ = protocol.join();
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use crate::store::{MessageRole, RevertStep, Store, load_conversation};
 use std::path::Path;
 
 use super::ConversationError;
+use crate::blocking;
 
 /// What happened to one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -47,16 +48,6 @@ impl Reverted {
             .iter()
             .filter(|file| file.status == FileRevert::Conflict)
             .count()
-    }
-}
-
-/// Runs blocking work (SQLite, the file system) without stalling the async threads.
-pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
-        _ => work(),
     }
 }
 

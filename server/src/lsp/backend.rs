@@ -65,6 +65,8 @@ pub(super) struct State {
     /// The client shows `$/progress` (`window.workDoneProgress`).
     pub work_done_progress: AtomicBool,
     pub progress: Progress,
+    /// The main runtime, where turns run (handlers run on the protocol thread).
+    pub work: tokio::runtime::Handle,
 }
 
 /// The `LanguageServer` implementation.
@@ -100,6 +102,7 @@ impl Backend {
             saved,
             work_done_progress: AtomicBool::new(false),
             progress: Progress::default(),
+            work: tokio::runtime::Handle::current(),
         });
         tokio::spawn(forward_terminal_events(state.clone(), terminal_events));
         Backend { state }

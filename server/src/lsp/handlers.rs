@@ -151,7 +151,7 @@ impl Backend {
                 ServerError::InvalidParams(format!("no terminal {}", params.terminal_id)).into(),
             );
         }
-        tokio::spawn(async move {
+        self.state.work.spawn(async move {
             let _ = terminals.kill(params.terminal_id).await;
         });
         Ok(Value::Null)

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The largest message accepted (a whole large file in `didOpen` fits).
 const MAX_MESSAGE: usize = 256 << 20;
@@ -182,16 +182,24 @@ fn normalized(mut message: Value) -> Option<Vec<u8>> {
     serde_json::to_vec(&message).ok()
 }
 
-/// Sends our notifications straight into the stream of frames to stdout. A notification sent before a
-/// response is created reaches the client before that response — tower-lsp-server's own client channel
-/// does not promise that — and a client that reads slowly makes `notify` wait (back-pressure).
+/// What goes into the stream of our notifications.
+#[derive(Debug)]
+pub enum Bulk {
+    Frame(Vec<u8>),
+    /// Answered once every frame sent before it is written.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Sends our notifications into their own queue to stdout, which a slow client makes wait
+/// (back-pressure). The server's responses do not queue behind them (see [`write_frames`]); a response
+/// that must follow notifications — a turn's — waits for [`Notifier::written`] first.
 #[derive(Clone, Debug)]
 pub struct Notifier {
-    frames: mpsc::Sender<Vec<u8>>,
+    frames: mpsc::Sender<Bulk>,
 }
 
 impl Notifier {
-    pub fn new(frames: mpsc::Sender<Vec<u8>>) -> Notifier {
+    pub fn new(frames: mpsc::Sender<Bulk>) -> Notifier {
         Notifier { frames }
     }
 
@@ -202,8 +210,16 @@ impl Notifier {
         let message = json!({"jsonrpc": "2.0", "method": N::METHOD, "params": params});
         let _ = self
             .frames
-            .send(frame(message.to_string().as_bytes()))
+            .send(Bulk::Frame(frame(message.to_string().as_bytes())))
             .await;
+    }
+
+    /// Waits until every notification sent so far is written to the client.
+    pub async fn written(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.frames.send(Bulk::Barrier(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 
@@ -278,12 +294,38 @@ pub async fn frames_from_server<R: AsyncRead + Unpin>(
     }
 }
 
-/// Writes whole frames to `output` until every sender is gone.
+/// Writes whole frames to `output` until every sender is gone: the server's own frames (responses,
+/// requests to the client, answers to bad frames) first, our notifications in between. A request's
+/// answer thus never waits behind a flood of terminal output.
 pub async fn write_frames<W: AsyncWrite + Unpin>(
-    mut frames: mpsc::Receiver<Vec<u8>>,
+    mut urgent: mpsc::Receiver<Vec<u8>>,
+    mut bulk: mpsc::Receiver<Bulk>,
     mut output: W,
 ) {
-    while let Some(bytes) = frames.recv().await {
+    let mut urgent_open = true;
+    let mut bulk_open = true;
+    while urgent_open || bulk_open {
+        let bytes = tokio::select! {
+            biased;
+            frame = urgent.recv(), if urgent_open => match frame {
+                Some(bytes) => bytes,
+                None => {
+                    urgent_open = false;
+                    continue;
+                }
+            },
+            item = bulk.recv(), if bulk_open => match item {
+                Some(Bulk::Frame(bytes)) => bytes,
+                Some(Bulk::Barrier(done)) => {
+                    let _ = done.send(());
+                    continue;
+                }
+                None => {
+                    bulk_open = false;
+                    continue;
+                }
+            },
+        };
         if output.write_all(&bytes).await.is_err() || output.flush().await.is_err() {
             return;
         }

@@ -150,15 +150,18 @@ pub(super) async fn run_chat(
     let cancel = CancellationToken::new();
     let guard = cancel.clone().drop_guard();
     let settings = state.settings();
-    let editor = state.editor_context(conversations.workspace(), params.context.as_ref());
-    let request = TurnRequest {
-        prompt: params.prompt,
-        editor,
-        policy: settings.approval_policy(),
-        shell_timeout: Duration::from_secs(settings.command_timeout.unwrap_or(600).max(1)),
-    };
     let task_state = state.clone();
-    let task = tokio::spawn(async move {
+    let task = state.work.spawn(async move {
+        // Comparing open documents with their files reads the disk: off the protocol thread.
+        let editor = crate::blocking(|| {
+            task_state.editor_context(conversations.workspace(), params.context.as_ref())
+        });
+        let request = TurnRequest {
+            prompt: params.prompt,
+            editor,
+            policy: settings.approval_policy(),
+            shell_timeout: Duration::from_secs(settings.command_timeout.unwrap_or(600).max(1)),
+        };
         let mut sink = Notifications {
             state: task_state.clone(),
             session_id: conversation.id.clone(),
@@ -196,6 +199,8 @@ pub(super) async fn run_chat(
             .show_message(MessageType::ERROR, format!("OpenBolt: {message}"))
             .await;
     }
+    // The turn's notifications reach the client before its response.
+    state.notifier.written().await;
     let usage = outcome.usage;
     Ok(ChatResult {
         session_id,
