@@ -36,6 +36,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         vec![
             Reply::text(APP),
             Reply::stalled_in_a_file(),
+            Reply::stalled_in_a_file(),
             Reply::text(EDIT),
         ],
     )
@@ -76,7 +77,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("11 passed, 0 failed") && output.status.success(),
+        stdout.contains("12 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

@@ -248,6 +248,19 @@ try {
     if (fs.existsSync(path.join(workspace, 'slow.txt'))) throw new Error('a half-written file exists');
   });
 
+  await test('the status bar item (OpenBolt: Stop) stops a slow reply too', async () => {
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'slowly again');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the second slow file to be on its way', async () => (await frame.$$('.action:has-text("slow.txt")')).length >= 2);
+    const item = await waitFor('the status bar item', async () => page.$('.statusbar-item:has-text("OpenBolt")'));
+    await item.click();
+    await waitFor('the turn to stop', async () => (await webviewText(frame)).split('Stopped').length >= 3);
+    await waitFor('the status bar item to go', async () => !(await page.$('.statusbar-item:has-text("OpenBolt")')));
+    if (fs.existsSync(path.join(workspace, 'slow.txt'))) throw new Error('a half-written file exists');
+  });
+
   await test('a file the AI changes in an open editor is saved, and undo brings the old text back', async () => {
     const frame = await chatFrame();
     await waitFor('the composer to be free', () => composerFree(frame));
