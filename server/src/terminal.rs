@@ -209,6 +209,8 @@ struct Shared {
     terminals: Mutex<BTreeMap<TerminalId, Arc<Terminal>>>,
 }
 
+/// The last `Terminals` went without [`Terminals::shutdown`]: what still runs is stopped with grace
+/// before the drop returns — on a runtime's worker, with the worker's other tasks handed on meanwhile.
 impl Drop for Shared {
     fn drop(&mut self) {
         let leaders: Vec<i32> = lock(&self.terminals)
@@ -216,7 +218,9 @@ impl Drop for Shared {
             .filter(|terminal| !terminal.over.load(Ordering::Acquire))
             .map(|terminal| terminal.leader)
             .collect();
-        process::stop_all(&leaders, self.options.kill_grace);
+        if !leaders.is_empty() {
+            crate::blocking(|| process::stop_all(&leaders, self.options.kill_grace));
+        }
     }
 }
 
