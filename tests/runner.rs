@@ -390,19 +390,7 @@ async fn a_dev_servers_end_is_its_actions_final_status() {
     let (terminals, mut terminal_events) = terminals(1024);
     let dir = tempfile::tempdir().expect("tempdir");
     let dev_servers = DevServers::default();
-    let mut runner = Runner::new(
-        dir.path(),
-        Box::new(DiskWriter),
-        Box::new(FixedApprover(Approval::Run)),
-        ApprovalPolicy {
-            auto_approve: true,
-            ..ApprovalPolicy::default()
-        },
-        terminals.clone(),
-        dev_servers.clone(),
-        "session",
-    )
-    .expect("runner");
+    let mut runner = runner_with(dir.path(), &terminals, &dev_servers, Approval::Run, true);
     runner.begin_turn("reply-1");
     let (updates, _) = run(
         &mut runner,
@@ -449,6 +437,16 @@ fn action(index: usize, kind: ActionKind, file_path: Option<&str>) -> ActionInfo
 }
 
 fn runner(root: &Path, terminals: &Terminals, approval: Approval, auto: bool) -> Runner {
+    runner_with(root, terminals, &DevServers::default(), approval, auto)
+}
+
+fn runner_with(
+    root: &Path,
+    terminals: &Terminals,
+    dev_servers: &DevServers,
+    approval: Approval,
+    auto: bool,
+) -> Runner {
     Runner::new(
         root,
         Box::new(DiskWriter),
@@ -458,7 +456,7 @@ fn runner(root: &Path, terminals: &Terminals, approval: Approval, auto: bool) ->
             ..ApprovalPolicy::default()
         },
         terminals.clone(),
-        DevServers::default(),
+        dev_servers.clone(),
         "session",
     )
     .expect("runner")

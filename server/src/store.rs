@@ -308,6 +308,22 @@ mod tests {
     use super::*;
     use crate::types::{ActionKind, ActionStatus};
 
+    /// A complete file action of `a.txt`.
+    fn file_update() -> ActionUpdate {
+        ActionUpdate {
+            artifact_id: "a".into(),
+            action_id: 0,
+            kind: ActionKind::File,
+            file_path: Some("a.txt".into()),
+            command: None,
+            status: ActionStatus::Complete,
+            exit_code: None,
+            error: None,
+            terminal_id: None,
+            output_tail: None,
+        }
+    }
+
     #[test]
     fn the_data_dir_follows_the_environment() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
@@ -342,18 +358,7 @@ mod tests {
         store.begin_turn("s1", workspace, "build it\nplease", "u1", "m1");
         store.append_prose("m1", "Here ");
         store.append_prose("m1", "it is.");
-        let mut update = ActionUpdate {
-            artifact_id: "a".into(),
-            action_id: 0,
-            kind: ActionKind::File,
-            file_path: Some("a.txt".into()),
-            command: None,
-            status: ActionStatus::Complete,
-            exit_code: None,
-            error: None,
-            terminal_id: None,
-            output_tail: None,
-        };
+        let mut update = file_update();
         store.record_action("m1", &update);
         update.status = ActionStatus::Failed;
         update.output_tail = Some("boom".into());
@@ -481,18 +486,7 @@ mod tests {
         let store = Store::open(dir.path()).expect("open");
         store.begin_turn("s1", Path::new("/w"), "first", "u1", "m1");
         store.begin_turn("s2", Path::new("/w"), "second", "u2", "m2");
-        let update = ActionUpdate {
-            artifact_id: "a".into(),
-            action_id: 0,
-            kind: ActionKind::File,
-            file_path: Some("a.txt".into()),
-            command: None,
-            status: ActionStatus::Complete,
-            exit_code: None,
-            error: None,
-            terminal_id: None,
-            output_tail: None,
-        };
+        let update = file_update();
         // One batch: m2's action, an action of a reply that does not exist (a foreign key fails), and
         // both turns' ends.
         store.record_action("m2", &update);
