@@ -179,10 +179,10 @@ impl Chat<'_> {
         interactive: bool,
     ) -> anyhow::Result<u8> {
         let conversation = match &arguments.session {
-            Some(id) => self.conversations.resume(id).with_context(|| {
+            Some(id) => crate::blocking(|| self.conversations.resume(id)).with_context(|| {
                 format!("cannot continue session {id} (`openbolt sessions` lists this workspace's)")
             })?,
-            None => self.conversations.open(None),
+            None => crate::blocking(|| self.conversations.open(None)),
         };
         let mut state = conversation.lock_turn().await?;
         self.printer.lock().status(&format!(

@@ -138,14 +138,9 @@ pub fn export_markdown(store: &Store, session_id: &str) -> Result<String, StoreE
         out.push_str(message.prose.trim_end());
         out.push_str("\n\n");
         for action in &message.actions {
-            let what = action
-                .file_path
-                .clone()
-                .or_else(|| action.command.clone().map(|command| format!("`{command}`")))
-                .unwrap_or_default();
             out.push_str(&format!(
-                "- {} {what}: {}",
-                action.kind.as_str(),
+                "- {}: {}",
+                action.describe(),
                 action.status.as_str()
             ));
             if let Some(error) = &action.error {

@@ -116,9 +116,15 @@ impl Backend {
     pub async fn revert(&self, params: RevertParams) -> Result<RevertResult> {
         let conversations = self.conversations()?;
         let writer = self.state.writer(self.state.client_options().saves_edits);
-        Ok(conversations
-            .revert(&params.session_id, params.message_id.as_deref(), &writer)
+        // It reads the store and the files: on the main runtime, not the protocol thread.
+        let reverting = self.state.work.spawn(async move {
+            conversations
+                .revert(&params.session_id, params.message_id.as_deref(), &writer)
+                .await
+        });
+        Ok(reverting
             .await
+            .map_err(|failure| ServerError::Internal(failure.to_string()))?
             .map_err(ServerError::from)?)
     }
 
