@@ -248,11 +248,12 @@ try {
     if (fs.existsSync(path.join(workspace, 'slow.txt'))) throw new Error('a half-written file exists');
   });
 
-  await test('the status bar item (OpenBolt: Stop) stops a slow reply too', async () => {
+  await test('Send sends; the status bar item (OpenBolt: Stop) stops a slow reply too', async () => {
     const frame = await chatFrame();
     await waitFor('the composer to be free', () => composerFree(frame));
     await frame.fill('#prompt', 'slowly again');
-    await frame.press('#prompt', 'Enter');
+    // The Send button, this time.
+    await frame.click('#send');
     await waitFor('the second slow file to be on its way', async () => (await frame.$$('.action:has-text("slow.txt")')).length >= 2);
     const item = await waitFor('the status bar item', async () => page.$('.statusbar-item:has-text("OpenBolt")'));
     await item.click();
