@@ -849,3 +849,167 @@ async fn a_tag_cut_off_by_a_failure_is_not_shown_as_prose() {
     );
     assert!(!workspace.path().join("a.txt").exists());
 }
+
+/// `openbolt chat` with its own `$HOME` (apart from the workspace), commands approved.
+async fn chat_with_home(
+    standin: &StandIn,
+    workspace: &Path,
+    home: &Path,
+    arguments: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"));
+    command
+        .arg("chat")
+        .arg("--workspace")
+        .arg(workspace)
+        .args(["--yes", "--no-wait"])
+        .args(arguments)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("OPENBOLT_DATA_DIR", data_dir(workspace))
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env("ANTHROPIC_BASE_URL", &standin.url)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null());
+    tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+        .await
+        .expect("openbolt chat finishes within a minute")
+        .expect("openbolt runs")
+}
+
+/// The reply of the sandbox tests: one command that tries every way out (each attempt says whether it
+/// got through), one that only writes `~/.bashrc`, and a dev server that writes `~/.profile`.
+fn escapes(outside: &Path) -> String {
+    let outside = outside.display();
+    format!(
+        "Trying.\n<boltArtifact id=\"a\" title=\"Attempts\">\n<boltAction type=\"shell\">\n\
+         try() {{ if sh -c \"$2\" 2>/dev/null; then echo \"$1=written\"; else echo \"$1=denied\"; fi; }}\n\
+         try workspace 'echo w > inside.txt'\n\
+         try temp 'echo t > \"${{TMPDIR:-/tmp}}/openbolt-sandbox-$$\" && rm \"${{TMPDIR:-/tmp}}/openbolt-sandbox-$$\"'\n\
+         try cache 'mkdir -p \"$HOME/.cache/openbolt-test\"'\n\
+         try bashrc 'echo evil >> \"$HOME/.bashrc\"'\n\
+         try ssh 'mkdir -p \"$HOME/.ssh\" && echo key >> \"$HOME/.ssh/authorized_keys\"'\n\
+         try other 'echo x > {outside}/other.txt'\n\
+         ln -s {outside} escape\n\
+         try symlink 'echo x > escape/through-link.txt'\n\
+         try grandchild 'sh -c \"sh -c \\\"echo g > {outside}/grandchild.txt\\\"\"'\n\
+         grep NoNewPrivs /proc/self/status\n\
+         </boltAction>\n</boltArtifact>\n\
+         <boltArtifact id=\"b\" title=\"Bashrc\">\n<boltAction type=\"shell\">\necho evil >> \"$HOME/.bashrc\"\n</boltAction>\n</boltArtifact>\n\
+         <boltArtifact id=\"c\" title=\"Server\">\n<boltAction type=\"start\">\necho p >> \"$HOME/.profile\" || echo profile=denied; exec sleep 600\n</boltAction>\n</boltArtifact>\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_write_only_in_the_workspace_temp_and_caches() {
+    // Not under the temp directory, which sandboxed commands may write.
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("root");
+    let (project, home, outside) = (
+        root.path().join("project"),
+        root.path().join("home"),
+        root.path().join("other-project"),
+    );
+    for dir in [&project, &home, &outside] {
+        std::fs::create_dir(dir).expect("dir");
+    }
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&escapes(&outside))]).await;
+    let output = chat_with_home(&standin, &project, &home, &["go"], &[]).await;
+    let text = stdout(&output);
+    assert!(text.contains("commands run in a sandbox"), "{text}");
+    for allowed in ["workspace", "temp", "cache"] {
+        assert!(
+            text.contains(&format!("{allowed}=written")),
+            "{allowed}:\n{text}"
+        );
+    }
+    for denied in ["bashrc", "ssh", "other", "symlink", "grandchild"] {
+        assert!(
+            text.contains(&format!("{denied}=denied")),
+            "{denied}:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("NoNewPrivs:\t1"),
+        "setuid programs could gain privileges:\n{text}"
+    );
+    assert!(
+        text.contains("profile=denied"),
+        "the dev server wrote ~/.profile:\n{text}"
+    );
+    // The command that failed says why, and which setting to change.
+    assert!(
+        text.contains("the sandbox may have blocked a write"),
+        "{text}"
+    );
+    assert!(text.contains("sandboxWritable"), "{text}");
+    assert!(project.join("inside.txt").exists());
+    for left in [
+        home.join(".bashrc"),
+        home.join(".ssh/authorized_keys"),
+        home.join(".profile"),
+        outside.join("other.txt"),
+        outside.join("through-link.txt"),
+        outside.join("grandchild.txt"),
+    ] {
+        assert!(!left.exists(), "{} was written", left.display());
+    }
+
+    // Without the sandbox the same reply gets out: the test can tell.
+    let output = chat_with_home(&standin, &project, &home, &["--sandbox", "off", "go"], &[]).await;
+    let text = stdout(&output);
+    assert!(
+        text.contains("commands are not sandboxed (sandbox: off)"),
+        "{text}"
+    );
+    assert!(text.contains("bashrc=written"), "{text}");
+    assert!(home.join(".bashrc").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_required_sandbox_without_kernel_support_refuses_commands() {
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("root");
+    let (project, home, outside) = (
+        root.path().join("project"),
+        root.path().join("home"),
+        root.path().join("other-project"),
+    );
+    for dir in [&project, &home, &outside] {
+        std::fs::create_dir(dir).expect("dir");
+    }
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&escapes(&outside))]).await;
+    let simulate = [(openbolt::sandbox::SIMULATE_UNSUPPORTED, "1")];
+    let output = chat_with_home(
+        &standin,
+        &project,
+        &home,
+        &["--sandbox", "required", "go"],
+        &simulate,
+    )
+    .await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("commands will not run: the sandbox is required"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the command was not run: the sandbox is required"),
+        "{text}"
+    );
+    assert!(
+        !project.join("inside.txt").exists(),
+        "a refused command ran"
+    );
+    assert!(!home.join(".bashrc").exists());
+    // In auto mode the same machine runs commands unrestricted, after one warning.
+    let output = chat_with_home(&standin, &project, &home, &["go"], &simulate).await;
+    let text = stdout(&output);
+    assert_eq!(
+        text.matches("commands are NOT sandboxed").count(),
+        1,
+        "{text}"
+    );
+    assert!(project.join("inside.txt").exists());
+}

@@ -751,13 +751,16 @@ async fn any_lsp_client_can_chat_through_execute_command() {
         .await;
     assert_eq!(response["result"]["status"], "complete", "{response}");
     assert!(workspace.path().join("index.html").exists());
-    let logged = lsp.wait_method("window/logMessage").await;
-    assert!(
-        logged["params"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("I'll add the page.")
-    );
+    // The reply's prose is in the log (beside other lines, such as whether commands are sandboxed).
+    let logged = lsp
+        .wait_for(|message| {
+            message["method"] == "window/logMessage"
+                && message["params"]["message"]
+                    .as_str()
+                    .is_some_and(|text| text.contains("I'll add the page."))
+        })
+        .await;
+    assert_eq!(logged["params"]["type"], 3, "{logged}");
     let shown = lsp.wait_method("window/showMessage").await;
     assert_eq!(shown["params"]["message"], "OpenBolt: done");
     assert!(lsp.stop().await.success());
@@ -1191,5 +1194,51 @@ async fn a_client_names_its_session_and_stops_only_that_turn() {
     let second = lsp.response(second).await;
     assert_eq!(second["result"]["status"], "aborted", "{second}");
     assert!(!workspace.path().join("slow.txt").exists());
+    assert!(lsp.stop().await.success());
+}
+
+/// Commands started through the editor run in the sandbox too: the `sandbox` setting applies, the log
+/// says so, and a write outside the workspace fails with the reason in the action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editor_commands_run_in_the_sandbox() {
+    // Outside the temp directory, which sandboxed commands may write.
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("outside");
+    let target = outside.path().join("escaped.txt");
+    let reply = format!(
+        "Writing.\n<boltArtifact id=\"w\" title=\"W\">\n<boltAction type=\"shell\">\necho inside > inside.txt && echo out > {}\n</boltAction>\n</boltArtifact>\n",
+        target.display()
+    );
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&reply)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"sandbox": "required", "approval": {"autoApprove": true}}),
+    )
+    .await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "write"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let failed = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .find(|update| update["status"] == "failed")
+        .expect("the command failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("sandboxWritable")),
+        "{failed}"
+    );
+    assert!(workspace.path().join("inside.txt").exists());
+    assert!(!target.exists(), "the command wrote outside the workspace");
+    let logged = lsp.seen.iter().any(|message| {
+        message["method"] == "window/logMessage"
+            && message["params"]["message"]
+                .as_str()
+                .is_some_and(|text| text.contains("commands run in a sandbox"))
+    });
+    assert!(logged, "the log does not say commands are sandboxed");
     assert!(lsp.stop().await.success());
 }

@@ -1,12 +1,15 @@
 //! The terminal pipeline against a bare PTY, in the same run: `head -c 200M` of a repeated line read
 //! straight from a portable-pty master (the baseline) and through [`Terminals`] to a consumer of its
 //! events (reader thread, tail, coalescing, UTF-8 assembly, channel). Then memory: a consumer that
-//! reads 1 MB/s from an endless `yes` for a few seconds; the process's resident set is sampled.
+//! reads 1 MB/s from an endless `yes` for a few seconds; the process's resident set is sampled. Then the
+//! sandbox: the time from spawn to exit of `true` without and with it (p50/p99 over 200 runs each), and
+//! the throughput through sandboxed terminals.
 //!
 //! `cargo bench -p openbolt --bench terminal` (`BENCH_RUNS`, default 3; `BENCH_MB`, default 200)
 
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 
+use openbolt::sandbox::{self, Sandbox, SandboxMode};
 use openbolt::terminal::{Purpose, TerminalEvent, TerminalOptions, Terminals};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use std::io::Read;
@@ -49,7 +52,14 @@ fn bare_pty(command: &str) -> (usize, Duration) {
     (total, elapsed)
 }
 
-async fn through_terminals(command: &str) -> (usize, usize, Duration) {
+/// The sandbox the front ends give the terminals on this machine (the `openbolt` binary does the work).
+fn sandbox() -> Option<Sandbox> {
+    let program = std::path::Path::new(env!("CARGO_BIN_EXE_openbolt"));
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    sandbox::configure(SandboxMode::Required, &[], program, home.as_deref()).0
+}
+
+async fn through_terminals(command: &str, sandbox: Option<Sandbox>) -> (usize, usize, Duration) {
     let (sender, mut events) = mpsc::channel(64);
     let terminals = Terminals::new(
         TerminalOptions {
@@ -58,6 +68,7 @@ async fn through_terminals(command: &str) -> (usize, usize, Duration) {
         },
         sender,
     );
+    terminals.set_sandbox(sandbox);
     let started = Instant::now();
     terminals
         .spawn("bench", command, &std::env::temp_dir(), Purpose::Shell)
@@ -139,6 +150,62 @@ async fn slow_consumer(seconds: u64) {
     );
 }
 
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * fraction).round() as usize]
+}
+
+/// From spawn to the exit of `true`, `runs` times each without and with the sandbox, interleaved.
+async fn sandbox_startup(runs: usize) {
+    let (sender, mut events) = mpsc::channel(64);
+    let terminals = Terminals::new(
+        TerminalOptions {
+            shell: "/bin/sh".into(),
+            detect_previews: false,
+            ..TerminalOptions::default()
+        },
+        sender,
+    );
+    let sandbox = sandbox();
+    let mut plain = Vec::with_capacity(runs);
+    let mut sandboxed = Vec::with_capacity(runs);
+    for round in 0..runs * 2 {
+        let inside = round % 2 == 1;
+        terminals.set_sandbox(if inside { sandbox.clone() } else { None });
+        let started = Instant::now();
+        let spawned = terminals
+            .spawn("bench", "true", &std::env::temp_dir(), Purpose::Shell)
+            .expect("spawn");
+        loop {
+            if let Some(TerminalEvent::Exit { terminal_id, exit }) = events.recv().await
+                && terminal_id == spawned.id
+            {
+                assert!(exit.success(), "{exit:?}");
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        if inside {
+            sandboxed.push(elapsed);
+        } else {
+            plain.push(elapsed);
+        }
+    }
+    plain.sort_unstable();
+    sandboxed.sort_unstable();
+    let added = |fraction: f64| {
+        percentile(&sandboxed, fraction).saturating_sub(percentile(&plain, fraction))
+    };
+    println!(
+        "`true` from spawn to exit ({runs} runs each): unsandboxed p50 {:.2?} p99 {:.2?}; sandboxed p50 {:.2?} p99 {:.2?}; added p50 {:.2?} p99 {:.2?}",
+        percentile(&plain, 0.5),
+        percentile(&plain, 0.99),
+        percentile(&sandboxed, 0.5),
+        percentile(&sandboxed, 0.99),
+        added(0.5),
+        added(0.99),
+    );
+}
+
 #[tokio::main]
 async fn main() {
     openbolt::install_crypto_provider();
@@ -152,11 +219,14 @@ async fn main() {
         .unwrap_or(200);
     // Memory first, so that the throughput runs do not raise the baseline.
     slow_consumer(6).await;
+    sandbox_startup(200).await;
 
     let command = command(megabytes);
     let mut bare_best = Duration::MAX;
     let mut ours_best = Duration::MAX;
     let (mut bare_bytes, mut ours_bytes, mut ours_events) = (0, 0, 0);
+    let mut sandboxed_best = Duration::MAX;
+    let mut sandboxed_bytes = 0;
     for _ in 0..runs {
         let command_for_thread = command.clone();
         let (bytes, elapsed) = tokio::task::spawn_blocking(move || bare_pty(&command_for_thread))
@@ -164,10 +234,13 @@ async fn main() {
             .expect("bare");
         bare_bytes = bytes;
         bare_best = bare_best.min(elapsed);
-        let (bytes, count, elapsed) = through_terminals(&command).await;
+        let (bytes, count, elapsed) = through_terminals(&command, None).await;
         ours_bytes = bytes;
         ours_events = count;
         ours_best = ours_best.min(elapsed);
+        let (bytes, _, elapsed) = through_terminals(&command, sandbox()).await;
+        sandboxed_bytes = bytes;
+        sandboxed_best = sandboxed_best.min(elapsed);
     }
     let rate = |bytes: usize, elapsed: Duration| bytes as f64 / 1e6 / elapsed.as_secs_f64();
     println!(
@@ -180,5 +253,10 @@ async fn main() {
         rate(ours_bytes, ours_best),
         ours_events,
         rate(ours_bytes, ours_best) / rate(bare_bytes, bare_best),
+    );
+    println!(
+        "through Terminals in the sandbox: {:.0} MB/s; sandboxed/unsandboxed throughput {:.2}",
+        rate(sandboxed_bytes, sandboxed_best),
+        rate(sandboxed_bytes, sandboxed_best) / rate(ours_bytes, ours_best),
     );
 }

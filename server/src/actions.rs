@@ -409,8 +409,16 @@ impl Runner {
             Some(signal) => format!("ended by {signal}"),
             None => format!("exited with code {}", exit.code),
         };
+        let tail = self.plain_tail(spawned.id);
+        let sandboxed = self.terminals.sandbox().is_some();
+        let reason = match &tail {
+            Some(tail) if sandboxed && crate::sandbox::looks_denied(tail) => {
+                format!("{reason} — {}", crate::sandbox::DENIED_HINT)
+            }
+            _ => reason,
+        };
         let mut failed = update.with_error(reason);
-        failed.output_tail = self.plain_tail(spawned.id);
+        failed.output_tail = tail;
         failed.status(ActionStatus::Failed)
     }
 

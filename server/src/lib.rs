@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod engine;
 pub mod lsp;
 pub mod provider;
+pub mod sandbox;
 pub mod secrets;
 pub mod store;
 pub mod terminal;
@@ -38,6 +39,7 @@ mod layers {
     /// What a front end may use: everything but the other front end.
     const FRONT_END: &[&str] = &[
         "types",
+        "sandbox",
         "secrets",
         "config",
         "provider",
@@ -54,8 +56,9 @@ mod layers {
         ("secrets", &[]),
         ("config", &[]),
         ("provider", &["config"]),
-        ("terminal", &["types"]),
-        ("actions", &["types", "terminal"]),
+        ("sandbox", &[]),
+        ("terminal", &["types", "sandbox"]),
+        ("actions", &["types", "sandbox", "terminal"]),
         ("engine", &["types", "secrets", "provider", "actions"]),
         (
             "store",
@@ -64,7 +67,8 @@ mod layers {
         (
             "conversation",
             &[
-                "types", "secrets", "config", "provider", "terminal", "actions", "engine", "store",
+                "types", "secrets", "sandbox", "config", "provider", "terminal", "actions",
+                "engine", "store",
             ],
         ),
         ("cli", FRONT_END),
@@ -151,7 +155,7 @@ mod layers {
                 .and_then(|stem| stem.to_str())
                 .unwrap_or_default()
                 .to_owned();
-            if !["lib", "main"].contains(&name.as_str()) {
+            if !["lib", "main", "bin"].contains(&name.as_str()) {
                 assert!(
                     ALLOWED.iter().any(|(module, _)| *module == name),
                     "module {name} is not in the layers"

@@ -24,6 +24,9 @@ enum Command {
     Sessions(openbolt::cli::sessions::SessionsArguments),
     /// Undo the files of the last turn (or of every turn from a message on).
     Revert(openbolt::cli::sessions::RevertArguments),
+    /// Run a command in the sandbox (the terminals use it; not for people).
+    #[command(hide = true, name = "sandbox-exec")]
+    SandboxExec(openbolt::sandbox::ExecArguments),
     /// Serve the Language Server Protocol on stdin/stdout (for editors).
     Lsp {
         /// Accepted for clients that pass it; stdio is the only transport.
@@ -39,6 +42,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    // A sandboxed command starts through here: restrict, then exec — nothing else on the way.
+    if let Command::SandboxExec(sandbox) = &arguments.command {
+        return ExitCode::from(u8::try_from(openbolt::sandbox::exec(sandbox)).unwrap_or(1));
+    }
     // Logs go to stderr, never stdout: stdout carries the conversation or the protocol.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -48,7 +56,6 @@ fn main() -> ExitCode {
         )
         .init();
     openbolt::terminal::install_panic_hook();
-    let arguments = Arguments::parse();
     let result = match arguments.command {
         Command::Parse(parse) => openbolt::cli::parse::run(&parse).map(|()| 0),
         Command::Sessions(sessions) => openbolt::cli::sessions::run_sessions(&sessions).map(|()| 0),
@@ -57,6 +64,7 @@ fn main() -> ExitCode {
         Command::Chat(chat) => {
             runtime().and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(chat)))
         }
+        Command::SandboxExec(_) => Ok(0),
         Command::Lsp { stdio: _ } => {
             let result = runtime().and_then(|runtime| {
                 let result = runtime.block_on(openbolt::lsp::serve_stdio());

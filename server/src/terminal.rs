@@ -21,6 +21,7 @@ pub mod preview;
 pub mod process;
 mod pty;
 
+use crate::sandbox::Sandbox;
 use output::{Coalescer, Input};
 use portable_pty::PtySize;
 use preview::UrlScanner;
@@ -204,6 +205,8 @@ pub struct Terminals {
 #[derive(Debug)]
 struct Shared {
     options: TerminalOptions,
+    /// Commands start in this sandbox (`None`: unrestricted); settings may change it.
+    sandbox: Mutex<Option<Sandbox>>,
     events: mpsc::Sender<TerminalEvent>,
     next_id: AtomicU64,
     terminals: Mutex<BTreeMap<TerminalId, Arc<Terminal>>>,
@@ -269,6 +272,7 @@ impl Terminals {
         Terminals {
             shared: Arc::new(Shared {
                 options,
+                sandbox: Mutex::new(None),
                 events,
                 next_id: AtomicU64::new(1),
                 terminals: Mutex::new(BTreeMap::new()),
@@ -278,6 +282,16 @@ impl Terminals {
 
     pub fn options(&self) -> &TerminalOptions {
         &self.shared.options
+    }
+
+    /// Starts later commands in `sandbox` (`None`: unrestricted).
+    pub fn set_sandbox(&self, sandbox: Option<Sandbox>) {
+        *lock(&self.shared.sandbox) = sandbox;
+    }
+
+    /// The sandbox commands start in.
+    pub fn sandbox(&self) -> Option<Sandbox> {
+        lock(&self.shared.sandbox).clone()
     }
 
     /// Starts `command` in a new terminal in `cwd`, on behalf of `owner` (a session).
@@ -298,7 +312,7 @@ impl Terminals {
             pty,
             reader,
             leader,
-        } = pty::start(options, command, cwd).map_err(spawn_error)?;
+        } = pty::start(options, self.sandbox().as_ref(), command, cwd).map_err(spawn_error)?;
         live_leaders().insert(leader);
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (exit_sender, exit_receiver) = watch::channel(None);

@@ -79,8 +79,15 @@ test('setup() validates its options and is safe to call twice', function()
   assert(not ok and tostring(err):find('unknown option "colour"', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { chat = { position = 'top' } })
   assert(not ok and tostring(err):find('chat.position', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { settings = { sandbox = 'on' } })
+  assert(not ok and tostring(err):find('settings.sandbox', 1, true), tostring(err))
   openbolt.setup({ cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' }, chat = { width = 70 } })
-  openbolt.setup({ cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' }, chat = { width = 60 } })
+  -- Commands of every later test run in the required sandbox.
+  openbolt.setup({
+    cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' },
+    chat = { width = 60 },
+    settings = { sandbox = 'required', sandboxWritable = { '/srv/openbolt-nvim-shared' } },
+  })
   assert(openbolt.options().chat.width == 60)
   assert(openbolt.options().preview.open == true, 'defaults kept')
 end)
@@ -247,6 +254,7 @@ test(':checkhealth openbolt finds the server', function()
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
   assert(report:find('openbolt 0.', 1, true), report)
   assert(report:find('endpoint reachable', 1, true), report)
+  assert(report:find('commands run in a sandbox', 1, true), report)
   vim.cmd('bwipeout!')
 end)
 

@@ -8,6 +8,8 @@ export interface ServerSettings {
   model?: string;
   baseUrl?: string;
   approval: { autoApprove: boolean; allow: string[]; deny: string[] };
+  sandbox: 'auto' | 'required' | 'off';
+  sandboxWritable: string[];
 }
 
 /** The server's settings section: empty strings mean "from the environment" and are left out. */
@@ -25,6 +27,8 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
       allow: config.get<string[]>('approval.allow', []),
       deny: config.get<string[]>('approval.deny', []),
     },
+    sandbox: config.get<'auto' | 'required' | 'off'>('sandbox', 'auto'),
+    sandboxWritable: config.get<string[]>('sandboxWritable', []),
   };
 }
 

@@ -20,9 +20,17 @@ test('blank settings are left to the environment; the rest reach the server trim
     model: 'llama3.1',
     baseUrl: undefined,
     approval: { autoApprove: false, allow: ['npm install'], deny: [] },
+    sandbox: 'auto',
+    sandboxWritable: [],
   });
   // Undefined members are not sent at all.
-  assert.equal(JSON.stringify(settings), '{"model":"llama3.1","approval":{"autoApprove":false,"allow":["npm install"],"deny":[]}}');
+  assert.equal(
+    JSON.stringify(settings),
+    '{"model":"llama3.1","approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[]}',
+  );
+  const sandboxed = serverSettings(configuration({ sandbox: 'required', sandboxWritable: ['/srv/shared'] }));
+  assert.equal(sandboxed.sandbox, 'required');
+  assert.deepEqual(sandboxed.sandboxWritable, ['/srv/shared']);
 });
 
 test('the preview opens in the Simple Browser unless set otherwise', () => {

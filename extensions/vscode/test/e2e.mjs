@@ -79,6 +79,8 @@ fs.writeFileSync(
     'openbolt.server.path': process.env.OPENBOLT_BIN,
     'openbolt.approval.autoApprove': false,
     'openbolt.model': 'e2e-model',
+    'openbolt.sandbox': 'required',
+    'openbolt.sandboxWritable': ['/srv/openbolt-e2e-shared'],
     'openbolt.preview.open': 'none',
   }),
 );
@@ -321,11 +323,16 @@ try {
     await waitFor('the transcript', async () => (await webviewText(frame)).includes('Here is your page.'));
   });
 
-  await test('Show Server Log shows the server output channel', async () => {
+  await test('Show Server Log shows the server output channel, which says commands are sandboxed', async () => {
     await runCommand('OpenBolt: Show Server Log');
     await waitFor('the output channel', async () =>
       page.$('.panel .monaco-select-box[title*="OpenBolt Server"], .panel [aria-label*="OpenBolt Server"], .panel .monaco-action-bar :text("OpenBolt Server")'),
     );
+    // The sandbox settings reached the server: it says commands are sandboxed, with the extra path.
+    await waitFor('the sandbox line in the log', async () => {
+      const text = visible(await page.$eval('.panel .monaco-editor .view-lines', (lines) => lines.textContent));
+      return text.includes('commands run in a sandbox') && text.includes('/srv/openbolt-e2e-shared');
+    });
   });
 } catch (error) {
   results.failed += 1;

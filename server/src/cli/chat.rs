@@ -63,6 +63,13 @@ pub struct ChatArguments {
     /// Continue a saved session (`openbolt sessions` lists them): its history goes to the model.
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
+    /// Run commands in a sandbox that lets them write only in the workspace, the temp directory and
+    /// package caches: auto (where the kernel supports it), required (refuse commands without it), off.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub sandbox: crate::sandbox::SandboxMode,
+    /// Another path sandboxed commands may write beneath (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub sandbox_writable: Vec<PathBuf>,
 }
 
 /// How `openbolt chat` ended, as an exit code.
@@ -123,6 +130,22 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
     };
     let (terminal_events, mut terminal_receiver) = mpsc::channel(64);
     let terminals = Terminals::new(TerminalOptions::default(), terminal_events);
+    let program = std::env::current_exe().context("finding the openbolt binary")?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let (sandbox, configured) = crate::blocking(|| {
+        crate::sandbox::configure(
+            arguments.sandbox,
+            &arguments.sandbox_writable,
+            &program,
+            home.as_deref(),
+        )
+    });
+    terminals.set_sandbox(sandbox);
+    let sandbox_line = if configured.is_warning() {
+        format!("  ! {}", configured.message())
+    } else {
+        format!("  ◦ {}", configured.message())
+    };
     let front_end = Terminal {
         printer: printer.clone(),
         ask: std::io::stdin().is_terminal(),
@@ -142,6 +165,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
             ..ApprovalPolicy::default()
         },
         shell_timeout: std::time::Duration::from_secs(arguments.command_timeout.max(1)),
+        sandbox_line,
     };
     let result = chat
         .converse(&mut terminal_receiver, arguments, interactive)
@@ -169,6 +193,8 @@ struct Chat<'a> {
     printer: Shared,
     policy: ApprovalPolicy,
     shell_timeout: std::time::Duration,
+    /// Whether commands are sandboxed, said once under the header.
+    sandbox_line: String,
 }
 
 impl Chat<'_> {
@@ -192,6 +218,7 @@ impl Chat<'_> {
             self.conversations.workspace().display(),
             conversation.id
         ));
+        self.printer.lock().status(&self.sandbox_line);
 
         if !interactive {
             let prompt = match arguments.prompt {

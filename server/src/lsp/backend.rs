@@ -166,14 +166,16 @@ impl State {
 
     /// Takes settings from `initializationOptions`, `didChangeConfiguration` or a pull. Null or empty
     /// settings (some clients send `{}` right after `initialized`) change nothing.
-    fn apply_settings(&self, value: Option<&Value>) {
+    /// Returns whether the settings changed.
+    fn apply_settings(&self, value: Option<&Value>) -> bool {
         if Settings::is_empty(value) {
-            return;
+            return false;
         }
         match Settings::from_value(value) {
             Ok(settings) => {
                 *lock(&self.settings) = settings;
                 *lock(&self.engine) = None;
+                true
             }
             Err(message) => {
                 tracing::warn!(%message, "settings refused");
@@ -193,8 +195,42 @@ impl State {
                         })
                         .await;
                 });
+                false
             }
         }
+    }
+
+    /// Starts later commands in the sandbox the settings ask for, and tells the user whether they are
+    /// sandboxed (the server log; a warning when they are not).
+    fn apply_sandbox(&self) {
+        let settings = self.settings();
+        let program = match std::env::current_exe() {
+            Ok(program) => program,
+            Err(error) => {
+                tracing::error!(%error, "cannot find the openbolt binary: commands are not sandboxed");
+                return;
+            }
+        };
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let (sandbox, configured) = crate::blocking(|| {
+            crate::sandbox::configure(
+                settings.sandbox.unwrap_or_default(),
+                &settings.sandbox_writable,
+                &program,
+                home.as_deref(),
+            )
+        });
+        self.terminals.set_sandbox(sandbox);
+        let message = format!("OpenBolt: {}", configured.message());
+        tracing::info!(%message, "sandbox");
+        let client = self.client.clone();
+        let warning = configured.is_warning();
+        tokio::spawn(async move {
+            client.log_message(MessageType::INFO, message.clone()).await;
+            if warning {
+                client.show_message(MessageType::WARNING, message).await;
+            }
+        });
     }
 
     /// The editor's view for the model: open documents inside the workspace (with unsaved text) and
@@ -296,6 +332,9 @@ impl LanguageServer for Backend {
         let client_options = ClientOptions::from_initialization_options(options);
         *lock(&self.state.client_options) = client_options.clone();
         self.state.apply_settings(options);
+        // Whether commands are sandboxed (a check runs a process once): off the protocol thread.
+        let state = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.apply_sandbox()).await;
         if let Some(root) = root {
             // Opening the store creates and migrates it: off the async threads.
             let opened = tokio::task::spawn_blocking(|| {
@@ -389,7 +428,9 @@ impl LanguageServer for Backend {
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
         if !self.state.pull_configuration.load(Ordering::Acquire) {
-            self.state.apply_settings(Some(&params.settings));
+            if self.state.apply_settings(Some(&params.settings)) {
+                self.state.apply_sandbox();
+            }
             return;
         }
         // The client keeps the settings: ask for our section (a round trip, so not in the handler).
@@ -402,12 +443,15 @@ impl LanguageServer for Backend {
                     section: Some("openbolt".to_owned()),
                 }])
                 .await;
-            match pulled {
+            let changed = match pulled {
                 Ok(mut sections) if !sections.is_empty() => {
-                    state.apply_settings(Some(&sections.swap_remove(0)));
+                    state.apply_settings(Some(&sections.swap_remove(0)))
                 }
                 // No answer: what the notification carried, if anything.
                 _ => state.apply_settings(Some(&params.settings)),
+            };
+            if changed {
+                state.apply_sandbox();
             }
         });
     }

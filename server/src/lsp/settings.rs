@@ -25,6 +25,10 @@ pub struct Settings {
     /// Seconds a shell command may run.
     pub command_timeout: Option<u64>,
     pub approval: ApprovalSettings,
+    /// Commands in the sandbox: `auto` (default), `required`, `off`.
+    pub sandbox: Option<crate::sandbox::SandboxMode>,
+    /// More paths sandboxed commands may write beneath.
+    pub sandbox_writable: Vec<PathBuf>,
     /// Keys the server does not know but a client may send alongside ours (the extensions' own
     /// settings, such as `server.path`): accepted and ignored.
     #[serde(rename = "server")]

@@ -2,6 +2,7 @@
 //! terminal that block, each on a thread of its own.
 
 use super::{ExitInfo, TerminalOptions};
+use crate::sandbox::Sandbox;
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -31,9 +32,11 @@ pub(super) struct Started {
     pub leader: i32,
 }
 
-/// Starts `shell -c command` in `cwd` in a new PTY, without our providers' keys in its environment.
+/// Starts `shell -c command` in `cwd` in a new PTY — in `sandbox` when there is one — without our
+/// providers' keys in its environment.
 pub(super) fn start(
     options: &TerminalOptions,
+    sandbox: Option<&Sandbox>,
     command: &str,
     cwd: &Path,
 ) -> Result<Started, String> {
@@ -45,9 +48,20 @@ pub(super) fn start(
             pixel_height: 0,
         })
         .map_err(|error| format!("no PTY: {error}"))?;
-    let mut builder = CommandBuilder::new(&options.shell);
-    builder.arg("-c");
-    builder.arg(command);
+    let mut builder = match sandbox {
+        Some(sandbox) => {
+            let line = sandbox.command_line(cwd, &options.shell, command);
+            let mut builder = CommandBuilder::new(&line[0]);
+            builder.args(&line[1..]);
+            builder
+        }
+        None => {
+            let mut builder = CommandBuilder::new(&options.shell);
+            builder.arg("-c");
+            builder.arg(command);
+            builder
+        }
+    };
     builder.cwd(cwd);
     builder.env("TERM", "xterm-256color");
     builder.env("COLORTERM", "truecolor");

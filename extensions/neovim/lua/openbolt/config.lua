@@ -12,6 +12,10 @@ M.defaults = {
     model = nil,
     baseUrl = nil,
     approval = { autoApprove = false, allow = {}, deny = {} },
+    -- 'auto' (the server's default), 'required' or 'off'; see :help openbolt-sandbox.
+    sandbox = nil,
+    -- More paths sandboxed commands may write beneath.
+    sandboxWritable = nil,
   },
   chat = {
     -- Width of the chat split, in columns.
@@ -61,6 +65,14 @@ function M.resolve(opts)
     },
     ['preview.open'] = { merged.preview.open, 'boolean' },
     ['settings.approval.autoApprove'] = { merged.settings.approval.autoApprove, 'boolean' },
+    ['settings.sandbox'] = {
+      merged.settings.sandbox,
+      function(mode)
+        return mode == nil or mode == 'auto' or mode == 'required' or mode == 'off'
+      end,
+      "'auto', 'required' or 'off'",
+    },
+    ['settings.sandboxWritable'] = { merged.settings.sandboxWritable, 'table', true },
   })
   if not ok then
     error('[openbolt] ' .. tostring(err), 0)

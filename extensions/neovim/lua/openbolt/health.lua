@@ -84,6 +84,35 @@ function M.check()
   else
     vim.health.ok('commands ask before they run')
   end
+
+  vim.health.start('openbolt: sandbox')
+  M.sandbox(binary, settings.sandbox or 'auto')
+end
+
+--- Whether commands run in the sandbox: the server's helper answers `--check` as the server asks it.
+function M.sandbox(binary, mode)
+  if mode == 'off' then
+    vim.health.warn('commands are not sandboxed (settings.sandbox = "off"): they can write anywhere you can')
+    return
+  end
+  local server = vim.fn.exepath(binary)
+  if server == '' then
+    vim.health.error('cannot check the sandbox without the server')
+    return
+  end
+  local helper = vim.fs.joinpath(vim.fs.dirname(server), 'openbolt-sandbox')
+  local command = vim.fn.executable(helper) == 1 and { helper, '--check' } or { server, 'sandbox-exec', '--check' }
+  local result = vim.system(command, { text = true }):wait(5000)
+  if result.code == 0 then
+    vim.health.ok('commands run in a sandbox (Landlock): they write only in the workspace, temp and package caches')
+  elseif mode == 'required' then
+    vim.health.error('commands will not run: the sandbox is required but ' .. vim.trim(result.stderr or ''))
+  else
+    vim.health.warn('commands are NOT sandboxed: ' .. vim.trim(result.stderr or ''), {
+      'Linux 5.13 or newer with Landlock enabled sandboxes them',
+      'settings.sandbox = "off" silences this',
+    })
+  end
 end
 
 return M

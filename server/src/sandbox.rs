@@ -1,0 +1,500 @@
+//! The command sandbox: what the AI runs can change the project, not the rest of the machine.
+//!
+//! Every `shell` and `start` command is started as `openbolt sandbox-exec --writable DIR… -- $SHELL -c
+//! COMMAND` (a hidden subcommand). That process sets `no_new_privs` (so `sudo` and other setuid programs
+//! gain nothing), restricts itself with a Landlock ruleset, and then `exec`s the shell: the command and
+//! everything it starts may read anywhere but write only beneath the workspace, the temp directory, the
+//! package managers' caches ([`writable_paths`]), `/dev/null`, `/dev/tty` and the PTYs — plus what the user
+//! adds (`sandboxWritable`). A denied write is the ordinary `EACCES`.
+//!
+//! Landlock is Linux's (5.13+). [`SandboxMode::Auto`] uses it where the kernel has it and otherwise runs
+//! commands as before, after one warning; [`SandboxMode::Required`] refuses to run commands without it;
+//! [`SandboxMode::Off`] never uses it.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Whether commands run in the sandbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    /// In the sandbox where the kernel supports it; otherwise as before, after one warning.
+    #[default]
+    Auto,
+    /// Only in the sandbox: without kernel support, commands are refused.
+    Required,
+    /// Never.
+    Off,
+}
+
+impl std::str::FromStr for SandboxMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SandboxMode, String> {
+        match text {
+            "auto" => Ok(SandboxMode::Auto),
+            "required" => Ok(SandboxMode::Required),
+            "off" => Ok(SandboxMode::Off),
+            other => Err(format!(
+                "unknown sandbox mode {other:?}: auto, required or off"
+            )),
+        }
+    }
+}
+
+/// The environment variable that makes `sandbox-exec` behave as on a kernel without Landlock (tests).
+pub const SIMULATE_UNSUPPORTED: &str = "OPENBOLT_SANDBOX_SIMULATE_UNSUPPORTED";
+
+/// The exit code of `sandbox-exec` when the sandbox is required and cannot be had.
+pub const UNAVAILABLE_EXIT: i32 = 125;
+
+/// Whether this machine can sandbox commands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// Landlock restricts writes here.
+    Available,
+    /// It does not (why, for the user).
+    Unavailable(String),
+}
+
+/// The small helper binary installed beside `openbolt` (it starts faster than `openbolt sandbox-exec`).
+pub const HELPER: &str = "openbolt-sandbox";
+
+/// The program that starts sandboxed commands: [`HELPER`] beside `openbolt` when it is there, else
+/// `openbolt` itself (its hidden `sandbox-exec` subcommand). `openbolt` is `current_exe`.
+pub fn helper(openbolt: &Path) -> Helper {
+    let beside = openbolt.with_file_name(HELPER);
+    if beside.is_file() {
+        Helper {
+            program: beside,
+            subcommand: false,
+        }
+    } else {
+        Helper {
+            program: openbolt.to_path_buf(),
+            subcommand: true,
+        }
+    }
+}
+
+/// A program that runs commands in the sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Helper {
+    pub program: PathBuf,
+    /// It is `openbolt`, which needs the `sandbox-exec` subcommand.
+    pub subcommand: bool,
+}
+
+impl Helper {
+    fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.program);
+        if self.subcommand {
+            command.arg("sandbox-exec");
+        }
+        command
+    }
+}
+
+/// How the terminals start a command in the sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sandbox {
+    /// What does the work.
+    pub helper: Helper,
+    /// Where writes are allowed besides the command's working directory (the workspace).
+    pub writable: Vec<PathBuf>,
+    /// Refuse to run when the kernel cannot restrict the command.
+    pub required: bool,
+}
+
+impl Sandbox {
+    /// The program and arguments that run `shell -c command` in the sandbox, in `workspace`.
+    pub fn command_line(&self, workspace: &Path, shell: &str, command: &str) -> Vec<OsString> {
+        let mut line: Vec<OsString> = vec![self.helper.program.clone().into()];
+        if self.helper.subcommand {
+            line.push("sandbox-exec".into());
+        }
+        if self.required {
+            line.push("--required".into());
+        }
+        for path in std::iter::once(workspace).chain(self.writable.iter().map(PathBuf::as_path)) {
+            line.push("--writable".into());
+            line.push(path.into());
+        }
+        line.push("--".into());
+        line.push(shell.into());
+        line.push("-c".into());
+        line.push(command.into());
+        line
+    }
+}
+
+/// Where a sandboxed command may write besides the workspace: the temp directory, the package managers'
+/// and build tools' caches (npm, pnpm, yarn, pip, uv, cargo, go), the devices a terminal program uses, and
+/// `extra` (the `sandboxWritable` setting). `home` is `$HOME`.
+pub fn writable_paths(home: Option<&Path>, extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut paths = vec![std::env::temp_dir(), PathBuf::from("/var/tmp")];
+    for device in [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/tty",
+        "/dev/pts",
+        "/dev/ptmx",
+        "/dev/shm",
+    ] {
+        paths.push(PathBuf::from(device));
+    }
+    if let Some(home) = home {
+        for cache in [
+            ".cache",                   // pip, uv, yarn 1, pnpm, go-build, and most XDG tools
+            ".npm",                     // npm
+            ".local/share/pnpm",        // pnpm's store
+            ".yarn",                    // yarn berry
+            ".cargo/registry",          // cargo
+            ".cargo/git",               // cargo
+            "go/pkg/mod",               // go modules
+            ".local/state/pnpm",        // pnpm
+            ".node-gyp",                // native npm packages
+            ".local/share/virtualenvs", // pipenv
+        ] {
+            paths.push(home.join(cache));
+        }
+    }
+    paths.extend(extra.iter().cloned());
+    paths
+}
+
+/// Creates the caches every install needs (`~/.cache`, `~/.npm`) when they are missing: a sandboxed
+/// command could not create them in `$HOME`.
+pub fn prepare_caches(home: Option<&Path>) {
+    if let Some(home) = home {
+        for cache in [".cache", ".npm"] {
+            let _ = std::fs::create_dir_all(home.join(cache));
+        }
+    }
+}
+
+/// Asks the helper (`--check`) whether this machine can sandbox commands (the check runs in a child, so
+/// this process stays unrestricted).
+pub fn check(helper: &Helper) -> Support {
+    let output = helper
+        .command()
+        .arg("--check")
+        .stdin(std::process::Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => Support::Available,
+        Ok(output) => Support::Unavailable(
+            String::from_utf8_lossy(&output.stderr)
+                .trim()
+                .trim_start_matches("openbolt: ")
+                .to_owned(),
+        ),
+        Err(error) => {
+            Support::Unavailable(format!("cannot run {}: {error}", helper.program.display()))
+        }
+    }
+}
+
+/// [`check`], once per process.
+pub fn check_once(helper: &Helper) -> Support {
+    static SUPPORT: std::sync::OnceLock<Support> = std::sync::OnceLock::new();
+    SUPPORT.get_or_init(|| check(helper)).clone()
+}
+
+/// What the settings make of the sandbox: the one commands start in (`None`: unrestricted) and a line
+/// for the user saying whether commands are sandboxed. `openbolt` is the running binary; `home` is
+/// `$HOME`, whose caches are prepared.
+pub fn configure(
+    mode: SandboxMode,
+    extra: &[PathBuf],
+    openbolt: &Path,
+    home: Option<&Path>,
+) -> (Option<Sandbox>, Configured) {
+    if mode == SandboxMode::Off {
+        return (
+            None,
+            Configured::Off("commands are not sandboxed (sandbox: off)".to_owned()),
+        );
+    }
+    let helper = helper(openbolt);
+    let support = check_once(&helper);
+    prepare_caches(home);
+    let sandbox = Sandbox {
+        helper,
+        writable: writable_paths(home, extra),
+        required: mode == SandboxMode::Required,
+    };
+    match (support, mode) {
+        (Support::Available, _) => {
+            let also: String = extra
+                .iter()
+                .map(|path| format!(", {}", path.display()))
+                .collect();
+            (
+                Some(sandbox),
+                Configured::On(format!(
+                    "commands run in a sandbox: they write only in the workspace, the temp directory and package caches{also}"
+                )),
+            )
+        }
+        (Support::Unavailable(reason), SandboxMode::Required) => (
+            Some(sandbox),
+            Configured::Refusing(format!(
+                "commands will not run: the sandbox is required but {reason}"
+            )),
+        ),
+        (Support::Unavailable(reason), _) => (
+            None,
+            Configured::Unavailable(format!(
+                "commands are NOT sandboxed: {reason}; they can write anywhere you can (set sandbox to \"off\" to silence this, or \"required\" to refuse them)"
+            )),
+        ),
+    }
+}
+
+/// What [`configure`] tells the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Configured {
+    On(String),
+    Off(String),
+    /// Auto mode without kernel support: a warning.
+    Unavailable(String),
+    /// Required mode without kernel support: commands are refused.
+    Refusing(String),
+}
+
+impl Configured {
+    pub fn message(&self) -> &str {
+        match self {
+            Configured::On(message)
+            | Configured::Off(message)
+            | Configured::Unavailable(message)
+            | Configured::Refusing(message) => message,
+        }
+    }
+
+    /// The user should be warned.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Configured::Unavailable(_) | Configured::Refusing(_))
+    }
+}
+
+/// Whether a failed command's output shows the sandbox refusing a write.
+pub fn looks_denied(output: &str) -> bool {
+    [
+        "Permission denied",
+        "EACCES",
+        "Operation not permitted",
+        "EPERM",
+    ]
+    .iter()
+    .any(|sign| output.contains(sign))
+}
+
+/// What a failed command's result adds when the sandbox may have blocked it.
+pub const DENIED_HINT: &str = "the sandbox may have blocked a write outside the workspace: commands write only in the workspace, the temp directory and package caches (add a path with the sandboxWritable setting or --sandbox-writable, or set sandbox to \"off\")";
+
+/// The helper binary's arguments, read without clap (it must start fast):
+/// `[--check] [--required] [--writable PATH]… -- PROGRAM ARGS…`.
+pub fn helper_arguments(
+    mut arguments: impl Iterator<Item = OsString>,
+) -> Result<ExecArguments, String> {
+    let mut parsed = ExecArguments {
+        writable: Vec::new(),
+        required: false,
+        check: false,
+        command: Vec::new(),
+    };
+    while let Some(argument) = arguments.next() {
+        match argument.to_str() {
+            Some("--check") => parsed.check = true,
+            Some("--required") => parsed.required = true,
+            Some("--writable") => parsed.writable.push(PathBuf::from(
+                arguments.next().ok_or("--writable needs a path")?,
+            )),
+            Some("--") => {
+                parsed.command = arguments.collect();
+                break;
+            }
+            _ => {
+                return Err(format!(
+                    "unexpected argument {}: {HELPER} [--check] [--required] [--writable PATH]… -- COMMAND…",
+                    argument.to_string_lossy()
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// The hidden `openbolt sandbox-exec` subcommand.
+#[derive(Debug, clap::Args)]
+pub struct ExecArguments {
+    /// A directory (or file) the command may write beneath.
+    #[arg(long, value_name = "PATH")]
+    pub writable: Vec<PathBuf>,
+    /// Without kernel support, refuse to run (exit 125) instead of running unrestricted.
+    #[arg(long)]
+    pub required: bool,
+    /// Only say whether the sandbox is available (exit 0) or not (exit 125, the reason on stderr).
+    #[arg(long)]
+    pub check: bool,
+    /// The program to run and its arguments.
+    #[arg(last = true)]
+    pub command: Vec<OsString>,
+}
+
+/// Restricts this process (no new privileges; writes beneath `writable` only) and `exec`s the command.
+/// Returns only on failure, with the exit code to use.
+pub fn exec(arguments: &ExecArguments) -> i32 {
+    let restricted = restrict(&arguments.writable);
+    if arguments.check {
+        return match restricted {
+            Ok(()) => 0,
+            Err(reason) => {
+                report(&reason);
+                UNAVAILABLE_EXIT
+            }
+        };
+    }
+    if let Err(reason) = restricted
+        && arguments.required
+    {
+        report(&format!(
+            "the command was not run: the sandbox is required (sandbox: \"required\") but {reason}"
+        ));
+        return UNAVAILABLE_EXIT;
+    }
+    let Some((program, rest)) = arguments.command.split_first() else {
+        report("sandbox-exec needs a command after --");
+        return 2;
+    };
+    use std::os::unix::process::CommandExt;
+    let error = std::process::Command::new(program).args(rest).exec();
+    report(&format!(
+        "cannot run {}: {error}",
+        program.to_string_lossy()
+    ));
+    127
+}
+
+fn report(message: &str) {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("openbolt: {message}");
+    }
+}
+
+/// Applies the Landlock ruleset to this process (and so to everything it starts).
+fn restrict(writable: &[PathBuf]) -> Result<(), String> {
+    use landlock::{
+        ABI, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
+        RulesetStatus, path_beneath_rules,
+    };
+    if std::env::var_os(SIMULATE_UNSUPPORTED).is_some() {
+        return Err("this kernel does not offer Landlock (simulated)".to_owned());
+    }
+    // The newest rights this crate knows; the kernel's own version decides what is enforced.
+    let abi = ABI::V6;
+    // Reaching unix sockets (an SSH agent, D-Bus) is not a write to the file system: not handled.
+    let rights = AccessFs::from_write(abi);
+    let status = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(rights)
+        .and_then(|ruleset| ruleset.create())
+        .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(writable, rights)))
+        .and_then(|ruleset| ruleset.restrict_self())
+        .map_err(|error| format!("the sandbox could not be set up: {error}"))?;
+    match status.ruleset {
+        RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => Ok(()),
+        RulesetStatus::NotEnforced => Err(
+            "this kernel does not offer Landlock (Linux 5.13 or newer, with Landlock enabled)"
+                .to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_read_as_written() {
+        assert_eq!("auto".parse(), Ok(SandboxMode::Auto));
+        assert_eq!("required".parse(), Ok(SandboxMode::Required));
+        assert_eq!("off".parse(), Ok(SandboxMode::Off));
+        assert!("on".parse::<SandboxMode>().is_err());
+    }
+
+    #[test]
+    fn the_command_line_allows_the_workspace_and_the_extras() {
+        let sandbox = Sandbox {
+            helper: Helper {
+                program: PathBuf::from("/bin/openbolt"),
+                subcommand: true,
+            },
+            writable: vec![PathBuf::from("/tmp")],
+            required: true,
+        };
+        let line: Vec<String> = sandbox
+            .command_line(Path::new("/w"), "/bin/sh", "npm install")
+            .iter()
+            .map(|part| part.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            line,
+            [
+                "/bin/openbolt",
+                "sandbox-exec",
+                "--required",
+                "--writable",
+                "/w",
+                "--writable",
+                "/tmp",
+                "--",
+                "/bin/sh",
+                "-c",
+                "npm install"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_helper_reads_its_arguments() {
+        let arguments =
+            |line: &[&str]| helper_arguments(line.iter().map(|part| OsString::from(*part)));
+        let parsed = arguments(&[
+            "--required",
+            "--writable",
+            "/w",
+            "--",
+            "/bin/sh",
+            "-c",
+            "true",
+        ])
+        .expect("arguments");
+        assert!(parsed.required && !parsed.check);
+        assert_eq!(parsed.writable, [PathBuf::from("/w")]);
+        assert_eq!(parsed.command, ["/bin/sh", "-c", "true"]);
+        assert!(arguments(&["--check"]).expect("check").check);
+        assert!(arguments(&["--writable"]).is_err());
+        assert!(arguments(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn caches_and_extras_are_writable() {
+        let paths = writable_paths(Some(Path::new("/home/u")), &[PathBuf::from("/srv/shared")]);
+        for expected in [
+            "/home/u/.npm",
+            "/home/u/.cache",
+            "/home/u/.cargo/registry",
+            "/srv/shared",
+        ] {
+            assert!(paths.contains(&PathBuf::from(expected)), "{expected}");
+        }
+        assert!(
+            !paths.contains(&PathBuf::from("/home/u")),
+            "not the home itself"
+        );
+    }
+}
