@@ -1013,3 +1013,50 @@ async fn a_required_sandbox_without_kernel_support_refuses_commands() {
     );
     assert!(project.join("inside.txt").exists());
 }
+
+/// Installs work in the sandbox: a virtualenv, an npm package from a local tarball, a new cargo project
+/// — each writes its workspace and its tool's cache, nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installs_work_in_the_sandbox() {
+    // Not inside this repository: `cargo new` would add the project to its Cargo workspace (a write
+    // the sandbox refuses, rightly).
+    let root = tempfile::tempdir().expect("root");
+    let (project, home) = (root.path().join("project"), root.path().join("home"));
+    for dir in [&project, &home] {
+        std::fs::create_dir(dir).expect("dir");
+    }
+    let package = project.join("demo");
+    std::fs::create_dir(&package).expect("package");
+    std::fs::write(
+        package.join("package.json"),
+        r#"{"name": "openbolt-demo", "version": "1.0.0", "main": "index.js"}"#,
+    )
+    .expect("package.json");
+    std::fs::write(package.join("index.js"), "module.exports = 'demo-ok';\n").expect("index.js");
+    const INSTALLS: &str = "Installing.\n<boltArtifact id=\"i\" title=\"Installs\">\n\
+        <boltAction type=\"shell\">\npython3 -m venv .venv && .venv/bin/python -c \"print('venv' + '-ok')\"\n</boltAction>\n\
+        <boltAction type=\"shell\">\nnpm pack ./demo --silent && npm install ./openbolt-demo-1.0.0.tgz --offline --no-audit --no-fund --silent && node -e \"console.log(require('openbolt-demo'))\"\n</boltAction>\n\
+        <boltAction type=\"shell\">\ncargo new --vcs none hello --quiet && test -f hello/Cargo.toml && echo cargo-ok\n</boltAction>\n\
+        </boltArtifact>\n";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(INSTALLS)]).await;
+    // The toolchains the machine has (rustup's and cargo's homes are the real user's).
+    let real_home = std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let rustup = real_home.join(".rustup").display().to_string();
+    let cargo = real_home.join(".cargo").display().to_string();
+    let env = [
+        ("RUSTUP_HOME", rustup.as_str()),
+        ("CARGO_HOME", cargo.as_str()),
+    ];
+    let output = chat_with_home(&standin, &project, &home, &["go"], &env).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for done in ["venv-ok", "demo-ok", "cargo-ok"] {
+        assert!(text.contains(done), "{done}:\n{text}");
+    }
+    assert!(project.join(".venv/bin/python").exists());
+    assert!(project.join("node_modules/openbolt-demo/index.js").exists());
+    assert!(
+        home.join(".npm").is_dir(),
+        "npm's cache is where npm keeps it"
+    );
+}
