@@ -1060,3 +1060,45 @@ async fn installs_work_in_the_sandbox() {
         "npm's cache is where npm keeps it"
     );
 }
+
+/// `--sandbox-network false`: a command cannot connect out (over TCP), but can still listen (a dev
+/// server); by default it can connect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_can_keep_commands_offline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let reply = format!(
+        "Checking the network.\n<boltArtifact id=\"n\" title=\"Network\">\n<boltAction type=\"shell\">\n\
+         python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5); print('connect' + 'ed')\" || echo connect-refused\n\
+         python3 -c \"import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); print('listen' + 'ing')\"\n\
+         </boltAction>\n</boltArtifact>\n"
+    );
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&reply)]).await;
+    let root = tempfile::tempdir().expect("root");
+    let (project, home) = (root.path().join("project"), root.path().join("home"));
+    for dir in [&project, &home] {
+        std::fs::create_dir(dir).expect("dir");
+    }
+    let output = chat_with_home(
+        &standin,
+        &project,
+        &home,
+        &["--sandbox-network", "false", "go"],
+        &[],
+    )
+    .await;
+    let text = stdout(&output);
+    assert!(
+        text.contains("they make no outgoing TCP connection"),
+        "{text}"
+    );
+    assert!(
+        text.contains("connect-refused"),
+        "a sandboxed command connected out:\n{text}"
+    );
+    assert!(text.contains("listening"), "{text}");
+    let output = chat_with_home(&standin, &project, &home, &["go"], &[]).await;
+    let text = stdout(&output);
+    assert!(text.contains("connected"), "{text}");
+    drop(listener);
+}

@@ -56,7 +56,7 @@ fn bare_pty(command: &str) -> (usize, Duration) {
 fn sandbox() -> Option<Sandbox> {
     let program = std::path::Path::new(env!("CARGO_BIN_EXE_openbolt"));
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    sandbox::configure(SandboxMode::Required, &[], program, home.as_deref()).0
+    sandbox::configure(SandboxMode::Required, &[], true, program, home.as_deref()).0
 }
 
 async fn through_terminals(command: &str, sandbox: Option<Sandbox>) -> (usize, usize, Duration) {

@@ -104,6 +104,8 @@ pub struct Sandbox {
     pub writable: Vec<PathBuf>,
     /// Refuse to run when the kernel cannot restrict the command.
     pub required: bool,
+    /// Outgoing TCP connections are allowed (`sandboxNetwork`; listening always is).
+    pub network: bool,
 }
 
 impl Sandbox {
@@ -115,6 +117,9 @@ impl Sandbox {
         }
         if self.required {
             line.push("--required".into());
+        }
+        if !self.network {
+            line.push("--no-network".into());
         }
         for path in std::iter::once(workspace).chain(self.writable.iter().map(PathBuf::as_path)) {
             line.push("--writable".into());
@@ -175,12 +180,13 @@ pub fn prepare_caches(home: Option<&Path>) {
 
 /// Asks the helper (`--check`) whether this machine can sandbox commands (the check runs in a child, so
 /// this process stays unrestricted).
-pub fn check(helper: &Helper) -> Support {
-    let output = helper
-        .command()
-        .arg("--check")
-        .stdin(std::process::Stdio::null())
-        .output();
+pub fn check(helper: &Helper, network: bool) -> Support {
+    let mut command = helper.command();
+    command.arg("--check");
+    if !network {
+        command.arg("--no-network");
+    }
+    let output = command.stdin(std::process::Stdio::null()).output();
     match output {
         Ok(output) if output.status.success() => Support::Available,
         Ok(output) => Support::Unavailable(
@@ -195,10 +201,16 @@ pub fn check(helper: &Helper) -> Support {
     }
 }
 
-/// [`check`], once per process.
-pub fn check_once(helper: &Helper) -> Support {
-    static SUPPORT: std::sync::OnceLock<Support> = std::sync::OnceLock::new();
-    SUPPORT.get_or_init(|| check(helper)).clone()
+/// [`check`], once per process (for each network setting).
+pub fn check_once(helper: &Helper, network: bool) -> Support {
+    static WITH_NETWORK: std::sync::OnceLock<Support> = std::sync::OnceLock::new();
+    static WITHOUT_NETWORK: std::sync::OnceLock<Support> = std::sync::OnceLock::new();
+    let cell = if network {
+        &WITH_NETWORK
+    } else {
+        &WITHOUT_NETWORK
+    };
+    cell.get_or_init(|| check(helper, network)).clone()
 }
 
 /// What the settings make of the sandbox: the one commands start in (`None`: unrestricted) and a line
@@ -207,6 +219,7 @@ pub fn check_once(helper: &Helper) -> Support {
 pub fn configure(
     mode: SandboxMode,
     extra: &[PathBuf],
+    network: bool,
     openbolt: &Path,
     home: Option<&Path>,
 ) -> (Option<Sandbox>, Configured) {
@@ -217,12 +230,13 @@ pub fn configure(
         );
     }
     let helper = helper(openbolt);
-    let support = check_once(&helper);
+    let support = check_once(&helper, network);
     prepare_caches(home);
     let sandbox = Sandbox {
         helper,
         writable: writable_paths(home, extra),
         required: mode == SandboxMode::Required,
+        network,
     };
     match (support, mode) {
         (Support::Available, _) => {
@@ -230,10 +244,15 @@ pub fn configure(
                 .iter()
                 .map(|path| format!(", {}", path.display()))
                 .collect();
+            let offline = if network {
+                ""
+            } else {
+                "; they make no outgoing TCP connection (listening is allowed)"
+            };
             (
                 Some(sandbox),
                 Configured::On(format!(
-                    "commands run in a sandbox: they write only in the workspace, the temp directory and package caches{also}"
+                    "commands run in a sandbox: they write only in the workspace, the temp directory and package caches{also}{offline}"
                 )),
             )
         }
@@ -303,12 +322,14 @@ pub fn helper_arguments(
         writable: Vec::new(),
         required: false,
         check: false,
+        no_network: false,
         command: Vec::new(),
     };
     while let Some(argument) = arguments.next() {
         match argument.to_str() {
             Some("--check") => parsed.check = true,
             Some("--required") => parsed.required = true,
+            Some("--no-network") => parsed.no_network = true,
             Some("--writable") => parsed.writable.push(PathBuf::from(
                 arguments.next().ok_or("--writable needs a path")?,
             )),
@@ -339,6 +360,9 @@ pub struct ExecArguments {
     /// Only say whether the sandbox is available (exit 0) or not (exit 125, the reason on stderr).
     #[arg(long)]
     pub check: bool,
+    /// Deny outgoing TCP connections too (Landlock ABI 4, Linux 6.7+).
+    #[arg(long)]
+    pub no_network: bool,
     /// The program to run and its arguments.
     #[arg(last = true)]
     pub command: Vec<OsString>,
@@ -347,7 +371,7 @@ pub struct ExecArguments {
 /// Restricts this process (no new privileges; writes beneath `writable` only) and `exec`s the command.
 /// Returns only on failure, with the exit code to use.
 pub fn exec(arguments: &ExecArguments) -> i32 {
-    let restricted = restrict(&arguments.writable);
+    let restricted = restrict(&arguments.writable, arguments.no_network);
     if arguments.check {
         return match restricted {
             Ok(()) => 0,
@@ -385,11 +409,13 @@ fn report(message: &str) {
     }
 }
 
-/// Applies the Landlock ruleset to this process (and so to everything it starts).
-fn restrict(writable: &[PathBuf]) -> Result<(), String> {
+/// Applies the Landlock ruleset to this process (and so to everything it starts): writes only beneath
+/// `writable`; with `no_network`, no outgoing TCP connection either (Landlock filters ports, not
+/// addresses, so localhost is refused too; listening stays allowed).
+fn restrict(writable: &[PathBuf], no_network: bool) -> Result<(), String> {
     use landlock::{
-        ABI, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
-        RulesetStatus, path_beneath_rules,
+        ABI, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+        RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
     };
     if std::env::var_os(SIMULATE_UNSUPPORTED).is_some() {
         return Err("this kernel does not offer Landlock (simulated)".to_owned());
@@ -398,10 +424,23 @@ fn restrict(writable: &[PathBuf]) -> Result<(), String> {
     let abi = ABI::V6;
     // Reaching unix sockets (an SSH agent, D-Bus) is not a write to the file system: not handled.
     let rights = AccessFs::from_write(abi);
-    let status = Ruleset::default()
+    let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(rights)
-        .and_then(|ruleset| ruleset.create())
+        .map_err(|error| format!("the sandbox could not be set up: {error}"))?;
+    if no_network {
+        // Required, not best effort: a kernel that cannot must say so.
+        ruleset = ruleset
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessNet::ConnectTcp)
+            .map_err(|_| {
+                "this kernel's Landlock cannot restrict the network (it needs Linux 6.7 or newer)"
+                    .to_owned()
+            })?
+            .set_compatibility(CompatLevel::BestEffort);
+    }
+    let status = ruleset
+        .create()
         .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(writable, rights)))
         .and_then(|ruleset| ruleset.restrict_self())
         .map_err(|error| format!("the sandbox could not be set up: {error}"))?;
@@ -435,6 +474,7 @@ mod tests {
             },
             writable: vec![PathBuf::from("/tmp")],
             required: true,
+            network: false,
         };
         let line: Vec<String> = sandbox
             .command_line(Path::new("/w"), "/bin/sh", "npm install")
@@ -447,6 +487,7 @@ mod tests {
                 "/bin/openbolt",
                 "sandbox-exec",
                 "--required",
+                "--no-network",
                 "--writable",
                 "/w",
                 "--writable",

@@ -81,6 +81,8 @@ test('setup() validates its options and is safe to call twice', function()
   assert(not ok and tostring(err):find('chat.position', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { sandbox = 'on' } })
   assert(not ok and tostring(err):find('settings.sandbox', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { settings = { sandboxNetwork = 'no' } })
+  assert(not ok and tostring(err):find('settings.sandboxNetwork', 1, true), tostring(err))
   openbolt.setup({ cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' }, chat = { width = 70 } })
   -- Commands of every later test run in the required sandbox.
   openbolt.setup({

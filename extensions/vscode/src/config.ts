@@ -10,6 +10,7 @@ export interface ServerSettings {
   approval: { autoApprove: boolean; allow: string[]; deny: string[] };
   sandbox: 'auto' | 'required' | 'off';
   sandboxWritable: string[];
+  sandboxNetwork: boolean;
 }
 
 /** The server's settings section: empty strings mean "from the environment" and are left out. */
@@ -29,6 +30,7 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     },
     sandbox: config.get<'auto' | 'required' | 'off'>('sandbox', 'auto'),
     sandboxWritable: config.get<string[]>('sandboxWritable', []),
+    sandboxNetwork: config.get<boolean>('sandboxNetwork', true),
   };
 }
 

@@ -22,14 +22,16 @@ test('blank settings are left to the environment; the rest reach the server trim
     approval: { autoApprove: false, allow: ['npm install'], deny: [] },
     sandbox: 'auto',
     sandboxWritable: [],
+    sandboxNetwork: true,
   });
   // Undefined members are not sent at all.
   assert.equal(
     JSON.stringify(settings),
-    '{"model":"llama3.1","approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[]}',
+    '{"model":"llama3.1","approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[],"sandboxNetwork":true}',
   );
-  const sandboxed = serverSettings(configuration({ sandbox: 'required', sandboxWritable: ['/srv/shared'] }));
+  const sandboxed = serverSettings(configuration({ sandbox: 'required', sandboxWritable: ['/srv/shared'], sandboxNetwork: false }));
   assert.equal(sandboxed.sandbox, 'required');
+  assert.equal(sandboxed.sandboxNetwork, false);
   assert.deepEqual(sandboxed.sandboxWritable, ['/srv/shared']);
 });
 

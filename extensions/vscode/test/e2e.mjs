@@ -81,6 +81,8 @@ fs.writeFileSync(
     'openbolt.model': 'e2e-model',
     'openbolt.sandbox': 'required',
     'openbolt.sandboxWritable': ['/srv/openbolt-e2e-shared'],
+    // The dev server still listens and is previewed.
+    'openbolt.sandboxNetwork': false,
     'openbolt.preview.open': 'none',
   }),
 );
@@ -331,7 +333,11 @@ try {
     // The sandbox settings reached the server: it says commands are sandboxed, with the extra path.
     await waitFor('the sandbox line in the log', async () => {
       const text = visible(await page.$eval('.panel .monaco-editor .view-lines', (lines) => lines.textContent));
-      return text.includes('commands run in a sandbox') && text.includes('/srv/openbolt-e2e-shared');
+      return (
+        text.includes('commands run in a sandbox') &&
+        text.includes('/srv/openbolt-e2e-shared') &&
+        text.includes('no outgoing TCP connection')
+      );
     });
   });
 } catch (error) {

@@ -70,6 +70,9 @@ pub struct ChatArguments {
     /// Another path sandboxed commands may write beneath (repeatable).
     #[arg(long, value_name = "PATH")]
     pub sandbox_writable: Vec<PathBuf>,
+    /// `false`: sandboxed commands make no outgoing TCP connection (they may still listen).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sandbox_network: bool,
 }
 
 /// How `openbolt chat` ended, as an exit code.
@@ -136,6 +139,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         crate::sandbox::configure(
             arguments.sandbox,
             &arguments.sandbox_writable,
+            arguments.sandbox_network,
             &program,
             home.as_deref(),
         )

@@ -216,6 +216,7 @@ impl State {
             crate::sandbox::configure(
                 settings.sandbox.unwrap_or_default(),
                 &settings.sandbox_writable,
+                settings.sandbox_network.unwrap_or(true),
                 &program,
                 home.as_deref(),
             )

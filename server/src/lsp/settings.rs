@@ -29,6 +29,8 @@ pub struct Settings {
     pub sandbox: Option<crate::sandbox::SandboxMode>,
     /// More paths sandboxed commands may write beneath.
     pub sandbox_writable: Vec<PathBuf>,
+    /// `false`: sandboxed commands make no outgoing TCP connection.
+    pub sandbox_network: Option<bool>,
     /// Keys the server does not know but a client may send alongside ours (the extensions' own
     /// settings, such as `server.path`): accepted and ignored.
     #[serde(rename = "server")]

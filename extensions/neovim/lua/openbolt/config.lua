@@ -16,6 +16,8 @@ M.defaults = {
     sandbox = nil,
     -- More paths sandboxed commands may write beneath.
     sandboxWritable = nil,
+    -- false: sandboxed commands make no outgoing TCP connection (they may still listen).
+    sandboxNetwork = nil,
   },
   chat = {
     -- Width of the chat split, in columns.
@@ -73,6 +75,7 @@ function M.resolve(opts)
       "'auto', 'required' or 'off'",
     },
     ['settings.sandboxWritable'] = { merged.settings.sandboxWritable, 'table', true },
+    ['settings.sandboxNetwork'] = { merged.settings.sandboxNetwork, 'boolean', true },
   })
   if not ok then
     error('[openbolt] ' .. tostring(err), 0)
