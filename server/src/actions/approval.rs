@@ -54,15 +54,29 @@ impl ApprovalPolicy {
         if let Some(reason) = dangerous(command) {
             return Some(Approval::Skip(format!("refused: {reason}")));
         }
-        let words: Vec<&str> = command.split_whitespace().collect();
-        let matches = |rule: &String| {
+        // Rules match a simple command's leading words: a deny rule refuses the command when any of its
+        // simple commands matches; allow rules run it unasked only when every one of them matches.
+        let commands = simple_commands(command);
+        let matches = |words: &[String], rule: &String| {
             let rule: Vec<&str> = rule.split_whitespace().collect();
-            !rule.is_empty() && words.starts_with(&rule)
+            !rule.is_empty()
+                && words.len() >= rule.len()
+                && words.iter().zip(&rule).all(|(word, part)| word == part)
         };
-        if let Some(rule) = self.deny.iter().find(|rule| matches(rule)) {
+        if let Some(rule) = self
+            .deny
+            .iter()
+            .find(|rule| commands.iter().any(|words| matches(words, rule)))
+        {
             return Some(Approval::Skip(format!("refused by the deny rule {rule:?}")));
         }
-        if self.auto_approve || self.allow.iter().any(matches) {
+        // `cd` only moves the shell: `cd app && npm install` is as allowed as `npm install`.
+        let allowed = !commands.is_empty()
+            && commands.iter().all(|words| {
+                words.first().is_some_and(|program| program == "cd")
+                    || self.allow.iter().any(|rule| matches(words, rule))
+            });
+        if self.auto_approve || allowed {
             return Some(Approval::Run);
         }
         None
@@ -76,6 +90,35 @@ impl ApprovalPolicy {
 /// paths. A first line, not a boundary: the sandbox is the boundary.
 fn dangerous(command: &str) -> Option<&'static str> {
     dangerous_within(command, 0)
+}
+
+/// Every simple command of `command` as words (its program first, past assignments and wrappers, as
+/// written), with those of substitutions and `sh -c` payloads.
+fn simple_commands(command: &str) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    collect_simple_commands(command, 0, &mut found);
+    found
+}
+
+fn collect_simple_commands(command: &str, depth: usize, found: &mut Vec<Vec<String>>) {
+    if depth > MAX_NESTING {
+        return;
+    }
+    let (outer, substitutions) = take_substitutions(command);
+    for inner in &substitutions {
+        collect_simple_commands(inner, depth + 1, found);
+    }
+    for piece in split_outside_quotes(&outer, &[';', '&', '\n', '(', ')', '{', '}', '|']) {
+        let words = words(&piece);
+        let Some((program, arguments)) = command_word(&words) else {
+            continue;
+        };
+        if let Some(payload) = shell_payload(&program, arguments) {
+            collect_simple_commands(&payload, depth + 1, found);
+        }
+        let start = words.len() - arguments.len() - 1;
+        found.push(words[start..].to_vec());
+    }
 }
 
 /// How deep `sh -c` payloads and substitutions are followed.
@@ -435,5 +478,18 @@ mod tests {
             Some(Approval::Skip(_))
         ));
         assert_eq!(policy.decide("npm run dev"), None);
+        // Every simple command must be allowed; any one may be denied.
+        assert_eq!(policy.decide("npm install && node app.js"), Some(Approval::Run));
+        assert_eq!(policy.decide("cd app && npm install"), Some(Approval::Run));
+        assert_eq!(policy.decide("npm install && rm -rf src"), None);
+        assert_eq!(policy.decide("npm install; curl x > y"), None);
+        assert!(matches!(
+            policy.decide("cd pkg && npm publish"),
+            Some(Approval::Skip(_))
+        ));
+        assert!(matches!(
+            policy.decide("sh -c 'npm publish'"),
+            Some(Approval::Skip(_))
+        ));
     }
 }
