@@ -479,7 +479,10 @@ mod tests {
         ));
         assert_eq!(policy.decide("npm run dev"), None);
         // Every simple command must be allowed; any one may be denied.
-        assert_eq!(policy.decide("npm install && node app.js"), Some(Approval::Run));
+        assert_eq!(
+            policy.decide("npm install && node app.js"),
+            Some(Approval::Run)
+        );
         assert_eq!(policy.decide("cd app && npm install"), Some(Approval::Run));
         assert_eq!(policy.decide("npm install && rm -rf src"), None);
         assert_eq!(policy.decide("npm install; curl x > y"), None);
