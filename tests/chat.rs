@@ -850,7 +850,9 @@ async fn a_tag_cut_off_by_a_failure_is_not_shown_as_prose() {
     assert!(!workspace.path().join("a.txt").exists());
 }
 
-/// `openbolt chat` with its own `$HOME` (apart from the workspace), commands approved.
+/// `openbolt chat` with its own `$HOME` (apart from the workspace) and its own temp directory (`tmp`
+/// beside the workspace: wherever the repository is, even under /tmp, only that one is the sandbox's
+/// temp), commands approved.
 async fn chat_with_home(
     standin: &StandIn,
     workspace: &Path,
@@ -858,6 +860,8 @@ async fn chat_with_home(
     arguments: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
+    let temp = workspace.parent().expect("a parent").join("tmp");
+    std::fs::create_dir_all(&temp).expect("temp");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"));
     command
         .arg("chat")
@@ -866,6 +870,7 @@ async fn chat_with_home(
         .args(["--yes", "--no-wait"])
         .args(arguments)
         .env_clear()
+        .env("TMPDIR", &temp)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("OPENBOLT_DATA_DIR", data_dir(workspace))
@@ -902,10 +907,14 @@ fn escapes(outside: &Path) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_write_only_in_the_workspace_temp_and_caches() {
-    // Not under the temp directory, which sandboxed commands may write.
-    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("root");
+/// A project, a home and another project (`chat_with_home` gives them a temp directory of their own).
+fn sandbox_dirs() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let root = tempfile::tempdir().expect("root");
     let (project, home, outside) = (
         root.path().join("project"),
         root.path().join("home"),
@@ -914,6 +923,12 @@ async fn commands_write_only_in_the_workspace_temp_and_caches() {
     for dir in [&project, &home, &outside] {
         std::fs::create_dir(dir).expect("dir");
     }
+    (root, project, home, outside)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_write_only_in_the_workspace_temp_and_caches() {
+    let (_root, project, home, outside) = sandbox_dirs();
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&escapes(&outside))]).await;
     let output = chat_with_home(&standin, &project, &home, &["go"], &[]).await;
     let text = stdout(&output);
@@ -969,15 +984,7 @@ async fn commands_write_only_in_the_workspace_temp_and_caches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_required_sandbox_without_kernel_support_refuses_commands() {
-    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("root");
-    let (project, home, outside) = (
-        root.path().join("project"),
-        root.path().join("home"),
-        root.path().join("other-project"),
-    );
-    for dir in [&project, &home, &outside] {
-        std::fs::create_dir(dir).expect("dir");
-    }
+    let (_root, project, home, outside) = sandbox_dirs();
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&escapes(&outside))]).await;
     let simulate = [(openbolt::sandbox::SIMULATE_UNSUPPORTED, "1")];
     let output = chat_with_home(

@@ -1201,19 +1201,29 @@ async fn a_client_names_its_session_and_stops_only_that_turn() {
 /// says so, and a write outside the workspace fails with the reason in the action.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editor_commands_run_in_the_sandbox() {
-    // Outside the temp directory, which sandboxed commands may write.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("outside");
+    let outside = tempfile::tempdir().expect("outside");
     let target = outside.path().join("escaped.txt");
+    // The server's temp directory (which sandboxed commands may write) is one of its own.
+    let temp = tempfile::tempdir().expect("temp");
     let reply = format!(
         "Writing.\n<boltArtifact id=\"w\" title=\"W\">\n<boltAction type=\"shell\">\necho inside > inside.txt && echo out > {}\n</boltAction>\n</boltArtifact>\n",
         target.display()
     );
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&reply)]).await;
     let workspace = workspace();
-    let mut lsp = start(
+    let data = data_dir(workspace.path()).display().to_string();
+    let temp_dir = temp.path().display().to_string();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("ANTHROPIC_API_KEY", KEY),
+        ("ANTHROPIC_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    env.push(("TMPDIR", temp_dir.as_str()));
+    let mut lsp = Lsp::start(
         workspace.path(),
-        &standin,
+        &env,
         json!({"sandbox": "required", "approval": {"autoApprove": true}}),
+        false,
     )
     .await;
     let response = lsp
