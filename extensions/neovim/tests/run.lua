@@ -179,6 +179,10 @@ test(':OpenBoltSessions reloads the conversation', function()
 end)
 
 test(':OpenBoltTerminal opens a terminal: keys reach its process, which learns the window size', function()
+  -- The dev server's turn answered (the server runs on): a new prompt is taken.
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
   require('openbolt').chat('an interactive program')
   wait_for('the program to run', function()
     return chat_text():find('▸ start', 1, true) ~= nil
@@ -231,15 +235,24 @@ test(':OpenBoltTerminal opens a terminal: keys reach its process, which learns t
   vim.cmd('close')
 end)
 
+--- The turn of `prompt` has ended (its answer came).
+local function turn_ended(prompt)
+  local text = chat_text()
+  local start = text:find(prompt, 1, true)
+  return start ~= nil and text:find('— done', start, true) ~= nil
+end
+
 test(':OpenBoltRevert puts the last turn\'s files back', function()
+  -- The interactive program's turn answered (its server runs on): a new prompt is taken.
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
   require('openbolt').chat('change the page')
   wait_for('the change', function()
     return read(workspace .. '/index.html') == '<h1>Changed</h1>\n'
   end)
   wait_for('the turn to end', function()
-    local text = chat_text()
-    local start = text:find('change the page', 1, true)
-    return start ~= nil and text:find('— done', start, true) ~= nil
+    return turn_ended('change the page')
   end)
   vim.cmd('OpenBoltRevert')
   wait_for('the revert', function()

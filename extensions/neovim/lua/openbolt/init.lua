@@ -156,6 +156,12 @@ function M.send_chat(client, params)
   end
 end
 
+--- Whether a reply is streaming (for a statusline; a new prompt waits until it is not).
+---@return boolean
+function M.busy()
+  return state.request ~= nil
+end
+
 --- `:OpenBoltStop`: stops the running turn (its command and dev server too).
 function M.stop()
   local running = state.request
