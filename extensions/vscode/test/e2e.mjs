@@ -179,11 +179,10 @@ try {
     await waitFor('the card to show the pending approval', async () =>
       frame.$('.action.status-approval:has-text("echo hello from the terminal"):has-text("waiting for your approval")'),
     );
-    const always = await waitFor('the approval notification', async () =>
-      page.$('.notification-toast:has-text("echo hello from the terminal") .monaco-button:has-text("Always for this session")'),
-    );
+    const always = '.notification-toast:has-text("echo hello from the terminal") .monaco-button:has-text("Always for this session")';
+    await waitFor('the approval notification', async () => page.$(always));
     await page.screenshot({ path: path.join(artifacts, 'approval.png') });
-    await always.click();
+    await page.click(always);
     await waitFor('the file action to complete', async () => frame.$('.action.status-complete'));
     await waitFor('the turn to end', () => composerFree(frame));
     await page.screenshot({ path: path.join(artifacts, 'chat-after-reply.png') });
@@ -193,17 +192,18 @@ try {
 
   await test('clicking the file opens it in an editor', async () => {
     const frame = await chatFrame();
-    const file = await waitFor('the file card', async () => frame.$('.action:has-text("index.html")'));
-    await file.click();
+    await waitFor('the file card', async () => frame.$('.action:has-text("index.html")'));
+    // By selector, not by handle: the panel re-renders a message as its actions change (the dev server's
+    // preview may arrive just now), and a held element may be gone.
+    await frame.click('.action:has-text("index.html")');
     await waitFor('an editor tab for index.html', async () => page.$('.tabs-container .tab[aria-label*="index.html"]'));
     await waitFor('the file in the editor', async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent)).includes('Hello from VS Code'));
   });
 
   await test("the command's output is in a terminal", async () => {
     const frame = await chatFrame();
-    const command = await waitFor('the command card', async () => frame.$('.action:has-text("echo")'));
     await waitFor('the command to complete', async () => frame.$('.action.status-complete:has-text("echo")'));
-    await command.click();
+    await frame.click('.action:has-text("echo")');
     await waitFor('the terminal output', async () => (await terminalText()).includes('hello from the terminal'));
     await page.screenshot({ path: path.join(artifacts, 'terminal.png') });
   });
@@ -217,7 +217,7 @@ try {
     const frame = await chatFrame();
     const [, url] = await waitFor('the preview link', async () => (await webviewText(frame)).match(/Preview: (http:\/\/localhost:\d+\/)/));
     if (!(await fetch(url)).ok) throw new Error(`the dev server at ${url} does not answer`);
-    await (await frame.$('.action:has-text("start exec")')).click();
+    await frame.click('.action:has-text("start exec")');
     // Keys go to the shown terminal's input element (what clicking into the terminal focuses).
     const input = '.terminal-wrapper.active textarea.xterm-helper-textarea';
     await waitFor("the dev server's terminal to be shown", async () =>
@@ -259,8 +259,8 @@ try {
     // The Send button, this time.
     await frame.click('#send');
     await waitFor('the second slow file to be on its way', async () => (await frame.$$('.action:has-text("slow.txt")')).length >= 2);
-    const item = await waitFor('the status bar item', async () => page.$('.statusbar-item:has-text("OpenBolt")'));
-    await item.click();
+    await waitFor('the status bar item', async () => page.$('.statusbar-item:has-text("OpenBolt")'));
+    await page.click('.statusbar-item:has-text("OpenBolt")');
     await waitFor('the turn to stop', async () => (await webviewText(frame)).split('Stopped').length >= 3);
     await waitFor('the status bar item to go', async () => !(await page.$('.statusbar-item:has-text("OpenBolt")')));
     if (fs.existsSync(path.join(workspace, 'slow.txt'))) throw new Error('a half-written file exists');
@@ -283,10 +283,9 @@ try {
   });
 
   const pickFromQuickPick = async (label) => {
-    const row = await waitFor(`"${label}" in the quick pick`, async () =>
-      page.$(`.quick-input-widget .quick-input-list .monaco-list-row[aria-label*="${label}"]`),
-    );
-    await row.click();
+    const row = `.quick-input-widget .quick-input-list .monaco-list-row[aria-label*="${label}"]`;
+    await waitFor(`"${label}" in the quick pick`, async () => page.$(row));
+    await page.click(row);
   };
   const notification = (text) => waitFor(`the notification "${text}"`, async () => page.$(`.notification-toast:has-text("${text}")`));
 
