@@ -264,31 +264,55 @@ fn refused_program(program: &str, arguments: &[String]) -> Option<&'static str> 
     }
 }
 
-/// Splits `text` at `separators` that are outside quotes.
-fn split_outside_quotes(text: &str, separators: &[char]) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut current = String::new();
+/// How a character of a command stands with respect to the shell's quoting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quoting {
+    /// Outside any quotes: separators and spaces count.
+    Outside,
+    /// Inside quotes, or escaped by a backslash.
+    Quoted,
+    /// An opening or closing quote, or an escaping backslash.
+    Syntax,
+}
+
+/// The characters of `text` with their [`Quoting`] (single and double quotes, backslashes).
+fn scan(text: &str) -> impl Iterator<Item = (char, Quoting)> + '_ {
     let mut quote: Option<char> = None;
     let mut escaped = false;
-    for character in text.chars() {
+    text.chars().map(move |character| {
         if escaped {
-            current.push(character);
             escaped = false;
-            continue;
+            return (character, Quoting::Quoted);
         }
         match (quote, character) {
-            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
-            (None, '\'' | '"') => quote = Some(character),
-            (q, '\\') if q != Some('\'') => escaped = true,
-            (None, separator) if separators.contains(&separator) => {
-                pieces.push(std::mem::take(&mut current));
-                continue;
+            (Some(open), close) if open == close => {
+                quote = None;
+                (character, Quoting::Syntax)
             }
-            _ => {}
+            (None, '\'' | '"') => {
+                quote = Some(character);
+                (character, Quoting::Syntax)
+            }
+            (open, '\\') if open != Some('\'') => {
+                escaped = true;
+                (character, Quoting::Syntax)
+            }
+            (Some(_), _) => (character, Quoting::Quoted),
+            (None, _) => (character, Quoting::Outside),
         }
-        current.push(character);
+    })
+}
+
+/// Splits `text` at `separators` that are outside quotes (quotes are kept).
+fn split_outside_quotes(text: &str, separators: &[char]) -> Vec<String> {
+    let mut pieces = vec![String::new()];
+    for (character, quoting) in scan(text) {
+        if quoting == Quoting::Outside && separators.contains(&character) {
+            pieces.push(String::new());
+        } else if let Some(piece) = pieces.last_mut() {
+            piece.push(character);
+        }
     }
-    pieces.push(current);
     pieces.retain(|piece| !piece.trim().is_empty());
     pieces
 }
@@ -296,41 +320,17 @@ fn split_outside_quotes(text: &str, separators: &[char]) -> Vec<String> {
 /// A simple command's words, quotes removed.
 fn words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for character in text.chars() {
-        if escaped {
-            current.push(character);
-            escaped = false;
-            continue;
-        }
-        match (quote, character) {
-            (Some(open), close) if open == close => quote = None,
-            (None, '\'' | '"') => {
-                quote = Some(character);
-                in_word = true;
+    let mut current: Option<String> = None;
+    for (character, quoting) in scan(text) {
+        match quoting {
+            Quoting::Outside if character.is_whitespace() => words.extend(current.take()),
+            Quoting::Syntax => {
+                current.get_or_insert_with(String::new);
             }
-            (q, '\\') if q != Some('\'') => {
-                escaped = true;
-                in_word = true;
-            }
-            (None, space) if space.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            _ => {
-                current.push(character);
-                in_word = true;
-            }
+            _ => current.get_or_insert_with(String::new).push(character),
         }
     }
-    if in_word {
-        words.push(current);
-    }
+    words.extend(current);
     words
 }
 
