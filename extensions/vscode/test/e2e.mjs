@@ -237,6 +237,14 @@ try {
       );
       return cards.length === 1 && cards[0].includes('status-aborted') && cards[0].includes('the server was stopped');
     });
+    // The closed terminal stays closed: its process's end (reported before the card's status) does not
+    // open it again — the panel shows the one terminal left.
+    const terminalTabs = await page.$$eval('[class*="terminal-tab"], .terminal-tabs-entry', (elements) =>
+      elements.map((element) => element.textContent ?? ''),
+    );
+    if (terminalTabs.length !== 1 || !terminalTabs[0].includes('echo hello from the terminal')) {
+      throw new Error(`terminals after closing the dev server's: ${JSON.stringify(terminalTabs)}`);
+    }
   });
 
   await test('Stop aborts a slow reply', async () => {
