@@ -58,7 +58,8 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     // request is read, handled and answered without waiting for a worker that turns, terminals and
     // previews keep busy. What a handler starts that takes long (a turn) runs on the main runtime.
     let (ended, end) = tokio::sync::oneshot::channel();
-    let protocol = std::thread::Builder::new()
+    let (written, last_frames) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
         .name("openbolt-lsp".to_owned())
         .spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -95,15 +96,15 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
             });
             // A read of stdin may still block in its thread; do not wait for it.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            let _ = written.send(());
         })?;
     tokio::select! {
         _ = end => tracing::info!("the client went away or sent exit"),
         () = terminated() => tracing::info!("terminated by a signal"),
     }
     terminals.shutdown().await;
-    if protocol.is_finished() {
-        let _ = protocol.join();
-    }
+    // The last answers (`shutdown`'s) and notifications reach the client before the process ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(400), last_frames).await;
     Ok(())
 }
 
