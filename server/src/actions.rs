@@ -209,18 +209,6 @@ impl Runner {
         message_id.clone_into(&mut self.message_id);
     }
 
-    pub fn terminals(&self) -> &Terminals {
-        &self.terminals
-    }
-
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Runs jobs until the queue closes. After `cancel`, the running action is aborted and every later
     /// one reported aborted without running.
     pub async fn run_queue(

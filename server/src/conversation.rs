@@ -230,11 +230,6 @@ impl Conversations {
         &self.terminals
     }
 
-    /// The running dev servers.
-    pub fn dev_servers(&self) -> &DevServers {
-        &self.dev_servers
-    }
-
     /// A loaded session.
     pub fn find(&self, id: &str) -> Option<Arc<Conversation>> {
         lock(&self.loaded)
@@ -252,39 +247,53 @@ impl Conversations {
     /// a new session's id) — or a new session. Looking up and adding happen under one lock, so two
     /// requests for one new id get one session. Reads the store: call it off the async threads.
     pub fn open(&self, id: Option<&str>) -> Arc<Conversation> {
+        match self.load(id, false) {
+            Ok(conversation) => conversation,
+            Err(_) => unreachable!("load only fails for a session that must exist"),
+        }
+    }
+
+    /// A saved session, continued: it must exist.
+    pub fn resume(&self, id: &str) -> Result<Arc<Conversation>, ConversationError> {
+        self.load(Some(id), true)
+    }
+
+    fn load(
+        &self,
+        id: Option<&str>,
+        must_exist: bool,
+    ) -> Result<Arc<Conversation>, ConversationError> {
         let id = id.map_or_else(|| new_id("s"), str::to_owned);
         let mut loaded = lock(&self.loaded);
         if let Some(index) = loaded.iter().position(|conversation| conversation.id == id) {
             let conversation = loaded.remove(index);
             loaded.push(conversation.clone());
-            return conversation;
+            return Ok(conversation);
         }
-        let (session, transcript) = self
-            .store
-            .as_ref()
-            .and_then(|store| {
-                let session = load_conversation(store, &id).ok()?;
-                let transcript = transcript::stored(store, &id).ok()?;
-                Some((session, transcript))
-            })
-            .unwrap_or_default();
+        let stored = match &self.store {
+            Some(store) => {
+                let read = load_conversation(store, &id)
+                    .and_then(|session| Ok((session, transcript::stored(store, &id)?)));
+                match read {
+                    Ok(found) => Some(found),
+                    Err(error) if must_exist => return Err(error.into()),
+                    Err(StoreError::NoSession(_)) => None,
+                    Err(error) => {
+                        tracing::warn!(%error, session = %id, "the saved session could not be read; it starts empty");
+                        None
+                    }
+                }
+            }
+            None if must_exist => {
+                return Err(ConversationError::NoStore("no session can be continued"));
+            }
+            None => None,
+        };
+        let (session, transcript) = stored.unwrap_or_default();
         let conversation = Arc::new(self.conversation(id, session, transcript));
         loaded.push(conversation.clone());
         self.unload_idle(&mut loaded);
-        conversation
-    }
-
-    /// A saved session, continued: it must exist.
-    pub fn resume(&self, id: &str) -> Result<Arc<Conversation>, ConversationError> {
-        if let Some(conversation) = self.find(id) {
-            return Ok(conversation);
-        }
-        let store = self
-            .store
-            .as_ref()
-            .ok_or(ConversationError::NoStore("no session can be continued"))?;
-        load_conversation(store, id)?;
-        Ok(self.open(Some(id)))
+        Ok(conversation)
     }
 
     fn conversation(&self, id: String, session: Session, transcript: Vec<Entry>) -> Conversation {

@@ -242,7 +242,7 @@ try {
     const terminalTabs = await page.$$eval('[class*="terminal-tab"], .terminal-tabs-entry', (elements) =>
       elements.map((element) => element.textContent ?? ''),
     );
-    if (terminalTabs.length !== 1 || !terminalTabs[0].includes('echo hello from the terminal')) {
+    if (terminalTabs.length !== 1 || terminalTabs[0].includes('exec python3')) {
       throw new Error(`terminals after closing the dev server's: ${JSON.stringify(terminalTabs)}`);
     }
   });

@@ -485,20 +485,15 @@ struct Printer {
     mid_line: bool,
     /// The model's prose is in the middle of a line.
     prose_open: bool,
-    /// What arrived while `prose_open`, in order.
-    held: Vec<Held>,
+    /// What arrived while `prose_open`, in order (status lines and command output only).
+    held: Vec<Waiting>,
     /// A question is open: everything waits below it, in order, until it is answered.
-    paused: Option<Vec<Paused>>,
+    paused: Option<Vec<Waiting>>,
 }
 
+/// Output that waits to be written.
 #[derive(Debug)]
-enum Held {
-    Status(String),
-    Raw(String),
-}
-
-#[derive(Debug)]
-enum Paused {
+enum Waiting {
     Prose(String),
     Status(String),
     Raw(String),
@@ -547,9 +542,9 @@ impl Printer {
         self.prose_open = false;
         for paused in self.paused.take().unwrap_or_default() {
             match paused {
-                Paused::Prose(text) => self.prose(&text),
-                Paused::Status(line) => self.status(&line),
-                Paused::Raw(text) => self.raw(&text),
+                Waiting::Prose(text) => self.prose(&text),
+                Waiting::Status(line) => self.status(&line),
+                Waiting::Raw(text) => self.raw(&text),
             }
         }
     }
@@ -566,7 +561,7 @@ impl Printer {
     /// The model's words.
     fn prose(&mut self, text: &str) {
         if let Some(paused) = &mut self.paused {
-            paused.push(Paused::Prose(text.to_owned()));
+            paused.push(Waiting::Prose(text.to_owned()));
             return;
         }
         match text.rfind('\n') {
@@ -591,19 +586,19 @@ impl Printer {
         self.prose_open = false;
         for held in std::mem::take(&mut self.held) {
             match held {
-                Held::Status(line) => self.status(&line),
-                Held::Raw(text) => self.write(&text),
+                Waiting::Status(line) => self.status(&line),
+                Waiting::Prose(text) | Waiting::Raw(text) => self.write(&text),
             }
         }
     }
 
     fn status(&mut self, line: &str) {
         if let Some(paused) = &mut self.paused {
-            paused.push(Paused::Status(line.to_owned()));
+            paused.push(Waiting::Status(line.to_owned()));
             return;
         }
         if self.prose_open {
-            self.held.push(Held::Status(line.to_owned()));
+            self.held.push(Waiting::Status(line.to_owned()));
             return;
         }
         if self.mid_line {
@@ -615,11 +610,11 @@ impl Printer {
     /// A command's output.
     fn raw(&mut self, text: &str) {
         if let Some(paused) = &mut self.paused {
-            paused.push(Paused::Raw(text.to_owned()));
+            paused.push(Waiting::Raw(text.to_owned()));
             return;
         }
         if self.prose_open {
-            self.held.push(Held::Raw(text.to_owned()));
+            self.held.push(Waiting::Raw(text.to_owned()));
         } else {
             self.write(text);
         }

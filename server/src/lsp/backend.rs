@@ -179,15 +179,12 @@ impl State {
             }
             Err(message) => {
                 tracing::warn!(%message, "settings refused");
-                let client = self.client.clone();
+                self.show(
+                    MessageType::ERROR,
+                    format!("OpenBolt: {message}; the previous settings stay in effect"),
+                );
                 let notifier = self.notifier.clone();
                 tokio::spawn(async move {
-                    client
-                        .show_message(
-                            MessageType::ERROR,
-                            format!("OpenBolt: {message}; the previous settings stay in effect"),
-                        )
-                        .await;
                     notifier
                         .notify::<ErrorNotification>(ErrorParams {
                             session_id: None,
@@ -225,13 +222,24 @@ impl State {
         let message = format!("OpenBolt: {}", configured.message());
         tracing::info!(%message, "sandbox");
         let client = self.client.clone();
-        let warning = configured.is_warning();
-        tokio::spawn(async move {
-            client.log_message(MessageType::INFO, message.clone()).await;
-            if warning {
-                client.show_message(MessageType::WARNING, message).await;
-            }
-        });
+        let logged = message.clone();
+        tokio::spawn(async move { client.log_message(MessageType::INFO, logged).await });
+        if configured.is_warning() {
+            self.show(MessageType::WARNING, message);
+        }
+    }
+
+    /// Shows `message` in the editor (a round trip: never awaited here).
+    pub(super) fn show(&self, kind: MessageType, message: String) {
+        let client = self.client.clone();
+        tokio::spawn(async move { client.show_message(kind, message).await });
+    }
+
+    /// A settings change from the client: the settings, and the sandbox they ask for.
+    fn settings_changed(&self, value: Option<&Value>) {
+        if self.apply_settings(value) {
+            self.apply_sandbox();
+        }
     }
 
     /// The editor's view for the model: open documents inside the workspace (with unsaved text) and
@@ -429,9 +437,7 @@ impl LanguageServer for Backend {
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
         if !self.state.pull_configuration.load(Ordering::Acquire) {
-            if self.state.apply_settings(Some(&params.settings)) {
-                self.state.apply_sandbox();
-            }
+            self.state.settings_changed(Some(&params.settings));
             return;
         }
         // The client keeps the settings: ask for our section (a round trip, so not in the handler).
@@ -444,15 +450,12 @@ impl LanguageServer for Backend {
                     section: Some("openbolt".to_owned()),
                 }])
                 .await;
-            let changed = match pulled {
+            match pulled {
                 Ok(mut sections) if !sections.is_empty() => {
-                    state.apply_settings(Some(&sections.swap_remove(0)))
+                    state.settings_changed(Some(&sections.swap_remove(0)));
                 }
                 // No answer: what the notification carried, if anything.
-                _ => state.apply_settings(Some(&params.settings)),
-            };
-            if changed {
-                state.apply_sandbox();
+                _ => state.settings_changed(Some(&params.settings)),
             }
         });
     }
@@ -525,14 +528,9 @@ impl LanguageServer for Backend {
 impl Backend {
     fn warn_not_saved(&self, failure: String) {
         tracing::warn!(%failure, "sessions are not saved");
-        let client = self.state.client.clone();
-        tokio::spawn(async move {
-            client
-                .show_message(
-                    MessageType::WARNING,
-                    format!("OpenBolt: conversations are not saved: {failure}"),
-                )
-                .await;
-        });
+        self.state.show(
+            MessageType::WARNING,
+            format!("OpenBolt: conversations are not saved: {failure}"),
+        );
     }
 }
