@@ -1,0 +1,3 @@
+; TSX only: components used as elements.
+(jsx_opening_element name: (identifier) @name) @reference.class
+(jsx_self_closing_element name: (identifier) @name) @reference.class
