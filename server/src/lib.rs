@@ -6,11 +6,13 @@ pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod lsp;
+pub mod project;
 pub mod provider;
 pub mod sandbox;
 pub mod secrets;
 pub mod store;
 pub mod terminal;
+pub mod tokens;
 pub mod types;
 
 /// Runs blocking work (the file system, SQLite) without stalling the async threads: on a multi-thread
@@ -39,6 +41,8 @@ mod layers {
     /// What a front end may use: everything but the other front end.
     const FRONT_END: &[&str] = &[
         "types",
+        "tokens",
+        "project",
         "sandbox",
         "secrets",
         "config",
@@ -58,8 +62,15 @@ mod layers {
         ("provider", &["config"]),
         ("sandbox", &[]),
         ("terminal", &["types", "sandbox"]),
+        ("tokens", &[]),
         ("actions", &["types", "sandbox", "terminal"]),
-        ("engine", &["types", "secrets", "provider", "actions"]),
+        ("project", &["secrets", "tokens", "actions"]),
+        (
+            "engine",
+            &[
+                "types", "secrets", "tokens", "provider", "actions", "project",
+            ],
+        ),
         (
             "store",
             &["types", "secrets", "provider", "actions", "engine"],
@@ -67,8 +78,8 @@ mod layers {
         (
             "conversation",
             &[
-                "types", "secrets", "sandbox", "config", "provider", "terminal", "actions",
-                "engine", "store",
+                "types", "secrets", "tokens", "sandbox", "config", "provider", "terminal",
+                "actions", "project", "engine", "store",
             ],
         ),
         ("cli", FRONT_END),

@@ -1,0 +1,400 @@
+//! The index: every file of the workspace with its tags, built by walking the workspace (respecting
+//! `.gitignore`), parsing on all cores, and cached on disk by content hash so that a restart is warm.
+
+use crate::secrets::is_secret;
+use openbolt_syntax::{Language, TagKind};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::UNIX_EPOCH;
+
+/// Files larger than this are mapped by name only.
+pub const MAX_MAPPED_BYTES: u64 = 1024 * 1024;
+
+/// At most this many files are indexed; a larger workspace is capped (the rest is not mapped).
+pub const MAX_FILES: usize = 50_000;
+
+/// Directories never worth indexing, even without a .gitignore.
+pub const SKIPPED_DIRECTORIES: &[&str] = &[
+    ".git",
+    "node_modules",
+    "target",
+    "dist",
+    "build",
+    ".next",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".openbolt",
+];
+
+/// Why a file has a name in the map but no tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmapped {
+    /// Not a language OpenBolt parses (or a secret: never read).
+    Other,
+    Binary,
+    TooLarge,
+    Minified,
+    Unreadable,
+}
+
+/// A definition, as the map shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Definition {
+    pub name: String,
+    pub syntax: String,
+    pub line: u32,
+    pub signature: String,
+}
+
+/// One file of the index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch (0 for an editor buffer).
+    pub modified: u128,
+    /// Hex SHA-256 of the content (empty when not read).
+    pub hash: String,
+    pub lines: u32,
+    pub unmapped: Option<Unmapped>,
+    pub definitions: Vec<Definition>,
+    /// Names used, with how often.
+    pub references: Vec<(String, u32)>,
+}
+
+/// Files by path relative to the workspace (with `/`).
+pub type Files = BTreeMap<String, Arc<FileEntry>>;
+
+/// What a walk found: each file with its size and modification time.
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub files: Vec<(String, u64, u128)>,
+    /// More files than [`MAX_FILES`] were there.
+    pub capped: bool,
+}
+
+/// Lists the workspace's files (not following symbolic links, so loops cannot trap it).
+pub fn walk(root: &Path, stop: &AtomicBool) -> Walked {
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|entry| {
+            !(entry.file_type().is_some_and(|kind| kind.is_dir())
+                && entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name)))
+        })
+        .build();
+    let mut walked = Walked::default();
+    for entry in walker.flatten() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if !entry.file_type().is_some_and(|kind| kind.is_file()) {
+            continue;
+        }
+        if walked.files.len() == MAX_FILES {
+            walked.capped = true;
+            break;
+        }
+        let Some(relative) = relative_name(root, entry.path()) else {
+            continue;
+        };
+        let (size, modified) = entry
+            .metadata()
+            .map(|metadata| (metadata.len(), modified_nanos(&metadata)))
+            .unwrap_or((0, 0));
+        walked.files.push((relative, size, modified));
+    }
+    walked.files.sort();
+    walked
+}
+
+/// `path` relative to `root`, with `/` separators; `None` when outside or not UTF-8.
+pub fn relative_name(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = relative
+        .components()
+        .map(|component| component.as_os_str().to_str())
+        .collect();
+    let name = parts?.join("/");
+    (!name.is_empty()).then_some(name)
+}
+
+pub fn modified_nanos(metadata: &std::fs::Metadata) -> u128 {
+    metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |duration| duration.as_nanos())
+}
+
+/// Tags `content` of the file `name`.
+pub fn entry_for(name: &str, content: &[u8], modified: u128) -> FileEntry {
+    let mut entry = FileEntry {
+        size: content.len() as u64,
+        modified,
+        hash: hash(content),
+        lines: count_lines(content),
+        unmapped: None,
+        definitions: Vec::new(),
+        references: Vec::new(),
+    };
+    let path = Path::new(name);
+    let language = Language::detect(path, &content[..content.len().min(256)]);
+    entry.unmapped = if is_secret(path) {
+        Some(Unmapped::Other)
+    } else if content.len() as u64 > MAX_MAPPED_BYTES {
+        Some(Unmapped::TooLarge)
+    } else if memchr::memchr(0, &content[..content.len().min(8192)]).is_some() {
+        Some(Unmapped::Binary)
+    } else if language.is_none() {
+        Some(Unmapped::Other)
+    } else if is_minified(name, content) {
+        Some(Unmapped::Minified)
+    } else {
+        None
+    };
+    if entry.unmapped.is_some() {
+        return entry;
+    }
+    let Some(language) = language else {
+        return entry;
+    };
+    let tags = openbolt_syntax::tags(language, content);
+    let mut references: BTreeMap<String, u32> = BTreeMap::new();
+    for tag in tags.tags {
+        match tag.kind {
+            TagKind::Definition => entry.definitions.push(Definition {
+                name: tag.name,
+                syntax: tag.syntax,
+                line: tag.line,
+                signature: tag.signature.unwrap_or_default(),
+            }),
+            TagKind::Reference => *references.entry(tag.name).or_default() += 1,
+        }
+    }
+    entry.references = references.into_iter().collect();
+    entry
+}
+
+/// An entry for a file that could not be read.
+pub fn unreadable(size: u64, modified: u128) -> FileEntry {
+    FileEntry {
+        size,
+        modified,
+        hash: String::new(),
+        lines: 0,
+        unmapped: Some(Unmapped::Unreadable),
+        definitions: Vec::new(),
+        references: Vec::new(),
+    }
+}
+
+pub fn hash(content: &[u8]) -> String {
+    let digest = Sha256::digest(content);
+    digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn count_lines(content: &[u8]) -> u32 {
+    let breaks = memchr::memchr_iter(b'\n', content).count();
+    let unterminated = usize::from(!content.is_empty() && !content.ends_with(b"\n"));
+    u32::try_from(breaks + unterminated).unwrap_or(u32::MAX)
+}
+
+/// Bundled or minified code: `.min.` in the name, or long lines on average.
+fn is_minified(name: &str, content: &[u8]) -> bool {
+    if name.contains(".min.") {
+        return true;
+    }
+    if content.len() < 4096 {
+        return false;
+    }
+    let lines = memchr::memchr_iter(b'\n', content).count() + 1;
+    content.len() / lines > 400
+}
+
+/// Reads and tags the files of `names` that are not already in `known` with the same size and
+/// modification time (or, read again, the same content), on every core. Files whose content is
+/// unchanged keep their entry.
+pub fn refresh(
+    root: &Path,
+    walked: &[(String, u64, u128)],
+    known: &Files,
+    stop: &AtomicBool,
+) -> (Files, usize) {
+    let mut files = Files::new();
+    let mut to_read = Vec::new();
+    for (name, size, modified) in walked {
+        match known.get(name) {
+            Some(entry) if entry.size == *size && entry.modified == *modified => {
+                files.insert(name.clone(), entry.clone());
+            }
+            _ => to_read.push((name.clone(), *size, *modified)),
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let parsed: Vec<Vec<(String, FileEntry, bool)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((name, size, modified)) = to_read.get(index) else {
+                            break;
+                        };
+                        out.push(read_one(root, name, *size, *modified, known.get(name)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_default())
+            .collect()
+    });
+    let mut reparsed = 0;
+    for (name, entry, was_parsed) in parsed.into_iter().flatten() {
+        reparsed += usize::from(was_parsed);
+        files.insert(name, Arc::new(entry));
+    }
+    (files, reparsed)
+}
+
+/// One file: its cached entry if the content is the same, else parsed. The flag says it was parsed.
+fn read_one(
+    root: &Path,
+    name: &str,
+    size: u64,
+    modified: u128,
+    known: Option<&Arc<FileEntry>>,
+) -> (String, FileEntry, bool) {
+    let path: PathBuf = root.join(name);
+    if is_secret(Path::new(name)) {
+        let mut entry = unreadable(size, modified);
+        entry.unmapped = Some(Unmapped::Other);
+        return (name.to_owned(), entry, false);
+    }
+    if size > MAX_MAPPED_BYTES {
+        let mut entry = unreadable(size, modified);
+        entry.unmapped = Some(Unmapped::TooLarge);
+        return (name.to_owned(), entry, false);
+    }
+    let Ok(content) = std::fs::read(&path) else {
+        return (name.to_owned(), unreadable(size, modified), false);
+    };
+    if let Some(known) = known
+        && known.hash == hash(&content)
+    {
+        let mut entry = FileEntry::clone(known);
+        entry.size = size;
+        entry.modified = modified;
+        return (name.to_owned(), entry, false);
+    }
+    (name.to_owned(), entry_for(name, &content, modified), true)
+}
+
+/// The cache file of a workspace's index, under the data directory.
+pub fn cache_path(data_dir: &Path, root: &Path) -> PathBuf {
+    let key = hash(root.as_os_str().as_encoded_bytes());
+    data_dir.join("maps").join(format!("{key}.json"))
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile {
+    /// Bumped when tags change meaning (new queries): an old cache is then ignored.
+    version: u32,
+    files: BTreeMap<String, FileEntry>,
+}
+
+const CACHE_VERSION: u32 = 1;
+
+/// The cached index, if there is a readable one of this version.
+pub fn load_cache(path: &Path) -> Option<Files> {
+    let bytes = std::fs::read(path).ok()?;
+    let cache: CacheFile = serde_json::from_slice(&bytes).ok()?;
+    (cache.version == CACHE_VERSION).then(|| {
+        cache
+            .files
+            .into_iter()
+            .map(|(name, entry)| (name, Arc::new(entry)))
+            .collect()
+    })
+}
+
+/// Writes the cache atomically (a crash leaves the old one or the new one).
+pub fn save_cache(path: &Path, files: &Files) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct CacheRef<'a> {
+        version: u32,
+        files: BTreeMap<&'a str, &'a FileEntry>,
+    }
+    let cache = CacheRef {
+        version: CACHE_VERSION,
+        files: files
+            .iter()
+            .filter(|(_, entry)| entry.modified != 0)
+            .map(|(name, entry)| (name.as_str(), entry.as_ref()))
+            .collect(),
+    };
+    let bytes = serde_json::to_vec(&cache).map_err(std::io::Error::other)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    crate::actions::files::write_atomically(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_files_are_named_not_mapped() {
+        let big = "x".repeat(MAX_MAPPED_BYTES as usize + 1);
+        assert_eq!(
+            entry_for("big.js", big.as_bytes(), 1).unmapped,
+            Some(Unmapped::TooLarge)
+        );
+        assert_eq!(
+            entry_for("a.js", b"\0\x01binary", 1).unmapped,
+            Some(Unmapped::Binary)
+        );
+        let minified = format!("{}\n", "var a=1;".repeat(2000));
+        assert_eq!(
+            entry_for("bundle.js", minified.as_bytes(), 1).unmapped,
+            Some(Unmapped::Minified)
+        );
+        assert_eq!(
+            entry_for("vendor.min.js", b"function a(){}", 1).unmapped,
+            Some(Unmapped::Minified)
+        );
+        assert_eq!(
+            entry_for(".env", b"KEY=1", 1).unmapped,
+            Some(Unmapped::Other)
+        );
+        let entry = entry_for("a.js", b"function f() {\n  g();\n  g();\n}\n", 1);
+        assert_eq!(entry.unmapped, None);
+        assert_eq!(entry.definitions[0].name, "f");
+        assert_eq!(entry.references, vec![("g".to_owned(), 2)]);
+        assert_eq!(entry.lines, 4);
+    }
+}
