@@ -773,17 +773,28 @@ async fn a_session_is_saved_continued_exported_and_reverted() {
     );
     assert!(markdown.contains("*This turn was reverted.*"), "{markdown}");
 
-    // No secret reached the database: not the API key, not the .env contents.
+    // No secret reached the database or the project map's cache: not the API key, not the .env contents.
     let data = data_dir(workspace.path());
-    for entry in std::fs::read_dir(&data).expect("data dir").flatten() {
-        let bytes = std::fs::read(entry.path()).expect("read");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    let mut folders = vec![data.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("data dir").flatten() {
+            if entry.path().is_dir() {
+                folders.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|file| file.starts_with(data.join("maps"))),
+        "the map's cache is checked too: {files:?}"
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read");
         let text = String::from_utf8_lossy(&bytes);
         for secret in [KEY, "hunter2-do-not-send"] {
-            assert!(
-                !text.contains(secret),
-                "{secret} is in {}",
-                entry.path().display()
-            );
+            assert!(!text.contains(secret), "{secret} is in {}", file.display());
         }
     }
 }

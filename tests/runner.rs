@@ -433,6 +433,7 @@ fn action(index: usize, kind: ActionKind, file_path: Option<&str>) -> ActionInfo
         index,
         kind,
         file_path: file_path.map(str::to_owned),
+        lines: None,
     }
 }
 

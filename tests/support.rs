@@ -133,10 +133,17 @@ impl Recorded {
 }
 
 /// The running stand-in. Dropping it stops accepting connections.
+///
+/// It answers the chat path of its format (`/v1/chat/completions`, `/v1/messages`) from its script;
+/// any other request (a client asking a local server for its context window) gets what
+/// [`StandIn::answer`] set for that path, else 404 as a real server would, and is kept apart in
+/// [`StandIn::other_requests`] without using up a scripted reply.
 pub struct StandIn {
     pub url: String,
     pub format: Format,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
+    others: Arc<Mutex<Vec<Recorded>>>,
+    answers: Arc<Mutex<Vec<(String, Value)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -154,24 +161,19 @@ impl StandIn {
             .expect("bind the stand-in");
         let address = listener.local_addr().expect("address");
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let others = Arc::new(Mutex::new(Vec::new()));
+        let answers: Arc<Mutex<Vec<(String, Value)>>> = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(replies)));
-        let recorded = requests.clone();
+        let shared = (requests.clone(), others.clone(), answers.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let reply = {
-                    let mut script = script.lock().expect("script lock");
-                    if script.len() > 1 {
-                        script.pop_front()
-                    } else {
-                        script.front().cloned()
-                    }
-                };
-                let recorded = recorded.clone();
+                let script = script.clone();
+                let (recorded, others, answers) = shared.clone();
                 tokio::spawn(async move {
-                    serve(socket, format, reply, recorded).await;
+                    serve(socket, format, &script, &recorded, &others, &answers).await;
                 });
             }
         });
@@ -183,24 +185,74 @@ impl StandIn {
             url,
             format,
             requests,
+            others,
+            answers,
             task,
         }
     }
 
+    /// The chat requests received, in order.
     pub fn recorded(&self) -> Vec<Recorded> {
         self.requests.lock().expect("requests lock").clone()
+    }
+
+    /// Requests to other paths (context window probes), in order.
+    pub fn other_requests(&self) -> Vec<Recorded> {
+        self.others.lock().expect("others lock").clone()
+    }
+
+    /// Answers `path` (`/props`, `/v1/models`) with `body` from now on.
+    pub fn answer(&self, path: &str, body: Value) {
+        self.answers
+            .lock()
+            .expect("answers lock")
+            .push((path.to_owned(), body));
     }
 }
 
 async fn serve(
     mut socket: TcpStream,
     format: Format,
-    reply: Option<Reply>,
-    recorded: Arc<Mutex<Vec<Recorded>>>,
+    script: &Mutex<VecDeque<Reply>>,
+    recorded: &Mutex<Vec<Recorded>>,
+    others: &Mutex<Vec<Recorded>>,
+    answers: &Mutex<Vec<(String, Value)>>,
 ) {
     let _ = socket.set_nodelay(true);
     let Some(request) = read_request(&mut socket).await else {
         return;
+    };
+    let chat_path = match format {
+        Format::Anthropic => "/v1/messages",
+        Format::OpenAi => "/v1/chat/completions",
+    };
+    if request.path != chat_path {
+        let answer = answers
+            .lock()
+            .expect("answers lock")
+            .iter()
+            .find(|(path, _)| *path == request.path)
+            .map(|(_, body)| body.to_string());
+        others.lock().expect("others lock").push(request);
+        let (code, body) = match answer {
+            Some(body) => (200, body),
+            None => (404, r#"{"error":"not found"}"#.to_owned()),
+        };
+        let head = format!(
+            "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = socket.write_all(head.as_bytes()).await;
+        let _ = socket.write_all(body.as_bytes()).await;
+        return;
+    }
+    let reply = {
+        let mut script = script.lock().expect("script lock");
+        if script.len() > 1 {
+            script.pop_front()
+        } else {
+            script.front().cloned()
+        }
     };
     recorded.lock().expect("requests lock").push(request);
     match reply {

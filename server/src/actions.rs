@@ -3,6 +3,7 @@
 
 pub mod approval;
 pub mod files;
+pub mod read;
 
 use crate::terminal::{ExitInfo, Purpose, TerminalId, Terminals};
 pub use crate::types::{ActionStatus, ActionUpdate, Job, TurnEvent};
@@ -80,6 +81,8 @@ pub struct RunnerReport {
     /// The final status of every action that reached the runner, in order.
     pub updates: Vec<ActionUpdate>,
     pub previous_contents: Vec<PreviousContent>,
+    /// What each completed read action shows the model, by action id.
+    pub reads: Vec<(usize, String)>,
 }
 
 /// How much of a failed command's output the model is shown.
@@ -161,6 +164,8 @@ pub struct Runner {
     pub shell_timeout: Duration,
     /// The user answered "always" once: commands of this session run without asking.
     always_this_session: bool,
+    /// How many tokens one read action may show the model.
+    pub read_tokens: usize,
 }
 
 impl std::fmt::Debug for Runner {
@@ -195,6 +200,7 @@ impl Runner {
             message_id: String::new(),
             shell_timeout: Duration::from_secs(600),
             always_this_session: false,
+            read_tokens: 8_000,
         })
     }
 
@@ -220,8 +226,8 @@ impl Runner {
         let mut report = RunnerReport::default();
         let mut failed_artifact: Option<String> = None;
         while let Some(job) = jobs.recv().await {
-            let command =
-                (!matches!(job.action.kind, ActionKind::File)).then_some(job.content.as_str());
+            let command = matches!(job.action.kind, ActionKind::Shell | ActionKind::Start)
+                .then_some(job.content.as_str());
             let update = ActionUpdate::new(&job.action, command, ActionStatus::Running);
             let final_update = if cancel.is_cancelled() {
                 update
@@ -320,10 +326,52 @@ impl Runner {
                 }
                 self.run_command(job, update, events, cancel).await
             }
+            ActionKind::Read => match self.read(job) {
+                Ok((text, summary)) => {
+                    report.reads.push((job.action.index, text));
+                    let mut update = update.status(ActionStatus::Complete);
+                    update.summary = Some(summary);
+                    update
+                }
+                Err(reason) => update.with_error(reason).status(ActionStatus::Failed),
+            },
             ActionKind::Other(name) => update
                 .with_error(format!("unknown action type {name:?}: nothing was run"))
                 .status(ActionStatus::Skipped),
         }
+    }
+
+    /// A read action: the file as the user sees it (the editor's buffer when open), through the same
+    /// workspace gate as writes; secrets are refused.
+    fn read(&self, job: &Job) -> Result<(String, String), String> {
+        let Some(relative) = job.action.file_path.as_deref() else {
+            return Err("the read action has no filePath".to_owned());
+        };
+        let path = files::resolve_in_workspace(&self.root, relative)
+            .map_err(|error| format!("refused: {error}"))?;
+        if crate::secrets::is_secret(Path::new(relative.trim())) {
+            return Err(format!(
+                "refused: {relative} holds secrets, which are never sent to the model"
+            ));
+        }
+        let range = job
+            .action
+            .lines
+            .as_deref()
+            .map(read::parse_lines)
+            .transpose()?;
+        let bytes = crate::blocking(|| self.writer.current(&path))
+            .ok_or_else(|| format!("{relative} does not exist"))?;
+        if bytes[..bytes.len().min(8192)].contains(&0) {
+            return Err(format!("{relative} is a binary file"));
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(read::render(
+            relative.trim(),
+            &text,
+            range,
+            self.read_tokens,
+        ))
     }
 }
 

@@ -5,14 +5,17 @@
 //! it closes; the runner works through the queue while the reply still streams.
 
 pub mod context;
+pub mod history;
 pub mod prompt;
 
-use crate::actions::{PreviousContent, Runner};
+use crate::actions::{PreviousContent, Runner, RunnerReport};
+use crate::project::ProjectMap;
+use crate::provider::window::{ContextWindow, WindowSource};
 use crate::provider::{
     ChatRequest, Message, Provider, ProviderError, Role, StopReason, StreamItem, Usage,
 };
 pub use crate::types::TurnEvent;
-use crate::types::{ActionStatus, ActionUpdate, Job};
+use crate::types::{ActionKind, ActionStatus, ActionUpdate, Job};
 use context::{Budget, EditorContext};
 use openbolt_parser::{Event, Parser};
 use std::path::PathBuf;
@@ -34,7 +37,7 @@ pub enum TurnStatus {
 pub struct TurnOutcome {
     pub status: TurnStatus,
     pub error: Option<String>,
-    /// The whole reply as the model wrote it, markup included, across continuations.
+    /// The whole reply as the model wrote it, markup included, across continuations and read rounds.
     pub reply: String,
     pub usage: Usage,
     /// Final statuses of every action of the reply.
@@ -61,6 +64,27 @@ impl TurnOutcome {
 pub struct Session {
     pub messages: Vec<Message>,
     pub last_results: Vec<ActionUpdate>,
+    /// Files the session wrote or read (relative): the project map ranks them higher.
+    pub touched: Vec<String>,
+}
+
+impl Session {
+    /// Notes the files `actions` wrote or read.
+    pub fn touch(&mut self, actions: &[ActionUpdate]) {
+        for update in actions {
+            if update.status == ActionStatus::Complete
+                && matches!(update.kind, ActionKind::File | ActionKind::Read)
+                && let Some(path) = &update.file_path
+            {
+                let path = path.trim().trim_start_matches("./").to_owned();
+                self.touched.retain(|known| *known != path);
+                self.touched.push(path);
+            }
+        }
+        // The most recent ones matter; a long session does not grow this without end.
+        let excess = self.touched.len().saturating_sub(50);
+        self.touched.drain(..excess);
+    }
 }
 
 /// Closed actions waiting for the runner. A reply that gets this far ahead of its commands waits for
@@ -70,6 +94,24 @@ const QUEUED_ACTIONS: usize = 256;
 /// How many follow-up requests a reply cut off by the output limit may take.
 const MAX_CONTINUATIONS: u32 = 5;
 
+/// How many times one turn may answer the model's read actions.
+pub const MAX_READ_ROUNDS: usize = 5;
+
+/// How long a turn waits for a project map that is still on its first walk.
+const MAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Part of the window kept free: the estimate errs, and providers wrap messages in tokens of their own.
+const WINDOW_MARGIN_PERCENT: usize = 10;
+
+/// How the window is spent on one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The output limit asked for.
+    pub output: u32,
+    /// Tokens for everything sent: system prompt, history, context, request.
+    pub input: usize,
+}
+
 /// Runs turns against one provider in one workspace.
 #[derive(Debug)]
 pub struct Engine {
@@ -78,6 +120,11 @@ pub struct Engine {
     system_prompt: String,
     pub max_tokens: u32,
     pub budget: Budget,
+    /// The user's `contextTokens`: the model's window, over what servers and the table say.
+    pub context_tokens: Option<u32>,
+    /// The project map (the front end starts it; it outlives engines).
+    pub map: Option<ProjectMap>,
+    window: tokio::sync::OnceCell<ContextWindow>,
 }
 
 impl Engine {
@@ -89,6 +136,9 @@ impl Engine {
             system_prompt,
             max_tokens: 16_384,
             budget: Budget::default(),
+            context_tokens: None,
+            map: None,
+            window: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -96,22 +146,91 @@ impl Engine {
         &self.provider
     }
 
-    /// The message the model receives for `prompt`: the workspace, what the last actions did, the request.
-    pub fn user_message(&self, session: &Session, prompt: &str, editor: &EditorContext) -> String {
-        let mut message = context::render(&self.workspace, editor, self.budget);
+    /// The model's context window: asked once (the setting, the server, the table, a default).
+    pub async fn context_window(&self) -> ContextWindow {
+        *self
+            .window
+            .get_or_init(|| async {
+                let window = self.provider.context_window(self.context_tokens).await;
+                tracing::info!(tokens = window.tokens, source = ?window.source, "context window");
+                window
+            })
+            .await
+    }
+
+    /// How a window of `window` tokens is spent; `shrink` > 1 after the provider refused a prompt as
+    /// too long.
+    pub fn plan(&self, window: u32, shrink: usize) -> Plan {
+        let window = window as usize / shrink.max(1);
+        let output = (self.max_tokens as usize).min(window / 4).max(256);
+        let input = window
+            .saturating_sub(output)
+            .saturating_sub(window * WINDOW_MARGIN_PERCENT / 100);
+        Plan {
+            output: u32::try_from(output).unwrap_or(u32::MAX),
+            input,
+        }
+    }
+
+    /// The messages of a turn's first request: the history fitted to what is left after the system
+    /// prompt and the new message, and the new message (context, what the last actions did, the
+    /// request) within the rest.
+    pub fn first_request(
+        &self,
+        session: &Session,
+        prompt: &str,
+        editor: &EditorContext,
+        plan: Plan,
+    ) -> (Vec<Message>, context::Assembled) {
+        let mut tail = String::new();
         let results = describe_results(&session.last_results);
         if !results.is_empty() {
-            message.push_str("\nWhat the actions of your previous reply did:\n");
-            message.push_str(&results);
+            tail.push_str("\nWhat the actions of your previous reply did:\n");
+            tail.push_str(&results);
         }
-        message.push_str("\n<request>\n");
-        message.push_str(prompt);
-        message.push_str("\n</request>\n");
-        message
+        tail.push_str("\n<request>\n");
+        tail.push_str(prompt);
+        tail.push_str("\n</request>\n");
+        let fixed = crate::tokens::estimate(&self.system_prompt) + crate::tokens::estimate(&tail);
+        let available = plan.input.saturating_sub(fixed);
+        // The history may take half of what is left; the context gets the rest.
+        let history = history::fit(&session.messages, available / 2);
+        let spent: usize = history
+            .iter()
+            .map(|message| crate::tokens::estimate(&message.content) + 4)
+            .sum();
+        let snapshot = self.map.as_ref().map(ProjectMap::snapshot);
+        let assembled = context::assemble(&context::Inputs {
+            root: &self.workspace,
+            editor,
+            prompt,
+            touched: &session.touched,
+            map: snapshot.as_deref(),
+            limits: self.budget,
+            tokens: available.saturating_sub(spent),
+        });
+        let mut message = assembled.text.clone();
+        if !assembled.refused.is_empty() {
+            message.push_str("\nNot attached:\n");
+            for refused in &assembled.refused {
+                message.push_str(&format!("- {refused}\n"));
+            }
+        }
+        message.push_str(&tail);
+        let mut messages = history;
+        messages.push(Message {
+            role: Role::User,
+            content: message,
+        });
+        (messages, assembled)
     }
 
     /// Runs one turn to its end. Events go to `events` as they happen; the session gains the user's
     /// message and the reply (also a partial one: the text streamed so far is kept).
+    ///
+    /// When a reply asks to read files, the turn answers it: a follow-up request carries the files,
+    /// up to [`MAX_READ_ROUNDS`] times. When the provider refuses the first request as too long (or
+    /// answers with nothing at all), it is sent once more with half the budget.
     pub async fn run_turn(
         &self,
         session: &mut Session,
@@ -121,20 +240,136 @@ impl Engine {
         events: mpsc::Sender<TurnEvent>,
         cancel: CancellationToken,
     ) -> TurnOutcome {
+        if let Some(map) = &self.map {
+            // A map still on its first walk gets a moment (a one-shot `openbolt chat` starts it just
+            // now); then the turn uses what is ready.
+            if !map.snapshot().complete {
+                crate::blocking(|| map.wait_past(0, MAP_PATIENCE));
+            }
+            // Whatever changed on disk since the last turn is picked up for the next.
+            map.rescan();
+        }
+        let window = self.context_window().await;
+        let mut shrink = 1;
+        let mut plan = self.plan(window.tokens, shrink);
         // The context walks the workspace and reads files.
-        let user_message = crate::blocking(|| self.user_message(session, prompt, editor));
-        let mut messages = session.messages.clone();
-        messages.push(Message {
-            role: Role::User,
-            content: user_message,
-        });
+        let (mut messages, _) =
+            crate::blocking(|| self.first_request(session, prompt, editor, plan));
+        let history_len = messages.len() - 1;
+        let mut outcome = TurnOutcome {
+            status: TurnStatus::Complete,
+            error: None,
+            reply: String::new(),
+            usage: Usage::default(),
+            actions: Vec::new(),
+            previous_contents: Vec::new(),
+        };
+        let mut first_action = 0;
+        let mut rounds = 0;
+        loop {
+            runner.read_tokens = (plan.input / 4).max(500);
+            let (streamed, report) = self
+                .round(
+                    messages.clone(),
+                    plan,
+                    runner,
+                    first_action,
+                    &events,
+                    &cancel,
+                )
+                .await;
+            if streamed.refused_as_too_long && shrink == 1 && first_action == 0 {
+                shrink = 2;
+                plan = self.plan(window.tokens, shrink);
+                let sent = estimate_messages(&self.system_prompt, &messages);
+                let _ = events
+                    .send(TurnEvent::Notice(format!(
+                        "the model refused the prompt as too long (about {sent} tokens for a window of {} tokens); trying once more with half the context",
+                        window.tokens
+                    )))
+                    .await;
+                outcome.usage += streamed.usage;
+                let (smaller, _) =
+                    crate::blocking(|| self.first_request(session, prompt, editor, plan));
+                messages = smaller;
+                continue;
+            }
+            let mut error = streamed.error.clone();
+            if streamed.refused_as_too_long {
+                let sent = estimate_messages(&self.system_prompt, &messages);
+                error = Some(too_long_message(
+                    sent,
+                    window,
+                    error.as_deref().unwrap_or(""),
+                ));
+            }
+            first_action += streamed.actions_seen;
+            outcome.usage += streamed.usage;
+            if !outcome.reply.is_empty() && !streamed.reply.is_empty() {
+                outcome.reply.push_str("\n\n");
+            }
+            outcome.reply.push_str(&streamed.reply);
+            let mut actions = streamed.unfinished;
+            actions.extend(report.updates.iter().cloned());
+            actions.sort_by_key(|update| update.action_id);
+            let reads = read_results(&actions, &report);
+            outcome.actions.extend(actions);
+            outcome.previous_contents.extend(report.previous_contents);
+            if !streamed.reply.is_empty() {
+                messages.push(Message {
+                    role: Role::Assistant,
+                    content: streamed.reply,
+                });
+            }
+            outcome.status = streamed.status;
+            outcome.error = error;
+            if streamed.status != TurnStatus::Complete || reads.is_empty() {
+                break;
+            }
+            rounds += 1;
+            if rounds > MAX_READ_ROUNDS {
+                outcome.status = TurnStatus::Failed;
+                outcome.error = Some(format!(
+                    "the model asked to read files in {MAX_READ_ROUNDS} rounds and then wanted more; the turn stops here (ask again, naming the files with @path)"
+                ));
+                break;
+            }
+            messages.push(Message {
+                role: Role::User,
+                content: reads,
+            });
+        }
 
+        session.messages.extend(messages.drain(history_len..));
+        session.last_results = outcome.actions.clone();
+        session.touch(&outcome.actions);
+        if let Some(map) = &self.map {
+            let written: Vec<PathBuf> = outcome
+                .previous_contents
+                .iter()
+                .map(|previous| previous.path.clone())
+                .collect();
+            map.files_changed(&written);
+        }
+        outcome
+    }
+
+    /// One request (with its continuations) and the actions of its reply, run as they close.
+    async fn round(
+        &self,
+        messages: Vec<Message>,
+        plan: Plan,
+        runner: &mut Runner,
+        first_action: usize,
+        events: &mpsc::Sender<TurnEvent>,
+        cancel: &CancellationToken,
+    ) -> (Streamed, RunnerReport) {
         let (jobs, queue) = mpsc::channel(QUEUED_ACTIONS);
         let runner_cancel = cancel.child_token();
-        let runner_events = events.clone();
-        let streaming = self.stream_reply(messages.clone(), jobs, &events, &cancel);
-        let running = runner.run_queue(queue, runner_events, runner_cancel.clone());
-        let (streamed, report) = tokio::join!(
+        let streaming =
+            self.stream_reply(messages, plan.output, first_action, jobs, events, cancel);
+        let running = runner.run_queue(queue, events.clone(), runner_cancel.clone());
+        tokio::join!(
             async {
                 let streamed = streaming.await;
                 // Aborting stops the runner too; a failed stream lets the complete actions finish.
@@ -144,33 +379,14 @@ impl Engine {
                 streamed
             },
             running
-        );
-
-        let mut actions = streamed.unfinished;
-        actions.extend(report.updates);
-        actions.sort_by_key(|update| update.action_id);
-
-        session.messages = messages;
-        if !streamed.reply.is_empty() {
-            session.messages.push(Message {
-                role: Role::Assistant,
-                content: streamed.reply.clone(),
-            });
-        }
-        session.last_results = actions.clone();
-        TurnOutcome {
-            status: streamed.status,
-            error: streamed.error,
-            reply: streamed.reply,
-            usage: streamed.usage,
-            actions,
-            previous_contents: report.previous_contents,
-        }
+        )
     }
 
     async fn stream_reply(
         &self,
         mut messages: Vec<Message>,
+        max_tokens: u32,
+        first_action: usize,
         jobs: mpsc::Sender<Job>,
         events: &mpsc::Sender<TurnEvent>,
         cancel: &CancellationToken,
@@ -181,7 +397,10 @@ impl Engine {
             reply: String::new(),
             usage: Usage::default(),
             unfinished: Vec::new(),
+            actions_seen: 0,
+            refused_as_too_long: false,
         };
+        let mut received = false;
         let mut parser = Parser::new();
         let mut parsed = Vec::new();
         let mut continuations = 0;
@@ -189,7 +408,7 @@ impl Engine {
             let request = ChatRequest {
                 system: self.system_prompt.clone(),
                 messages: messages.clone(),
-                max_tokens: self.max_tokens,
+                max_tokens,
             };
             let notices = events.clone();
             let opened = tokio::select! {
@@ -198,7 +417,15 @@ impl Engine {
             };
             let mut stream = match opened {
                 Ok(stream) => stream,
-                Err(error) => break Err(TurnEnd::Failed(error)),
+                Err(error) => {
+                    if !received
+                        && (error.is_context_too_long()
+                            || matches!(error, ProviderError::Truncated(_)))
+                    {
+                        streamed.refused_as_too_long = true;
+                    }
+                    break Err(TurnEnd::Failed(error));
+                }
             };
             let mut segment_usage = Usage::default();
             let stop = loop {
@@ -210,15 +437,32 @@ impl Engine {
                     None => break StopReason::EndTurn,
                     Some(Err(error)) => {
                         streamed.usage += segment_usage;
+                        // Local servers answer a prompt longer than their window with an empty stream.
+                        if !received && matches!(error, ProviderError::Truncated(_)) {
+                            streamed.refused_as_too_long = true;
+                        }
                         break 'segments Err(TurnEnd::Failed(error));
                     }
-                    Some(Ok(StreamItem::Usage(usage))) => merge_usage(&mut segment_usage, usage),
+                    Some(Ok(StreamItem::Usage(usage))) => {
+                        received = true;
+                        merge_usage(&mut segment_usage, usage);
+                    }
                     Some(Ok(StreamItem::Stop(reason))) => break reason,
                     Some(Ok(StreamItem::Text(text))) => {
+                        received = true;
                         streamed.reply.push_str(&text);
                         parser.feed_with(&text, |event| parsed.push(event.into_owned()));
                         for event in parsed.drain(..) {
-                            handle_event(event, &jobs, events, &mut streamed.unfinished).await;
+                            streamed.actions_seen +=
+                                usize::from(matches!(event, Event::ActionOpen(_)));
+                            handle_event(
+                                event,
+                                first_action,
+                                &jobs,
+                                events,
+                                &mut streamed.unfinished,
+                            )
+                            .await;
                         }
                     }
                 }
@@ -270,7 +514,8 @@ impl Engine {
             if streamed.status != TurnStatus::Complete && matches!(event, Event::Text(_)) {
                 continue;
             }
-            handle_event(event, &jobs, events, &mut streamed.unfinished).await;
+            streamed.actions_seen += usize::from(matches!(event, Event::ActionOpen(_)));
+            handle_event(event, first_action, &jobs, events, &mut streamed.unfinished).await;
         }
         // Actions opened but never closed: not applied.
         let reason = streamed
@@ -298,6 +543,10 @@ struct Streamed {
     usage: Usage,
     /// Actions the runner never saw (open when the stream ended), with their final status.
     unfinished: Vec<ActionUpdate>,
+    /// How many actions the reply opened (the next round numbers on from there).
+    actions_seen: usize,
+    /// The first request was refused as too long, or answered with nothing at all.
+    refused_as_too_long: bool,
 }
 
 enum TurnEnd {
@@ -306,8 +555,11 @@ enum TurnEnd {
     TooLong,
 }
 
+/// Passes one parser event on: prose to the front end, closed actions to the runner. Actions are
+/// numbered from `first_action` (a read round continues the turn's numbering).
 async fn handle_event(
     event: Event<'static>,
+    first_action: usize,
     jobs: &mpsc::Sender<Job>,
     events: &mpsc::Sender<TurnEvent>,
     unfinished: &mut Vec<ActionUpdate>,
@@ -317,15 +569,19 @@ async fn handle_event(
             let _ = events.send(TurnEvent::Text(text.into_owned())).await;
         }
         Event::ActionOpen(action) => {
+            let mut action = action.into_owned();
+            action.index += first_action;
             let update = ActionUpdate::new(&action, None, ActionStatus::Pending);
             unfinished.push(update.clone());
             let _ = events.send(TurnEvent::Action(update)).await;
         }
         Event::ActionClose { action, content } => {
+            let mut action = action.into_owned();
+            action.index += first_action;
             unfinished.retain(|update| update.action_id != action.index);
             let _ = jobs
                 .send(Job {
-                    action: action.into_owned(),
+                    action,
                     content: content.into_owned(),
                 })
                 .await;
@@ -346,6 +602,59 @@ fn merge_usage(total: &mut Usage, update: Usage) {
     total.output_tokens = keep(total.output_tokens, update.output_tokens);
     total.cache_read_tokens = keep(total.cache_read_tokens, update.cache_read_tokens);
     total.cache_write_tokens = keep(total.cache_write_tokens, update.cache_write_tokens);
+}
+
+/// The message answering a round's read actions: each file read, or why it was not.
+fn read_results(actions: &[ActionUpdate], report: &RunnerReport) -> String {
+    let mut out = String::new();
+    for update in actions
+        .iter()
+        .filter(|update| update.kind == ActionKind::Read)
+    {
+        if out.is_empty() {
+            out.push_str(history::READ_RESULTS_TAG);
+            out.push_str("\nThe files you asked to read, as they are now:\n");
+        }
+        let path = update.file_path.as_deref().unwrap_or("(no filePath)");
+        match report.reads.iter().find(|(id, _)| *id == update.action_id) {
+            Some((_, text)) => out.push_str(text),
+            None => out.push_str(&format!(
+                "<file path=\"{path}\" refused=\"{}\"/>\n",
+                update
+                    .error
+                    .as_deref()
+                    .unwrap_or("not read")
+                    .replace('"', "'")
+            )),
+        }
+    }
+    if !out.is_empty() {
+        out.push_str("\nContinue with the request. Read more only if you must; do not repeat what you already wrote.\n");
+    }
+    out
+}
+
+/// Roughly how many tokens a request holds.
+fn estimate_messages(system: &str, messages: &[Message]) -> usize {
+    crate::tokens::estimate(system)
+        + messages
+            .iter()
+            .map(|message| crate::tokens::estimate(&message.content) + 4)
+            .sum::<usize>()
+}
+
+/// What the user reads when the model refused a prompt as too long, or sent nothing back.
+fn too_long_message(sent: usize, window: ContextWindow, error: &str) -> String {
+    let source = match window.source {
+        WindowSource::Setting => "your contextTokens setting",
+        WindowSource::Server => "what the server reported",
+        WindowSource::Known => "the model's published window",
+        WindowSource::Default => "a default for models nobody describes",
+    };
+    format!(
+        "the model sent no reply ({error}): the prompt, about {sent} tokens, is most likely longer than the context window the server runs with ({} tokens, from {source}); set contextTokens to the server's real window (for llama.cpp, its --ctx-size)",
+        window.tokens
+    )
 }
 
 /// The last turn's action results, for the model: what failed or was skipped, and why.

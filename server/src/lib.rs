@@ -63,7 +63,10 @@ mod layers {
         ("sandbox", &[]),
         ("terminal", &["types", "sandbox"]),
         ("tokens", &[]),
-        ("actions", &["types", "sandbox", "terminal"]),
+        (
+            "actions",
+            &["types", "secrets", "tokens", "sandbox", "terminal"],
+        ),
         ("project", &["secrets", "tokens", "actions"]),
         (
             "engine",

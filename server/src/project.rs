@@ -42,9 +42,13 @@ impl Snapshot {
     }
 }
 
+/// Gets an editor buffer's current text when the worker comes to it (`None`: no longer open).
+type BufferText = Box<dyn FnOnce() -> Option<String> + Send>;
+
 enum Command {
-    /// An editor buffer's text (it wins over the disk while open).
-    Buffer(String, String),
+    /// An editor buffer changed (its text wins over the disk while open). The text is fetched when the
+    /// worker gets to it, so a burst of keystrokes costs one copy and one parse.
+    Buffer(String, BufferText),
     /// A buffer was closed: the disk counts again.
     Closed(String),
     /// These files changed on disk (written, saved, created or deleted).
@@ -181,8 +185,18 @@ impl ProjectMap {
 
     /// An editor buffer's current text.
     pub fn buffer_changed(&self, path: &Path, text: String) {
+        self.buffer_changed_with(path, move || Some(text));
+    }
+
+    /// An editor buffer changed; `text` gives its text when the worker gets to it (off the caller's
+    /// thread).
+    pub fn buffer_changed_with(
+        &self,
+        path: &Path,
+        text: impl FnOnce() -> Option<String> + Send + 'static,
+    ) {
         if let Some(name) = self.relative(path) {
-            let _ = self.commands.send(Command::Buffer(name, text));
+            let _ = self.commands.send(Command::Buffer(name, Box::new(text)));
         }
     }
 
@@ -296,7 +310,7 @@ impl WorkerState {
     fn apply(&mut self, root: &Path, batch: Vec<Command>, stop: &AtomicBool) -> usize {
         let mut parsed = 0;
         let mut rescan = false;
-        let mut buffers: HashMap<String, String> = HashMap::new();
+        let mut buffers: HashMap<String, BufferText> = HashMap::new();
         let mut changed: Vec<String> = Vec::new();
         for command in batch {
             match command {
@@ -312,7 +326,12 @@ impl WorkerState {
                 Command::Rescan => rescan = true,
             }
         }
-        for (name, text) in buffers {
+        for (name, fetch) in buffers {
+            let Some(text) = fetch() else {
+                self.buffers.remove(&name);
+                changed.push(name);
+                continue;
+            };
             let unchanged = self
                 .buffers
                 .get(&name)

@@ -8,6 +8,7 @@ pub mod anthropic;
 pub mod openai;
 pub mod replay;
 pub mod sse;
+pub mod window;
 
 use crate::config::{ProviderKind, ProviderSettings};
 use futures::StreamExt;
@@ -121,6 +122,32 @@ impl ProviderError {
         }
     }
 
+    /// Whether the provider refused the prompt as longer than the model's context window (OpenAI's
+    /// `context_length_exceeded`, Anthropic's "prompt is too long", llama.cpp's "exceeds the available
+    /// context size", vLLM's "maximum context length").
+    pub fn is_context_too_long(&self) -> bool {
+        let message = match self {
+            ProviderError::Rejected {
+                status: 400 | 413,
+                message,
+            } => message,
+            ProviderError::Stream { message, .. } => message,
+            _ => return false,
+        };
+        let message = message.to_ascii_lowercase();
+        [
+            "context_length_exceeded",
+            "prompt is too long",
+            "maximum context length",
+            "context length",
+            "context size",
+            "context window",
+            "too many tokens",
+        ]
+        .iter()
+        .any(|needle| message.contains(needle))
+    }
+
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ProviderError::Unavailable { retry_after, .. } => *retry_after,
@@ -177,6 +204,11 @@ impl Provider {
 
     pub fn settings(&self) -> &ProviderSettings {
         &self.settings
+    }
+
+    /// The model's context window: `setting` if given, else what the server or the table says.
+    pub async fn context_window(&self, setting: Option<u32>) -> window::ContextWindow {
+        window::resolve(&self.settings, setting, &self.http).await
     }
 
     /// Opens a stream, retrying transient failures that happen before the first token; `on_notice`

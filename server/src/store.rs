@@ -320,6 +320,7 @@ mod tests {
             exit_code: None,
             error: None,
             terminal_id: None,
+            summary: None,
             output_tail: None,
         }
     }

@@ -63,6 +63,9 @@ pub struct ActionUpdate {
     /// The terminal a command runs in.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub terminal_id: Option<TerminalId>,
+    /// A short result for people: `412 lines` for a read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub summary: Option<String>,
     /// The end of a failed command's output, escape sequences removed: for the model's next turn.
     #[serde(skip)]
     pub output_tail: Option<String>,
@@ -80,6 +83,7 @@ impl ActionUpdate {
             exit_code: None,
             error: None,
             terminal_id: None,
+            summary: None,
             output_tail: None,
         }
     }
@@ -121,7 +125,7 @@ pub enum TurnEvent {
     Action(ActionUpdate),
 }
 
-/// An action's kind on the wire and in the store: its name (`file`, `shell`, `start`, or an unknown type
+/// An action's kind on the wire and in the store: its name (`file`, `shell`, `start`, `read`, or an unknown type
 /// as written).
 mod kind_name {
     use super::ActionKind;

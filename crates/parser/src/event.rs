@@ -52,6 +52,8 @@ pub struct ActionInfo {
     pub kind: ActionKind,
     /// The `filePath` attribute, as written.
     pub file_path: Option<String>,
+    /// The `lines` attribute of a `read` action (`"120-240"`), as written.
+    pub lines: Option<String>,
 }
 
 /// The `type` of an action.
@@ -63,6 +65,8 @@ pub enum ActionKind {
     Shell,
     /// Start a long-running process (a dev server) and go on.
     Start,
+    /// Show the model `filePath` (optionally `lines`): the engine answers within the same turn.
+    Read,
     /// Any other type, as written (empty when the attribute is missing), so that the caller can report it.
     Other(String),
 }
@@ -76,17 +80,20 @@ impl ActionKind {
             ActionKind::Shell
         } else if value.eq_ignore_ascii_case("start") {
             ActionKind::Start
+        } else if value.eq_ignore_ascii_case("read") {
+            ActionKind::Read
         } else {
             ActionKind::Other(value.to_owned())
         }
     }
 
-    /// The name as the protocol spells it: `file`, `shell`, `start`, or the unknown type itself.
+    /// The name as the protocol spells it: `file`, `shell`, `start`, `read`, or the unknown type itself.
     pub fn as_str(&self) -> &str {
         match self {
             ActionKind::File => "file",
             ActionKind::Shell => "shell",
             ActionKind::Start => "start",
+            ActionKind::Read => "read",
             ActionKind::Other(name) => name,
         }
     }

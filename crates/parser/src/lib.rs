@@ -29,6 +29,7 @@
 //!   <boltAction type="file" filePath="src/main.js">…content…</boltAction>
 //!   <boltAction type="shell">npm install</boltAction>
 //!   <boltAction type="start">npm run dev</boltAction>
+//!   <boltAction type="read" filePath="src/big.js" lines="120-240"/>
 //! </boltArtifact> more prose
 //! ```
 //!
@@ -45,9 +46,9 @@
 //! only right after `=`, and `>` inside a quoted value does not end the tag. Unknown attributes are
 //! ignored. `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` and numeric references are decoded in values.
 //! An artifact reads `id` and `title` (empty when missing). An action reads `type` — `file`, `shell`,
-//! `start` ignoring case; anything else is reported as [`ActionKind::Other`] with the type as written,
-//! never dropped; a missing `type` with a `filePath` means `file` — and `filePath` (also accepted as
-//! `file_path`, `path` or `file`, ignoring case).
+//! `start`, `read` ignoring case; anything else is reported as [`ActionKind::Other`] with the type as
+//! written, never dropped; a missing `type` with a `filePath` means `file` — `filePath` (also accepted as
+//! `file_path`, `path` or `file`, ignoring case), and `lines` (a `read` action's range, as written).
 //!
 //! **Where tags are recognised.** In prose, only `<boltArtifact`. Inside an artifact, `<boltAction`,
 //! `</boltArtifact>`, and `<boltArtifact` (which closes the open artifact first). Inside an action, only
@@ -499,9 +500,12 @@ fn read_artifact(tag: &str) -> ArtifactInfo {
 fn read_action(tag: &str, artifact_id: &str, index: usize) -> ActionInfo {
     let mut kind = None;
     let mut file_path = None;
+    let mut lines = None;
     tag::attributes(tag, |name, value| {
         let value = value.unwrap_or_default();
-        if name.eq_ignore_ascii_case("type") {
+        if name.eq_ignore_ascii_case("lines") {
+            lines = Some(value.into_owned());
+        } else if name.eq_ignore_ascii_case("type") {
             kind = Some(ActionKind::from_attribute(&value));
         } else if ["filePath", "file_path", "path", "file"]
             .iter()
@@ -520,6 +524,7 @@ fn read_action(tag: &str, artifact_id: &str, index: usize) -> ActionInfo {
         index,
         kind,
         file_path,
+        lines,
     }
 }
 

@@ -8,6 +8,7 @@ use crate::config::{ProviderChoice, Secret};
 use crate::conversation::{Conversation, Conversations, FrontEnd, Sink, TurnRequest, TurnState};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, TurnOutcome, TurnStatus};
+use crate::project::ProjectMap;
 use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
@@ -49,6 +50,10 @@ pub struct ChatArguments {
     /// The output limit per request; longer replies continue in follow-up requests.
     #[arg(long, value_name = "TOKENS")]
     pub max_tokens: Option<u32>,
+    /// The model's context window, for models and servers that do not say (asked of llama.cpp, vLLM,
+    /// Ollama and LM Studio; known for hosted models) [env: OPENBOLT_CONTEXT_TOKENS]
+    #[arg(long, value_name = "TOKENS", env = "OPENBOLT_CONTEXT_TOKENS")]
+    pub context_tokens: Option<u32>,
     /// Fail the turn when the provider sends nothing for this long (a stall), in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
     pub idle_timeout: u64,
@@ -119,10 +124,16 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
     if let Some(max_tokens) = arguments.max_tokens {
         engine.max_tokens = max_tokens;
     }
+    engine.context_tokens = arguments.context_tokens.filter(|tokens| *tokens > 0);
+    let data_dir = default_data_dir(|name| std::env::var(name).ok());
+    engine.map = Some(ProjectMap::start(
+        &workspace,
+        Some(ProjectMap::cache_file(&data_dir, &workspace)),
+    ));
 
     let interactive = arguments.prompt.is_none() && std::io::stdin().is_terminal();
     let printer = Shared::default();
-    let store = match Store::open(&default_data_dir(|name| std::env::var(name).ok())) {
+    let store = match Store::open(&data_dir) {
         Ok(store) => Some(store),
         Err(error) => {
             printer
@@ -683,14 +694,15 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
         .as_deref()
         .map(|error| format!(" — {error}"))
         .unwrap_or_default();
-    let exit = update
-        .exit_code
-        .map(|code| format!(" (exit {code})"))
-        .unwrap_or_default();
+    let exit = match (&update.exit_code, &update.summary) {
+        (Some(code), _) => format!(" (exit {code})"),
+        (None, Some(summary)) => format!(" ({summary})"),
+        (None, None) => String::new(),
+    };
     match update.status {
         // The question itself is the approver's.
         ActionStatus::Pending | ActionStatus::Approval => None,
-        ActionStatus::Running if update.kind == ActionKind::File => None,
+        ActionStatus::Running if matches!(update.kind, ActionKind::File | ActionKind::Read) => None,
         ActionStatus::Running => Some(format!("  ▸ {what}")),
         ActionStatus::Complete => Some(format!("  ✓ {what}{exit}")),
         ActionStatus::Failed => Some(format!("  ✗ {what}{exit}{reason}")),

@@ -1,7 +1,15 @@
-//! What the model sees of the workspace: the file tree (respecting .gitignore), the contents of small
-//! text files within a budget, and the editor's unsaved buffers and selection. Secrets are never sent.
+//! What the model sees of the workspace, within a token budget: the selection, files the prompt names
+//! with `@path`, the editor's buffers (unsaved ones first), the project map (ranked definitions), the
+//! file tree, and small files in rank order. Secrets are never sent.
+//!
+//! Each part may take a share of the budget; what a part leaves unused goes to the parts after it.
 
+use crate::actions::files::resolve_in_workspace;
+use crate::project::Snapshot;
+use crate::project::index::{self, SKIPPED_DIRECTORIES};
+use crate::project::rank::{Focus, Ranking};
 use crate::secrets::is_secret;
+use crate::tokens;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +38,7 @@ pub struct Selection {
     pub text: String,
 }
 
-/// How much of the workspace to send.
+/// Limits on small files sent whole, besides the token budget.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
     pub max_tree_entries: usize,
@@ -48,21 +56,304 @@ impl Default for Budget {
     }
 }
 
-/// Directories never worth listing, even without a .gitignore.
-const SKIPPED_DIRECTORIES: &[&str] = &[
-    ".git",
-    "node_modules",
-    "target",
-    "dist",
-    "build",
-    ".next",
-    ".venv",
-    "__pycache__",
-];
+/// Everything a turn's context is made from.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    pub root: &'a Path,
+    pub editor: &'a EditorContext,
+    pub prompt: &'a str,
+    /// Files the session wrote or read (relative).
+    pub touched: &'a [String],
+    /// The project map, if there is one.
+    pub map: Option<&'a Snapshot>,
+    pub limits: Budget,
+    /// Tokens the whole context may take.
+    pub tokens: usize,
+}
 
-/// Renders the workspace context for the model.
-pub fn render(root: &Path, editor: &EditorContext, budget: Budget) -> String {
-    let mut files = Vec::new();
+/// The assembled context and what went into it.
+#[derive(Debug, Default)]
+pub struct Assembled {
+    pub text: String,
+    /// Files whose whole current content the model was shown (relative).
+    pub shown: Vec<String>,
+    /// `@path` mentions that could not be attached, with why.
+    pub refused: Vec<String>,
+}
+
+/// Shares of the budget (in percent) each part may take at most.
+const SELECTION_SHARE: usize = 20;
+const MENTIONS_SHARE: usize = 40;
+const BUFFERS_SHARE: usize = 40;
+const MAP_SHARE: usize = 30;
+const MAP_MAX_TOKENS: usize = 8_192;
+const TREE_SHARE: usize = 10;
+
+/// The `@path` mentions of a prompt: `@` at the start or after whitespace, then a path; trailing
+/// punctuation is not part of it.
+pub fn mentions(prompt: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in prompt.split_whitespace() {
+        let Some(path) = word.strip_prefix('@') else {
+            continue;
+        };
+        let path = path.trim_end_matches([',', ';', ':', '!', '?', ')', '"', '\'', '`']);
+        let path = path.strip_suffix('.').unwrap_or(path);
+        if !path.is_empty()
+            && (path.contains('.') || path.contains('/'))
+            && !found.iter().any(|f| f == path)
+        {
+            found.push(path.to_owned());
+        }
+    }
+    found
+}
+
+/// Builds the context.
+pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
+    let total = inputs.tokens;
+    let mut left = total;
+    let mut out = Assembled::default();
+    let share = |percent: usize, left: usize| (total * percent / 100).min(left);
+
+    // The files, from the map when there is one (no second walk), else a walk.
+    let (names, listed_total) = match inputs
+        .map
+        .filter(|map| !map.files.is_empty() || map.complete)
+    {
+        Some(map) => (
+            map.files.keys().cloned().collect::<Vec<_>>(),
+            map.files.len(),
+        ),
+        None => walk_names(inputs.root),
+    };
+
+    // 1. The selection.
+    if let Some(selection) = &inputs.editor.selection
+        && !is_secret(&selection.path)
+    {
+        let header = format!(
+            "<selection path=\"{}\" lines=\"{}-{}\">\n",
+            selection.path.display(),
+            selection.start_line,
+            selection.end_line
+        );
+        let (text, _) = cut_to(&selection.text, share(SELECTION_SHARE, left));
+        let block = format!("{header}{text}\n</selection>\n");
+        left = left.saturating_sub(tokens::estimate(&block));
+        out.text.push_str(&block);
+    }
+
+    // 2. Files the prompt names with @path.
+    let mut mentions_left = share(MENTIONS_SHARE, left);
+    for mention in mentions(inputs.prompt) {
+        let shown_already = out.shown.contains(&mention);
+        match read_mention(inputs.root, inputs.editor, &mention) {
+            Ok(_) if shown_already => {}
+            Ok(text) => {
+                let (block, whole) = file_block(&mention, &text, None, mentions_left);
+                mentions_left = mentions_left.saturating_sub(tokens::estimate(&block));
+                left = left.saturating_sub(tokens::estimate(&block));
+                out.text.push_str(&block);
+                if whole {
+                    out.shown.push(mention);
+                }
+            }
+            Err(reason) => out.refused.push(format!("@{mention}: {reason}")),
+        }
+    }
+
+    // 3. The editor's buffers, unsaved first.
+    let mut buffers: Vec<&EditorBuffer> = inputs.editor.buffers.iter().collect();
+    buffers.sort_by_key(|buffer| !buffer.dirty);
+    let mut buffers_left = share(BUFFERS_SHARE, left);
+    for buffer in buffers {
+        let name = buffer.path.to_string_lossy().replace('\\', "/");
+        if is_secret(&buffer.path) || out.shown.contains(&name) {
+            continue;
+        }
+        let tag = if buffer.dirty { "unsaved" } else { "open" };
+        let (block, whole) = file_block(&name, &buffer.text, Some(tag), buffers_left);
+        if block.is_empty() {
+            continue;
+        }
+        buffers_left = buffers_left.saturating_sub(tokens::estimate(&block));
+        left = left.saturating_sub(tokens::estimate(&block));
+        out.text.push_str(&block);
+        if whole {
+            out.shown.push(name);
+        }
+    }
+
+    // 4. The project map.
+    let focus = Focus {
+        prompt: inputs.prompt.to_owned(),
+        open: inputs
+            .editor
+            .buffers
+            .iter()
+            .map(|buffer| buffer.path.to_string_lossy().replace('\\', "/"))
+            .collect(),
+        selection: inputs
+            .editor
+            .selection
+            .as_ref()
+            .map(|selection| selection.path.to_string_lossy().replace('\\', "/")),
+        touched: inputs.touched.to_vec(),
+    };
+    let mut ranking = Ranking::default();
+    if let Some(map) = inputs.map
+        && !map.files.is_empty()
+    {
+        let budget = share(MAP_SHARE, left).min(MAP_MAX_TOKENS);
+        let (ranked, text) = map.render(&focus, budget.saturating_sub(40));
+        ranking = ranked;
+        if !text.is_empty() {
+            let note = if map.complete {
+                ""
+            } else {
+                " partial=\"still mapping\""
+            };
+            let block = format!(
+                "<map{note}>\nThe files that matter most for this request, with the lines that define their main symbols (line│ code):\n{text}</map>\n"
+            );
+            left = left.saturating_sub(tokens::estimate(&block));
+            out.text.push_str(&block);
+        }
+    }
+
+    // 5. The file tree.
+    let mut tree = String::new();
+    let _ = writeln!(tree, "<workspace root=\"{}\">", inputs.root.display());
+    if names.is_empty() {
+        tree.push_str("The workspace is empty.\n");
+    } else {
+        let tree_budget = share(TREE_SHARE, left).max(64);
+        let mut listed = String::new();
+        let mut count = 0;
+        for name in names.iter().take(inputs.limits.max_tree_entries) {
+            if tokens::estimate(&listed) + tokens::estimate(name) + 1 > tree_budget {
+                break;
+            }
+            listed.push_str(name);
+            listed.push('\n');
+            count += 1;
+        }
+        let _ = writeln!(tree, "Files ({count} of {listed_total}):");
+        tree.push_str(&listed);
+    }
+    tree.push_str("</workspace>\n");
+    left = left.saturating_sub(tokens::estimate(&tree));
+    out.text.insert_str(0, &tree);
+
+    // 6. Small files, most relevant first, whole or not at all.
+    let order: Vec<&String> = if ranking.files.is_empty() {
+        names.iter().collect()
+    } else {
+        ranking.files.iter().map(|(name, _)| name).collect()
+    };
+    let mut spent_bytes = 0usize;
+    for name in order {
+        if out.shown.contains(name)
+            || is_secret(Path::new(name))
+            || inputs
+                .editor
+                .buffers
+                .iter()
+                .any(|buffer| buffer.path == Path::new(name))
+        {
+            continue;
+        }
+        let Ok(metadata) = std::fs::metadata(inputs.root.join(name)) else {
+            continue;
+        };
+        let size = metadata.len() as usize;
+        if size > inputs.limits.max_file_bytes || spent_bytes + size > inputs.limits.max_total_bytes
+        {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(inputs.root.join(name)) else {
+            continue;
+        };
+        if bytes.contains(&0) {
+            continue;
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        let block = format!("<file path=\"{name}\">\n{}\n</file>\n", text.trim_end());
+        let cost = tokens::estimate(&block);
+        if cost > left {
+            continue;
+        }
+        left -= cost;
+        spent_bytes += text.len();
+        out.text.push_str(&block);
+        out.shown.push(name.clone());
+    }
+    out
+}
+
+/// A file for the context: whole when it fits in `budget`, else its first lines with a note saying how
+/// to read on. The flag says it is whole.
+fn file_block(name: &str, text: &str, editor: Option<&str>, budget: usize) -> (String, bool) {
+    let header = match editor {
+        Some(tag) => format!("<file path=\"{name}\" editor=\"{tag}\">\n"),
+        None => format!("<file path=\"{name}\">\n"),
+    };
+    let (shown, whole) = cut_to(
+        text.trim_end(),
+        budget.saturating_sub(tokens::estimate(&header) + 30),
+    );
+    if shown.is_empty() && !text.trim().is_empty() {
+        return (String::new(), false);
+    }
+    let mut block = header;
+    block.push_str(shown);
+    block.push('\n');
+    if !whole {
+        let shown_lines = shown.lines().count();
+        let total_lines = text.lines().count();
+        let _ = writeln!(
+            block,
+            "(lines 1-{shown_lines} of {total_lines}; read the rest with <boltAction type=\"read\" filePath=\"{name}\" lines=\"{}-{total_lines}\"/>)",
+            shown_lines + 1
+        );
+    }
+    block.push_str("</file>\n");
+    (block, whole)
+}
+
+/// The prefix of `text` that fits in `budget` tokens, cut at a line; the flag says it is all of it.
+fn cut_to(text: &str, budget: usize) -> (&str, bool) {
+    let end = tokens::prefix_within(text, budget);
+    (&text[..end], end == text.len())
+}
+
+/// What `@mention` holds: the editor's buffer when open, else the disk; refused outside the workspace,
+/// for secrets, binary and missing files.
+fn read_mention(root: &Path, editor: &EditorContext, mention: &str) -> Result<String, String> {
+    let canonical = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let path = resolve_in_workspace(&canonical, mention).map_err(|error| error.to_string())?;
+    if is_secret(Path::new(mention)) {
+        return Err("secret files are never sent to the model".to_owned());
+    }
+    if let Some(buffer) = editor
+        .buffers
+        .iter()
+        .find(|buffer| buffer.path == Path::new(mention))
+    {
+        return Ok(buffer.text.clone());
+    }
+    let bytes = std::fs::read(&path).map_err(|_| "no such file".to_owned())?;
+    if bytes.contains(&0) {
+        return Err("a binary file".to_owned());
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
+}
+
+/// The workspace's files when there is no map: a walk, capped.
+fn walk_names(root: &Path) -> (Vec<String>, usize) {
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
         .require_git(false)
@@ -75,109 +366,62 @@ pub fn render(root: &Path, editor: &EditorContext, budget: Budget) -> String {
                     .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name)))
         })
         .build();
-    let mut total_entries = 0usize;
+    let mut names = Vec::new();
+    let mut total = 0usize;
     for entry in walker.flatten() {
         if !entry.file_type().is_some_and(|kind| kind.is_file()) {
             continue;
         }
-        total_entries += 1;
-        if let Ok(relative) = entry.path().strip_prefix(root) {
-            files.push(relative.to_path_buf());
+        total += 1;
+        if names.len() < index::MAX_FILES
+            && let Some(name) = index::relative_name(root, entry.path())
+        {
+            names.push(name);
         }
     }
-
-    let mut out = String::new();
-    let _ = writeln!(out, "<workspace root=\"{}\">", root.display());
-    if files.is_empty() {
-        out.push_str("The workspace is empty.\n");
-    } else {
-        let shown = files.len().min(budget.max_tree_entries);
-        let _ = writeln!(out, "Files ({shown} of {total_entries}):");
-        for file in files.iter().take(shown) {
-            let _ = writeln!(out, "{}", file.display());
-        }
-    }
-    out.push_str("</workspace>\n");
-
-    let buffer_for = |path: &Path| editor.buffers.iter().find(|buffer| buffer.path == path);
-    let mut spent = 0usize;
-    for file in &files {
-        if is_secret(file) || buffer_for(file).is_some() {
-            continue;
-        }
-        let Ok(metadata) = std::fs::metadata(root.join(file)) else {
-            continue;
-        };
-        let size = metadata.len() as usize;
-        if size > budget.max_file_bytes || spent + size > budget.max_total_bytes {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(root.join(file)) else {
-            continue;
-        };
-        if bytes.contains(&0) {
-            continue;
-        }
-        let Ok(text) = String::from_utf8(bytes) else {
-            continue;
-        };
-        spent += text.len();
-        let _ = writeln!(
-            out,
-            "<file path=\"{}\">\n{}\n</file>",
-            file.display(),
-            text.trim_end()
-        );
-    }
-    for buffer in &editor.buffers {
-        if is_secret(&buffer.path) {
-            continue;
-        }
-        let tag = if buffer.dirty { "unsaved" } else { "open" };
-        let _ = writeln!(
-            out,
-            "<file path=\"{}\" editor=\"{tag}\">\n{}\n</file>",
-            buffer.path.display(),
-            buffer.text.trim_end()
-        );
-    }
-    if let Some(selection) = &editor.selection
-        && !is_secret(&selection.path)
-    {
-        let _ = writeln!(
-            out,
-            "<selection path=\"{}\" lines=\"{}-{}\">\n{}\n</selection>",
-            selection.path.display(),
-            selection.start_line,
-            selection.end_line,
-            selection.text
-        );
-    }
-    out
+    (names, total)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn write(root: &Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    fn inputs<'a>(
+        root: &'a Path,
+        editor: &'a EditorContext,
+        prompt: &'a str,
+        tokens: usize,
+    ) -> Inputs<'a> {
+        Inputs {
+            root,
+            editor,
+            prompt,
+            touched: &[],
+            map: None,
+            limits: Budget::default(),
+            tokens,
+        }
+    }
+
     #[test]
     fn lists_files_respecting_gitignore_and_never_sends_secrets() {
         let directory = tempfile::tempdir().expect("temp dir");
         let root = directory.path();
-        let write = |path: &str, text: &str| {
-            let path = root.join(path);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, text).expect("write");
-        };
-        write(".gitignore", "ignored/\n*.log\n");
-        write("src/main.js", "console.log('hi')\n");
-        write("ignored/x.js", "nope");
-        write("debug.log", "nope");
-        write("node_modules/pkg/index.js", "nope");
-        write(".env", "API_KEY=sk-very-secret");
-        write(".env.local", "TOKEN=also-secret");
-        write("certs/server.key", "PRIVATE");
-        write("big.txt", &"x".repeat(20_000));
+        write(root, ".gitignore", "ignored/\n*.log\n");
+        write(root, "src/main.js", "console.log('hi')\n");
+        write(root, "ignored/x.js", "nope");
+        write(root, "debug.log", "nope");
+        write(root, "node_modules/pkg/index.js", "nope");
+        write(root, ".env", "API_KEY=sk-very-secret");
+        write(root, ".env.local", "TOKEN=also-secret");
+        write(root, "certs/server.key", "PRIVATE");
+        write(root, "big.txt", &"x".repeat(20_000));
 
         let editor = EditorContext {
             buffers: vec![EditorBuffer {
@@ -192,7 +436,7 @@ mod tests {
                 text: "console.log".into(),
             }),
         };
-        let context = render(root, &editor, Budget::default());
+        let context = assemble(&inputs(root, &editor, "go", 100_000)).text;
         assert!(context.contains("src/main.js\n"));
         assert!(
             context.contains(".env\n"),
@@ -220,5 +464,62 @@ mod tests {
             "files over the budget are listed, not sent"
         );
         assert!(context.contains("<selection path=\"src/main.js\" lines=\"1-1\">"));
+    }
+
+    #[test]
+    fn mentions_attach_files_and_refuse_secrets_and_escapes() {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let root = directory.path();
+        let big: String = (1..=3000)
+            .map(|n| format!("line {n} of the big file\n"))
+            .collect();
+        write(root, "src/big.js", &big);
+        write(root, ".env", "KEY=secret-value");
+        assert_eq!(
+            mentions("look at @src/big.js, @.env and @../outside.txt. Mail me@example"),
+            ["src/big.js", ".env", "../outside.txt"]
+        );
+        let editor = EditorContext::default();
+        let assembled = assemble(&inputs(
+            root,
+            &editor,
+            "fix @src/big.js and @.env and @../outside.txt",
+            4_000,
+        ));
+        assert!(
+            assembled
+                .text
+                .contains("<file path=\"src/big.js\">\nline 1 of the big file")
+        );
+        assert!(
+            assembled
+                .text
+                .contains("read the rest with <boltAction type=\"read\" filePath=\"src/big.js\"")
+        );
+        assert!(!assembled.text.contains("secret-value"));
+        assert_eq!(assembled.refused.len(), 2, "{:?}", assembled.refused);
+        assert!(tokens::estimate(&assembled.text) <= 4_000);
+    }
+
+    #[test]
+    fn the_context_stays_within_its_budget() {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let root = directory.path();
+        for n in 0..300 {
+            write(
+                root,
+                &format!("src/file{n}.js"),
+                &format!("export const value{n} = {n};\n").repeat(40),
+            );
+        }
+        let editor = EditorContext::default();
+        for budget in [500, 2_000, 10_000] {
+            let assembled = assemble(&inputs(root, &editor, "hello", budget));
+            let cost = tokens::estimate(&assembled.text);
+            assert!(
+                cost <= budget + 64,
+                "{cost} tokens for a budget of {budget}"
+            );
+        }
     }
 }

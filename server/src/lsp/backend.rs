@@ -19,6 +19,7 @@ use super::turn::{EditorFrontEnd, run_chat};
 use crate::conversation::Conversations;
 use crate::engine::context::{EditorBuffer, EditorContext, Selection};
 use crate::engine::{Engine, TurnStatus};
+use crate::project::ProjectMap;
 use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, Terminals};
@@ -60,6 +61,8 @@ pub(super) struct State {
     pub terminals: Terminals,
     /// Set by `initialize` when a workspace folder is open.
     pub conversations: OnceLock<Arc<Conversations>>,
+    /// The workspace's project map, started by `initialize`.
+    pub map: OnceLock<ProjectMap>,
     /// URIs the client saved (`didSave`).
     pub saved: broadcast::Sender<String>,
     /// The client shows `$/progress` (`window.workDoneProgress`).
@@ -99,6 +102,7 @@ impl Backend {
             engine: Mutex::new(None),
             terminals,
             conversations: OnceLock::new(),
+            map: OnceLock::new(),
             saved,
             work_done_progress: AtomicBool::new(false),
             progress: Progress::default(),
@@ -140,6 +144,20 @@ impl State {
         }
     }
 
+    /// Tells the project map a buffer changed; it copies the text on its own thread, later.
+    fn buffer_changed(&self, uri: &Uri) {
+        let (Some(map), Some(path)) = (self.map.get(), uri.to_file_path()) else {
+            return;
+        };
+        let documents = self.documents.clone();
+        let uri = uri.clone();
+        map.buffer_changed_with(&path, move || {
+            documents
+                .get(&uri)
+                .map(|document| document.rope.to_string())
+        });
+    }
+
     pub(super) fn engine(&self) -> std::result::Result<Arc<Engine>, ServerError> {
         if let Some(engine) = lock(&self.engine).clone() {
             return Ok(engine);
@@ -159,6 +177,8 @@ impl State {
         if let Some(max_tokens) = settings.max_tokens {
             engine.max_tokens = max_tokens;
         }
+        engine.context_tokens = settings.context_tokens.filter(|tokens| *tokens > 0);
+        engine.map = self.map.get().cloned();
         let engine = Arc::new(engine);
         *lock(&self.engine) = Some(engine.clone());
         Ok(engine)
@@ -345,6 +365,11 @@ impl LanguageServer for Backend {
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || state.apply_sandbox()).await;
         if let Some(root) = root {
+            let data_dir = default_data_dir(|name| std::env::var(name).ok());
+            let _ = self.state.map.set(ProjectMap::start(
+                &root,
+                Some(ProjectMap::cache_file(&data_dir, &root)),
+            ));
             // Opening the store creates and migrates it: off the async threads.
             let opened = tokio::task::spawn_blocking(|| {
                 Store::open(&default_data_dir(|name| std::env::var(name).ok()))
@@ -412,6 +437,7 @@ impl LanguageServer for Backend {
             document.version,
             &document.language_id,
         );
+        self.state.buffer_changed(&document.uri);
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
@@ -422,17 +448,23 @@ impl LanguageServer for Backend {
         ) {
             tracing::warn!(%failure, "didChange not applied");
         }
+        self.state.buffer_changed(&params.text_document.uri);
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
-        let _ = self
-            .state
-            .saved
-            .send(params.text_document.uri.as_str().to_owned());
+        let uri = params.text_document.uri;
+        if let (Some(map), Some(path)) = (self.state.map.get(), uri.to_file_path()) {
+            map.files_changed(&[path.into_owned()]);
+        }
+        let _ = self.state.saved.send(uri.as_str().to_owned());
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
-        self.state.documents.close(&params.text_document.uri);
+        let uri = params.text_document.uri;
+        self.state.documents.close(&uri);
+        if let (Some(map), Some(path)) = (self.state.map.get(), uri.to_file_path()) {
+            map.buffer_closed(&path);
+        }
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {

@@ -20,6 +20,8 @@ pub struct Settings {
     pub replay_file: Option<PathBuf>,
     pub replay_speed: Option<u64>,
     pub max_tokens: Option<u32>,
+    /// The model's context window, for models and servers that do not say.
+    pub context_tokens: Option<u32>,
     /// Seconds without a byte from the provider before the turn fails.
     pub idle_timeout: Option<u64>,
     /// Seconds a shell command may run.

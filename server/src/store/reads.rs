@@ -155,6 +155,7 @@ pub fn load_conversation(store: &Store, session_id: &str) -> Result<Session, Sto
                 });
             }
             session.last_results = message.actions.clone();
+            session.touch(&message.actions);
         }
         index += 1;
     }

@@ -73,13 +73,19 @@ pub fn render(events: &[Event<'_>]) -> String {
             Event::ArtifactIncomplete(artifact) => {
                 format!("artifact-incomplete id={:?}", artifact.id)
             }
-            Event::ActionOpen(action) => format!(
-                "action-open #{} {:?} path={:?} artifact={:?}",
-                action.index,
-                action.kind.as_str(),
-                action.file_path,
-                action.artifact_id
-            ),
+            Event::ActionOpen(action) => {
+                let mut line = format!(
+                    "action-open #{} {:?} path={:?} artifact={:?}",
+                    action.index,
+                    action.kind.as_str(),
+                    action.file_path,
+                    action.artifact_id
+                );
+                if let Some(lines) = &action.lines {
+                    line.push_str(&format!(" lines={lines:?}"));
+                }
+                line
+            }
             Event::ActionDelta { index, text } => format!("action-delta #{index} {text:?}"),
             Event::ActionClose { action, content } => {
                 format!("action-close #{} content={content:?}", action.index)

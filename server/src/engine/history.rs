@@ -1,0 +1,206 @@
+//! The conversation so far, fitted to a token budget: the oldest turns are shortened first (a prompt
+//! loses the workspace context it carried, a reply its file bodies, read results their files), then
+//! dropped; the last exchange is never touched.
+
+use crate::provider::{Message, Role};
+use crate::tokens;
+use openbolt_parser::{ActionKind, Event, Parser};
+use std::fmt::Write as _;
+
+/// Marks a message that carries files the model asked to read (shortened to their names later).
+pub const READ_RESULTS_TAG: &str = "<read-results>";
+
+/// Where the request starts in a user message the engine built (context before it is dropped when
+/// the turn is shortened).
+const REQUEST_MARKERS: [&str; 2] = [
+    "\nWhat the actions of your previous reply did:",
+    "\n<request>",
+];
+
+/// `messages` cut to about `budget` tokens. The last exchange (the final user message and everything
+/// after the user message before it) is kept whole.
+pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
+    let mut fitted: Vec<Message> = messages.to_vec();
+    let keep_from = last_exchange_start(&fitted);
+    let cost = |messages: &[Message]| -> usize {
+        messages
+            .iter()
+            .map(|message| tokens::estimate(&message.content) + 4)
+            .sum()
+    };
+    if cost(&fitted) <= budget {
+        return fitted;
+    }
+    // Shorten, oldest first.
+    for index in 0..keep_from {
+        let short = shorten(&fitted[index]);
+        fitted[index].content = short;
+        if cost(&fitted) <= budget {
+            return fitted;
+        }
+    }
+    // Drop whole exchanges, oldest first, keeping user/assistant alternation.
+    let mut dropped = 0;
+    let mut start = 0;
+    while cost(&fitted[start..]) > budget && start < keep_from {
+        start += 1;
+        while start < keep_from && fitted[start].role != Role::User {
+            start += 1;
+        }
+        dropped = start;
+    }
+    let mut kept = fitted.split_off(dropped);
+    if dropped > 0
+        && let Some(first) = kept.first_mut()
+    {
+        first.content = format!(
+            "(The {dropped} earliest messages of this conversation were left out to fit the model's context.)\n{}",
+            first.content
+        );
+    }
+    kept
+}
+
+/// Index of the user message that begins the last exchange.
+fn last_exchange_start(messages: &[Message]) -> usize {
+    let users: Vec<usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, message)| {
+            message.role == Role::User && !message.content.starts_with(READ_RESULTS_TAG)
+        })
+        .map(|(index, _)| index)
+        .collect();
+    // The last user message is the new prompt; the exchange before it stays whole too.
+    match users.len() {
+        0 => messages.len(),
+        1 => users[0],
+        count => users[count - 2],
+    }
+}
+
+/// A shorter form of an old message.
+pub fn shorten(message: &Message) -> String {
+    let content = &message.content;
+    match message.role {
+        Role::User if content.starts_with(READ_RESULTS_TAG) => {
+            let names: Vec<&str> = content
+                .match_indices("<file path=\"")
+                .filter_map(|(at, tag)| {
+                    let rest = &content[at + tag.len()..];
+                    rest.split('"').next()
+                })
+                .collect();
+            format!(
+                "{READ_RESULTS_TAG}(files shown then: {}; read them again if you need them)",
+                names.join(", ")
+            )
+        }
+        Role::User => REQUEST_MARKERS
+            .iter()
+            .filter_map(|marker| content.find(marker))
+            .min()
+            .map_or_else(|| content.clone(), |at| content[at + 1..].to_owned()),
+        Role::Assistant => compact_reply(content),
+    }
+}
+
+/// A reply with its prose and one line per action instead of file bodies.
+fn compact_reply(reply: &str) -> String {
+    let mut parser = Parser::new();
+    let mut out = String::new();
+    let mut handle = |event: Event<'_>| match event {
+        Event::Text(text) => out.push_str(&text),
+        Event::ActionClose { action, content } => {
+            let _ = match (&action.kind, &action.file_path) {
+                (ActionKind::File, Some(path)) => writeln!(
+                    out,
+                    "[wrote {path}: {} lines, not repeated here]",
+                    content.lines().count()
+                ),
+                (ActionKind::Read, Some(path)) => writeln!(out, "[read {path}]"),
+                (kind, _) => writeln!(out, "[{} `{}`]", kind.as_str(), content.trim()),
+            };
+        }
+        _ => {}
+    };
+    parser.feed_with(reply, &mut handle);
+    parser.finish_with(&mut handle);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(content: &str) -> Message {
+        Message {
+            role: Role::User,
+            content: content.to_owned(),
+        }
+    }
+
+    fn assistant(content: &str) -> Message {
+        Message {
+            role: Role::Assistant,
+            content: content.to_owned(),
+        }
+    }
+
+    fn turn(n: usize) -> [Message; 2] {
+        let context = "<workspace>\n".to_owned() + &"src/file.js\n".repeat(300) + "</workspace>";
+        let body = "const x = 1;\n".repeat(200);
+        [
+            user(&format!("{context}\n<request>\nstep {n}\n</request>\n")),
+            assistant(&format!(
+                "Doing step {n}.\n<boltArtifact id=\"a\" title=\"A\"><boltAction type=\"file\" filePath=\"src/s{n}.js\">\n{body}</boltAction></boltArtifact>\nDone {n}."
+            )),
+        ]
+    }
+
+    #[test]
+    fn old_turns_shrink_first_and_the_last_exchange_stays_whole() {
+        let mut messages: Vec<Message> = (1..=6).flat_map(turn).collect();
+        messages.push(user(
+            "<workspace>now</workspace>\n<request>\nstep 7\n</request>\n",
+        ));
+        let whole: usize = messages.iter().map(|m| tokens::estimate(&m.content)).sum();
+        let fitted = fit(&messages, whole / 2);
+        assert_eq!(fitted.len(), messages.len());
+        assert_eq!(fitted[0].content, "<request>\nstep 1\n</request>\n");
+        assert!(
+            fitted[1]
+                .content
+                .contains("[wrote src/s1.js: 200 lines, not repeated here]")
+        );
+        assert!(
+            fitted[1].content.starts_with("Doing step 1.") && fitted[1].content.contains("Done 1.")
+        );
+        // The last exchange (turn 6 and the new prompt) is untouched.
+        assert_eq!(fitted[10..], messages[10..]);
+
+        // A budget too small for even the short forms drops the oldest exchanges, in pairs.
+        let last: usize = messages[10..]
+            .iter()
+            .map(|message| tokens::estimate(&message.content) + 4)
+            .sum();
+        let tight = fit(&messages, last + 40);
+        assert!(tight.len() < messages.len() && tight.len() % 2 == 1);
+        assert_eq!(tight[0].role, Role::User);
+        assert!(tight[0].content.starts_with("(The "));
+        assert_eq!(tight.last(), messages.last());
+    }
+
+    #[test]
+    fn read_results_shrink_to_their_names() {
+        let message = user(&format!(
+            "{READ_RESULTS_TAG}\n<file path=\"src/a.js\" lines=\"3\">\n1\n2\n3\n</file>\n<file path=\"b.py\" lines=\"1\">\nx\n</file>\n"
+        ));
+        assert_eq!(
+            shorten(&message),
+            format!(
+                "{READ_RESULTS_TAG}(files shown then: src/a.js, b.py; read them again if you need them)"
+            )
+        );
+    }
+}
