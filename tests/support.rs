@@ -27,6 +27,9 @@ pub enum Fault {
     Stall { after: usize },
     /// The whole text and the stop reason, then the end of the body without `message_stop` / `[DONE]`.
     NoEnd,
+    /// `200` and an event stream that ends at once with no event: what llama.cpp's OpenAI server
+    /// (llama-cpp-python) sends for a prompt longer than its window.
+    Empty,
 }
 
 /// One scripted response.
@@ -380,6 +383,11 @@ async fn stream(
 ) {
     let seed = pace.seed;
     let crlf = seed % 2 == 1;
+    if fault == Some(Fault::Empty) {
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n0\r\n\r\n";
+        let _ = socket.write_all(head.as_bytes()).await;
+        return;
+    }
     let mut events: Vec<String> = Vec::new();
     match format {
         Format::Anthropic => {

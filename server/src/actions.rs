@@ -85,6 +85,9 @@ pub struct RunnerReport {
     pub reads: Vec<(usize, String)>,
 }
 
+/// A read shows at least this much, however full the context is.
+const MIN_READ_TOKENS: usize = 300;
+
 /// How much of a failed command's output the model is shown.
 const OUTPUT_TAIL_FOR_MODEL: usize = 3000;
 
@@ -164,7 +167,8 @@ pub struct Runner {
     pub shell_timeout: Duration,
     /// The user answered "always" once: commands of this session run without asking.
     always_this_session: bool,
-    /// How many tokens one read action may show the model.
+    /// How many tokens this round's read actions may still show the model (each takes at most half
+    /// of what is left, and never less than a small minimum).
     pub read_tokens: usize,
 }
 
@@ -328,6 +332,9 @@ impl Runner {
             }
             ActionKind::Read => match self.read(job) {
                 Ok((text, summary)) => {
+                    self.read_tokens = self
+                        .read_tokens
+                        .saturating_sub(crate::tokens::estimate(&text));
                     report.reads.push((job.action.index, text));
                     let mut update = update.status(ActionStatus::Complete);
                     update.summary = Some(summary);
@@ -366,12 +373,8 @@ impl Runner {
             return Err(format!("{relative} is a binary file"));
         }
         let text = String::from_utf8_lossy(&bytes);
-        Ok(read::render(
-            relative.trim(),
-            &text,
-            range,
-            self.read_tokens,
-        ))
+        let allowance = (self.read_tokens / 2).max(MIN_READ_TOKENS);
+        Ok(read::render(relative.trim(), &text, range, allowance))
     }
 }
 

@@ -100,6 +100,9 @@ pub const MAX_READ_ROUNDS: usize = 5;
 /// How long a turn waits for a project map that is still on its first walk.
 const MAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Part of the context budget left for the files the model reads within the turn.
+const READ_RESERVE_PERCENT: usize = 30;
+
 /// Part of the window kept free: the estimate errs, and providers wrap messages in tokens of their own.
 const WINDOW_MARGIN_PERCENT: usize = 10;
 
@@ -200,6 +203,8 @@ impl Engine {
             .map(|message| crate::tokens::estimate(&message.content) + 4)
             .sum();
         let snapshot = self.map.as_ref().map(ProjectMap::snapshot);
+        // A part of the budget stays free for the files the model reads in this turn.
+        let context_tokens = available.saturating_sub(spent) * (100 - READ_RESERVE_PERCENT) / 100;
         let assembled = context::assemble(&context::Inputs {
             root: &self.workspace,
             editor,
@@ -207,7 +212,7 @@ impl Engine {
             touched: &session.touched,
             map: snapshot.as_deref(),
             limits: self.budget,
-            tokens: available.saturating_sub(spent),
+            tokens: context_tokens,
         });
         let mut message = assembled.text.clone();
         if !assembled.refused.is_empty() {
@@ -267,7 +272,10 @@ impl Engine {
         let mut first_action = 0;
         let mut rounds = 0;
         loop {
-            runner.read_tokens = (plan.input / 4).max(500);
+            // Reads may fill what the request leaves of the input budget.
+            runner.read_tokens = plan
+                .input
+                .saturating_sub(estimate_messages(&self.system_prompt, &messages));
             let (streamed, report) = self
                 .round(
                     messages.clone(),

@@ -93,6 +93,17 @@ Rules for actions:
 7. Reuse the artifact id of the project you are updating. Use one artifact per reply.
 8. Never put secrets in files or commands; use environment variables the user sets.
 
+Working on an existing project:
+- Orient yourself with the <map> below the workspace listing: the files that matter most for the request, with the lines that define their main symbols (signatures, not bodies).
+- Read what you need before you change it. Never guess a file's content, and never rewrite a file you have not seen whole. To read, reply with read actions and stop; the files come back to you in this same turn:
+
+<boltArtifact id="read" title="Read the invoice code">
+  <boltAction type="read" filePath="src/invoice.js"/>
+  <boltAction type="read" filePath="src/big.js" lines="120-240"/>
+</boltArtifact>
+
+  Read only what you need (a long file in line ranges, as its numbered lines and the map suggest); you may read up to 5 times in one turn. Files holding secrets (.env, keys) cannot be read.
+
 If the request needs no change to files, answer in prose without an artifact. Be concise: the work speaks for itself."#,
         os = machine.os,
         shell = machine.shell,
@@ -121,5 +132,7 @@ mod tests {
         assert!(prompt.contains("Tools on PATH: node. Not installed: cargo."));
         assert!(prompt.contains("never an excerpt"));
         assert!(prompt.contains("type=\"start\""));
+        assert!(prompt.contains("<boltAction type=\"read\" filePath=\"src/invoice.js\"/>"));
+        assert!(prompt.contains("Never guess a file's content"));
     }
 }

@@ -1,0 +1,369 @@
+//! Working on a real project, end to end through `openbolt chat` and `openbolt lsp` with the provider
+//! stand-in: the project map in the context, files read on demand within the turn, `@path`, and a
+//! context that fits the model's window (learned from the server, retried smaller when refused).
+
+mod lsp_client;
+mod support;
+
+use lsp_client::{Lsp, uri};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use support::{Fault, Format, Reply, StandIn};
+
+/// A project with a big file (over the 16 KiB sent whole), a secret, and callers of its function.
+struct Project {
+    _root: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Project {
+    fn new() -> Project {
+        let root = tempfile::tempdir().expect("temp dir");
+        let path = root.path().join("project");
+        let write = |name: &str, text: &str| {
+            let file = path.join(name);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(file, text).expect("write");
+        };
+        let mut ledger = String::from(
+            "import { roundCents } from './money.js';\n\nexport function computeInvoiceTotals(invoice) {\n  let total = 0;\n  for (const item of invoice.items) {\n    total += item.price * item.qty;\n  }\n  return roundCents(total);\n}\n",
+        );
+        for n in 0..600 {
+            ledger.push_str(&format!(
+                "\nexport function helper{n}(value) {{\n  return value + {n};\n}}\n"
+            ));
+        }
+        write("src/ledger.js", &ledger);
+        write(
+            "src/money.js",
+            "export function roundCents(value) {\n  return Math.round(value * 100) / 100;\n}\n",
+        );
+        write(
+            "src/checkout.js",
+            "import { computeInvoiceTotals } from './ledger.js';\n\nexport function checkout(cart) {\n  return computeInvoiceTotals(cart);\n}\n",
+        );
+        write(".env", "STRIPE_KEY=sk-live-do-not-send\n");
+        std::fs::write(root.path().join("outside.txt"), "outside the workspace\n")
+            .expect("outside");
+        Project { _root: root, path }
+    }
+
+    fn ledger_lines(&self) -> usize {
+        std::fs::read_to_string(self.path.join("src/ledger.js"))
+            .expect("ledger")
+            .lines()
+            .count()
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.path.parent().expect("parent").join("data")
+    }
+}
+
+async fn chat(standin: &StandIn, project: &Project, arguments: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"));
+    command
+        .arg("chat")
+        .arg("--workspace")
+        .arg(&project.path)
+        .args(arguments)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &project.path)
+        .env("OPENBOLT_DATA_DIR", project.data_dir())
+        .env("OPENAI_BASE_URL", &standin.url)
+        .env("OPENBOLT_MODEL", "local-model")
+        .stdin(std::process::Stdio::null());
+    tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+        .await
+        .expect("openbolt chat finishes within a minute")
+        .expect("openbolt runs")
+}
+
+fn stdout(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn last_user_message(request: &Value) -> String {
+    let messages = request["messages"].as_array().expect("messages");
+    let last = messages.last().expect("a message");
+    assert_eq!(last["role"], "user");
+    last["content"].as_str().expect("text").to_owned()
+}
+
+const READS: &str = "Let me read the code first.\n<boltArtifact id=\"read\" title=\"Read\">\n<boltAction type=\"read\" filePath=\"src/ledger.js\"/>\n<boltAction type=\"read\" filePath=\"src/ledger.js\" lines=\"3-9\"/>\n<boltAction type=\"read\" filePath=\".env\"/>\n<boltAction type=\"read\" filePath=\"../outside.txt\"/>\n</boltArtifact>";
+
+const DONE: &str = "I have read it: computeInvoiceTotals sums the items.";
+
+#[tokio::test]
+async fn a_read_is_answered_within_the_turn_and_secrets_and_escapes_are_refused() {
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(READS), Reply::text(DONE)]).await;
+    let project = Project::new();
+    let output = chat(
+        &standin,
+        &project,
+        &[
+            "how are invoice totals computed?",
+            "--context-tokens",
+            "200000",
+        ],
+    )
+    .await;
+    let text = stdout(&output);
+    let lines = project.ledger_lines();
+
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "one turn, two requests:\n{text}");
+    // The big file is mapped, not sent whole, in the first request.
+    let first = last_user_message(&requests[0].body);
+    assert!(first.contains("<map>"), "{first}");
+    assert!(
+        first.contains("│ export function computeInvoiceTotals(invoice) {"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("return value + 599;"),
+        "the big file is not sent whole"
+    );
+    // The second carries the file (numbered), the range, and the refusals.
+    let second = &requests[1].body;
+    let answer = last_user_message(second);
+    assert!(
+        answer.contains(&format!("<file path=\"src/ledger.js\" lines=\"{lines}\">")),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("return value + 599;"),
+        "the whole file is read"
+    );
+    assert!(
+        answer.contains(&format!(
+            "<file path=\"src/ledger.js\" shown=\"3-9\" of=\"{lines}\">"
+        )),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("3│ export function computeInvoiceTotals"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("<file path=\".env\" refused=\"refused: .env holds secrets"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(
+            "<file path=\"../outside.txt\" refused=\"refused: ../outside.txt leaves the workspace"
+        ),
+        "{answer}"
+    );
+    // The model's own read request precedes the answer in the conversation.
+    let messages = second["messages"].as_array().expect("messages");
+    assert_eq!(messages[messages.len() - 2]["role"], "assistant");
+    for request in &requests {
+        let body = request.body.to_string();
+        assert!(!body.contains("sk-live-do-not-send") && !body.contains("outside the workspace"));
+    }
+
+    assert!(
+        output.status.code() == Some(1),
+        "a refused read is a failed action:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("✓ read src/ledger.js ({lines} lines)")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("✓ read src/ledger.js (lines 3-9 of {lines})")),
+        "{text}"
+    );
+    assert!(text.contains("✗ read .env — refused"), "{text}");
+    assert!(text.contains("✗ read ../outside.txt — refused"), "{text}");
+    assert!(text.contains(DONE), "{text}");
+}
+
+#[tokio::test]
+async fn a_model_that_keeps_reading_is_stopped_after_five_rounds() {
+    let read_again = "<boltArtifact id=\"r\" title=\"R\"><boltAction type=\"read\" filePath=\"src/money.js\"/></boltArtifact>";
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(read_again)]).await;
+    let project = Project::new();
+    let output = chat(&standin, &project, &["go"]).await;
+    let text = stdout(&output);
+    assert_eq!(
+        standin.recorded().len(),
+        6,
+        "the request and five read rounds:\n{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("asked to read files in 5 rounds"), "{text}");
+}
+
+#[tokio::test]
+async fn at_path_attaches_a_file_and_the_map_ranks_what_the_prompt_names() {
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(DONE)]).await;
+    let project = Project::new();
+    let output = chat(
+        &standin,
+        &project,
+        &["fix computeInvoiceTotals, see @src/money.js and @.env"],
+    )
+    .await;
+    assert!(output.status.success(), "{}", stdout(&output));
+    let first = last_user_message(&standin.recorded()[0].body);
+    assert!(
+        first.contains("<file path=\"src/money.js\">\nexport function roundCents"),
+        "{first}"
+    );
+    assert!(
+        first.contains("@.env: secret files are never sent"),
+        "{first}"
+    );
+    assert!(!first.contains("sk-live-do-not-send"));
+    // The map puts the file that defines the named function, its caller and its callee first.
+    let map = &first[first.find("<map>").expect("a map")..first.find("</map>").expect("its end")];
+    let files: Vec<&str> = map
+        .lines()
+        .filter(|line| line.starts_with("src/"))
+        .map(|line| line.split(' ').next().unwrap_or(line))
+        .collect();
+    let mut top = files.clone();
+    top.sort_unstable();
+    assert_eq!(
+        top,
+        ["src/checkout.js", "src/ledger.js", "src/money.js"],
+        "{map}"
+    );
+    assert!(
+        map.contains("│ export function computeInvoiceTotals(invoice) {"),
+        "{map}"
+    );
+}
+
+#[tokio::test]
+async fn the_window_a_local_server_reports_bounds_every_request() {
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(DONE)]).await;
+    standin.answer(
+        "/props",
+        json!({"default_generation_settings": {"n_ctx": 4096}}),
+    );
+    let project = Project::new();
+    // Many files: far more than 4,096 tokens of context if nothing bounded it.
+    for n in 0..400 {
+        let file = project.path.join(format!("src/generated/module{n}.js"));
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(
+            file,
+            format!("export function generated{n}() {{ return {n}; }}\n").repeat(20),
+        )
+        .expect("write");
+    }
+    let output = chat(&standin, &project, &["add a test"]).await;
+    assert!(output.status.success(), "{}", stdout(&output));
+    let probes: Vec<String> = standin
+        .other_requests()
+        .iter()
+        .map(|probe| probe.path.clone())
+        .collect();
+    assert_eq!(probes, ["/props"], "llama.cpp's /props answers first");
+    let request = &standin.recorded()[0].body;
+    assert_eq!(
+        request["max_tokens"], 1024,
+        "a quarter of the window for the reply"
+    );
+    // What was sent fits the window with the reply: ~4 characters a token is generous for code.
+    let sent = request["messages"].to_string().len() + request.to_string().len() / 10;
+    assert!(
+        sent < (4096 - 1024) * 4,
+        "{sent} characters for a 4,096-token window"
+    );
+}
+
+#[tokio::test]
+async fn a_prompt_refused_as_too_long_is_sent_again_smaller_once() {
+    let refusal = r#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 30412 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::status(400, refusal), Reply::text(DONE)],
+    )
+    .await;
+    let project = Project::new();
+    let output = chat(&standin, &project, &["go", "--context-tokens", "60000"]).await;
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("refused the prompt as too long"), "{text}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[1].body.to_string().len() < requests[0].body.to_string().len(),
+        "the second request is smaller"
+    );
+
+    // Refused twice: the turn fails and says why.
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::status(400, refusal)]).await;
+    let output = chat(&standin, &project, &["go"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(standin.recorded().len(), 2, "retried once, not more");
+}
+
+#[tokio::test]
+async fn an_empty_stream_names_the_likely_cause() {
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::with_fault("", Fault::Empty)]).await;
+    let project = Project::new();
+    let output = chat(&standin, &project, &["go"]).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(standin.recorded().len(), 2, "tried once more, smaller");
+    assert!(text.contains("the model sent no reply"), "{text}");
+    assert!(text.contains("longer than the context window"), "{text}");
+    assert!(text.contains("set contextTokens"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lsp_reads_the_editors_unsaved_buffer_and_reports_the_read() {
+    let reads = "<boltArtifact id=\"r\" title=\"R\"><boltAction type=\"read\" filePath=\"src/money.js\"/></boltArtifact>";
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(reads), Reply::text(DONE)]).await;
+    let project = Project::new();
+    let data = project.data_dir().display().to_string();
+    let env = [
+        ("OPENAI_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_MODEL", "local-model"),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    let mut lsp = Lsp::start(&project.path, &env, json!({}), false).await;
+    let money = project.path.join("src/money.js");
+    let unsaved =
+        "export function roundCents(value) {\n  return Number(value.toFixed(2)); // unsaved\n}\n";
+    lsp.open_document(&money, unsaved).await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "check rounding"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2);
+    let answer = last_user_message(&requests[1].body);
+    assert!(
+        answer.contains("// unsaved"),
+        "the buffer, not the disk: {answer}"
+    );
+    let read = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .find(|update| update["type"] == "read" && update["status"] == "complete")
+        .expect("a complete read");
+    assert_eq!(read["filePath"], "src/money.js");
+    assert_eq!(read["summary"], "3 lines");
+    // Reloading the session shows the read with its summary.
+    let session = response["result"]["sessionId"].as_str().expect("session");
+    let loaded = lsp
+        .request("openbolt/loadSession", json!({"sessionId": session}))
+        .await;
+    let actions = &loaded["result"]["messages"][1]["actions"];
+    assert_eq!(actions[0]["type"], "read");
+    assert_eq!(actions[0]["summary"], "3 lines");
+    let _ = uri(Path::new("/"));
+    assert!(lsp.stop().await.success());
+}
