@@ -23,6 +23,8 @@ const PAGE: &str = "I'll write the page.\n\n<boltArtifact id=\"page\" title=\"Pa
 const COMMAND: &str = "Running it.\n<boltArtifact id=\"run\" title=\"Run\">\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n</boltArtifact>\n";
 const TERMINAL: &str = "An interactive program.\n<boltArtifact id=\"term\" title=\"Terminal\">\n<boltAction type=\"start\">\necho ready; while read line; do echo \"got:$line size:$(stty size)\"; done\n</boltAction>\n</boltArtifact>\n";
 const EDIT: &str = "Changing it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed</h1>\n</boltAction>\n</boltArtifact>\n";
+const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
+const READ_DONE: &str = "It is one heading.";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,6 +39,8 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(SERVER),
             Reply::text(TERMINAL),
             Reply::text(EDIT),
+            Reply::text(READ),
+            Reply::text(READ_DONE),
         ],
     )
     .await;
@@ -74,8 +78,29 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("12 passed, 0 failed") && output.status.success(),
+        stdout.contains("13 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
+    // settings.contextTokens reached the server: the output limit is a quarter of the window.
+    let requests = standin.recorded();
+    assert!(
+        requests
+            .iter()
+            .all(|request| request.body["max_tokens"] == 10_000),
+        "contextTokens did not reach the server"
+    );
+    // The completed @index.html attached the file; the read came back within the turn.
+    let bodies: Vec<String> = requests
+        .iter()
+        .map(|request| request.body.to_string())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|body| body.contains("explain @index.html")
+                && body.contains("<file path=\\\"index.html\\\">")),
+        "no request carried the mentioned file"
+    );
+    assert!(bodies.iter().any(|body| body.contains("<read-results>")));
 }

@@ -19,6 +19,8 @@ fn required(path: PathBuf) -> PathBuf {
 }
 
 const APP: &str = "Here is your page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from VS Code</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n\nOpen the preview.";
+const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
+const READ_DONE: &str = "It is one heading.";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,6 +40,8 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::stalled_in_a_file(),
             Reply::stalled_in_a_file(),
             Reply::text(EDIT),
+            Reply::text(READ),
+            Reply::text(READ_DONE),
         ],
     )
     .await;
@@ -77,7 +81,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("12 passed, 0 failed") && output.status.success(),
+        stdout.contains("13 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
@@ -95,5 +99,29 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
     assert!(
         !models.is_empty() && models.iter().all(|model| model == "e2e-model"),
         "{models:?}"
+    );
+    // openbolt.contextTokens reached the server: the output limit is a quarter of the window.
+    let limits: Vec<u64> = standin
+        .recorded()
+        .iter()
+        .map(|request| request.body["max_tokens"].as_u64().unwrap_or_default())
+        .collect();
+    assert!(limits.iter().all(|limit| *limit == 10_000), "{limits:?}");
+    // The @index.html the completion put in the prompt attached the file; the read came back in the turn.
+    let bodies: Vec<String> = standin
+        .recorded()
+        .iter()
+        .map(|request| request.body.to_string())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|body| body.contains("explain @index.html")
+                && body.contains("<file path=\\\"index.html\\\">")),
+        "no request carried the mentioned file"
+    );
+    assert!(
+        bodies.iter().any(|body| body.contains("<read-results>")),
+        "no request answered the read"
     );
 }

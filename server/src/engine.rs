@@ -346,6 +346,8 @@ impl Engine {
                 role: Role::User,
                 content: reads,
             });
+            // The next round's prose is a new paragraph, live as in the stored reply.
+            let _ = events.send(TurnEvent::Text("\n\n".to_owned())).await;
         }
 
         session.messages.extend(messages.drain(history_len..));

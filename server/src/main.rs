@@ -47,9 +47,11 @@ fn main() -> ExitCode {
     if let Command::SandboxExec(sandbox) = &arguments.command {
         return ExitCode::from(u8::try_from(openbolt::sandbox::exec(sandbox)).unwrap_or(1));
     }
-    // Logs go to stderr, never stdout: stdout carries the conversation or the protocol.
+    // Logs go to stderr, never stdout: stdout carries the conversation or the protocol. Colours only
+    // on a terminal (an editor's output channel shows escape codes as text).
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("OPENBOLT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),

@@ -83,12 +83,15 @@ test('setup() validates its options and is safe to call twice', function()
   assert(not ok and tostring(err):find('settings.sandbox', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { sandboxNetwork = 'no' } })
   assert(not ok and tostring(err):find('settings.sandboxNetwork', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { settings = { contextTokens = -5 } })
+  assert(not ok and tostring(err):find('settings.contextTokens', 1, true), tostring(err))
   openbolt.setup({ cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' }, chat = { width = 70 } })
   -- Commands of every later test run in the required sandbox.
   openbolt.setup({
     cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' },
     chat = { width = 60 },
-    settings = { sandbox = 'required', sandboxWritable = { '/srv/openbolt-nvim-shared' } },
+    -- tests/neovim.rs checks the output limit of every request: a quarter of contextTokens.
+    settings = { sandbox = 'required', sandboxWritable = { '/srv/openbolt-nvim-shared' }, contextTokens = 40000 },
   })
   assert(openbolt.options().chat.width == 60)
   assert(openbolt.options().preview.open == true, 'defaults kept')
@@ -262,6 +265,30 @@ test(':OpenBoltRevert puts the last turn\'s files back', function()
   assert(read(workspace .. '/index.html') == '<h1>Hello from Neovim</h1>\n', read(workspace .. '/index.html'))
   local buf = vim.fn.bufnr(workspace .. '/index.html')
   assert(vim.api.nvim_buf_get_lines(buf, 0, -1, false)[1] == '<h1>Hello from Neovim</h1>', 'the buffer shows it')
+end)
+
+test('@ in the prompt completes a workspace file, and a read the model asks for shows in place', function()
+  local chat = require('openbolt.chat')
+  assert(chat.rank_mentions({ 'src/ledger.js', 'ledger.md', 'lib/old-ledger.js' }, 'led')[1] == 'ledger.md')
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  vim.api.nvim_set_current_win(chat.prompt_win)
+  vim.api.nvim_win_set_cursor(chat.prompt_win, { vim.api.nvim_buf_line_count(chat.prompt_buf), 0 })
+  assert(vim.bo[chat.prompt_buf].omnifunc:find('complete_mention', 1, true))
+  assert(chat.complete_mention(0, 'ind')[1] == 'index.html')
+  -- Typed as a user types: `@` opens the file list, `ind` narrows it, Ctrl-N picks, Ctrl-Y accepts,
+  -- Enter sends.
+  vim.api.nvim_feedkeys(vim.keycode('Aexplain @ind<C-n><C-y><CR><Esc>'), 'tx', false)
+  wait_for('the prompt in the chat', function()
+    return chat_text():find('## You\n\nexplain @index.html', 1, true) ~= nil
+  end)
+  wait_for('the read in the chat', function()
+    return chat_text():find('✓ read index.html (1 line)', 1, true) ~= nil
+  end)
+  wait_for('the turn to end', function()
+    return turn_ended('explain @index.html') and chat_text():find('It is one heading.', 1, true) ~= nil
+  end)
 end)
 
 test(':checkhealth openbolt finds the server', function()

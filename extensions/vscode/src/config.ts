@@ -7,6 +7,8 @@ export interface ServerSettings {
   provider?: string;
   model?: string;
   baseUrl?: string;
+  /** The model's window when the server does not say; left out when 0 (unset). */
+  contextTokens?: number;
   approval: { autoApprove: boolean; allow: string[]; deny: string[] };
   sandbox: 'auto' | 'required' | 'off';
   sandboxWritable: string[];
@@ -23,6 +25,7 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     provider: text('provider'),
     model: text('model'),
     baseUrl: text('baseUrl'),
+    contextTokens: config.get<number>('contextTokens', 0) > 0 ? config.get<number>('contextTokens', 0) : undefined,
     approval: {
       autoApprove: config.get<boolean>('approval.autoApprove', false),
       allow: config.get<string[]>('approval.allow', []),

@@ -8,6 +8,7 @@ import { createClient, handleApplyEdit } from './client';
 import { findServer, previewTarget } from './config';
 import * as ext from './lsp_ext';
 import { Terminals } from './terminal';
+import { rankMentions } from '../webview/mentions';
 
 let client: LanguageClient | undefined;
 
@@ -155,6 +156,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     chatView.post({ type: 'reset', messages: transcript.messages });
   }
 
+  // The workspace's files for `@` completion, listed at most every few seconds.
+  let listed: { at: number; files: string[] } | undefined;
+  async function workspaceFiles(): Promise<string[]> {
+    if (listed && Date.now() - listed.at < 5_000) return listed.files;
+    const found = await vscode.workspace.findFiles('**/*', '{**/node_modules/**,**/.git/**,**/target/**,**/dist/**,**/.venv/**}', 20_000);
+    const files = found.map((uri) => vscode.workspace.asRelativePath(uri, false)).sort();
+    listed = { at: Date.now(), files };
+    return files;
+  }
+
   async function onWebview(message: FromWebview): Promise<void> {
     switch (message.type) {
       case 'send':
@@ -183,6 +194,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         break;
       case 'openPreview':
         await openPreview(message.url);
+        break;
+      case 'complete':
+        chatView.post({ type: 'completions', prefix: message.prefix, items: rankMentions(await workspaceFiles(), message.prefix) });
         break;
       case 'ready':
         break;

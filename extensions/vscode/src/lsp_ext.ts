@@ -9,13 +9,15 @@ export interface ActionUpdate {
   messageId: string;
   artifactId: string;
   actionId: number;
-  type: 'file' | 'shell' | 'start' | string;
+  type: 'file' | 'shell' | 'start' | 'read' | string;
   filePath?: string;
   command?: string;
   status: ActionStatus;
   exitCode?: number;
   error?: string;
   terminalId?: number;
+  /** A short result: `412 lines` for a read. */
+  summary?: string;
 }
 
 export interface Usage {

@@ -19,6 +19,7 @@ test('blank settings are left to the environment; the rest reach the server trim
     provider: undefined,
     model: 'llama3.1',
     baseUrl: undefined,
+    contextTokens: undefined,
     approval: { autoApprove: false, allow: ['npm install'], deny: [] },
     sandbox: 'auto',
     sandboxWritable: [],
@@ -33,6 +34,8 @@ test('blank settings are left to the environment; the rest reach the server trim
   assert.equal(sandboxed.sandbox, 'required');
   assert.equal(sandboxed.sandboxNetwork, false);
   assert.deepEqual(sandboxed.sandboxWritable, ['/srv/shared']);
+  assert.equal(serverSettings(configuration({ contextTokens: 8192 })).contextTokens, 8192);
+  assert.equal(serverSettings(configuration({ contextTokens: 0 })).contextTokens, undefined);
 });
 
 test('the preview opens in the Simple Browser unless set otherwise', () => {

@@ -79,6 +79,8 @@ fs.writeFileSync(
     'openbolt.server.path': process.env.OPENBOLT_BIN,
     'openbolt.approval.autoApprove': false,
     'openbolt.model': 'e2e-model',
+    // Checked by tests/vscode.rs: a quarter of it (10,000) is the output limit of every request.
+    'openbolt.contextTokens': 40000,
     'openbolt.sandbox': 'required',
     'openbolt.sandboxWritable': ['/srv/openbolt-e2e-shared'],
     // The dev server still listens and is previewed.
@@ -346,6 +348,23 @@ try {
         text.includes('no outgoing TCP connection')
       );
     });
+  });
+
+  await test('@ completes a workspace file into the prompt, and the read the model asks for shows as a card', async () => {
+    const frame = await chatFrame();
+    await frame.click('#new');
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', '');
+    await frame.locator('#prompt').pressSequentially('explain @inde');
+    await waitFor('the file list', async () => frame.$('#mentions li:has-text("index.html")'));
+    await page.screenshot({ path: path.join(artifacts, 'mention.png') });
+    await frame.press('#prompt', 'Tab');
+    const value = await frame.$eval('#prompt', (prompt) => prompt.value);
+    if (value !== 'explain @index.html ') throw new Error(`the prompt is ${JSON.stringify(value)}`);
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the read card', async () => frame.$('.action.status-complete:has-text("read index.html (1 line)")'));
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('It is one heading.') && (await composerFree(frame)));
+    await page.screenshot({ path: path.join(artifacts, 'read.png') });
   });
 } catch (error) {
   results.failed += 1;

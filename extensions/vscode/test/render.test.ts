@@ -1,7 +1,17 @@
 // Unit tests of the webview's pure rendering (node --test).
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { StreamingMarkdown, actionLabel, actionNote, highlight, renderMarkdown, stableBoundary, usageText } from '../webview/render';
+import {
+  StreamingMarkdown,
+  actionLabel,
+  actionNote,
+  highlight,
+  opensFile,
+  renderMarkdown,
+  stableBoundary,
+  usageText,
+} from '../webview/render';
+import { mentionAt, rankMentions } from '../webview/mentions';
 
 test('markdown renders, and HTML from the model is shown as text', () => {
   const html = renderMarkdown('Hello **there**\n\n<script>alert(1)</script>');
@@ -32,6 +42,16 @@ test('action labels name the file or the command and a failed exit code', () => 
   );
   assert.equal(actionLabel({ actionId: 2, artifactId: 'a', type: 'start', command: 'npm run dev', status: 'running' }), 'start npm run dev');
   assert.equal(actionLabel({ actionId: 3, artifactId: 'a', type: 'start', status: 'pending' }), 'start …');
+  assert.equal(
+    actionLabel({ actionId: 4, artifactId: 'a', type: 'read', filePath: 'src/big.js', status: 'complete', summary: '412 lines' }),
+    'read src/big.js (412 lines)',
+  );
+  assert.equal(actionLabel({ actionId: 5, artifactId: 'a', type: 'read', filePath: '.env', status: 'failed' }), 'read .env');
+});
+
+test('file and read cards open their file', () => {
+  assert.equal(opensFile({ actionId: 0, artifactId: 'a', type: 'read', filePath: 'src/a.js', status: 'complete' }), true);
+  assert.equal(opensFile({ actionId: 0, artifactId: 'a', type: 'shell', command: 'ls', status: 'complete' }), false);
 });
 
 test('an action waiting for approval says so, a failed one says why', () => {
@@ -72,4 +92,15 @@ test('a text that is not a continuation starts over', () => {
   const streaming = new StreamingMarkdown();
   streaming.render('First paragraph.\n\nSecond');
   assert.equal(streaming.render('Other text.\n\nEnd'), renderMarkdown('Other text.\n\nEnd'));
+});
+
+test('an @path being typed is found at the caret, and files complete it best first', () => {
+  assert.deepEqual(mentionAt('fix @src/le', 11), { start: 4, prefix: 'src/le' });
+  assert.deepEqual(mentionAt('@', 1), { start: 0, prefix: '' });
+  assert.equal(mentionAt('mail me@example.com', 19), undefined);
+  assert.equal(mentionAt('fix @src/a.js now', 17), undefined);
+  const files = ['src/ledger.js', 'lib/old-ledger.js', 'ledger.md', 'src/app.js', 'docs/LEDGER-notes.txt'];
+  assert.deepEqual(rankMentions(files, 'led'), ['ledger.md', 'src/ledger.js', 'docs/LEDGER-notes.txt', 'lib/old-ledger.js']);
+  assert.deepEqual(rankMentions(files, 'src/'), ['src/app.js', 'src/ledger.js']);
+  assert.equal(rankMentions(files, '', 2).length, 2);
 });

@@ -7,9 +7,11 @@ import {
   actionLabel,
   actionNote,
   escapeHtml,
+  opensFile,
   renderMarkdown,
   usageText,
 } from './render';
+import { mentionAt } from './mentions';
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -90,7 +92,7 @@ function render(entry: Message): void {
     for (const action of [...entry.actions].sort((a, b) => a.actionId - b.actionId)) {
       // The label is cut to one line; the tooltip holds the whole command and any error.
       const note = actionNote(action);
-      const full = [action.type === 'file' ? action.filePath : action.command, note].filter(Boolean).join('\n');
+      const full = [opensFile(action) ? action.filePath : action.command, note].filter(Boolean).join('\n');
       const title = full ? ` title="${escapeHtml(full)}"` : '';
       parts.push(
         `<button class="action status-${action.status}" role="listitem" data-action="${action.actionId}"${title}>` +
@@ -116,7 +118,7 @@ function render(entry: Message): void {
     const action = entry.actions.find((candidate) => String(candidate.actionId) === button.dataset.action);
     button.onclick = () => {
       if (!action) return;
-      if (action.type === 'file' && action.filePath) {
+      if (opensFile(action) && action.filePath) {
         vscode.postMessage({ type: 'openFile', path: action.filePath });
       } else if (action.terminalId !== undefined) {
         vscode.postMessage({ type: 'showTerminal', terminalId: action.terminalId });
@@ -145,7 +147,84 @@ function submit(): void {
   input.value = '';
 }
 
+// `@path` completion: the extension lists the workspace's files that match what follows the `@`.
+const mentions = document.getElementById('mentions') as HTMLUListElement;
+let choices: string[] = [];
+let chosen = 0;
+
+function closeMentions(): void {
+  choices = [];
+  mentions.hidden = true;
+  mentions.innerHTML = '';
+}
+
+function showMentions(items: string[]): void {
+  choices = items;
+  chosen = 0;
+  if (items.length === 0) {
+    closeMentions();
+    return;
+  }
+  mentions.innerHTML = items
+    .map((item, index) => `<li role="option" id="mention-${index}" aria-selected="${index === chosen}">${escapeHtml(item)}</li>`)
+    .join('');
+  mentions.hidden = false;
+  mentions.querySelectorAll<HTMLLIElement>('li').forEach((item, index) => {
+    item.onmousedown = (event) => {
+      event.preventDefault();
+      accept(index);
+    };
+  });
+}
+
+function highlightChoice(next: number): void {
+  chosen = (next + choices.length) % choices.length;
+  mentions.querySelectorAll<HTMLLIElement>('li').forEach((item, index) => {
+    item.setAttribute('aria-selected', String(index === chosen));
+    if (index === chosen) item.scrollIntoView({ block: 'nearest' });
+  });
+  input.setAttribute('aria-activedescendant', `mention-${chosen}`);
+}
+
+function accept(index: number): void {
+  const mention = mentionAt(input.value, input.selectionStart ?? input.value.length);
+  const file = choices[index];
+  if (mention && file !== undefined) {
+    const caret = input.selectionStart ?? input.value.length;
+    const inserted = `@${file} `;
+    input.value = input.value.slice(0, mention.start) + inserted + input.value.slice(caret);
+    const at = mention.start + inserted.length;
+    input.setSelectionRange(at, at);
+  }
+  closeMentions();
+  input.focus();
+}
+
+input.addEventListener('input', () => {
+  const mention = mentionAt(input.value, input.selectionStart ?? input.value.length);
+  if (mention) vscode.postMessage({ type: 'complete', prefix: mention.prefix });
+  else closeMentions();
+});
+input.addEventListener('blur', () => closeMentions());
+
 input.addEventListener('keydown', (event) => {
+  if (choices.length > 0) {
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      highlightChoice(chosen + (event.key === 'ArrowDown' ? 1 : -1));
+      return;
+    }
+    if (event.key === 'Tab' || (event.key === 'Enter' && !event.shiftKey)) {
+      event.preventDefault();
+      accept(chosen);
+      return;
+    }
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      closeMentions();
+      return;
+    }
+  }
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     submit();
@@ -211,6 +290,12 @@ window.addEventListener('message', (event: MessageEvent) => {
         entry.error = data.error;
         schedule(entry);
       }
+      break;
+    }
+    case 'completions': {
+      const mention = mentionAt(input.value, input.selectionStart ?? input.value.length);
+      // Answers to what was typed before are dropped.
+      if (mention && mention.prefix === data.prefix && document.activeElement === input) showMentions(data.items);
       break;
     }
     case 'reset': {

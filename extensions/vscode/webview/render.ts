@@ -122,15 +122,25 @@ export const STATUS_ICONS: Record<ActionStatus, string> = {
 
 /** The one line a card shows for an action. */
 export function actionLabel(action: ActionView): string {
-  const what =
-    action.type === 'file'
-      ? (action.filePath ?? 'file')
-      : (action.command?.split('\n')[0] ?? '…');
-  let label = `${action.type === 'file' ? '' : `${action.type} `}${what}`;
+  let label: string;
+  if (action.type === 'file') {
+    label = action.filePath ?? 'file';
+  } else if (action.type === 'read') {
+    label = `read ${action.filePath ?? '…'}`;
+  } else {
+    label = `${action.type} ${action.command?.split('\n')[0] ?? '…'}`;
+  }
   if (action.exitCode !== undefined && action.status !== 'complete' && action.status !== 'running') {
     label += ` (exit ${action.exitCode})`;
+  } else if (action.summary) {
+    label += ` (${action.summary})`;
   }
   return label;
+}
+
+/** Whether clicking the card opens its file. */
+export function opensFile(action: ActionView): boolean {
+  return (action.type === 'file' || action.type === 'read') && action.filePath !== undefined;
 }
 
 /** The line under an action's label: why it failed or was skipped, or what it waits for. */

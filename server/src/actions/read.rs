@@ -62,7 +62,7 @@ pub fn render(
     }
     let whole = first == 1 && shown_last == total;
     let summary = if whole {
-        format!("{total} lines")
+        format!("{total} line{}", if total == 1 { "" } else { "s" })
     } else if total == 0 {
         "empty".to_owned()
     } else {

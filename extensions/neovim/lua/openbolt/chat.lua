@@ -119,6 +119,8 @@ local function describe(update)
   local line = string.format('%s %s %s', icons[update.status] or '?', update.type, what)
   if update.exitCode and update.status ~= 'complete' then
     line = line .. string.format(' (exit %d)', update.exitCode)
+  elseif update.summary then
+    line = line .. ' (' .. update.summary .. ')'
   end
   if update.status == 'approval' then
     line = line .. ' — waiting for your approval'
@@ -184,6 +186,89 @@ function M.lines()
   return vim.api.nvim_buf_get_lines(M.buf, 0, -1, false)
 end
 
+--- Directories `@` completion never lists.
+local skipped = {
+  ['.git'] = true,
+  node_modules = true,
+  target = true,
+  dist = true,
+  build = true,
+  ['.venv'] = true,
+  __pycache__ = true,
+}
+
+--- The workspace's files (relative paths), at most 20,000.
+local function workspace_files()
+  local root = vim.fn.getcwd()
+  local files = {}
+  for name, kind in
+    vim.fs.dir(root, {
+      depth = 30,
+      skip = function(dir)
+        return not skipped[vim.fs.basename(dir)]
+      end,
+    })
+  do
+    if kind == 'file' then
+      table.insert(files, name)
+      if #files >= 20000 then
+        break
+      end
+    end
+  end
+  return files
+end
+
+--- The files completing `prefix`, best first: a file name that starts with it, then a path that does,
+--- then a path that contains it (ignoring case); shorter paths first.
+function M.rank_mentions(files, prefix, limit)
+  local wanted = prefix:lower()
+  local scored = {}
+  for _, file in ipairs(files) do
+    local lower = file:lower()
+    local name = lower:match('[^/]*$')
+    local score
+    if vim.startswith(name, wanted) then
+      score = 0
+    elseif vim.startswith(lower, wanted) then
+      score = 1
+    elseif lower:find(wanted, 1, true) then
+      score = 2
+    end
+    if score then
+      table.insert(scored, { score, file })
+    end
+  end
+  table.sort(scored, function(a, b)
+    if a[1] ~= b[1] then
+      return a[1] < b[1]
+    end
+    if #a[2] ~= #b[2] then
+      return #a[2] < #b[2]
+    end
+    return a[2] < b[2]
+  end)
+  local out = {}
+  for index = 1, math.min(#scored, limit or 50) do
+    out[index] = scored[index][2]
+  end
+  return out
+end
+
+--- 'omnifunc' of the prompt: completes `@path` with the workspace's files.
+function M.complete_mention(findstart, base)
+  if findstart == 1 then
+    local line = vim.api.nvim_get_current_line():sub(1, vim.fn.col('.') - 1)
+    local at = line:match('.*()@[^%s@]*$')
+    -- An `@` that starts a word (the prompt ends with a space), not one inside an address.
+    if not at or (at > 1 and not line:sub(at - 1, at - 1):match('%s')) then
+      return -3
+    end
+    return at
+  end
+  return M.rank_mentions(workspace_files(), base, 50)
+end
+
 --- Opens the panel (chat above, a prompt line below) unless it is open.
 ---@param options openbolt.Options
 ---@param on_submit fun(prompt: string)
@@ -203,6 +288,11 @@ function M.open(options, on_submit)
       vim.bo[M.prompt_buf].buftype = 'prompt'
       vim.bo[M.prompt_buf].bufhidden = 'hide'
       vim.fn.prompt_setprompt(M.prompt_buf, '› ')
+      -- `@` lists the workspace's files (Vim's completion menu, or any completion plugin's omni source).
+      vim.bo[M.prompt_buf].omnifunc = "v:lua.require'openbolt.chat'.complete_mention"
+      -- The list narrows as you type; nothing is inserted until you pick.
+      vim.bo[M.prompt_buf].completeopt = 'menuone,noinsert,noselect'
+      vim.keymap.set('i', '@', '@<C-x><C-o>', { buffer = M.prompt_buf, desc = 'OpenBolt: complete a file' })
       vim.fn.prompt_setcallback(M.prompt_buf, function(text)
         if text and vim.trim(text) ~= '' then
           on_submit(text)

@@ -11,6 +11,9 @@ M.defaults = {
     provider = nil,
     model = nil,
     baseUrl = nil,
+    -- The model's context window in tokens, for a model or server that does not say (the server asks
+    -- llama.cpp, vLLM, Ollama and LM Studio, and knows hosted models).
+    contextTokens = nil,
     approval = { autoApprove = false, allow = {}, deny = {} },
     -- 'auto' (the server's default), 'required' or 'off'; see :help openbolt-sandbox.
     sandbox = nil,
@@ -73,6 +76,13 @@ function M.resolve(opts)
         return mode == nil or mode == 'auto' or mode == 'required' or mode == 'off'
       end,
       "'auto', 'required' or 'off'",
+    },
+    ['settings.contextTokens'] = {
+      merged.settings.contextTokens,
+      function(tokens)
+        return tokens == nil or (type(tokens) == 'number' and tokens > 0 and tokens % 1 == 0)
+      end,
+      'a positive whole number of tokens',
     },
     ['settings.sandboxWritable'] = { merged.settings.sandboxWritable, 'table', true },
     ['settings.sandboxNetwork'] = { merged.settings.sandboxNetwork, 'boolean', true },

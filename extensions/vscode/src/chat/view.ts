@@ -9,7 +9,8 @@ export type FromWebview =
   | { type: 'pickSession' }
   | { type: 'openFile'; path: string }
   | { type: 'showTerminal'; terminalId: number }
-  | { type: 'openPreview'; url: string };
+  | { type: 'openPreview'; url: string }
+  | { type: 'complete'; prefix: string };
 
 export class ChatView implements vscode.WebviewViewProvider {
   public static readonly id = 'openbolt.chat';
@@ -54,7 +55,8 @@ export class ChatView implements vscode.WebviewViewProvider {
 </div>
 <div id="log" role="log" aria-live="polite"></div>
 <div id="composer">
-  <textarea id="prompt" rows="3" placeholder="Describe an app or a change — Enter sends, Shift+Enter adds a line" aria-label="Prompt"></textarea>
+  <textarea id="prompt" rows="3" placeholder="Describe an app or a change — @ adds a file, Enter sends, Shift+Enter adds a line" aria-label="Prompt" aria-autocomplete="list" aria-controls="mentions"></textarea>
+  <ul id="mentions" role="listbox" aria-label="Workspace files" hidden></ul>
   <div id="buttons">
     <button id="send" class="primary">Send</button>
     <button id="stop" class="primary">Stop</button>
