@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The index as it stands.
@@ -31,12 +31,25 @@ pub struct Snapshot {
     pub generation: u64,
     /// How many files the last update parsed.
     pub parsed: usize,
+    /// The graph of references → definitions, built once when first needed.
+    graph: OnceLock<Arc<rank::Graph>>,
 }
 
 impl Snapshot {
+    /// The graph of these files (built on first use, then kept with the snapshot).
+    pub fn graph(&self) -> &rank::Graph {
+        self.graph
+            .get_or_init(|| Arc::new(rank::Graph::build(&self.files)))
+    }
+
+    /// The files ranked for `focus`.
+    pub fn rank(&self, focus: &rank::Focus) -> rank::Ranking {
+        self.graph().rank(&self.files, focus)
+    }
+
     /// The map for `focus` in `budget` tokens.
     pub fn render(&self, focus: &rank::Focus, budget: usize) -> (rank::Ranking, String) {
-        let ranking = rank::rank(&self.files, focus);
+        let ranking = self.rank(focus);
         let map = render::render(&self.files, &ranking, budget);
         (ranking, map)
     }
@@ -61,6 +74,8 @@ struct Shared {
     snapshot: Mutex<Arc<Snapshot>>,
     updated: Condvar,
     stop: AtomicBool,
+    /// A thread is building a snapshot's graph.
+    building: AtomicBool,
 }
 
 /// A workspace's map: a handle on its worker. Clones share it; the worker stops (saving the cache) when
@@ -117,6 +132,7 @@ impl ProjectMap {
             snapshot: Mutex::new(Arc::new(Snapshot::default())),
             updated: Condvar::new(),
             stop: AtomicBool::new(false),
+            building: AtomicBool::new(false),
         });
         let (commands, receiver) = std::sync::mpsc::channel();
         let thread = {
@@ -224,71 +240,90 @@ impl ProjectMap {
     }
 }
 
-/// The worker: cache, first walk, then changes as they come.
-fn run(root: &Path, cache: Option<PathBuf>, shared: &Shared, commands: &Receiver<Command>) {
+/// The worker: cache, first walk, then changes as they come. The cache is written by a thread of its
+/// own, so that a change never waits for a save.
+fn run(root: &Path, cache: Option<PathBuf>, shared: &Arc<Shared>, commands: &Receiver<Command>) {
+    let mut interner = index::Interner::default();
     let mut state = WorkerState {
         files: cache
             .as_deref()
-            .and_then(index::load_cache)
+            .and_then(|path| index::load_cache(path, &mut interner))
             .unwrap_or_default(),
+        interner,
         buffers: HashMap::new(),
         capped: false,
         generation: 0,
     };
     if !state.files.is_empty() {
-        state.publish(shared, false, 0);
+        state.publish(shared, false, 0, false);
     }
-    let parsed = state.rescan(root, &shared.stop);
-    state.publish(shared, true, parsed);
-    let save = |files: &Files| {
-        if let Some(path) = &cache
-            && let Err(error) = index::save_cache(path, files)
-        {
-            tracing::warn!(
-                "cannot save the project map's cache {}: {error}",
-                path.display()
-            );
-        }
-    };
-    save(&state.files);
-    let mut last_save = Instant::now();
-    let mut unsaved = false;
-    loop {
-        let first = match commands.recv_timeout(SAVE_INTERVAL) {
-            Ok(command) => command,
-            Err(RecvTimeoutError::Timeout) => {
-                if unsaved {
-                    save(&state.files);
-                    unsaved = false;
-                    last_save = Instant::now();
+    let (saves, to_save) = std::sync::mpsc::channel::<Files>();
+    std::thread::scope(|scope| {
+        if let Some(path) = &cache {
+            scope.spawn(move || {
+                while let Ok(mut files) = to_save.recv() {
+                    // Only the latest version is worth writing.
+                    while let Ok(newer) = to_save.try_recv() {
+                        files = newer;
+                    }
+                    if let Err(error) = index::save_cache(path, &files) {
+                        tracing::warn!(
+                            "cannot save the project map's cache {}: {error}",
+                            path.display()
+                        );
+                    }
                 }
-                continue;
+            });
+        }
+        let parsed = state.rescan(root, &shared.stop);
+        state.publish(shared, true, parsed, true);
+        let _ = saves.send(state.files.clone());
+        let mut last_save = Instant::now();
+        let mut unsaved = false;
+        loop {
+            let first = match commands.recv_timeout(SAVE_INTERVAL) {
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => {
+                    if unsaved {
+                        let _ = saves.send(state.files.clone());
+                        unsaved = false;
+                        last_save = Instant::now();
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            // Take everything pending at once: a burst of keystrokes parses the buffer once.
+            let mut batch = vec![first];
+            batch.extend(commands.try_iter());
+            let rescanned = batch
+                .iter()
+                .any(|command| matches!(command, Command::Rescan | Command::Changed(_)));
+            let parsed = state.apply(root, batch, &shared.stop);
+            unsaved = true;
+            if shared.stop.load(Ordering::Relaxed) {
+                break;
             }
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        // Take everything pending at once: a burst of keystrokes parses the buffer once.
-        let mut batch = vec![first];
-        batch.extend(commands.try_iter());
-        let parsed = state.apply(root, batch, &shared.stop);
-        unsaved = true;
-        if shared.stop.load(Ordering::Relaxed) {
-            break;
+            state.publish(shared, true, parsed, rescanned);
+            if last_save.elapsed() >= SAVE_INTERVAL {
+                let _ = saves.send(state.files.clone());
+                unsaved = false;
+                last_save = Instant::now();
+            }
         }
-        state.publish(shared, true, parsed);
-        if last_save.elapsed() >= SAVE_INTERVAL {
-            save(&state.files);
-            unsaved = false;
-            last_save = Instant::now();
+        if unsaved {
+            let _ = saves.send(state.files.clone());
         }
-    }
-    if unsaved {
-        save(&state.files);
-    }
+        // The saver ends when this sender goes, after its last write.
+        drop(saves);
+    });
 }
 
 struct WorkerState {
     /// What the disk holds.
     files: Files,
+    /// The one copy of each name.
+    interner: index::Interner,
     /// Open editor buffers, over the disk.
     buffers: HashMap<String, Arc<FileEntry>>,
     capped: bool,
@@ -301,9 +336,11 @@ impl WorkerState {
         if stop.load(Ordering::Relaxed) {
             return 0;
         }
-        let (files, parsed) = index::refresh(root, &walked.files, &self.files, stop);
+        let (files, parsed) =
+            index::refresh(root, &walked.files, &self.files, &mut self.interner, stop);
         self.files = files;
         self.capped = walked.capped;
+        self.interner.prune();
         parsed
     }
 
@@ -339,7 +376,8 @@ impl WorkerState {
                 .is_some_and(|entry| entry.hash == index::hash(text.as_bytes()));
             if !unchanged {
                 parsed += 1;
-                let entry = index::entry_for(&name, text.as_bytes(), 0);
+                let mut entry = index::entry_for(&name, text.as_bytes(), 0);
+                self.interner.intern_entry(&mut entry);
                 self.buffers.insert(name, Arc::new(entry));
             }
         }
@@ -359,28 +397,50 @@ impl WorkerState {
                     }
                 }
             }
-            let (fresh, count) = index::refresh(root, &present, &self.files, stop);
+            let (fresh, count) =
+                index::refresh(root, &present, &self.files, &mut self.interner, stop);
             parsed += count;
             self.files.extend(fresh);
         }
         parsed
     }
 
-    fn publish(&mut self, shared: &Shared, complete: bool, parsed: usize) {
+    fn publish(
+        &mut self,
+        shared: &Arc<Shared>,
+        complete: bool,
+        parsed: usize,
+        rebuild_graph: bool,
+    ) {
         self.generation += 1;
         let mut files = self.files.clone();
         for (name, entry) in &self.buffers {
             files.insert(name.clone(), entry.clone());
         }
-        let snapshot = Snapshot {
+        let snapshot = Arc::new(Snapshot {
             files,
             complete,
             capped: self.capped,
             generation: self.generation,
             parsed,
-        };
-        *lock(&shared.snapshot) = Arc::new(snapshot);
+            graph: OnceLock::new(),
+        });
+        *lock(&shared.snapshot) = snapshot.clone();
         shared.updated.notify_all();
+        if rebuild_graph && !shared.building.swap(true, Ordering::AcqRel) {
+            // Built beside the worker (which goes on taking changes), off the request path, after
+            // walks and saved files — not after every keystroke: a turn builds it then, if it comes.
+            let building = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("openbolt-map-graph".to_owned())
+                .spawn(move || {
+                    snapshot.graph();
+                    building.building.store(false, Ordering::Release);
+                });
+            if spawned.is_err() {
+                shared.building.store(false, Ordering::Release);
+            }
+        }
     }
 }
 
@@ -398,7 +458,7 @@ mod tests {
         snapshot.files[name]
             .definitions
             .iter()
-            .map(|definition| definition.name.clone())
+            .map(|definition| definition.name.to_string())
             .collect()
     }
 

@@ -43,10 +43,13 @@ pub enum Unmapped {
     Unreadable,
 }
 
+/// A name, shared by every entry that defines or uses it (see [`Interner`]).
+pub type Name = Arc<str>;
+
 /// A definition, as the map shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Definition {
-    pub name: String,
+    pub name: Name,
     pub syntax: String,
     pub line: u32,
     pub signature: String,
@@ -64,7 +67,7 @@ pub struct FileEntry {
     pub unmapped: Option<Unmapped>,
     pub definitions: Vec<Definition>,
     /// Names used, with how often.
-    pub references: Vec<(String, u32)>,
+    pub references: Vec<(Name, u32)>,
 }
 
 /// Files by path relative to the workspace (with `/`).
@@ -173,7 +176,7 @@ pub fn entry_for(name: &str, content: &[u8], modified: u128) -> FileEntry {
     for tag in tags.tags {
         match tag.kind {
             TagKind::Definition => entry.definitions.push(Definition {
-                name: tag.name,
+                name: Name::from(tag.name),
                 syntax: tag.syntax,
                 line: tag.line,
                 signature: tag.signature.unwrap_or_default(),
@@ -181,8 +184,42 @@ pub fn entry_for(name: &str, content: &[u8], modified: u128) -> FileEntry {
             TagKind::Reference => *references.entry(tag.name).or_default() += 1,
         }
     }
-    entry.references = references.into_iter().collect();
+    entry.references = references
+        .into_iter()
+        .map(|(name, uses)| (Name::from(name), uses))
+        .collect();
     entry
+}
+
+/// One copy of each name for the whole index: the same identifier is used in many files (and defined
+/// in one), so sharing it keeps the map's memory near the size of its distinct names.
+#[derive(Debug, Default)]
+pub struct Interner(std::collections::HashSet<Name>);
+
+impl Interner {
+    fn intern(&mut self, name: &mut Name) {
+        match self.0.get(name) {
+            Some(shared) => *name = shared.clone(),
+            None => {
+                self.0.insert(name.clone());
+            }
+        }
+    }
+
+    /// Makes `entry`'s names the shared copies.
+    pub fn intern_entry(&mut self, entry: &mut FileEntry) {
+        for definition in &mut entry.definitions {
+            self.intern(&mut definition.name);
+        }
+        for (name, _) in &mut entry.references {
+            self.intern(name);
+        }
+    }
+
+    /// Forgets names no entry uses any more.
+    pub fn prune(&mut self) {
+        self.0.retain(|name| Arc::strong_count(name) > 1);
+    }
 }
 
 /// An entry for a file that could not be read.
@@ -231,6 +268,7 @@ pub fn refresh(
     root: &Path,
     walked: &[(String, u64, u128)],
     known: &Files,
+    interner: &mut Interner,
     stop: &AtomicBool,
 ) -> (Files, usize) {
     let mut files = Files::new();
@@ -273,8 +311,11 @@ pub fn refresh(
             .collect()
     });
     let mut reparsed = 0;
-    for (name, entry, was_parsed) in parsed.into_iter().flatten() {
+    for (name, mut entry, was_parsed) in parsed.into_iter().flatten() {
         reparsed += usize::from(was_parsed);
+        if was_parsed {
+            interner.intern_entry(&mut entry);
+        }
         files.insert(name, Arc::new(entry));
     }
     (files, reparsed)
@@ -329,20 +370,26 @@ struct CacheFile {
 const CACHE_VERSION: u32 = 1;
 
 /// The cached index, if there is a readable one of this version.
-pub fn load_cache(path: &Path) -> Option<Files> {
+pub fn load_cache(path: &Path, interner: &mut Interner) -> Option<Files> {
     let bytes = std::fs::read(path).ok()?;
     let cache: CacheFile = serde_json::from_slice(&bytes).ok()?;
+    drop(bytes);
     (cache.version == CACHE_VERSION).then(|| {
         cache
             .files
             .into_iter()
-            .map(|(name, entry)| (name, Arc::new(entry)))
+            .map(|(name, mut entry)| {
+                interner.intern_entry(&mut entry);
+                (name, Arc::new(entry))
+            })
             .collect()
     })
 }
 
-/// Writes the cache atomically (a crash leaves the old one or the new one).
+/// Writes the cache atomically (a crash leaves the old one or the new one), streaming it to disk
+/// rather than building it in memory first.
 pub fn save_cache(path: &Path, files: &Files) -> std::io::Result<()> {
+    use std::io::Write as _;
     #[derive(Serialize)]
     struct CacheRef<'a> {
         version: u32,
@@ -356,11 +403,16 @@ pub fn save_cache(path: &Path, files: &Files) -> std::io::Result<()> {
             .map(|(name, entry)| (name.as_str(), entry.as_ref()))
             .collect(),
     };
-    let bytes = serde_json::to_vec(&cache).map_err(std::io::Error::other)?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    crate::actions::files::write_atomically(path, &bytes)
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let temporary = tempfile::NamedTempFile::new_in(parent)?;
+    let mut writer = std::io::BufWriter::new(temporary.as_file());
+    serde_json::to_writer(&mut writer, &cache).map_err(std::io::Error::other)?;
+    writer.flush()?;
+    drop(writer);
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -393,8 +445,8 @@ mod tests {
         );
         let entry = entry_for("a.js", b"function f() {\n  g();\n  g();\n}\n", 1);
         assert_eq!(entry.unmapped, None);
-        assert_eq!(entry.definitions[0].name, "f");
-        assert_eq!(entry.references, vec![("g".to_owned(), 2)]);
+        assert_eq!(&*entry.definitions[0].name, "f");
+        assert_eq!(entry.references, vec![(Name::from("g"), 2)]);
         assert_eq!(entry.lines, 4);
     }
 }

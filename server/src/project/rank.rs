@@ -30,10 +30,11 @@ pub struct Focus {
     pub touched: Vec<String>,
 }
 
-/// A ranked definition: the file, the index of the definition in the file's list, its score.
+/// A ranked definition: the file (its index in [`Ranking::names`]), the index of the definition in the
+/// file's list, its score.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ranked {
-    pub file: String,
+    pub file: usize,
     pub definition: usize,
     pub score: f64,
 }
@@ -41,6 +42,8 @@ pub struct Ranked {
 /// The ranking of an index for a focus.
 #[derive(Clone, Debug, Default)]
 pub struct Ranking {
+    /// Every file's name, in the index's order ([`Ranked::file`] points here).
+    pub names: Vec<String>,
     /// Files, most relevant first, with their rank (they sum to 1).
     pub files: Vec<(String, f64)>,
     /// Definitions, most relevant first: a file's best definition scores its file's rank, its second
@@ -51,8 +54,9 @@ pub struct Ranking {
 }
 
 const DAMPING: f64 = 0.85;
-const ITERATIONS: usize = 60;
-const TOLERANCE: f64 = 1e-9;
+const ITERATIONS: usize = 50;
+/// Total change in rank below which the walk has settled (ranks sum to 1).
+const TOLERANCE: f64 = 1e-7;
 
 /// The identifiers of a prompt: words of letters, digits, `_` and `$`, three characters or more.
 pub fn identifiers(prompt: &str) -> BTreeSet<&str> {
@@ -97,178 +101,276 @@ fn contains_word(haystack: &str, needle: &str) -> bool {
     })
 }
 
-/// Ranks `files` for `focus`.
-pub fn rank(files: &Files, focus: &Focus) -> Ranking {
-    let names: Vec<&str> = files.keys().map(String::as_str).collect();
-    let count = names.len();
-    if count == 0 {
-        return Ranking::default();
-    }
-    let index_of: HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(index, name)| (*name, index))
-        .collect();
-    let entries: Vec<_> = files.values().collect();
+/// A fast hash for short identifiers (the graph hashes every name of the index once per build; the
+/// standard SipHash, made to resist flooding, costs twice as much and nothing here is adversarial).
+#[derive(Default)]
+struct FxHasher(u64);
 
-    // Who defines each name.
-    let mut definers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (file, entry) in entries.iter().enumerate() {
-        for definition in &entry.definitions {
-            let list = definers.entry(definition.name.as_str()).or_default();
-            if list.last() != Some(&file) {
-                list.push(file);
-            }
-        }
-    }
-    let mentioned = identifiers(&focus.prompt);
-
-    // Personalization: where the walk restarts.
-    let mut restart = vec![0.0f64; count];
-    let mut focused = BTreeSet::new();
-    let mut favour = |name: &str, weight: f64, restart: &mut Vec<f64>| {
-        if let Some(&file) = index_of.get(name) {
-            restart[file] += weight;
-            focused.insert(name.to_owned());
-        }
-    };
-    for name in named_files(&focus.prompt, files) {
-        favour(name, 10.0, &mut restart);
-    }
-    if let Some(selection) = &focus.selection {
-        favour(selection, 5.0, &mut restart);
-    }
-    for name in &focus.open {
-        favour(name, 3.0, &mut restart);
-    }
-    for name in &focus.touched {
-        favour(name, 2.0, &mut restart);
-    }
-    for identifier in &mentioned {
-        if let Some(list) = definers.get(identifier) {
-            for &file in list {
-                restart[file] += 10.0 / list.len() as f64;
-            }
-        }
-    }
-    for (file, entry) in entries.iter().enumerate() {
-        if entry.references.iter().any(|(name, _)| {
-            mentioned.contains(name.as_str()) && definers.contains_key(name.as_str())
-        }) {
-            restart[file] += 3.0;
-        }
-    }
-    let total: f64 = restart.iter().sum();
-    if total > 0.0 {
-        restart.iter_mut().for_each(|weight| *weight /= total);
-    } else {
-        restart
-            .iter_mut()
-            .for_each(|weight| *weight = 1.0 / count as f64);
-    }
-
-    // Edges: (from, to, weight, name).
-    let mut edges: Vec<(usize, usize, f64, &str)> = Vec::new();
-    for (from, entry) in entries.iter().enumerate() {
-        for (name, uses) in &entry.references {
-            let Some(list) = definers.get(name.as_str()) else {
-                continue;
-            };
-            let mut weight = f64::from(*uses).sqrt() * name_weight(name, list.len(), &mentioned);
-            weight /= list.len() as f64;
-            for &to in list {
-                if to != from {
-                    edges.push((from, to, weight, name.as_str()));
-                }
-            }
-        }
-    }
-    let mut out_weight = vec![0.0f64; count];
-    for &(from, _, weight, _) in &edges {
-        out_weight[from] += weight;
-    }
-
-    let mut rank = restart.clone();
-    for _ in 0..ITERATIONS {
-        let dangling: f64 = (0..count)
-            .filter(|&file| out_weight[file] == 0.0)
-            .map(|file| rank[file])
-            .sum();
-        let mut next: Vec<f64> = restart
-            .iter()
-            .map(|weight| (1.0 - DAMPING + DAMPING * dangling) * weight)
-            .collect();
-        for &(from, to, weight, _) in &edges {
-            next[to] += DAMPING * rank[from] * weight / out_weight[from];
-        }
-        let change: f64 = next
-            .iter()
-            .zip(&rank)
-            .map(|(new, old)| (new - old).abs())
-            .sum();
-        rank = next;
-        if change < TOLERANCE {
-            break;
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
         }
     }
 
-    // Each definition's share of the rank flowing into its file under its name.
-    let mut share: HashMap<(usize, &str), f64> = HashMap::new();
-    for &(from, to, weight, name) in &edges {
-        *share.entry((to, name)).or_default() += rank[from] * weight / out_weight[from];
-    }
-    let mut definitions = Vec::new();
-    for (file, entry) in entries.iter().enumerate() {
-        let mut order: Vec<(usize, f64)> = entry
-            .definitions
-            .iter()
-            .enumerate()
-            .map(|(at, definition)| {
-                let mut score = share
-                    .get(&(file, definition.name.as_str()))
-                    .copied()
-                    .unwrap_or(0.0);
-                if mentioned.contains(definition.name.as_str()) {
-                    score += 1.0;
-                }
-                (at, score)
-            })
-            .collect();
-        // Best first; ties in the order of the file.
-        order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (place, (at, _)) in order.into_iter().enumerate() {
-            definitions.push(Ranked {
-                file: names[file].to_owned(),
-                definition: at,
-                score: rank[file] / (1.0 + place as f64),
-            });
-        }
-    }
-    definitions.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.file.cmp(&b.file))
-            .then(a.definition.cmp(&b.definition))
-    });
-    let mut ranked_files: Vec<(String, f64)> = names
-        .iter()
-        .enumerate()
-        .map(|(file, name)| ((*name).to_owned(), rank[file]))
-        .collect();
-    ranked_files.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ranking {
-        files: ranked_files,
-        definitions,
-        focused,
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
-/// How much a use of `name` says about the files that define it.
-fn name_weight(name: &str, definers: usize, mentioned: &BTreeSet<&str>) -> f64 {
-    let mut weight = 1.0;
-    if mentioned.contains(name) {
-        weight *= 10.0;
+type FastHash = std::hash::BuildHasherDefault<FxHasher>;
+
+/// One use of a defined name: from the file that uses it to the file that defines it.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    from: u32,
+    to: u32,
+    /// How much the use says, before the prompt's mentions weigh in.
+    weight: f32,
+    /// The definition it leads to, in [`Graph::slots`].
+    slot: u32,
+}
+
+/// The graph of an index, built once per snapshot (ranking a focus then walks it, without strings).
+#[derive(Debug, Default)]
+pub struct Graph {
+    /// Each name defined in a file, once per file: (file, index of the definition).
+    slots: Vec<(u32, u32)>,
+    edges: Vec<Edge>,
+}
+
+impl Graph {
+    /// Builds the graph of `files`.
+    pub fn build(files: &Files) -> Graph {
+        let entries: Vec<_> = files.values().collect();
+        let mut slots: Vec<(u32, u32)> = Vec::new();
+        let mut definers: HashMap<&str, Vec<(u32, u32)>, FastHash> = HashMap::default();
+        for (file, entry) in entries.iter().enumerate() {
+            let file = file as u32;
+            for (at, definition) in entry.definitions.iter().enumerate() {
+                let list = definers.entry(&*definition.name).or_default();
+                if list.last().is_some_and(|(last, _)| *last == file) {
+                    continue;
+                }
+                list.push((file, slots.len() as u32));
+                slots.push((file, at as u32));
+            }
+        }
+        let mut edges = Vec::new();
+        for (from, entry) in entries.iter().enumerate() {
+            for (name, uses) in &entry.references {
+                let Some(list) = definers.get(&**name) else {
+                    continue;
+                };
+                let weight =
+                    f64::from(*uses).sqrt() * name_weight(name, list.len()) / list.len() as f64;
+                for &(to, slot) in list {
+                    if to as usize != from {
+                        edges.push(Edge {
+                            from: from as u32,
+                            to,
+                            weight: weight as f32,
+                            slot,
+                        });
+                    }
+                }
+            }
+        }
+        Graph { slots, edges }
     }
+
+    /// Ranks `files` (the index this graph was built from) for `focus`.
+    pub fn rank(&self, files: &Files, focus: &Focus) -> Ranking {
+        let names: Vec<&str> = files.keys().map(String::as_str).collect();
+        let count = names.len();
+        if count == 0 {
+            return Ranking::default();
+        }
+        let entries: Vec<_> = files.values().collect();
+        let definition = |slot: usize| {
+            let (file, at) = self.slots[slot];
+            &entries[file as usize].definitions[at as usize]
+        };
+        let mentioned = identifiers(&focus.prompt);
+        // Which definitions the prompt names, and how many files define each such name.
+        let mut named_slot = vec![false; self.slots.len()];
+        let mut definer_count: HashMap<&str, usize> = HashMap::new();
+        if !mentioned.is_empty() {
+            for (slot, flag) in named_slot.iter_mut().enumerate() {
+                let name = &*definition(slot).name;
+                if mentioned.contains(name) {
+                    *flag = true;
+                    *definer_count.entry(name).or_default() += 1;
+                }
+            }
+        }
+
+        // Personalization: where the walk restarts.
+        let mut restart = vec![0.0f64; count];
+        let mut focused = BTreeSet::new();
+        let mut favour = |name: &str, weight: f64, restart: &mut Vec<f64>| {
+            if let Ok(file) = names.binary_search(&name) {
+                restart[file] += weight;
+                focused.insert(name.to_owned());
+            }
+        };
+        for name in named_files(&focus.prompt, files) {
+            favour(name, 10.0, &mut restart);
+        }
+        if let Some(selection) = &focus.selection {
+            favour(selection, 5.0, &mut restart);
+        }
+        for name in &focus.open {
+            favour(name, 3.0, &mut restart);
+        }
+        for name in &focus.touched {
+            favour(name, 2.0, &mut restart);
+        }
+        for (slot, named) in named_slot.iter().enumerate() {
+            if *named {
+                let (file, _) = self.slots[slot];
+                let definers = definer_count[&*definition(slot).name];
+                restart[file as usize] += 10.0 / definers as f64;
+            }
+        }
+        // Callers: files that use a name the prompt mentions.
+        let mut callers = vec![false; count];
+        for edge in &self.edges {
+            if named_slot[edge.slot as usize] {
+                callers[edge.from as usize] = true;
+            }
+        }
+        for (file, caller) in callers.iter().enumerate() {
+            if *caller {
+                restart[file] += 3.0;
+            }
+        }
+        let total: f64 = restart.iter().sum();
+        if total > 0.0 {
+            restart.iter_mut().for_each(|weight| *weight /= total);
+        } else {
+            restart
+                .iter_mut()
+                .for_each(|weight| *weight = 1.0 / count as f64);
+        }
+
+        // Weights for this focus: names the prompt mentions count ten times.
+        let weights: Vec<f64> = self
+            .edges
+            .iter()
+            .map(|edge| {
+                let weight = f64::from(edge.weight);
+                if named_slot[edge.slot as usize] {
+                    weight * 10.0
+                } else {
+                    weight
+                }
+            })
+            .collect();
+        let mut out_weight = vec![0.0f64; count];
+        for (edge, weight) in self.edges.iter().zip(&weights) {
+            out_weight[edge.from as usize] += weight;
+        }
+        let share_of: Vec<f64> = self
+            .edges
+            .iter()
+            .zip(&weights)
+            .map(|(edge, weight)| weight / out_weight[edge.from as usize])
+            .collect();
+
+        let mut rank = restart.clone();
+        let mut next = vec![0.0f64; count];
+        for _ in 0..ITERATIONS {
+            let dangling: f64 = (0..count)
+                .filter(|&file| out_weight[file] == 0.0)
+                .map(|file| rank[file])
+                .sum();
+            for (slot, weight) in next.iter_mut().zip(&restart) {
+                *slot = (1.0 - DAMPING + DAMPING * dangling) * weight;
+            }
+            for (edge, share) in self.edges.iter().zip(&share_of) {
+                next[edge.to as usize] += DAMPING * rank[edge.from as usize] * share;
+            }
+            let change: f64 = next
+                .iter()
+                .zip(&rank)
+                .map(|(new, old)| (new - old).abs())
+                .sum();
+            std::mem::swap(&mut rank, &mut next);
+            if change < TOLERANCE {
+                break;
+            }
+        }
+
+        // Each definition's share of the rank flowing into its file under its name.
+        let mut score_of: Vec<Vec<f64>> = entries
+            .iter()
+            .map(|entry| vec![0.0; entry.definitions.len()])
+            .collect();
+        for (edge, share) in self.edges.iter().zip(&share_of) {
+            let (file, at) = self.slots[edge.slot as usize];
+            score_of[file as usize][at as usize] += rank[edge.from as usize] * share;
+        }
+        for (slot, named) in named_slot.iter().enumerate() {
+            if *named {
+                let (file, at) = self.slots[slot];
+                score_of[file as usize][at as usize] += 1.0;
+            }
+        }
+        let mut definitions = Vec::new();
+        for (file, scores) in score_of.iter().enumerate() {
+            let mut order: Vec<(usize, f64)> = scores.iter().copied().enumerate().collect();
+            // Best first; ties in the order of the file.
+            order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            for (place, (at, _)) in order.into_iter().enumerate() {
+                definitions.push(Ranked {
+                    file,
+                    definition: at,
+                    score: rank[file] / (1.0 + place as f64),
+                });
+            }
+        }
+        // Only the best few thousand can ever be shown: order those.
+        let order = |a: &Ranked, b: &Ranked| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.file.cmp(&b.file))
+                .then(a.definition.cmp(&b.definition))
+        };
+        if definitions.len() > SHOWN_AT_MOST {
+            definitions.select_nth_unstable_by(SHOWN_AT_MOST, order);
+            definitions.truncate(SHOWN_AT_MOST);
+        }
+        definitions.sort_by(order);
+        let mut ranked_files: Vec<(String, f64)> = names
+            .iter()
+            .enumerate()
+            .map(|(file, name)| ((*name).to_owned(), rank[file]))
+            .collect();
+        ranked_files.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ranking {
+            names: names.iter().map(|name| (*name).to_owned()).collect(),
+            files: ranked_files,
+            definitions,
+            focused,
+        }
+    }
+}
+
+/// More definitions than a map of the largest budget can show.
+const SHOWN_AT_MOST: usize = 5_000;
+
+/// Ranks `files` for `focus` (building their graph; [`Graph::rank`] reuses one).
+pub fn rank(files: &Files, focus: &Focus) -> Ranking {
+    Graph::build(files).rank(files, focus)
+}
+
+/// How much a use of `name` says about the files that define it.
+fn name_weight(name: &str, definers: usize) -> f64 {
+    let mut weight = 1.0;
     let specific =
         name.len() >= 8 && (name.contains('_') || name.chars().skip(1).any(char::is_uppercase));
     if specific {
@@ -371,7 +473,7 @@ mod tests {
         );
         let first = &ranking.definitions[0];
         assert_eq!(
-            (first.file.as_str(), first.definition),
+            (ranking.names[first.file].as_str(), first.definition),
             ("src/invoice.js", 0)
         );
     }

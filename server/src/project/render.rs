@@ -13,7 +13,7 @@ fn render_top(files: &Files, ranking: &Ranking, count: usize) -> String {
     let mut chosen: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     for ranked in ranking.definitions.iter().take(count) {
         chosen
-            .entry(ranked.file.as_str())
+            .entry(ranking.names[ranked.file].as_str())
             .or_default()
             .insert(ranked.definition);
     }
@@ -51,8 +51,24 @@ pub fn render(files: &Files, ranking: &Ranking, budget: usize) -> String {
     let Some(mut best) = fits(0) else {
         return String::new();
     };
-    // Binary search on how many definitions are shown: the cost grows with the count.
-    let (mut low, mut high) = (0usize, ranking.definitions.len());
+    // How many definitions are shown: the cost grows with the count. Double until it does not fit
+    // (a map is a few hundred lines, the index may hold a hundred thousand), then bisect.
+    let total = ranking.definitions.len();
+    let (mut low, mut high) = (0usize, total);
+    let mut probe = 64usize;
+    while probe < total {
+        match fits(probe) {
+            Some(text) => {
+                best = text;
+                low = probe;
+                probe *= 2;
+            }
+            None => {
+                high = probe - 1;
+                break;
+            }
+        }
+    }
     while low < high {
         let middle = low + (high - low).div_ceil(2);
         match fits(middle) {
