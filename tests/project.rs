@@ -334,6 +334,12 @@ async fn the_lsp_reads_the_editors_unsaved_buffer_and_reports_the_read() {
         ("OPENBOLT_DATA_DIR", data.as_str()),
     ];
     let mut lsp = Lsp::start(&project.path, &env, json!({}), false).await;
+    // A file typed in the editor and never saved is in the map the model gets.
+    lsp.open_document(
+        &project.path.join("src/draft.js"),
+        "export function freshlyTypedHelper(value) {\n  return value;\n}\n",
+    )
+    .await;
     let money = project.path.join("src/money.js");
     let unsaved =
         "export function roundCents(value) {\n  return Number(value.toFixed(2)); // unsaved\n}\n";

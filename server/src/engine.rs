@@ -100,6 +100,9 @@ pub const MAX_READ_ROUNDS: usize = 5;
 /// How long a turn waits for a project map that is still on its first walk.
 const MAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long a turn waits for the map to take in the latest changes.
+const SETTLE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Part of the context budget left for the files the model reads within the turn.
 const READ_RESERVE_PERCENT: usize = 30;
 
@@ -251,8 +254,10 @@ impl Engine {
             if !map.snapshot().complete {
                 crate::blocking(|| map.wait_past(0, MAP_PATIENCE));
             }
-            // Whatever changed on disk since the last turn is picked up for the next.
+            // What changed on disk since the last turn, and the buffers just typed in: picked up now
+            // if that is quick, else for the next turn.
             map.rescan();
+            crate::blocking(|| map.settle(SETTLE_PATIENCE));
         }
         let window = self.context_window().await;
         let mut shrink = 1;

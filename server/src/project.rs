@@ -68,6 +68,8 @@ enum Command {
     Changed(Vec<String>),
     /// Compare the whole workspace with the index.
     Rescan,
+    /// Answer once everything sent before is in a published snapshot.
+    Settle(std::sync::mpsc::Sender<()>),
 }
 
 struct Shared {
@@ -238,6 +240,16 @@ impl ProjectMap {
     pub fn rescan(&self) {
         let _ = self.commands.send(Command::Rescan);
     }
+
+    /// Waits (up to `patience`) until every change sent so far is in the snapshot: a turn sees the
+    /// buffer the user just typed in. Returns whether it settled in time.
+    pub fn settle(&self, patience: Duration) -> bool {
+        let (done, settled) = std::sync::mpsc::channel();
+        if self.commands.send(Command::Settle(done)).is_err() {
+            return false;
+        }
+        settled.recv_timeout(patience).is_ok()
+    }
 }
 
 /// The worker: cache, first walk, then changes as they come. The cache is written by a thread of its
@@ -299,12 +311,23 @@ fn run(root: &Path, cache: Option<PathBuf>, shared: &Arc<Shared>, commands: &Rec
             let rescanned = batch
                 .iter()
                 .any(|command| matches!(command, Command::Rescan | Command::Changed(_)));
+            let mut settled = Vec::new();
+            batch.retain(|command| match command {
+                Command::Settle(done) => {
+                    settled.push(done.clone());
+                    false
+                }
+                _ => true,
+            });
             let parsed = state.apply(root, batch, &shared.stop);
             unsaved = true;
             if shared.stop.load(Ordering::Relaxed) {
                 break;
             }
             state.publish(shared, true, parsed, rescanned);
+            for done in settled {
+                let _ = done.send(());
+            }
             if last_save.elapsed() >= SAVE_INTERVAL {
                 let _ = saves.send(state.files.clone());
                 unsaved = false;
@@ -361,6 +384,7 @@ impl WorkerState {
                 }
                 Command::Changed(names) => changed.extend(names),
                 Command::Rescan => rescan = true,
+                Command::Settle(_) => {}
             }
         }
         for (name, fetch) in buffers {
