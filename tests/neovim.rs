@@ -82,25 +82,5 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
-    // settings.contextTokens reached the server: the output limit is a quarter of the window.
-    let requests = standin.recorded();
-    assert!(
-        requests
-            .iter()
-            .all(|request| request.body["max_tokens"] == 10_000),
-        "contextTokens did not reach the server"
-    );
-    // The completed @index.html attached the file; the read came back within the turn.
-    let bodies: Vec<String> = requests
-        .iter()
-        .map(|request| request.body.to_string())
-        .collect();
-    assert!(
-        bodies
-            .iter()
-            .any(|body| body.contains("explain @index.html")
-                && body.contains("<file path=\\\"index.html\\\">")),
-        "no request carried the mentioned file"
-    );
-    assert!(bodies.iter().any(|body| body.contains("<read-results>")));
+    support::assert_editor_context(&standin);
 }

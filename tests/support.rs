@@ -500,3 +500,33 @@ pub fn repository() -> std::path::PathBuf {
         .expect("the server crate is in the repository")
         .to_path_buf()
 }
+
+/// What both editors' end-to-end tests check in the requests their session sent: the editor's
+/// `contextTokens` setting of 40,000 reached the server (every output limit is a quarter of it), the
+/// `@index.html` its completion put in a prompt attached the file, and a read was answered in the turn.
+pub fn assert_editor_context(standin: &StandIn) {
+    let requests = standin.recorded();
+    let limits: Vec<&Value> = requests
+        .iter()
+        .map(|request| &request.body["max_tokens"])
+        .collect();
+    assert!(
+        !limits.is_empty() && limits.iter().all(|limit| **limit == 10_000),
+        "contextTokens did not reach the server: {limits:?}"
+    );
+    let bodies: Vec<String> = requests
+        .iter()
+        .map(|request| request.body.to_string())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|body| body.contains("explain @index.html")
+                && body.contains("<file path=\\\"index.html\\\">")),
+        "no request carried the mentioned file"
+    );
+    assert!(
+        bodies.iter().any(|body| body.contains("<read-results>")),
+        "no request answered the read"
+    );
+}

@@ -100,28 +100,5 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         !models.is_empty() && models.iter().all(|model| model == "e2e-model"),
         "{models:?}"
     );
-    // openbolt.contextTokens reached the server: the output limit is a quarter of the window.
-    let limits: Vec<u64> = standin
-        .recorded()
-        .iter()
-        .map(|request| request.body["max_tokens"].as_u64().unwrap_or_default())
-        .collect();
-    assert!(limits.iter().all(|limit| *limit == 10_000), "{limits:?}");
-    // The @index.html the completion put in the prompt attached the file; the read came back in the turn.
-    let bodies: Vec<String> = standin
-        .recorded()
-        .iter()
-        .map(|request| request.body.to_string())
-        .collect();
-    assert!(
-        bodies
-            .iter()
-            .any(|body| body.contains("explain @index.html")
-                && body.contains("<file path=\\\"index.html\\\">")),
-        "no request carried the mentioned file"
-    );
-    assert!(
-        bodies.iter().any(|body| body.contains("<read-results>")),
-        "no request answered the read"
-    );
+    support::assert_editor_context(&standin);
 }

@@ -6,7 +6,7 @@
 
 use crate::actions::files::resolve_in_workspace;
 use crate::project::Snapshot;
-use crate::project::index::{self, SKIPPED_DIRECTORIES};
+use crate::project::index;
 use crate::project::rank::{Focus, Ranking};
 use crate::secrets::is_secret;
 use crate::tokens;
@@ -352,33 +352,11 @@ fn read_mention(root: &Path, editor: &EditorContext, mention: &str) -> Result<St
     String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
 }
 
-/// The workspace's files when there is no map: a walk, capped.
+/// The workspace's files when there is no map: the map's walk, capped the same way.
 fn walk_names(root: &Path) -> (Vec<String>, usize) {
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .require_git(false)
-        .sort_by_file_path(|a, b| a.cmp(b))
-        .filter_entry(|entry| {
-            !(entry.file_type().is_some_and(|kind| kind.is_dir())
-                && entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name)))
-        })
-        .build();
-    let mut names = Vec::new();
-    let mut total = 0usize;
-    for entry in walker.flatten() {
-        if !entry.file_type().is_some_and(|kind| kind.is_file()) {
-            continue;
-        }
-        total += 1;
-        if names.len() < index::MAX_FILES
-            && let Some(name) = index::relative_name(root, entry.path())
-        {
-            names.push(name);
-        }
-    }
+    let walked = index::walk(root, &std::sync::atomic::AtomicBool::new(false));
+    let names: Vec<String> = walked.files.into_iter().map(|(name, _, _)| name).collect();
+    let total = names.len();
     (names, total)
 }
 
