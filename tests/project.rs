@@ -373,3 +373,61 @@ async fn the_lsp_reads_the_editors_unsaved_buffer_and_reports_the_read() {
     let _ = uri(Path::new("/"));
     assert!(lsp.stop().await.success());
 }
+
+/// A refused prompt is sent again with a shorter history; the turn is still recorded whole in the
+/// conversation the next turn continues (it was lost when the history's length was taken before the retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_retried_smaller_stays_in_the_conversation() {
+    let long_reply = "A long answer. ".repeat(150);
+    let refusal = r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 9000 tokens > 8192 maximum"}}"#;
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![
+            Reply::text(&long_reply),
+            Reply::text(&long_reply),
+            Reply::text(&long_reply),
+            Reply::status(400, refusal),
+            Reply::text("Second answer."),
+            Reply::text("Third answer."),
+        ],
+    )
+    .await;
+    let project = Project::new();
+    let data = project.data_dir().display().to_string();
+    let env = [
+        ("ANTHROPIC_API_KEY", "sk-test-retry"),
+        ("ANTHROPIC_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    let mut lsp = Lsp::start(&project.path, &env, json!({"contextTokens": 9000}), false).await;
+    let mut session = Value::Null;
+    for prompt in ["one", "two", "three", "the refused one", "after it"] {
+        let response = lsp
+            .request(
+                "openbolt/chat",
+                json!({"prompt": prompt, "sessionId": session}),
+            )
+            .await;
+        assert_eq!(
+            response["result"]["status"], "complete",
+            "{prompt}: {response}"
+        );
+        session = response["result"]["sessionId"].clone();
+    }
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 6);
+    // The retry sent less history than the refused request.
+    let count = |index: usize| {
+        requests[index].body["messages"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert!(count(4) < count(3), "{} then {}", count(3), count(4));
+    // The next turn continues a conversation that has the retried turn in it.
+    let last = requests[5].body["messages"].to_string();
+    assert!(
+        last.contains("the refused one") && last.contains("Second answer."),
+        "{last}"
+    );
+    assert!(lsp.stop().await.success());
+}

@@ -265,7 +265,8 @@ impl Engine {
         // The context walks the workspace and reads files.
         let (mut messages, _) =
             crate::blocking(|| self.first_request(session, prompt, editor, plan));
-        let history_len = messages.len() - 1;
+        // Where this turn's messages begin (after the fitted history).
+        let mut history_len = messages.len() - 1;
         let mut outcome = TurnOutcome {
             status: TurnStatus::Complete,
             error: None,
@@ -305,6 +306,7 @@ impl Engine {
                 let (smaller, _) =
                     crate::blocking(|| self.first_request(session, prompt, editor, plan));
                 messages = smaller;
+                history_len = messages.len() - 1;
                 continue;
             }
             let mut error = streamed.error.clone();
