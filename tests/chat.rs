@@ -710,7 +710,17 @@ async fn a_session_is_saved_continued_exported_and_reverted() {
         &["--session", &session, "change the first"],
     )
     .await;
-    assert!(continued.status.success(), "{}", stdout(&continued));
+    // The existing .env, whose content the model never sees, is not replaced.
+    assert_eq!(continued.status.code(), Some(1), "{}", stdout(&continued));
+    assert!(
+        stdout(&continued).contains("✗ file .env — refused: .env holds secrets"),
+        "{}",
+        stdout(&continued)
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join(".env")).expect(".env"),
+        "DATABASE_PASSWORD=hunter2-do-not-send\n"
+    );
     let request = &standin.recorded()[1].body;
     let messages = request["messages"].as_array().expect("messages");
     assert_eq!(messages.len(), 3, "{request}");
@@ -734,10 +744,6 @@ async fn a_session_is_saved_continued_exported_and_reverted() {
     assert!(report.contains("↺ src/first.js restored"), "{report}");
     assert!(
         report.contains("! README.md: it changed after the turn wrote it"),
-        "{report}"
-    );
-    assert!(
-        report.contains("! .env: its earlier content was not kept"),
         "{report}"
     );
     assert_eq!(

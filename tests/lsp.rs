@@ -1081,10 +1081,10 @@ async fn methods_without_params_take_any_empty_params() {
     assert!(lsp.stop().await.success());
 }
 
-/// Reverting a turn that overwrote a binary file puts its bytes back exactly, on disk (never through a
-/// text edit, which would turn invalid UTF-8 into U+FFFD).
+/// A binary file the model has never seen (it cannot: binary files are not shown or read) is not replaced
+/// by a file action: the action fails saying why, and the bytes stay as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_binary_file_reverts_byte_for_byte() {
+async fn a_binary_file_the_model_never_saw_is_not_overwritten() {
     const OVERWRITE: &str = "Replacing the logo.\n<boltArtifact id=\"logo\" title=\"Logo\">\n<boltAction type=\"file\" filePath=\"logo.bin\">\nnot a logo\n</boltAction>\n</boltArtifact>\n";
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(OVERWRITE)]).await;
     let workspace = workspace();
@@ -1098,14 +1098,16 @@ async fn a_binary_file_reverts_byte_for_byte() {
         .request("openbolt/chat", json!({"prompt": "new logo"}))
         .await;
     assert_eq!(response["result"]["status"], "complete", "{response}");
-    assert_eq!(std::fs::read(&logo).expect("logo"), b"not a logo\n");
-    let session = response["result"]["sessionId"].clone();
-    let reverted = lsp
-        .request("openbolt/revert", json!({"sessionId": session}))
-        .await;
-    assert_eq!(
-        reverted["result"]["files"][0]["status"], "restored",
-        "{reverted}"
+    let failed = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .find(|update| update["filePath"] == "logo.bin" && update["status"] == "failed")
+        .expect("the file action failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("you have not seen its current content")),
+        "{failed}"
     );
     assert_eq!(std::fs::read(&logo).expect("logo"), bytes);
     assert!(lsp.stop().await.success());

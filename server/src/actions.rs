@@ -2,6 +2,8 @@
 //! commands approved before they run — reporting every status change.
 
 pub mod approval;
+pub mod diff;
+pub mod edit;
 pub mod files;
 pub mod read;
 
@@ -30,6 +32,16 @@ pub trait FileWriter: Send + Sync {
 
     /// What `path` holds as the user sees it (an editor's unsaved text included); `None`: absent.
     fn current(&self, path: &Path) -> Option<Vec<u8>>;
+
+    /// Changes `path` from `before` (what [`FileWriter::current`] gave) to `after`, where the text is:
+    /// the editor's buffer when open, else the disk. Fails when the text is no longer `before`. The
+    /// answer may note where the change went (`in the editor, not saved`).
+    fn edit<'a>(
+        &'a self,
+        path: &'a Path,
+        before: &'a str,
+        after: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<String>, String>>;
 }
 
 /// Writes to disk, atomically.
@@ -64,6 +76,22 @@ impl FileWriter for DiskWriter {
 
     fn current(&self, path: &Path) -> Option<Vec<u8>> {
         std::fs::read(path).ok()
+    }
+
+    fn edit<'a>(
+        &'a self,
+        path: &'a Path,
+        before: &'a str,
+        after: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move {
+            if std::fs::read(path).ok().as_deref() != Some(before.as_bytes()) {
+                return Err(
+                    "the file changed while the edit was made; nothing was changed".to_owned(),
+                );
+            }
+            self.write(path, after).await.map(|()| None)
+        })
     }
 }
 
@@ -151,6 +179,33 @@ fn final_start_update(mut update: ActionUpdate, exit: &ExitInfo) -> ActionUpdate
     update
 }
 
+/// The files whose whole content the model has seen in this conversation, by content: shown in its
+/// context, read whole, or written by it. A `file` action may replace only what the model has seen.
+#[derive(Debug, Default)]
+pub struct Seen(HashMap<PathBuf, std::collections::HashSet<[u8; 32]>>);
+
+impl Seen {
+    fn digest(content: &[u8]) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(content).into()
+    }
+
+    /// The model saw `path` holding `content`.
+    pub fn saw(&mut self, path: &Path, content: &[u8]) {
+        self.0
+            .entry(path.to_path_buf())
+            .or_default()
+            .insert(Self::digest(content));
+    }
+
+    /// Whether the model saw `path` holding `content`.
+    pub fn has_seen(&self, path: &Path, content: &[u8]) -> bool {
+        self.0
+            .get(path)
+            .is_some_and(|seen| seen.contains(&Self::digest(content)))
+    }
+}
+
 /// Runs a session's actions in order.
 pub struct Runner {
     root: PathBuf,
@@ -167,6 +222,8 @@ pub struct Runner {
     pub shell_timeout: Duration,
     /// The user answered "always" once: commands of this session run without asking.
     always_this_session: bool,
+    /// What the model has seen of the workspace's files.
+    pub seen: Seen,
     /// How many tokens this round's read actions may still show the model (each takes at most half
     /// of what is left, and never less than a small minimum).
     pub read_tokens: usize,
@@ -205,7 +262,20 @@ impl Runner {
             shell_timeout: Duration::from_secs(600),
             always_this_session: false,
             read_tokens: 8_000,
+            seen: Seen::default(),
         })
+    }
+
+    /// The workspace root (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The model was shown these files whole (relative path, content) in its context.
+    pub fn saw_context(&mut self, shown: &[(String, String)]) {
+        for (name, text) in shown {
+            self.seen.saw(&self.root.join(name), text.as_bytes());
+        }
     }
 
     /// Takes new approval settings; an "always for this session" answer still stands.
@@ -269,11 +339,14 @@ impl Runner {
         cancel: &CancellationToken,
     ) -> ActionUpdate {
         match &job.action.kind {
-            ActionKind::File => {
+            ActionKind::File | ActionKind::Edit => {
                 let _ = events.send(TurnEvent::Action(update.clone())).await;
                 let Some(relative) = job.action.file_path.as_deref() else {
                     return update
-                        .with_error("the file action has no filePath")
+                        .with_error(format!(
+                            "the {} action has no filePath",
+                            job.action.kind.as_str()
+                        ))
                         .status(ActionStatus::Failed);
                 };
                 let path = match files::resolve_in_workspace(&self.root, relative) {
@@ -284,21 +357,18 @@ impl Runner {
                             .status(ActionStatus::Failed);
                     }
                 };
-                if !report
-                    .previous_contents
-                    .iter()
-                    .any(|previous| previous.path == path)
-                {
-                    report.previous_contents.push(PreviousContent {
-                        path: path.clone(),
-                        content: std::fs::read(&path).ok(),
-                    });
-                }
-                match self.writer.write(&path, &job.content).await {
-                    Ok(()) => update.status(ActionStatus::Complete),
-                    Err(error) => update
-                        .with_error(format!("cannot write {relative}: {error}"))
-                        .status(ActionStatus::Failed),
+                let result = if job.action.kind == ActionKind::Edit {
+                    self.edit(&path, relative, &job.content, report).await
+                } else {
+                    self.write_file(&path, relative, &job.content, report).await
+                };
+                match result {
+                    Ok(summary) => {
+                        let mut update = update.status(ActionStatus::Complete);
+                        update.summary = summary;
+                        update
+                    }
+                    Err(error) => update.with_error(error).status(ActionStatus::Failed),
                 }
             }
             ActionKind::Shell | ActionKind::Start => {
@@ -348,9 +418,104 @@ impl Runner {
         }
     }
 
+    /// Records what `path` held before the turn first touched it (for revert).
+    fn remember_previous(path: &Path, report: &mut RunnerReport) {
+        if !report
+            .previous_contents
+            .iter()
+            .any(|previous| previous.path == path)
+        {
+            report.previous_contents.push(PreviousContent {
+                path: path.to_path_buf(),
+                content: std::fs::read(path).ok(),
+            });
+        }
+    }
+
+    /// A file action: the whole file. Refused when it would replace code the model has not seen, or
+    /// when it stands in for code with a placeholder comment.
+    async fn write_file(
+        &mut self,
+        path: &Path,
+        relative: &str,
+        content: &str,
+        report: &mut RunnerReport,
+    ) -> Result<Option<String>, String> {
+        if let Some(line) = edit::placeholder(content) {
+            return Err(format!(
+                "refused: the file stands in for code with a placeholder ({}) — write the whole file, or change part of it with an edit action",
+                line.trim()
+            ));
+        }
+        let current = crate::blocking(|| self.writer.current(path));
+        if let Some(current) = &current
+            && current.as_slice() != content.as_bytes()
+            && !self.seen.has_seen(path, current)
+        {
+            if crate::secrets::is_secret(Path::new(relative.trim())) {
+                return Err(format!(
+                    "refused: {relative} holds secrets, which you never see, so it is not replaced; tell the user what to set in it"
+                ));
+            }
+            return Err(format!(
+                "refused: {relative} exists and you have not seen its current content in this conversation — read it first, or use an edit"
+            ));
+        }
+        Self::remember_previous(path, report);
+        self.writer
+            .write(path, content)
+            .await
+            .map_err(|error| format!("cannot write {relative}: {error}"))?;
+        self.seen.saw(path, content.as_bytes());
+        let summary = current.map(|before| {
+            let (added, removed) = diff::counts(&String::from_utf8_lossy(&before), content);
+            format!("+{added} −{removed}")
+        });
+        Ok(summary)
+    }
+
+    /// An edit action: its blocks applied to the file as the user sees it (the editor's buffer when
+    /// open, the user's unsaved changes elsewhere kept), all or none.
+    async fn edit(
+        &mut self,
+        path: &Path,
+        relative: &str,
+        body: &str,
+        report: &mut RunnerReport,
+    ) -> Result<Option<String>, String> {
+        let Some(current) = crate::blocking(|| self.writer.current(path)) else {
+            return Err(format!(
+                "{relative} does not exist: an edit changes an existing file (create one with a file action)"
+            ));
+        };
+        if current[..current.len().min(8192)].contains(&0) {
+            return Err(format!("{relative} is a binary file"));
+        }
+        let before =
+            String::from_utf8(current).map_err(|_| format!("{relative} is not UTF-8 text"))?;
+        let blocks = edit::parse_blocks(body)?;
+        let applied = edit::apply(&before, &blocks)
+            .map_err(|reason| format!("nothing was changed in {relative}: {reason}"))?;
+        Self::remember_previous(path, report);
+        let note = self
+            .writer
+            .edit(path, &before, &applied.text)
+            .await
+            .map_err(|error| format!("cannot edit {relative}: {error}"))?;
+        // Whoever saw the file whole before the edit knows it after.
+        if self.seen.has_seen(path, before.as_bytes()) {
+            self.seen.saw(path, applied.text.as_bytes());
+        }
+        let mut summary = applied.summary();
+        if let Some(note) = note {
+            summary.push_str(&format!("; {note}"));
+        }
+        Ok(Some(summary))
+    }
+
     /// A read action: the file as the user sees it (the editor's buffer when open), through the same
     /// workspace gate as writes; secrets are refused.
-    fn read(&self, job: &Job) -> Result<(String, String), String> {
+    fn read(&mut self, job: &Job) -> Result<(String, String), String> {
         let Some(relative) = job.action.file_path.as_deref() else {
             return Err("the read action has no filePath".to_owned());
         };
@@ -374,7 +539,11 @@ impl Runner {
         }
         let text = String::from_utf8_lossy(&bytes);
         let allowance = (self.read_tokens / 2).max(MIN_READ_TOKENS);
-        Ok(read::render(relative.trim(), &text, range, allowance))
+        let rendered = read::render(relative.trim(), &text, range, allowance);
+        if rendered.whole {
+            self.seen.saw(&path, &bytes);
+        }
+        Ok((rendered.text, rendered.summary))
     }
 }
 

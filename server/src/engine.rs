@@ -263,8 +263,9 @@ impl Engine {
         let mut shrink = 1;
         let mut plan = self.plan(window.tokens, shrink);
         // The context walks the workspace and reads files.
-        let (mut messages, _) =
+        let (mut messages, assembled) =
             crate::blocking(|| self.first_request(session, prompt, editor, plan));
+        runner.saw_context(&assembled.shown);
         // Where this turn's messages begin (after the fitted history).
         let mut history_len = messages.len() - 1;
         let mut outcome = TurnOutcome {
@@ -303,8 +304,9 @@ impl Engine {
                     )))
                     .await;
                 outcome.usage += streamed.usage;
-                let (smaller, _) =
+                let (smaller, assembled) =
                     crate::blocking(|| self.first_request(session, prompt, editor, plan));
+                runner.saw_context(&assembled.shown);
                 messages = smaller;
                 history_len = messages.len() - 1;
                 continue;

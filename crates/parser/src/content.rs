@@ -24,7 +24,8 @@ pub(crate) fn normalize(kind: &ActionKind, body: &mut String) -> usize {
     }
 
     let newline = match kind {
-        ActionKind::File => {
+        // An edit's body is raw lines too (its SEARCH text may be indented).
+        ActionKind::File | ActionKind::Edit => {
             let crlf =
                 memchr::memchr(b'\n', text[range.clone()].as_bytes()).is_some_and(|newline| {
                     newline > 0 && text.as_bytes()[range.start + newline - 1] == b'\r'
@@ -197,6 +198,11 @@ mod tests {
         check(ActionKind::File, "```js\nunclosed\n", "```js\nunclosed\n");
         check(ActionKind::File, "```js\n```tsx", "```js\n```tsx\n");
         check(ActionKind::File, "```", "```\n");
+        check(
+            ActionKind::Edit,
+            "\n```\n<<<<<<< SEARCH\n    a\n=======\n    b\n>>>>>>> REPLACE\n```\n",
+            "<<<<<<< SEARCH\n    a\n=======\n    b\n>>>>>>> REPLACE\n",
+        );
         check(ActionKind::File, "```a`b\nx\n```", "```a`b\nx\n```\n");
     }
 

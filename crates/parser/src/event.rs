@@ -67,6 +67,8 @@ pub enum ActionKind {
     Start,
     /// Show the model `filePath` (optionally `lines`): the engine answers within the same turn.
     Read,
+    /// Change `filePath` with SEARCH/REPLACE blocks (the content).
+    Edit,
     /// Any other type, as written (empty when the attribute is missing), so that the caller can report it.
     Other(String),
 }
@@ -82,18 +84,21 @@ impl ActionKind {
             ActionKind::Start
         } else if value.eq_ignore_ascii_case("read") {
             ActionKind::Read
+        } else if value.eq_ignore_ascii_case("edit") {
+            ActionKind::Edit
         } else {
             ActionKind::Other(value.to_owned())
         }
     }
 
-    /// The name as the protocol spells it: `file`, `shell`, `start`, `read`, or the unknown type itself.
+    /// The name as the protocol spells it: `file`, `shell`, `start`, `read`, `edit`, or the unknown type itself.
     pub fn as_str(&self) -> &str {
         match self {
             ActionKind::File => "file",
             ActionKind::Shell => "shell",
             ActionKind::Start => "start",
             ActionKind::Read => "read",
+            ActionKind::Edit => "edit",
             ActionKind::Other(name) => name,
         }
     }

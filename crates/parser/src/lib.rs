@@ -30,6 +30,13 @@
 //!   <boltAction type="shell">npm install</boltAction>
 //!   <boltAction type="start">npm run dev</boltAction>
 //!   <boltAction type="read" filePath="src/big.js" lines="120-240"/>
+//!   <boltAction type="edit" filePath="src/ledger.js">
+//! <<<<<<< SEARCH
+//!     total += item.price * item.qty;
+//! =======
+//!     total += item.price * item.qty * (1 - (item.discount || 0));
+//! >>>>>>> REPLACE
+//!   </boltAction>
 //! </boltArtifact> more prose
 //! ```
 //!
@@ -46,7 +53,7 @@
 //! only right after `=`, and `>` inside a quoted value does not end the tag. Unknown attributes are
 //! ignored. `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` and numeric references are decoded in values.
 //! An artifact reads `id` and `title` (empty when missing). An action reads `type` — `file`, `shell`,
-//! `start`, `read` ignoring case; anything else is reported as [`ActionKind::Other`] with the type as
+//! `start`, `read`, `edit` ignoring case; anything else is reported as [`ActionKind::Other`] with the type as
 //! written, never dropped; a missing `type` with a `filePath` means `file` — `filePath` (also accepted as
 //! `file_path`, `path` or `file`, ignoring case), and `lines` (a `read` action's range, as written).
 //!
@@ -74,9 +81,10 @@
 //!    blank lines, it is unwrapped and trailing whitespace is removed again. The closing fence must be the
 //!    last line, and fences inside must balance (one with an info string opens, a bare one closes), so a
 //!    README that starts and ends with two separate code blocks is left alone;
-//! 4. `file` content that is not empty ends with exactly one line break: `\r\n` when its first line ends
-//!    with `\r\n`, else `\n`. Other actions (commands) have leading whitespace removed too and no final
-//!    line break.
+//! 4. `file` and `edit` content that is not empty ends with exactly one line break: `\r\n` when its
+//!    first line ends with `\r\n`, else `\n`. Other actions (commands) have leading whitespace removed
+//!    too and no final line break. An `edit` body is otherwise raw: its SEARCH/REPLACE blocks (see the
+//!    server's `actions::edit`) keep their indentation, and fences inside them stay.
 //!
 //! Entities in content are not decoded: a file may need `&lt;`.
 //!

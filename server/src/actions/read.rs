@@ -27,13 +27,23 @@ pub fn parse_lines(spec: &str) -> Result<(usize, Option<usize>), String> {
     Ok((start, end))
 }
 
-/// What the model is shown, and a summary for people (`412 lines`, `lines 120-240 of 412`).
+/// A read as the model is shown it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: String,
+    /// For people: `412 lines`, `lines 120-240 of 412`.
+    pub summary: String,
+    /// Every line was shown.
+    pub whole: bool,
+}
+
+/// What the model is shown of `content`, in `budget` tokens.
 pub fn render(
     path: &str,
     content: &str,
     range: Option<(usize, Option<usize>)>,
     budget: usize,
-) -> (String, String) {
+) -> Rendered {
     let lines: Vec<&str> = content.lines().collect();
     let total = lines.len();
     let (first, last) = match range {
@@ -82,7 +92,11 @@ pub fn render(
         );
     }
     text.push_str("</file>\n");
-    (text, summary)
+    Rendered {
+        text,
+        summary,
+        whole,
+    }
 }
 
 #[cfg(test)]
@@ -102,11 +116,17 @@ mod tests {
     #[test]
     fn long_files_are_numbered_and_cut_to_the_budget() {
         let content: String = (1..=412).map(|n| format!("let v{n} = {n};\n")).collect();
-        let (text, summary) = render("src/big.js", &content, None, 100_000);
+        let Rendered {
+            text,
+            summary,
+            whole,
+        } = render("src/big.js", &content, None, 100_000);
         assert_eq!(summary, "412 lines");
+        assert!(whole);
         assert!(text.contains("  1│ let v1 = 1;\n") && text.contains("412│ let v412 = 412;\n"));
 
-        let (text, summary) = render("src/big.js", &content, Some((120, Some(240))), 100_000);
+        let Rendered { text, summary, .. } =
+            render("src/big.js", &content, Some((120, Some(240))), 100_000);
         assert_eq!(summary, "lines 120-240 of 412");
         assert!(
             text.starts_with(
@@ -114,8 +134,12 @@ mod tests {
             )
         );
 
-        let (text, summary) = render("src/big.js", &content, None, 200);
-        assert!(summary.starts_with("lines 1-"), "{summary}");
+        let Rendered {
+            text,
+            summary,
+            whole,
+        } = render("src/big.js", &content, None, 200);
+        assert!(summary.starts_with("lines 1-") && !whole, "{summary}");
         assert!(
             text.contains(
                 "read on with <boltAction type=\"read\" filePath=\"src/big.js\" lines=\""
@@ -123,7 +147,7 @@ mod tests {
         );
         assert!(tokens::estimate(&text) < 300);
 
-        let (text, _) = render("a.txt", "short\n", None, 100);
+        let text = render("a.txt", "short\n", None, 100).text;
         assert_eq!(text, "<file path=\"a.txt\" lines=\"1\">\nshort\n</file>\n");
     }
 }

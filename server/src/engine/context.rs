@@ -75,8 +75,8 @@ pub struct Inputs<'a> {
 #[derive(Debug, Default)]
 pub struct Assembled {
     pub text: String,
-    /// Files whose whole current content the model was shown (relative).
-    pub shown: Vec<String>,
+    /// Files whose whole current content the model was shown: (relative path, that content).
+    pub shown: Vec<(String, String)>,
     /// `@path` mentions that could not be attached, with why.
     pub refused: Vec<String>,
 }
@@ -147,7 +147,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
     // 2. Files the prompt names with @path.
     let mut mentions_left = share(MENTIONS_SHARE, left);
     for mention in mentions(inputs.prompt) {
-        let shown_already = out.shown.contains(&mention);
+        let shown_already = out.shown.iter().any(|(name, _)| *name == mention);
         match read_mention(inputs.root, inputs.editor, &mention) {
             Ok(_) if shown_already => {}
             Ok(text) => {
@@ -156,7 +156,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
                 left = left.saturating_sub(tokens::estimate(&block));
                 out.text.push_str(&block);
                 if whole {
-                    out.shown.push(mention);
+                    out.shown.push((mention, text));
                 }
             }
             Err(reason) => out.refused.push(format!("@{mention}: {reason}")),
@@ -169,7 +169,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
     let mut buffers_left = share(BUFFERS_SHARE, left);
     for buffer in buffers {
         let name = buffer.path.to_string_lossy().replace('\\', "/");
-        if is_secret(&buffer.path) || out.shown.contains(&name) {
+        if is_secret(&buffer.path) || out.shown.iter().any(|(shown, _)| *shown == name) {
             continue;
         }
         let tag = if buffer.dirty { "unsaved" } else { "open" };
@@ -181,7 +181,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
         left = left.saturating_sub(tokens::estimate(&block));
         out.text.push_str(&block);
         if whole {
-            out.shown.push(name);
+            out.shown.push((name, buffer.text.clone()));
         }
     }
 
@@ -254,7 +254,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
     };
     let mut spent_bytes = 0usize;
     for name in order {
-        if out.shown.contains(name)
+        if out.shown.iter().any(|(shown, _)| shown == name)
             || is_secret(Path::new(name))
             || inputs
                 .editor
@@ -289,7 +289,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
         left -= cost;
         spent_bytes += text.len();
         out.text.push_str(&block);
-        out.shown.push(name.clone());
+        out.shown.push((name.clone(), text));
     }
     out
 }

@@ -83,13 +83,23 @@ complete file content
   <boltAction type="start">npm run dev</boltAction>
 </boltArtifact>
 
+To change part of an existing file, use an edit action with one or more SEARCH/REPLACE blocks. SEARCH is a few lines copied exactly from the file as you last saw it (unique in the file: add lines around the change if needed), REPLACE is what they become:
+
+<boltAction type="edit" filePath="src/ledger.js">
+<<<<<<< SEARCH
+    total += item.price * item.qty;
+=======
+    total += item.price * item.qty * (1 - (item.discount || 0));
+>>>>>>> REPLACE
+</boltAction>
+
 Rules for actions:
-1. A file action holds the whole file, exactly as it must be on disk: never an excerpt, never "rest of the code unchanged", never a placeholder comment standing for code. Do not wrap the content in Markdown code fences.
+1. Use edit for changes to existing files; use file for new files and for small files you rewrite whole. A file action holds the whole file, exactly as it must be on disk: never an excerpt, never "rest of the code unchanged", never a placeholder comment standing for code (such a file is refused). You may replace an existing file whole only if you have seen all of it in this conversation. Do not wrap content in Markdown code fences.
 2. Actions run in the order you write them. Write a file before the command that needs it: package.json with every dependency before installing, sources before building.
 3. shell actions run to completion and must not wait for input: pass flags such as --yes, -y or --no-interactive (for example `npx --yes create-vite@latest`). If a command fails, the actions after it in the same artifact are skipped.
 4. Use a start action, not shell, for anything that keeps running (a dev server, a watcher). Put it last. If a dev server is already running, do not start it again: it reloads changed files itself.
 5. Keep the project self-contained in the workspace. Do not use sudo, do not change global configuration, do not pipe downloads into a shell.
-6. When you change an existing project, rewrite only the files that change, each one whole. The user's files, including their unsaved editor changes, are given below: build on them, do not revert them.
+6. When you change an existing project, touch only what changes. The user's files, including their unsaved editor changes, are given below: build on them, do not revert them. If an edit fails, its result shows the closest lines of the file: retry with SEARCH text copied from them.
 7. Reuse the artifact id of the project you are updating. Use one artifact per reply.
 8. Never put secrets in files or commands; use environment variables the user sets.
 
@@ -134,5 +144,9 @@ mod tests {
         assert!(prompt.contains("type=\"start\""));
         assert!(prompt.contains("<boltAction type=\"read\" filePath=\"src/invoice.js\"/>"));
         assert!(prompt.contains("Never guess a file's content"));
+        assert!(
+            prompt.contains("<<<<<<< SEARCH")
+                && prompt.contains("Use edit for changes to existing files")
+        );
     }
 }

@@ -27,7 +27,7 @@ use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
     CreateFile, CreateFileOptions, DeleteFile, DeleteFileOptions, DocumentChangeOperation,
     DocumentChanges, MessageActionItem, MessageType, OneOf,
-    OptionalVersionedTextDocumentIdentifier, ResourceOp, ShowMessageRequestParams,
+    OptionalVersionedTextDocumentIdentifier, Range, ResourceOp, ShowMessageRequestParams,
     TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
@@ -102,40 +102,8 @@ impl FileWriter for EditorWriter {
                     )));
                 }
                 operations.push(DocumentChangeOperation::Edit(edit));
-                let mut saved = self.saved.subscribe();
-                let response = self
-                    .client
-                    .apply_edit(WorkspaceEdit {
-                        document_changes: Some(DocumentChanges::Operations(operations)),
-                        ..WorkspaceEdit::default()
-                    })
-                    .await
-                    .map_err(|error| format!("the editor did not take the edit: {error}"))?;
-                if !response.applied {
-                    return Err(format!(
-                        "the editor refused the edit{}",
-                        response
-                            .failure_reason
-                            .map(|reason| format!(": {reason}"))
-                            .unwrap_or_default()
-                    ));
-                }
-                if self.saves_edits {
-                    let wanted = uri.as_str().to_owned();
-                    let waited = tokio::time::timeout(SAVE_TIMEOUT, async {
-                        while let Ok(saved_uri) = saved.recv().await {
-                            if saved_uri == wanted {
-                                return;
-                            }
-                        }
-                    })
-                    .await;
-                    if waited.is_ok()
-                        && tokio::fs::read(path).await.ok().as_deref() == Some(content.as_bytes())
-                    {
-                        return Ok(());
-                    }
-                    tracing::warn!(path = %path.display(), "the client did not save our edit in time; writing the file");
+                if self.apply_and_save(&uri, path, operations, content).await? {
+                    return Ok(());
                 }
             }
             write_to_disk(path, content).await
@@ -189,8 +157,99 @@ impl FileWriter for EditorWriter {
             None => std::fs::read(path).ok(),
         }
     }
+
+    /// An edit goes to the open document (its unsaved changes elsewhere stay: the edit is small line
+    /// changes against the buffer); a client that saves edits then saves it, a plain client keeps it
+    /// unsaved. A file not open is written like a file action.
+    fn edit<'a>(
+        &'a self,
+        path: &'a Path,
+        before: &'a str,
+        after: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move {
+            let Some((_, document)) = self.documents.by_path(path) else {
+                return self.write(path, after).await.map(|()| None);
+            };
+            if document.rope != before {
+                return Err(
+                    "the document changed while the edit was made; nothing was changed".to_owned(),
+                );
+            }
+            let uri = Uri::from_file_path(path)
+                .ok_or_else(|| format!("{} has no file URI", path.display()))?;
+            let edit = text_edit(
+                &uri,
+                Some(document.version),
+                &document.rope,
+                after,
+                self.documents.encoding(),
+            );
+            let operations = vec![DocumentChangeOperation::Edit(edit)];
+            if self.apply_and_save(&uri, path, operations, after).await? {
+                return Ok(None);
+            }
+            if self.saves_edits {
+                // The client did not save in time: the buffer has the edit, the disk does not yet.
+                return Ok(Some("in the editor; not saved yet".to_owned()));
+            }
+            Ok(Some("in the editor, not saved".to_owned()))
+        })
+    }
 }
 
+impl EditorWriter {
+    /// Sends `operations` as one `workspace/applyEdit`; a client that saves edits is then waited for
+    /// until the disk holds `content`. True when the file is on disk as `content`.
+    async fn apply_and_save(
+        &self,
+        uri: &Uri,
+        path: &Path,
+        operations: Vec<DocumentChangeOperation>,
+        content: &str,
+    ) -> Result<bool, String> {
+        let mut saved = self.saved.subscribe();
+        let response = self
+            .client
+            .apply_edit(WorkspaceEdit {
+                document_changes: Some(DocumentChanges::Operations(operations)),
+                ..WorkspaceEdit::default()
+            })
+            .await
+            .map_err(|error| format!("the editor did not take the edit: {error}"))?;
+        if !response.applied {
+            return Err(format!(
+                "the editor refused the edit{}",
+                response
+                    .failure_reason
+                    .map(|reason| format!(": {reason}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if !self.saves_edits {
+            return Ok(false);
+        }
+        let wanted = uri.as_str().to_owned();
+        let waited = tokio::time::timeout(SAVE_TIMEOUT, async {
+            while let Ok(saved_uri) = saved.recv().await {
+                if saved_uri == wanted {
+                    return;
+                }
+            }
+        })
+        .await;
+        if waited.is_ok() && tokio::fs::read(path).await.ok().as_deref() == Some(content.as_bytes())
+        {
+            return Ok(true);
+        }
+        tracing::warn!(path = %path.display(), "the client did not save our edit in time");
+        Ok(false)
+    }
+}
+
+/// The edit that turns the document `current` into `content`: a few line replacements (a line diff), not
+/// one replacement of the whole document, so that the editor keeps cursors, folds and marks elsewhere
+/// and undoes it in one step.
 fn text_edit(
     uri: &Uri,
     version: Option<i32>,
@@ -198,15 +257,27 @@ fn text_edit(
     content: &str,
     encoding: position::Encoding,
 ) -> TextDocumentEdit {
+    let before = current.to_string();
+    let edits = crate::actions::diff::line_changes(&before, content)
+        .into_iter()
+        .map(|change| {
+            let start = current.byte_to_char(change.start_byte);
+            let end = current.byte_to_char(change.end_byte);
+            OneOf::Left(TextEdit {
+                range: Range {
+                    start: position::to_position(current, start, encoding),
+                    end: position::to_position(current, end, encoding),
+                },
+                new_text: change.text,
+            })
+        })
+        .collect();
     TextDocumentEdit {
         text_document: OptionalVersionedTextDocumentIdentifier {
             uri: uri.clone(),
             version,
         },
-        edits: vec![OneOf::Left(TextEdit {
-            range: position::whole(current, encoding),
-            new_text: content.to_owned(),
-        })],
+        edits,
     }
 }
 

@@ -1,0 +1,418 @@
+//! Edit actions: SEARCH/REPLACE blocks applied to a file's current text, all or none.
+//!
+//! ```text
+//! <<<<<<< SEARCH
+//!     total += item.price * item.qty;
+//! =======
+//!     total += item.price * item.qty * (1 - (item.discount || 0));
+//! >>>>>>> REPLACE
+//! ```
+//!
+//! Matching is line by line; the first rule that finds a place wins: exact; then ignoring trailing
+//! whitespace and the line-ending style; then ignoring a uniform difference in leading indentation (the
+//! replacement is re-indented by the same difference). A SEARCH that matches in more than one place
+//! fails, naming the lines of each; an empty SEARCH fails. Blocks apply in order to the text as changed
+//! so far; if one fails, nothing is applied and the reason shows the closest region of the file with line
+//! numbers. Replaced lines take the file's line ending (a CRLF file stays CRLF).
+
+use std::fmt::Write as _;
+
+/// One SEARCH/REPLACE block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub search: Vec<String>,
+    pub replace: Vec<String>,
+}
+
+/// How a block found its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    Exact,
+    /// Trailing whitespace and line endings ignored.
+    Whitespace,
+    /// A uniform difference in leading indentation ignored.
+    Indentation,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Exact => "exact",
+            Rule::Whitespace => "whitespace",
+            Rule::Indentation => "indentation",
+        }
+    }
+}
+
+/// A successful edit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub text: String,
+    /// The loosest rule any block needed.
+    pub rule: Rule,
+    pub added: usize,
+    pub removed: usize,
+}
+
+impl Applied {
+    /// `+1 −1, exact`
+    pub fn summary(&self) -> String {
+        format!("+{} −{}, {}", self.added, self.removed, self.rule.as_str())
+    }
+}
+
+fn is_marker(line: &str, symbol: char, word: &str) -> bool {
+    let line = line.trim_end();
+    let run = line.chars().take_while(|c| *c == symbol).count();
+    run >= 5 && line[run..].trim() == word
+}
+
+/// Reads the blocks of an edit action's body. Text outside blocks is ignored.
+pub fn parse_blocks(body: &str) -> Result<Vec<Block>, String> {
+    enum State {
+        Outside,
+        Search,
+        Replace,
+    }
+    let mut blocks = Vec::new();
+    let mut state = State::Outside;
+    let mut search = Vec::new();
+    let mut replace = Vec::new();
+    for line in body.lines() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        match state {
+            State::Outside => {
+                if is_marker(line, '<', "SEARCH") {
+                    state = State::Search;
+                }
+            }
+            State::Search => {
+                if is_marker(line, '=', "") {
+                    state = State::Replace;
+                } else {
+                    search.push(line.to_owned());
+                }
+            }
+            State::Replace => {
+                if is_marker(line, '>', "REPLACE") {
+                    blocks.push(Block {
+                        search: std::mem::take(&mut search),
+                        replace: std::mem::take(&mut replace),
+                    });
+                    state = State::Outside;
+                } else {
+                    replace.push(line.to_owned());
+                }
+            }
+        }
+    }
+    if !matches!(state, State::Outside) {
+        return Err(format!(
+            "block {} is not closed: each block is <<<<<<< SEARCH, the lines to find, =======, the new lines, >>>>>>> REPLACE",
+            blocks.len() + 1
+        ));
+    }
+    if blocks.is_empty() {
+        return Err("the edit has no <<<<<<< SEARCH … ======= … >>>>>>> REPLACE block".to_owned());
+    }
+    Ok(blocks)
+}
+
+/// A file's text as lines without their endings, and its line ending.
+struct Lines {
+    lines: Vec<String>,
+    ending: &'static str,
+    final_newline: bool,
+}
+
+impl Lines {
+    fn split(text: &str) -> Lines {
+        let ending = match text.find('\n') {
+            Some(at) if at > 0 && text.as_bytes()[at - 1] == b'\r' => "\r\n",
+            _ => "\n",
+        };
+        let final_newline = text.ends_with('\n');
+        let mut lines: Vec<String> = text
+            .split('\n')
+            .map(|line| line.strip_suffix('\r').unwrap_or(line).to_owned())
+            .collect();
+        if final_newline || text.is_empty() {
+            lines.pop();
+        }
+        Lines {
+            lines,
+            ending,
+            final_newline,
+        }
+    }
+
+    fn join(&self) -> String {
+        let mut text = self.lines.join(self.ending);
+        if self.final_newline && !self.lines.is_empty() {
+            text.push_str(self.ending);
+        }
+        text
+    }
+}
+
+fn leading(line: &str) -> &str {
+    &line[..line.len() - line.trim_start().len()]
+}
+
+/// Where `search` matches `lines` under `rule`: each place's first line, and for the indentation rule
+/// how to re-indent (the file's indentation minus the block's, or the other way round).
+fn places(lines: &[String], search: &[String], rule: Rule) -> Vec<(usize, Reindent)> {
+    let count = search.len();
+    if count == 0 || count > lines.len() {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for start in 0..=lines.len() - count {
+        let window = &lines[start..start + count];
+        let matched = match rule {
+            Rule::Exact => window
+                .iter()
+                .zip(search)
+                .all(|(a, b)| a == b)
+                .then_some(Reindent::None),
+            Rule::Whitespace => window
+                .iter()
+                .zip(search)
+                .all(|(a, b)| a.trim_end() == b.trim_end())
+                .then_some(Reindent::None),
+            Rule::Indentation => reindent_between(window, search),
+        };
+        if let Some(reindent) = matched {
+            found.push((start, reindent));
+        }
+    }
+    found
+}
+
+/// How a block's lines are shifted to the file's indentation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Reindent {
+    None,
+    /// The file has this much more indentation than the block.
+    Add(String),
+    /// The file has this much less.
+    Remove(String),
+}
+
+/// Whether `window` (file lines) equals `search` up to one uniform difference of leading whitespace.
+fn reindent_between(window: &[String], search: &[String]) -> Option<Reindent> {
+    let mut difference: Option<Reindent> = None;
+    for (file, block) in window.iter().zip(search) {
+        let (file, block) = (file.trim_end(), block.trim_end());
+        if file.is_empty() && block.is_empty() {
+            continue;
+        }
+        if file.trim_start() != block.trim_start() {
+            return None;
+        }
+        let (file_indent, block_indent) = (leading(file), leading(block));
+        let this = if let Some(extra) = file_indent.strip_suffix(block_indent) {
+            if extra.is_empty() {
+                Reindent::None
+            } else {
+                Reindent::Add(extra.to_owned())
+            }
+        } else if let Some(extra) = block_indent.strip_suffix(file_indent) {
+            Reindent::Remove(extra.to_owned())
+        } else {
+            return None;
+        };
+        match &difference {
+            None => difference = Some(this),
+            Some(known) if *known == this => {}
+            Some(_) => return None,
+        }
+    }
+    difference
+}
+
+fn reindented(line: &str, reindent: &Reindent) -> String {
+    match reindent {
+        Reindent::None => line.to_owned(),
+        Reindent::Add(_) if line.trim().is_empty() => line.to_owned(),
+        Reindent::Add(extra) => format!("{extra}{line}"),
+        Reindent::Remove(extra) => line.strip_prefix(extra.as_str()).unwrap_or(line).to_owned(),
+    }
+}
+
+/// How alike two lines are, 0 to 1 (characters in common, in order), ignoring indentation.
+fn likeness(a: &str, b: &str) -> f32 {
+    let (a, b) = (a.trim(), b.trim());
+    if a == b {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .timeout(std::time::Duration::from_millis(5))
+        .diff_chars(a, b)
+        .ratio()
+}
+
+/// Files longer than this get only exact-line matching when a block fails (likeness is quadratic).
+const FUZZY_LINES: usize = 5_000;
+
+/// The file's region most like `search`, numbered, for a failure the model can retry from.
+fn closest_region(lines: &[String], search: &[String]) -> String {
+    let wanted: Vec<&String> = search
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    let count = search.len().max(1);
+    let fuzzy = lines.len() <= FUZZY_LINES;
+    // Each file line's best likeness to a line of the block.
+    let scores: Vec<f32> = lines
+        .iter()
+        .map(|line| {
+            wanted
+                .iter()
+                .map(|want| {
+                    if fuzzy {
+                        likeness(line, want)
+                    } else {
+                        f32::from(u8::from(line.trim() == want.trim()))
+                    }
+                })
+                .fold(0.0, f32::max)
+        })
+        .collect();
+    let mut best = (0usize, 0.0f32);
+    for start in 0..lines.len() {
+        let end = (start + count).min(lines.len());
+        let score: f32 = scores[start..end].iter().sum();
+        if score > best.1 {
+            best = (start, score);
+        }
+    }
+    if best.1 < 0.5 {
+        return "nothing in the file resembles the SEARCH text".to_owned();
+    }
+    let from = best.0.saturating_sub(2);
+    let to = (best.0 + count + 2).min(lines.len());
+    let width = to.to_string().len();
+    let mut out = format!("the closest lines of the file ({}-{}):\n", from + 1, to);
+    for (number, line) in lines.iter().enumerate().take(to).skip(from) {
+        let _ = writeln!(out, "{:>width$}│ {line}", number + 1);
+    }
+    out
+}
+
+/// Applies `blocks` to `text` in order, all or none.
+pub fn apply(text: &str, blocks: &[Block]) -> Result<Applied, String> {
+    let mut file = Lines::split(text);
+    let mut loosest = Rule::Exact;
+    let mut added = 0;
+    let mut removed = 0;
+    for (index, block) in blocks.iter().enumerate() {
+        let number = index + 1;
+        if block.search.iter().all(|line| line.trim().is_empty()) {
+            return Err(format!(
+                "block {number} has an empty SEARCH: an edit changes lines that exist (create a file with a file action)"
+            ));
+        }
+        let mut chosen = None;
+        for rule in [Rule::Exact, Rule::Whitespace, Rule::Indentation] {
+            let found = places(&file.lines, &block.search, rule);
+            match found.len() {
+                0 => continue,
+                1 => {
+                    chosen = Some((rule, found.into_iter().next().expect("one place")));
+                    break;
+                }
+                _ => {
+                    let lines: Vec<String> = found
+                        .iter()
+                        .map(|(start, _)| format!("{}-{}", start + 1, start + block.search.len()))
+                        .collect();
+                    return Err(format!(
+                        "block {number}: the SEARCH text is in {} places (lines {}); make it unique with more lines around the change",
+                        found.len(),
+                        lines.join(", ")
+                    ));
+                }
+            }
+        }
+        let Some((rule, (start, reindent))) = chosen else {
+            return Err(format!(
+                "block {number}: the SEARCH text is not in the file (after the blocks before it); {}",
+                closest_region(&file.lines, &block.search)
+            ));
+        };
+        loosest = loosest.max(rule);
+        let replacement: Vec<String> = block
+            .replace
+            .iter()
+            .map(|line| reindented(line, &reindent))
+            .collect();
+        let old = &file.lines[start..start + block.search.len()];
+        let common_head = old
+            .iter()
+            .zip(&replacement)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let common_tail = old[common_head..]
+            .iter()
+            .rev()
+            .zip(replacement[common_head..].iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        removed += old.len() - common_head - common_tail;
+        added += replacement.len() - common_head - common_tail;
+        file.lines
+            .splice(start..start + block.search.len(), replacement);
+    }
+    Ok(Applied {
+        text: file.join(),
+        rule: loosest,
+        added,
+        removed,
+    })
+}
+
+/// Whether a `file` body stands in for code it leaves out: a comment like `// ... existing code ...` or
+/// `# rest of the file unchanged`. The line is returned to name it.
+pub fn placeholder(content: &str) -> Option<&str> {
+    const MARKERS: [&str; 6] = ["//", "#", "/*", "<!--", "--", "*"];
+    const WORDS: [&str; 8] = [
+        "existing code",
+        "rest of the",
+        "rest of file",
+        "unchanged",
+        "remains the same",
+        "same as before",
+        "previous code",
+        "code omitted",
+    ];
+    content.lines().find(|line| {
+        let trimmed = line.trim();
+        let Some(marker) = MARKERS.iter().find(|marker| trimmed.starts_with(**marker)) else {
+            return false;
+        };
+        let comment = trimmed[marker.len()..].to_lowercase();
+        let elided = comment.contains("...") || comment.contains('…');
+        WORDS.iter().any(|word| comment.contains(word))
+            && (elided || comment.contains("rest of the") || comment.contains("existing code"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_recognised_and_ordinary_comments_are_not() {
+        assert!(placeholder("a();\n// ... existing code ...\nb();\n").is_some());
+        assert!(placeholder("x = 1\n# rest of the file unchanged\n").is_some());
+        assert!(placeholder("<!-- … rest of the page … -->\n").is_some());
+        assert!(placeholder("/* ...unchanged... */").is_some());
+        assert!(placeholder("// compute the rest\n// unchanged inputs are cached\n").is_none());
+        assert!(placeholder("const s = '...';\n").is_none());
+    }
+}
