@@ -175,7 +175,7 @@ mod tests {
             .sum();
         let tight = fit(&messages, last + 40);
         assert!(
-            tight.len() < messages.len() && tight.len() % 2 == 0,
+            tight.len() < messages.len() && tight.len().is_multiple_of(2),
             "{}",
             tight.len()
         );
