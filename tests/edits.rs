@@ -56,3 +56,293 @@ fn every_edit_case_gives_its_expected_result() {
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write the expected result");
 }
+
+// End to end: the real binary, the provider stand-in, a workspace.
+
+mod lsp_client;
+
+use lsp_client::{Lsp, uri};
+use serde_json::{Value, json};
+use support::{Format, Reply, StandIn};
+
+const LEDGER: &str = "// The ledger.\nexport function total(items) {\n  let total = 0;\n  for (const item of items) {\n    total += item.price * item.qty;\n  }\n  return total;\n}\n";
+
+fn edit_action(path: &str, search: &str, replace: &str) -> String {
+    format!(
+        "<boltAction type=\"edit\" filePath=\"{path}\">\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n</boltAction>\n"
+    )
+}
+
+fn artifact(actions: &str) -> String {
+    format!(
+        "Changing it.\n<boltArtifact id=\"change\" title=\"Change\">\n{actions}</boltArtifact>\n"
+    )
+}
+
+const DISCOUNT_SEARCH: &str = "    total += item.price * item.qty;\n";
+const DISCOUNT_REPLACE: &str = "    total += item.price * item.qty * (1 - (item.discount || 0));\n";
+
+struct Project {
+    _root: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Project {
+    fn new() -> Project {
+        let root = tempfile::tempdir().expect("temp dir");
+        let path = root.path().join("project");
+        std::fs::create_dir_all(path.join("src")).expect("mkdir");
+        std::fs::write(path.join("src/ledger.js"), LEDGER).expect("ledger");
+        Project { _root: root, path }
+    }
+
+    fn data(&self) -> std::path::PathBuf {
+        self.path.parent().expect("parent").join("data")
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path.join(name)).expect("read")
+    }
+}
+
+async fn openbolt(
+    project: &Project,
+    standin: &StandIn,
+    arguments: &[&str],
+) -> (Option<i32>, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"));
+    if standin.format == Format::OpenAi {
+        command
+            .env("OPENAI_BASE_URL", &standin.url)
+            .env("OPENBOLT_MODEL", "m");
+    }
+    let output = command
+        .args(arguments)
+        .current_dir(&project.path)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &project.path)
+        .env("OPENBOLT_DATA_DIR", project.data())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("openbolt runs");
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn an_edit_changes_one_line_and_a_failed_one_changes_nothing_and_tells_the_model() {
+    let first = artifact(
+        &(edit_action("src/ledger.js", DISCOUNT_SEARCH, DISCOUNT_REPLACE)
+            + &edit_action("src/ledger.js", "  return totals;\n", "  return 0;\n")),
+    );
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(&first), Reply::text("Noted.")],
+    )
+    .await;
+    let project = Project::new();
+    let (code, text) = openbolt(&project, &standin, &["chat", "add the discount"]).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("✓ edit src/ledger.js (+1 −1, exact)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ edit src/ledger.js — nothing was changed in src/ledger.js: block 1: the SEARCH text is not in the file"),
+        "{text}"
+    );
+    assert_eq!(
+        project.read("src/ledger.js"),
+        LEDGER.replace(DISCOUNT_SEARCH, DISCOUNT_REPLACE)
+    );
+
+    // The next turn tells the model why, with the closest lines to retry from.
+    let session = text
+        .lines()
+        .next()
+        .and_then(|line| line.rsplit("session ").next())
+        .expect("session")
+        .trim()
+        .to_owned();
+    let (code, text) = openbolt(&project, &standin, &["chat", "--session", &session, "why?"]).await;
+    assert_eq!(code, Some(0), "{text}");
+    let request = standin.recorded()[1].body.to_string();
+    assert!(
+        request.contains("the closest lines of the file"),
+        "{request}"
+    );
+    assert!(request.contains("7│   return total;"), "{request}");
+
+    // Revert puts the file back (the last turn changed nothing; the one before made the edit).
+    let _ = openbolt(&project, &standin, &["revert"]).await;
+    let (_, report) = openbolt(&project, &standin, &["revert"]).await;
+    assert_eq!(project.read("src/ledger.js"), LEDGER, "{report}");
+}
+
+#[tokio::test]
+async fn whole_file_rewrites_need_the_file_seen_and_no_placeholders() {
+    let project = Project::new();
+    let big: String = (0..3000)
+        .map(|n| format!("export const value{n} = {n};\n"))
+        .collect();
+    std::fs::write(project.path.join("src/big.js"), &big).expect("big");
+    let rewrite = artifact(
+        "<boltAction type=\"file\" filePath=\"src/big.js\">\nexport const only = 1;\n</boltAction>\n",
+    );
+    let placeholder = artifact(
+        "<boltAction type=\"file\" filePath=\"src/new.js\">\nconst a = 1;\n// ... existing code ...\n</boltAction>\n",
+    );
+    let read = artifact("<boltAction type=\"read\" filePath=\"src/big.js\"/>\n");
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&(rewrite.clone() + &placeholder)),
+            Reply::text(&read),
+            Reply::text(&rewrite),
+        ],
+    )
+    .await;
+    // Unseen (too big for the context): refused; a placeholder: refused.
+    let (code, text) = openbolt(
+        &project,
+        &standin,
+        &["chat", "--context-tokens", "200000", "shrink it"],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("✗ file src/big.js — refused: src/big.js exists and you have not seen its current content in this conversation — read it first, or use an edit"),
+        "{text}"
+    );
+    assert!(text.contains("✗ file src/new.js — refused: the file stands in for code with a placeholder (// ... existing code ...)"), "{text}");
+    assert_eq!(project.read("src/big.js"), big);
+    assert!(!project.path.join("src/new.js").exists());
+
+    // Read whole first: then the rewrite is allowed.
+    let (code, text) = openbolt(
+        &project,
+        &standin,
+        &["chat", "--context-tokens", "200000", "shrink it"],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("✓ read src/big.js (3000 lines)")
+            && text.contains("✓ file src/big.js (+1 −3000)"),
+        "{text}"
+    );
+    assert_eq!(project.read("src/big.js"), "export const only = 1;\n");
+}
+
+async fn lsp(project: &Project, standin: &StandIn, options: Value) -> Lsp {
+    let data = project.data().display().to_string();
+    let env = [
+        ("OPENAI_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_MODEL", "m"),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    Lsp::start(&project.path, &env, options, false).await
+}
+
+fn apply_edits(lsp: &Lsp) -> Vec<Value> {
+    lsp.seen
+        .iter()
+        .filter(|message| message["method"] == "workspace/applyEdit")
+        .map(|message| message["params"]["edit"]["documentChanges"].clone())
+        .collect()
+}
+
+/// The user's unsaved change (a comment on line 1) and the AI's edit (line 5) both survive: a plain
+/// client gets the edit in its buffer (small line edits) and the disk stays as it was; a client that
+/// saves edits saves the buffer, both changes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_goes_to_the_dirty_buffer_and_keeps_the_users_changes() {
+    for saves_edits in [false, true] {
+        let reply = artifact(&edit_action(
+            "src/ledger.js",
+            DISCOUNT_SEARCH,
+            DISCOUNT_REPLACE,
+        ));
+        let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&reply)]).await;
+        let project = Project::new();
+        let mut lsp = lsp(&project, &standin, json!({"savesEdits": saves_edits})).await;
+        let path = project.path.join("src/ledger.js");
+        let unsaved = LEDGER.replace("// The ledger.", "// The ledger. (my unsaved note)");
+        lsp.open_document(&path, &unsaved).await;
+        let response = lsp
+            .request("openbolt/chat", json!({"prompt": "discount"}))
+            .await;
+        assert_eq!(response["result"]["status"], "complete", "{response}");
+        let both = unsaved.replace(DISCOUNT_SEARCH, DISCOUNT_REPLACE);
+        assert_eq!(
+            lsp.open[&uri(&path)].1,
+            both,
+            "both changes are in the buffer"
+        );
+        let edits = apply_edits(&lsp);
+        assert_eq!(edits.len(), 1);
+        let text_edits = edits[0][0]["edits"].as_array().expect("edits");
+        assert_eq!(text_edits.len(), 1, "{text_edits:?}");
+        assert_eq!(
+            text_edits[0]["range"],
+            json!({"start": {"line": 4, "character": 0}, "end": {"line": 5, "character": 0}})
+        );
+        let update = lsp
+            .notifications("openbolt/actionUpdate")
+            .into_iter()
+            .find(|update| update["status"] == "complete")
+            .expect("complete");
+        if saves_edits {
+            assert_eq!(project.read("src/ledger.js"), both);
+            assert_eq!(update["summary"], "+1 −1, exact");
+        } else {
+            assert_eq!(
+                project.read("src/ledger.js"),
+                LEDGER,
+                "the disk stays as it was"
+            );
+            assert_eq!(update["summary"], "+1 −1, exact; in the editor, not saved");
+        }
+        assert!(lsp.stop().await.success());
+    }
+}
+
+/// A file action on an open 2,000-line document that changes one line sends one small edit, not the
+/// whole document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewrite_of_an_open_document_is_sent_as_a_line_diff() {
+    let before: String = (0..2000).map(|n| format!("line {n}\n")).collect();
+    let after = before.replace("line 1500\n", "line fifteen hundred\n");
+    let reply = artifact(&format!(
+        "<boltAction type=\"file\" filePath=\"src/long.txt\">\n{after}</boltAction>\n"
+    ));
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&reply)]).await;
+    let project = Project::new();
+    let path = project.path.join("src/long.txt");
+    std::fs::write(&path, &before).expect("long");
+    let mut lsp = lsp(
+        &project,
+        &standin,
+        json!({"savesEdits": true, "contextTokens": 100000}),
+    )
+    .await;
+    lsp.open_document(&path, &before).await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "rename"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let edits = apply_edits(&lsp);
+    let text_edits = edits[0][0]["edits"].as_array().expect("edits");
+    assert_eq!(text_edits.len(), 1);
+    assert_eq!(text_edits[0]["newText"], "line fifteen hundred\n");
+    assert_eq!(text_edits[0]["range"]["start"]["line"], 1500);
+    assert_eq!(project.read("src/long.txt"), after);
+    assert!(lsp.stop().await.success());
+}

@@ -29,6 +29,8 @@ pub struct Lsp {
     pub saves_edits: bool,
     /// The documents this editor has open: URI → (version, text).
     pub open: HashMap<String, (i32, String)>,
+    /// Positions count UTF-8 bytes (else UTF-16 units), as negotiated.
+    pub utf8: bool,
 }
 
 pub fn uri(path: &Path) -> String {
@@ -90,6 +92,7 @@ impl Lsp {
             approval: Some("Run".to_owned()),
             saves_edits: false,
             open: HashMap::new(),
+            utf8: false,
         }
     }
 
@@ -102,6 +105,7 @@ impl Lsp {
         } else {
             json!(["utf-16"])
         };
+        lsp.utf8 = utf8;
         let response = lsp
             .request(
                 "initialize",
@@ -218,17 +222,12 @@ impl Lsp {
                 .to_owned();
             let version = operation["textDocument"]["version"].as_i64();
             let edits = operation["edits"].as_array().expect("edits");
-            assert_eq!(edits.len(), 1, "one whole-document replacement");
-            let new_text = edits[0]["newText"].as_str().expect("newText").to_owned();
-            if let Some((have, text)) = self.open.get(&target).cloned() {
+            let path = target.strip_prefix("file://").expect("file uri").to_owned();
+            let new_text = if let Some((have, text)) = self.open.get(&target).cloned() {
                 if version != Some(i64::from(have)) {
                     return json!({"applied": false, "failureReason": format!("version {version:?} is not {have}")});
                 }
-                assert_eq!(
-                    edits[0]["range"]["start"],
-                    json!({"line": 0, "character": 0})
-                );
-                let _ = text;
+                let new_text = apply_text_edits(&text, edits, self.utf8);
                 let next = have + 1;
                 self.open.insert(target.clone(), (next, new_text.clone()));
                 self.notify(
@@ -236,13 +235,17 @@ impl Lsp {
                     json!({"textDocument": {"uri": target, "version": next}, "contentChanges": [{"text": new_text}]}),
                 )
                 .await;
-            }
+                new_text
+            } else {
+                let disk = std::fs::read_to_string(&path).unwrap_or_default();
+                apply_text_edits(&disk, edits, self.utf8)
+            };
             if self.saves_edits {
-                let path = target.strip_prefix("file://").expect("file uri");
-                if let Some(parent) = Path::new(path).parent() {
+                if let Some(parent) = Path::new(&path).parent() {
                     std::fs::create_dir_all(parent).expect("mkdir");
                 }
-                std::fs::write(path, &new_text).expect("save");
+                // Saving writes the whole buffer: its unsaved changes too.
+                std::fs::write(&path, &new_text).expect("save");
                 self.notify(
                     "textDocument/didSave",
                     json!({"textDocument": {"uri": target}}),
@@ -325,4 +328,51 @@ impl Lsp {
             .expect("exits")
             .expect("status")
     }
+}
+
+/// The byte offset of an LSP position in `text` (UTF-8 bytes or UTF-16 units per character).
+fn offset(text: &str, position: &Value, utf8: bool) -> usize {
+    let line = position["line"].as_u64().expect("line") as usize;
+    let character = position["character"].as_u64().expect("character") as usize;
+    let mut at = 0;
+    for _ in 0..line {
+        match text[at..].find('\n') {
+            Some(end) => at += end + 1,
+            None => return text.len(),
+        }
+    }
+    let line_end = text[at..].find('\n').map_or(text.len(), |end| at + end);
+    let mut units = 0;
+    for (index, c) in text[at..line_end].char_indices() {
+        if units >= character {
+            return at + index;
+        }
+        units += if utf8 { c.len_utf8() } else { c.len_utf16() };
+    }
+    line_end
+}
+
+/// Applies LSP text edits (ranges in the original text) the way an editor does.
+pub fn apply_text_edits(text: &str, edits: &[Value], utf8: bool) -> String {
+    let mut spans: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|edit| {
+            (
+                offset(text, &edit["range"]["start"], utf8),
+                offset(text, &edit["range"]["end"], utf8),
+                edit["newText"].as_str().expect("newText"),
+            )
+        })
+        .collect();
+    spans.sort_by_key(|(start, _, _)| *start);
+    let mut out = String::new();
+    let mut at = 0;
+    for (start, end, new_text) in spans {
+        assert!(start >= at, "overlapping edits");
+        out.push_str(&text[at..start]);
+        out.push_str(new_text);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
