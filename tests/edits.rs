@@ -302,6 +302,24 @@ async fn an_edit_goes_to_the_dirty_buffer_and_keeps_the_users_changes() {
         if saves_edits {
             assert_eq!(project.read("src/ledger.js"), both);
             assert_eq!(update["summary"], "+1 −1, exact");
+            // The turn's before and after, for a diff view.
+            let message = response["result"]["messageId"].clone();
+            let diff = lsp
+                .request(
+                    "openbolt/fileDiff",
+                    json!({"messageId": message, "filePath": "src/ledger.js"}),
+                )
+                .await;
+            assert_eq!(diff["result"]["before"], LEDGER, "{diff}");
+            assert_eq!(diff["result"]["after"], both.as_str(), "{diff}");
+            assert_eq!(diff["result"]["existed"], true);
+            let outside = lsp
+                .request(
+                    "openbolt/fileDiff",
+                    json!({"messageId": message, "filePath": "../x"}),
+                )
+                .await;
+            assert_eq!(outside["error"]["code"], -32602, "{outside}");
         } else {
             assert_eq!(
                 project.read("src/ledger.js"),

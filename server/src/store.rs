@@ -28,7 +28,7 @@ use crate::provider::Usage;
 use crate::types::ActionUpdate;
 pub use reads::load_conversation;
 pub use recorder::SessionRecorder;
-pub use revert::RevertStep;
+pub use revert::{FileVersions, RevertStep};
 use rusqlite::Connection;
 pub use schema::{MessageRole, StoredStatus};
 use schema::{connect, migrate};

@@ -128,6 +128,40 @@ impl Backend {
             .map_err(ServerError::from)?)
     }
 
+    /// `openbolt/fileDiff`: a file as a turn found it and left it (for a diff view).
+    pub async fn file_diff(&self, params: FileDiffParams) -> Result<FileDiff> {
+        let conversations = self.conversations()?;
+        let store = conversations.store().cloned().ok_or_else(|| {
+            ServerError::InvalidParams("the session store is not available".to_owned())
+        })?;
+        let root = std::fs::canonicalize(conversations.workspace())
+            .map_err(|failure| ServerError::Internal(failure.to_string()))?;
+        let path = crate::actions::files::resolve_in_workspace(&root, &params.file_path)
+            .map_err(|failure| ServerError::InvalidParams(failure.to_string()))?;
+        let message_id = params.message_id.clone();
+        let versions = off_thread(move || {
+            store
+                .file_versions(&message_id, &path)
+                .map_err(|failure| ServerError::Internal(failure.to_string()))
+        })
+        .await?
+        .ok_or_else(|| {
+            ServerError::InvalidParams(format!(
+                "the turn {} did not change {}",
+                params.message_id, params.file_path
+            ))
+        })?;
+        let text = |bytes: Option<Vec<u8>>| {
+            bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        };
+        Ok(FileDiff {
+            file_path: params.file_path,
+            existed: versions.existed,
+            before: text(versions.before),
+            after: text(versions.after),
+        })
+    }
+
     pub async fn terminal_input(&self, params: TerminalInputParams) -> Result<Value> {
         self.state
             .terminals

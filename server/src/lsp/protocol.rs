@@ -104,6 +104,29 @@ pub struct RevertParams {
     pub message_id: Option<String>,
 }
 
+/// `openbolt/fileDiff` params: a file a turn changed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileDiffParams {
+    /// The reply whose action changed the file.
+    pub message_id: String,
+    /// As the action named it, relative to the workspace.
+    pub file_path: String,
+}
+
+/// `openbolt/fileDiff` result: the file before and after that turn.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileDiff {
+    pub file_path: String,
+    /// The file existed before the turn.
+    pub existed: bool,
+    /// Its text before the turn (`null`: it did not exist, or was not kept — a secret or over 5 MB).
+    pub before: Option<String>,
+    /// Its text after the turn (`null`: not kept).
+    pub after: Option<String>,
+}
+
 /// `openbolt/terminalInput`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -94,3 +94,56 @@ impl Store {
         Ok((turns, steps))
     }
 }
+
+impl Store {
+    /// What `path` held before the turn `message_id` changed it and what the turn left, when kept
+    /// (secrets and large files are not). `None`: the turn did not touch the file.
+    pub fn file_versions(
+        &self,
+        message_id: &str,
+        path: &Path,
+    ) -> Result<Option<FileVersions>, StoreError> {
+        let path = path.to_string_lossy().into_owned();
+        let row: Option<(Option<String>, bool, Option<String>)> = self.read(|connection| {
+            let mut statement = connection.prepare(
+                "SELECT before_hash, before_kept, after_hash FROM snapshots WHERE message_id = ?1 AND path = ?2",
+            )?;
+            let mut rows = statement.query_map(rusqlite::params![message_id, path], |row| {
+                Ok((row.get(0)?, row.get::<_, i64>(1)? != 0, row.get(2)?))
+            })?;
+            rows.next().transpose()
+        })?;
+        let Some((before, kept, after)) = row else {
+            return Ok(None);
+        };
+        let blob = |hash: &Option<String>| {
+            hash.as_ref().and_then(|hash| {
+                self.read(|connection| {
+                    connection.query_row(
+                        "SELECT content FROM blobs WHERE hash = ?1",
+                        [hash],
+                        |row| row.get::<_, Vec<u8>>(0),
+                    )
+                })
+                .ok()
+                .and_then(|stored| decompress(&stored))
+            })
+        };
+        Ok(Some(FileVersions {
+            existed: before.is_some() || !kept,
+            before: blob(&before),
+            after: blob(&after),
+        }))
+    }
+}
+
+/// A file as a turn found it and left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileVersions {
+    /// The file existed before the turn.
+    pub existed: bool,
+    /// Its content before, when kept.
+    pub before: Option<Vec<u8>>,
+    /// Its content after, when kept.
+    pub after: Option<Vec<u8>>,
+}

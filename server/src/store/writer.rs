@@ -258,8 +258,13 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
                 Some(bytes) if before_kept => Some(store_blob(transaction, bytes)?),
                 _ => None,
             };
-            // What the turn wrote is kept as a hash only: enough to see later edits.
-            let after_hash = after.as_deref().map(hash);
+            // What the turn wrote: its hash sees later edits, its content shows the turn's diff. Blobs
+            // are shared by content, so it costs nothing when the next turn starts from it.
+            let after_hash = match &after {
+                Some(bytes) if keepable(&after) => Some(store_blob(transaction, bytes)?),
+                Some(bytes) => Some(hash(bytes)),
+                None => None,
+            };
             transaction.execute(
                 "INSERT INTO snapshots (message_id, path, before_hash, before_kept, after_hash) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (message_id, path) DO UPDATE SET after_hash = ?5",
