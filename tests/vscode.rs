@@ -21,6 +21,7 @@ fn required(path: PathBuf) -> PathBuf {
 const APP: &str = "Here is your page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from VS Code</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n\nOpen the preview.";
 const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
 const READ_DONE: &str = "It is one heading.";
+const TWEAK: &str = "Tweaking it.\n<boltArtifact id=\"tweak\" title=\"Tweak\">\n<boltAction type=\"edit\" filePath=\"index.html\">\n<<<<<<< SEARCH\n<h1>Hello from VS Code</h1>\n=======\n<h1>Edited in VS Code</h1>\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,6 +43,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(EDIT),
             Reply::text(READ),
             Reply::text(READ_DONE),
+            Reply::text(TWEAK),
         ],
     )
     .await;
@@ -81,7 +83,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("13 passed, 0 failed") && output.status.success(),
+        stdout.contains("14 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

@@ -166,6 +166,26 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     return files;
   }
 
+  // Before/after texts of a turn's change, served to VS Code's diff view.
+  const diffTexts = new Map<string, string>();
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider('openbolt-diff', {
+      provideTextDocumentContent: (uri) => diffTexts.get(uri.toString()) ?? '',
+    }),
+  );
+  async function openDiff(messageId: string, filePath: string): Promise<void> {
+    const connected = await ensureClient();
+    if (!connected) return;
+    const diff = await connected.sendRequest(ext.fileDiff, { messageId, filePath });
+    const side = (which: 'before' | 'after') =>
+      vscode.Uri.from({ scheme: 'openbolt-diff', path: `/${which}/${filePath}`, query: messageId });
+    const before = side('before');
+    const after = side('after');
+    diffTexts.set(before.toString(), diff.before ?? '');
+    diffTexts.set(after.toString(), diff.after ?? '');
+    await vscode.commands.executeCommand('vscode.diff', before, after, `${filePath} (OpenBolt's change)`);
+  }
+
   async function onWebview(message: FromWebview): Promise<void> {
     switch (message.type) {
       case 'send':
@@ -189,6 +209,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         }
         break;
       }
+      case 'openDiff':
+        await openDiff(message.messageId, message.path);
+        break;
       case 'showTerminal':
         terminals.show(message.terminalId);
         break;

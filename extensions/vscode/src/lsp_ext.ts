@@ -9,7 +9,7 @@ export interface ActionUpdate {
   messageId: string;
   artifactId: string;
   actionId: number;
-  type: 'file' | 'shell' | 'start' | 'read' | string;
+  type: 'file' | 'shell' | 'start' | 'read' | 'edit' | string;
   filePath?: string;
   command?: string;
   status: ActionStatus;
@@ -91,7 +91,15 @@ export interface RevertResult {
   files: { path: string; status: 'restored' | 'deleted' | 'conflict'; reason?: string }[];
 }
 
+export interface FileDiff {
+  filePath: string;
+  existed: boolean;
+  before: string | null;
+  after: string | null;
+}
+
 export const chat = new RequestType<ChatParams, ChatResult, void>('openbolt/chat');
+export const fileDiff = new RequestType<{ messageId: string; filePath: string }, FileDiff, void>('openbolt/fileDiff');
 export const abort = new RequestType<{ sessionId: string }, boolean, void>('openbolt/abort');
 export const sessions = new RequestType0<SessionSummary[], void>('openbolt/sessions');
 export const loadSession = new RequestType<

@@ -366,6 +366,31 @@ try {
     await waitFor('the turn to end', async () => (await webviewText(frame)).includes('It is one heading.') && (await composerFree(frame)));
     await page.screenshot({ path: path.join(artifacts, 'read.png') });
   });
+
+  await test('an edit changes only its lines in the open editor, undoes in one step, and its card opens the diff', async () => {
+    const frame = await chatFrame();
+    await page.click('.tabs-container .tab[aria-label*="index.html"]');
+    const editorText = async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent));
+    await waitFor('the file in the editor', async () => (await editorText()).includes('Hello from VS Code'));
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'tweak the heading');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the edit card', async () => frame.$('.action.status-complete:has-text("edit index.html (+1 −1, exact)")'));
+    await waitFor('the edit in the editor', async () => (await editorText()).includes('Edited in VS Code'));
+    await waitFor('the turn to end', () => composerFree(frame));
+    const saved = fs.readFileSync(path.join(workspace, 'index.html'), 'utf8');
+    if (saved !== '<h1>Edited in VS Code</h1>\n') throw new Error(`index.html on disk is ${JSON.stringify(saved)}`);
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+z');
+    await waitFor('one undo to bring the old heading back', async () => (await editorText()).includes('Hello from VS Code'));
+    await frame.click('.action:has-text("edit index.html")');
+    await waitFor('the diff editor', async () => page.$('.monaco-diff-editor'));
+    await waitFor('both sides', async () => {
+      const text = visible(await page.$eval('.monaco-diff-editor', (diff) => diff.textContent));
+      return text.includes('Hello from VS Code') && text.includes('Edited in VS Code');
+    });
+    await page.screenshot({ path: path.join(artifacts, 'edit-diff.png') });
+  });
 } catch (error) {
   results.failed += 1;
   console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${serverLog.slice(-4000)}`);

@@ -6,6 +6,7 @@ import {
   actionLabel,
   actionNote,
   highlight,
+  opensDiff,
   opensFile,
   renderMarkdown,
   stableBoundary,
@@ -47,6 +48,13 @@ test('action labels name the file or the command and a failed exit code', () => 
     'read src/big.js (412 lines)',
   );
   assert.equal(actionLabel({ actionId: 5, artifactId: 'a', type: 'read', filePath: '.env', status: 'failed' }), 'read .env');
+});
+
+test('an applied edit shows its change; its label says how much and how it matched', () => {
+  const edit = { actionId: 0, artifactId: 'a', type: 'edit', filePath: 'src/ledger.js', status: 'complete' as const, summary: '+1 −1, exact' };
+  assert.equal(actionLabel(edit), 'edit src/ledger.js (+1 −1, exact)');
+  assert.equal(opensDiff(edit), true);
+  assert.equal(opensDiff({ ...edit, status: 'failed' }), false);
 });
 
 test('file and read cards open their file', () => {

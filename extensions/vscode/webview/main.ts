@@ -7,6 +7,7 @@ import {
   actionLabel,
   actionNote,
   escapeHtml,
+  opensDiff,
   opensFile,
   renderMarkdown,
   usageText,
@@ -92,7 +93,7 @@ function render(entry: Message): void {
     for (const action of [...entry.actions].sort((a, b) => a.actionId - b.actionId)) {
       // The label is cut to one line; the tooltip holds the whole command and any error.
       const note = actionNote(action);
-      const full = [opensFile(action) ? action.filePath : action.command, note].filter(Boolean).join('\n');
+      const full = [opensFile(action) || opensDiff(action) ? action.filePath : action.command, note].filter(Boolean).join('\n');
       const title = full ? ` title="${escapeHtml(full)}"` : '';
       parts.push(
         `<button class="action status-${action.status}" role="listitem" data-action="${action.actionId}"${title}>` +
@@ -118,7 +119,9 @@ function render(entry: Message): void {
     const action = entry.actions.find((candidate) => String(candidate.actionId) === button.dataset.action);
     button.onclick = () => {
       if (!action) return;
-      if (opensFile(action) && action.filePath) {
+      if (opensDiff(action) && action.filePath) {
+        vscode.postMessage({ type: 'openDiff', messageId: entry.id, path: action.filePath });
+      } else if (opensFile(action) && action.filePath) {
         vscode.postMessage({ type: 'openFile', path: action.filePath });
       } else if (action.terminalId !== undefined) {
         vscode.postMessage({ type: 'showTerminal', terminalId: action.terminalId });

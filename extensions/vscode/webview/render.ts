@@ -125,8 +125,8 @@ export function actionLabel(action: ActionView): string {
   let label: string;
   if (action.type === 'file') {
     label = action.filePath ?? 'file';
-  } else if (action.type === 'read') {
-    label = `read ${action.filePath ?? '…'}`;
+  } else if (action.type === 'read' || action.type === 'edit') {
+    label = `${action.type} ${action.filePath ?? '…'}`;
   } else {
     label = `${action.type} ${action.command?.split('\n')[0] ?? '…'}`;
   }
@@ -141,6 +141,11 @@ export function actionLabel(action: ActionView): string {
 /** Whether clicking the card opens its file. */
 export function opensFile(action: ActionView): boolean {
   return (action.type === 'file' || action.type === 'read') && action.filePath !== undefined;
+}
+
+/** Whether clicking the card shows the change it made (an applied edit): before and after, side by side. */
+export function opensDiff(action: ActionView): boolean {
+  return action.type === 'edit' && action.status === 'complete' && action.filePath !== undefined;
 }
 
 /** The line under an action's label: why it failed or was skipped, or what it waits for. */

@@ -8,6 +8,7 @@ export type FromWebview =
   | { type: 'newChat' }
   | { type: 'pickSession' }
   | { type: 'openFile'; path: string }
+  | { type: 'openDiff'; messageId: string; path: string }
   | { type: 'showTerminal'; terminalId: number }
   | { type: 'openPreview'; url: string }
   | { type: 'complete'; prefix: string };
