@@ -25,6 +25,7 @@ const TERMINAL: &str = "An interactive program.\n<boltArtifact id=\"term\" title
 const EDIT: &str = "Changing it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed</h1>\n</boltAction>\n</boltArtifact>\n";
 const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
 const READ_DONE: &str = "It is one heading.";
+const NOTES: &str = "Tweaking them.\n<boltArtifact id=\"notes\" title=\"Notes\">\n<boltAction type=\"edit\" filePath=\"notes.txt\">\n<<<<<<< SEARCH\none\n=======\nONE\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nfive\n=======\nFIVE\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,6 +42,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(EDIT),
             Reply::text(READ),
             Reply::text(READ_DONE),
+            Reply::text(NOTES),
         ],
     )
     .await;
@@ -78,7 +80,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("13 passed, 0 failed") && output.status.success(),
+        stdout.contains("14 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

@@ -291,6 +291,46 @@ test('@ in the prompt completes a workspace file, and a read the model asks for 
   end)
 end)
 
+test('an edit changes only its lines in the buffer, one undo takes it back, and :OpenBoltDiff shows it', function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  local notes = workspace .. '/notes.txt'
+  local file = assert(io.open(notes, 'w'))
+  file:write('one\ntwo\nthree\nfour\nfive\n')
+  file:close()
+  vim.cmd('edit ' .. vim.fn.fnameescape(notes))
+  local buf = vim.api.nvim_get_current_buf()
+  require('openbolt').chat('tweak the notes')
+  wait_for('the edit in the chat', function()
+    return chat_text():find('✓ edit notes.txt (+2 −2, exact)', 1, true) ~= nil
+  end)
+  wait_for('the turn to end', function()
+    return turn_ended('tweak the notes')
+  end)
+  local edited = { 'ONE', 'two', 'three', 'four', 'FIVE' }
+  assert(vim.deep_equal(vim.api.nvim_buf_get_lines(buf, 0, -1, false), edited), vim.inspect(vim.api.nvim_buf_get_lines(buf, 0, -1, false)))
+  assert(read(notes) == 'ONE\ntwo\nthree\nfour\nFIVE\n', read(notes))
+  -- Both changed lines come back with one undo.
+  vim.api.nvim_buf_call(buf, function()
+    vim.cmd('undo')
+  end)
+  local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  assert(vim.deep_equal(lines, { 'one', 'two', 'three', 'four', 'five' }), vim.inspect(lines))
+  vim.cmd('OpenBoltDiff notes.txt')
+  wait_for('the diff tab', function()
+    local windows = vim.api.nvim_tabpage_list_wins(0)
+    return #windows == 2 and vim.wo[windows[1]].diff and vim.wo[windows[2]].diff
+  end)
+  local sides = {}
+  for _, window in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    table.insert(sides, table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(window), 0, -1, false), ' '))
+  end
+  table.sort(sides)
+  assert(sides[1] == 'ONE two three four FIVE' and sides[2] == 'one two three four five', vim.inspect(sides))
+  vim.cmd('tabclose')
+end)
+
 test(':checkhealth openbolt finds the server', function()
   vim.cmd('checkhealth openbolt')
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')

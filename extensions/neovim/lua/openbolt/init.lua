@@ -244,6 +244,51 @@ function M.pick_terminal()
   require('openbolt.terminal').pick()
 end
 
+--- Files the AI changed, newest last: { messageId, filePath }.
+local changes = {}
+
+--- `:OpenBoltDiff [path]`: the last change the AI made to {path} (default: the last file it changed), as
+--- a before/after diff in a new tab.
+function M.diff(path)
+  local change
+  for index = #changes, 1, -1 do
+    if path == nil or path == '' or changes[index].filePath == path then
+      change = changes[index]
+      break
+    end
+  end
+  if not change then
+    vim.notify('[openbolt] no change to show' .. (path and path ~= '' and (' for ' .. path) or ''), vim.log.levels.WARN)
+    return
+  end
+  local client = M.client(true)
+  if not client then
+    return
+  end
+  client:request('openbolt/fileDiff', change, function(err, result)
+    if err then
+      vim.notify('[openbolt] ' .. err.message, vim.log.levels.WARN)
+      return
+    end
+    local filetype = vim.filetype.match({ filename = result.filePath }) or ''
+    local function side(name, text)
+      local buf = vim.api.nvim_create_buf(false, true)
+      vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split((text or ''):gsub('\n$', ''), '\n', { plain = true }))
+      vim.api.nvim_buf_set_name(buf, string.format('openbolt://%s/%s (%s)', change.messageId, result.filePath, name))
+      vim.bo[buf].filetype = filetype
+      vim.bo[buf].modifiable = false
+      vim.bo[buf].bufhidden = 'wipe'
+      return buf
+    end
+    vim.cmd('tabnew')
+    vim.api.nvim_win_set_buf(0, side('before', result.before))
+    vim.cmd('diffthis')
+    vim.cmd('vsplit')
+    vim.api.nvim_win_set_buf(0, side('after', result.after))
+    vim.cmd('diffthis')
+  end)
+end
+
 -- Notifications from the server (see handlers.lua).
 
 function M.on_chat_delta(params)
@@ -255,6 +300,9 @@ end
 function M.on_action_update(params)
   if params.terminalId and params.command then
     require('openbolt.terminal').set_command(params.terminalId, params.command)
+  end
+  if params.status == 'complete' and (params.type == 'edit' or params.type == 'file') and params.filePath then
+    table.insert(changes, { messageId = params.messageId, filePath = params.filePath })
   end
   chat.action(params)
 end
