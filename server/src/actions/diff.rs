@@ -2,9 +2,10 @@
 //! an editor changes only those lines (cursors, folds and marks elsewhere stay put, undo is one step)
 //! and a summary can say `+3 −1`.
 //!
-//! Common leading and trailing lines are cut first (linear); the rest is diffed with Myers' algorithm
-//! under a deadline, after which the remaining middle is one replacement: a rewrite of a 10 MB file
-//! still answers quickly.
+//! Common leading and trailing lines are cut first (linear). When the rest has as many lines on both
+//! sides and most of them pair up unchanged (lines edited in place: a rename, a reformat), the
+//! changed runs are found pairwise (linear); otherwise Myers' algorithm runs under a deadline, after
+//! which what is left is one replacement: a rewrite of a 10 MB file still answers quickly.
 
 use similar::{Algorithm, DiffOp};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ pub struct LineChange {
     pub text: String,
 }
 
-/// How long Myers may look for the smallest diff before the middle is replaced whole.
+/// How long the diff may look for the smallest change before the rest is replaced whole.
 const DEADLINE: Duration = Duration::from_millis(40);
 
 /// The replacements that turn `before` into `after`, in order, not overlapping.
@@ -46,6 +47,9 @@ pub fn line_changes(before: &str, after: &str) -> Vec<LineChange> {
     for line in old_middle {
         at += line.len();
         offsets.push(at);
+    }
+    if let Some(changes) = same_length_changes(head, &offsets, old_middle, new_middle) {
+        return changes;
     }
     let ops = similar::capture_diff_slices_deadline(
         Algorithm::Myers,
@@ -98,6 +102,44 @@ pub fn line_changes(before: &str, after: &str) -> Vec<LineChange> {
         });
     }
     changes
+}
+
+/// Lines edited in place: when both sides have as many lines and at least half of them are equal
+/// pairwise, each run of differing pairs is one change.
+fn same_length_changes(
+    head: usize,
+    offsets: &[usize],
+    old: &[&str],
+    new: &[&str],
+) -> Option<Vec<LineChange>> {
+    if old.len() != new.len() || old.is_empty() {
+        return None;
+    }
+    let equal = old.iter().zip(new).filter(|(a, b)| a == b).count();
+    if equal * 2 < old.len() {
+        return None;
+    }
+    let mut changes: Vec<LineChange> = Vec::new();
+    for (index, (a, b)) in old.iter().zip(new).enumerate() {
+        if a == b {
+            continue;
+        }
+        match changes.last_mut() {
+            Some(last) if last.end == head + index => {
+                last.end += 1;
+                last.end_byte = offsets[index + 1];
+                last.text.push_str(b);
+            }
+            _ => changes.push(LineChange {
+                start: head + index,
+                end: head + index + 1,
+                start_byte: offsets[index],
+                end_byte: offsets[index + 1],
+                text: (*b).to_owned(),
+            }),
+        }
+    }
+    Some(changes)
 }
 
 /// Lines added and removed between `before` and `after`.
