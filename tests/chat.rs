@@ -568,7 +568,10 @@ async fn the_app_runs_its_server_shows_the_preview_and_ctrl_c_ends_it() {
     assert!(seen.find("key=[]") < seen.find("✓ shell `echo"), "{seen}");
     assert!(seen.contains("✓ shell `echo"), "{seen}");
     assert!(seen.contains("▸ start `echo server-pid"), "{seen}");
-    assert!(seen.contains("── done"), "{seen}");
+    // The turn ends once its dev server has settled (watched for an early error), maybe after the preview.
+    if !seen.contains("── done") {
+        read_until(&mut lines, &mut seen, "── done").await;
+    }
     let url = seen
         .lines()
         .find_map(|line| line.split("◉ preview: ").nth(1))
@@ -707,7 +710,7 @@ async fn a_session_is_saved_continued_exported_and_reverted() {
     let continued = chat(
         &standin,
         workspace.path(),
-        &["--session", &session, "change the first"],
+        &["--session", &session, "--auto-fix", "0", "change the first"],
     )
     .await;
     // The existing .env, whose content the model never sees, is not replaced.

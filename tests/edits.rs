@@ -148,7 +148,12 @@ async fn an_edit_changes_one_line_and_a_failed_one_changes_nothing_and_tells_the
     )
     .await;
     let project = Project::new();
-    let (code, text) = openbolt(&project, &standin, &["chat", "add the discount"]).await;
+    let (code, text) = openbolt(
+        &project,
+        &standin,
+        &["chat", "--auto-fix", "0", "add the discount"],
+    )
+    .await;
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("✓ edit src/ledger.js (+1 −1, exact)"),
@@ -213,7 +218,14 @@ async fn whole_file_rewrites_need_the_file_seen_and_no_placeholders() {
     let (code, text) = openbolt(
         &project,
         &standin,
-        &["chat", "--context-tokens", "200000", "shrink it"],
+        &[
+            "chat",
+            "--auto-fix",
+            "0",
+            "--context-tokens",
+            "200000",
+            "shrink it",
+        ],
     )
     .await;
     assert_eq!(code, Some(1), "{text}");

@@ -111,6 +111,8 @@ async fn a_read_is_answered_within_the_turn_and_secrets_and_escapes_are_refused(
             "how are invoice totals computed?",
             "--context-tokens",
             "200000",
+            "--auto-fix",
+            "0",
         ],
     )
     .await;

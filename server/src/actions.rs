@@ -113,6 +113,23 @@ pub struct RunnerReport {
     pub reads: Vec<(usize, String)>,
 }
 
+/// The syntax errors of `text` written to `path`, when its language is one OpenBolt parses.
+pub fn syntax_diagnostics(path: &Path, text: &str) -> Vec<crate::types::Diagnostic> {
+    let Some(language) = openbolt_syntax::Language::detect(path, text.as_bytes()) else {
+        return Vec::new();
+    };
+    openbolt_syntax::syntax_errors(language, text.as_bytes())
+        .into_iter()
+        .map(|error| crate::types::Diagnostic {
+            line: error.start.0,
+            column: error.start.1,
+            end_line: error.end.0,
+            end_column: error.end.1,
+            message: error.message,
+        })
+        .collect()
+}
+
 /// A read shows at least this much, however full the context is.
 const MIN_READ_TOKENS: usize = 300;
 
@@ -363,9 +380,11 @@ impl Runner {
                     self.write_file(&path, relative, &job.content, report).await
                 };
                 match result {
-                    Ok(summary) => {
+                    Ok((summary, written)) => {
                         let mut update = update.status(ActionStatus::Complete);
                         update.summary = summary;
+                        update.diagnostics =
+                            crate::blocking(|| syntax_diagnostics(&path, &written));
                         update
                     }
                     Err(error) => update.with_error(error).status(ActionStatus::Failed),
@@ -440,7 +459,7 @@ impl Runner {
         relative: &str,
         content: &str,
         report: &mut RunnerReport,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<(Option<String>, String), String> {
         if let Some(line) = edit::placeholder(content) {
             return Err(format!(
                 "refused: the file stands in for code with a placeholder ({}) — write the whole file, or change part of it with an edit action",
@@ -471,7 +490,7 @@ impl Runner {
             let (added, removed) = diff::counts(&String::from_utf8_lossy(&before), content);
             format!("+{added} −{removed}")
         });
-        Ok(summary)
+        Ok((summary, content.to_owned()))
     }
 
     /// An edit action: its blocks applied to the file as the user sees it (the editor's buffer when
@@ -482,7 +501,7 @@ impl Runner {
         relative: &str,
         body: &str,
         report: &mut RunnerReport,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<(Option<String>, String), String> {
         let Some(current) = crate::blocking(|| self.writer.current(path)) else {
             return Err(format!(
                 "{relative} does not exist: an edit changes an existing file (create one with a file action)"
@@ -510,7 +529,7 @@ impl Runner {
         if let Some(note) = note {
             summary.push_str(&format!("; {note}"));
         }
-        Ok(Some(summary))
+        Ok((Some(summary), applied.text))
     }
 
     /// A read action: the file as the user sees it (the editor's buffer when open), through the same

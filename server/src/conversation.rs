@@ -6,6 +6,7 @@
 //! loaded sessions. A [`Conversation`] is one session: its turn lock (held for a whole turn), the running
 //! turn's cancel token, the engine's history, its runner, and the transcript a chat panel shows.
 
+pub mod fixes;
 pub mod revert;
 pub mod transcript;
 
@@ -57,13 +58,31 @@ pub trait FrontEnd: Send + Sync {
     fn writer(&self) -> Box<dyn FileWriter>;
     /// Who a session's commands are asked of.
     fn approver(&self) -> Box<dyn Approver>;
+
+    /// What the editor shows now (buffers): the context of an automatic fix round.
+    fn editor(&self) -> EditorContext {
+        EditorContext::default()
+    }
+}
+
+/// An automatic fix round, as the front end announces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixRound {
+    pub round: u32,
+    pub rounds: u32,
+    pub problems: usize,
 }
 
 /// Where a turn's events are shown: a printer, or the editor's notifications. Called in the order the
 /// events happen, after each is recorded.
 pub trait Sink: Send {
-    /// The turn begins; its reply will have the id `message_id`. Called before any event.
-    fn started<'a>(&'a mut self, message_id: &'a str) -> BoxFuture<'a, ()>;
+    /// The turn begins; its reply will have the id `message_id`. Called before any event. `fix` is set
+    /// for an automatic fix round (its prompt is OpenBolt's report, not the user's words).
+    fn started<'a>(
+        &'a mut self,
+        message_id: &'a str,
+        fix: Option<&'a FixRound>,
+    ) -> BoxFuture<'a, ()>;
     fn event<'a>(&'a mut self, event: &'a TurnEvent) -> BoxFuture<'a, ()>;
 }
 
@@ -75,6 +94,8 @@ pub struct TurnRequest {
     pub policy: ApprovalPolicy,
     /// A `shell` action still running after this long is stopped.
     pub shell_timeout: Duration,
+    /// How many automatic fix rounds may follow a turn with problems (0: none).
+    pub auto_fix: u32,
 }
 
 /// A finished turn: its reply's id and how it went.
@@ -335,7 +356,10 @@ impl Conversations {
     }
 
     /// Runs one turn of `conversation` (whose lock `state` is) to its end: records it, hands every event
-    /// to `sink` as it happens, and keeps the transcript.
+    /// to `sink` as it happens, and keeps the transcript. When the turn's actions have problems (see
+    /// [`fixes`]), up to `request.auto_fix` fix rounds follow — each a turn of its own whose prompt is the
+    /// report — until nothing fails, a round fails the same way as the one before, or the user stops.
+    /// The last round is returned, with the usage of all of them.
     pub async fn run_turn(
         &self,
         conversation: &Conversation,
@@ -345,24 +369,77 @@ impl Conversations {
         cancel: CancellationToken,
         sink: &mut dyn Sink,
     ) -> Turn {
-        let message_id = new_id("m");
-        *lock(&conversation.cancel) = Some(cancel.clone());
-        sink.started(&message_id).await;
-        let outcome = self
-            .drive(
-                conversation,
-                state,
-                engine,
-                request,
-                &message_id,
-                cancel,
-                sink,
-            )
-            .await;
-        *lock(&conversation.cancel) = None;
-        Turn {
-            message_id,
-            outcome,
+        let rounds = request.auto_fix;
+        let mut request = request;
+        let mut fix: Option<FixRound> = None;
+        let mut previous: Option<Vec<String>> = None;
+        let mut usage = crate::provider::Usage::default();
+        loop {
+            let message_id = new_id("m");
+            *lock(&conversation.cancel) = Some(cancel.clone());
+            sink.started(&message_id, fix.as_ref()).await;
+            let next_request = TurnRequest {
+                prompt: String::new(),
+                editor: EditorContext::default(),
+                policy: request.policy.clone(),
+                shell_timeout: request.shell_timeout,
+                auto_fix: request.auto_fix,
+            };
+            let mut outcome = self
+                .drive(
+                    conversation,
+                    state,
+                    engine,
+                    request,
+                    &message_id,
+                    cancel.clone(),
+                    sink,
+                )
+                .await;
+            *lock(&conversation.cancel) = None;
+            usage += outcome.usage;
+            let round = fix.as_ref().map_or(0, |fix| fix.round);
+            let done = |mut outcome: TurnOutcome| {
+                outcome.usage = usage;
+                Turn {
+                    message_id: message_id.clone(),
+                    outcome,
+                }
+            };
+            if outcome.status != crate::engine::TurnStatus::Complete
+                || cancel.is_cancelled()
+                || round >= rounds
+            {
+                return done(outcome);
+            }
+            let root =
+                std::fs::canonicalize(&self.workspace).unwrap_or_else(|_| self.workspace.clone());
+            let failures = fixes::gather(&outcome.actions, &root, &self.terminals).await;
+            if failures.is_empty() || cancel.is_cancelled() {
+                return done(outcome);
+            }
+            let keys = fixes::keys(&failures);
+            if previous.as_ref() == Some(&keys) {
+                let notice = crate::types::TurnEvent::Notice(
+                    "the fix round ended with the same problems as the one before: no more rounds"
+                        .to_owned(),
+                );
+                sink.event(&notice).await;
+                outcome.error = Some("the same problems remain after a fix round".to_owned());
+                return done(outcome);
+            }
+            previous = Some(keys);
+            let next = FixRound {
+                round: round + 1,
+                rounds,
+                problems: failures.len(),
+            };
+            request = TurnRequest {
+                prompt: fixes::report(&failures, next.round, rounds),
+                editor: self.front_end.editor(),
+                ..next_request
+            };
+            fix = Some(next);
         }
     }
 

@@ -321,6 +321,7 @@ mod tests {
             error: None,
             terminal_id: None,
             summary: None,
+            diagnostics: Vec::new(),
             output_tail: None,
         }
     }

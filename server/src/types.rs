@@ -66,6 +66,9 @@ pub struct ActionUpdate {
     /// A short result for people: `412 lines` for a read.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub summary: Option<String>,
+    /// Syntax errors in what a `file` or `edit` action wrote (empty: none, or not a mapped language).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub diagnostics: Vec<Diagnostic>,
     /// The end of a failed command's output, escape sequences removed: for the model's next turn.
     #[serde(skip)]
     pub output_tail: Option<String>,
@@ -84,6 +87,7 @@ impl ActionUpdate {
             error: None,
             terminal_id: None,
             summary: None,
+            diagnostics: Vec::new(),
             output_tail: None,
         }
     }
@@ -106,6 +110,17 @@ impl ActionUpdate {
             (None, None) => self.kind.as_str().to_owned(),
         }
     }
+}
+
+/// A syntax error in a file the AI wrote: 0-based lines, byte columns.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostic {
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+    pub message: String,
 }
 
 /// A closed action, ready to run.

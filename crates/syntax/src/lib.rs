@@ -281,6 +281,89 @@ pub fn tags(language: Language, source: &[u8]) -> Tags {
     })
 }
 
+/// A syntax error: where tree-sitter could not parse the source, or what it found missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 0-based line and byte column of the start and end.
+    pub start: (u32, u32),
+    pub end: (u32, u32),
+    pub message: String,
+}
+
+/// At most this many errors are reported for one source (the first ones).
+pub const MAX_ERRORS: usize = 20;
+
+/// The syntax errors of `source`: nodes tree-sitter could not parse and tokens it found missing, in the
+/// order of the source. Empty for a source that parses (style is not judged).
+pub fn syntax_errors(language: Language, source: &[u8]) -> Vec<SyntaxError> {
+    let mut parser = tree_sitter::Parser::new();
+    if parser.set_language(&language.grammar()).is_err() {
+        return Vec::new();
+    }
+    let Some(tree) = parser.parse(source, None) else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    if !tree.root_node().has_error() {
+        return errors;
+    }
+    let mut cursor = tree.walk();
+    'walk: loop {
+        let node = cursor.node();
+        let point = |point: tree_sitter::Point| {
+            (
+                u32::try_from(point.row).unwrap_or(u32::MAX),
+                u32::try_from(point.column).unwrap_or(u32::MAX),
+            )
+        };
+        let reported = if node.is_missing() {
+            Some(format!("missing `{}`", node.kind()))
+        } else if node.is_error() {
+            let text = source
+                .get(node.start_byte()..node.end_byte())
+                .map(|bytes| {
+                    String::from_utf8_lossy(bytes)
+                        .trim()
+                        .chars()
+                        .take(30)
+                        .collect::<String>()
+                })
+                .unwrap_or_default();
+            Some(if text.is_empty() {
+                "syntax error".to_owned()
+            } else {
+                format!("syntax error near `{text}`")
+            })
+        } else {
+            None
+        };
+        let is_error = reported.is_some();
+        if let Some(message) = reported {
+            errors.push(SyntaxError {
+                start: point(node.start_position()),
+                end: point(node.end_position()),
+                message,
+            });
+            if errors.len() == MAX_ERRORS {
+                break;
+            }
+        }
+        // Into children only where an error is (an error node's own children add nothing).
+        if !is_error && node.has_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +397,27 @@ mod tests {
         assert_eq!(detect("run", "#!/bin/sh\n"), None);
         assert_eq!(detect("notes.txt", "#!/usr/bin/env node\n"), None);
         assert_eq!(detect("Makefile", ""), None);
+    }
+
+    #[test]
+    fn syntax_errors_are_found_where_they_are_and_good_sources_have_none() {
+        let broken = syntax_errors(
+            Language::JavaScript,
+            b"function ok() {}\nfunction bad( {\n  return 1;\n}\n",
+        );
+        assert!(!broken.is_empty());
+        assert_eq!(broken[0].start.0, 1, "{broken:?}");
+        let missing = syntax_errors(Language::Json, b"{\"a\": 1,\n \"b\": [1, 2}\n");
+        assert!(!missing.is_empty(), "{missing:?}");
+        for language in Language::ALL {
+            assert!(
+                syntax_errors(language, b"").is_empty(),
+                "{}",
+                language.name()
+            );
+        }
+        assert!(syntax_errors(Language::Python, b"def f():\n    return 1\n").is_empty());
+        assert!(syntax_errors(Language::Rust, b"fn main() { let x = 1; }\n").is_empty());
     }
 
     #[test]

@@ -5,7 +5,9 @@ use crate::actions::approval::{
 };
 use crate::actions::{DiskWriter, FileWriter};
 use crate::config::{ProviderChoice, Secret};
-use crate::conversation::{Conversation, Conversations, FrontEnd, Sink, TurnRequest, TurnState};
+use crate::conversation::{
+    Conversation, Conversations, FixRound, FrontEnd, Sink, TurnRequest, TurnState,
+};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, TurnOutcome, TurnStatus};
 use crate::project::ProjectMap;
@@ -50,6 +52,10 @@ pub struct ChatArguments {
     /// The output limit per request; longer replies continue in follow-up requests.
     #[arg(long, value_name = "TOKENS")]
     pub max_tokens: Option<u32>,
+    /// After a turn whose files have syntax errors, whose commands failed or whose dev server broke, let
+    /// the model fix them in up to N automatic rounds (0: never) [env: OPENBOLT_AUTO_FIX]
+    #[arg(long, value_name = "N", env = "OPENBOLT_AUTO_FIX", default_value_t = 3)]
+    pub auto_fix: u32,
     /// The model's context window, for models and servers that do not say (asked of llama.cpp, vLLM,
     /// Ollama and LM Studio; known for hosted models) [env: OPENBOLT_CONTEXT_TOKENS]
     #[arg(long, value_name = "TOKENS", env = "OPENBOLT_CONTEXT_TOKENS")]
@@ -180,6 +186,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
             ..ApprovalPolicy::default()
         },
         shell_timeout: std::time::Duration::from_secs(arguments.command_timeout.max(1)),
+        auto_fix: arguments.auto_fix,
         sandbox_line,
     };
     let result = chat
@@ -208,6 +215,8 @@ struct Chat<'a> {
     printer: Shared,
     policy: ApprovalPolicy,
     shell_timeout: std::time::Duration,
+    /// Fix rounds after a turn with problems.
+    auto_fix: u32,
     /// Whether commands are sandboxed, said once under the header.
     sandbox_line: String,
 }
@@ -353,6 +362,7 @@ impl Chat<'_> {
             editor: EditorContext::default(),
             policy: self.policy.clone(),
             shell_timeout: self.shell_timeout,
+            auto_fix: self.auto_fix,
         };
         // The turn's events come through a channel, shown after the terminals' events that were
         // already there: a command's output is sent before its end is known, and shows first.
@@ -420,8 +430,25 @@ async fn read_line() -> Option<String> {
 struct Forward(mpsc::Sender<TurnEvent>);
 
 impl Sink for Forward {
-    fn started<'a>(&'a mut self, _message_id: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(std::future::ready(()))
+    fn started<'a>(
+        &'a mut self,
+        _message_id: &'a str,
+        fix: Option<&'a FixRound>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(fix) = fix {
+                // The round's reply starts on a line of its own, after the notice.
+                let _ = self.0.send(TurnEvent::Text("\n\n".to_owned())).await;
+                let notice = TurnEvent::Notice(format!(
+                    "fix round {} of {}: {} problem{} sent back to the model",
+                    fix.round,
+                    fix.rounds,
+                    fix.problems,
+                    if fix.problems == 1 { "" } else { "s" }
+                ));
+                let _ = self.0.send(notice).await;
+            }
+        })
     }
 
     fn event<'a>(&'a mut self, event: &'a TurnEvent) -> BoxFuture<'a, ()> {
@@ -704,7 +731,26 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
         ActionStatus::Pending | ActionStatus::Approval => None,
         ActionStatus::Running if matches!(update.kind, ActionKind::File | ActionKind::Read) => None,
         ActionStatus::Running => Some(format!("  ▸ {what}")),
-        ActionStatus::Complete => Some(format!("  ✓ {what}{exit}")),
+        ActionStatus::Complete => {
+            let mut line = format!("  ✓ {what}{exit}");
+            // Syntax errors in what it wrote, one line each (1-based, as editors count).
+            for diagnostic in update.diagnostics.iter().take(5) {
+                line.push_str(&format!(
+                    "\n    ! {}:{}:{} {}",
+                    update.file_path.as_deref().unwrap_or(""),
+                    diagnostic.line + 1,
+                    diagnostic.column + 1,
+                    diagnostic.message
+                ));
+            }
+            if update.diagnostics.len() > 5 {
+                line.push_str(&format!(
+                    "\n    ! and {} more syntax errors",
+                    update.diagnostics.len() - 5
+                ));
+            }
+            Some(line)
+        }
         ActionStatus::Failed => Some(format!("  ✗ {what}{exit}{reason}")),
         ActionStatus::Aborted => Some(format!("  ■ {what} aborted{reason}")),
         ActionStatus::Skipped => Some(format!("  – {what} skipped{reason}")),

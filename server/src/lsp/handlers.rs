@@ -122,10 +122,15 @@ impl Backend {
                 .revert(&params.session_id, params.message_id.as_deref(), &writer)
                 .await
         });
-        Ok(reverting
+        let result = reverting
             .await
             .map_err(|failure| ServerError::Internal(failure.to_string()))?
-            .map_err(ServerError::from)?)
+            .map_err(ServerError::from)?;
+        // What the reverted turns wrote is gone: so are its syntax errors.
+        for file in &result.files {
+            self.state.publish_syntax(&file.path, &[]).await;
+        }
+        Ok(result)
     }
 
     /// `openbolt/fileDiff`: a file as a turn found it and left it (for a diff view).

@@ -191,6 +191,18 @@ macro_rules! notification {
 pub struct TurnStartParams {
     pub session_id: String,
     pub message_id: String,
+    /// Set when the turn is an automatic fix round (its prompt is OpenBolt's report of the problems).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fix_round: Option<FixRoundParams>,
+}
+
+/// `turnStart.fixRound`: `{round, rounds, problems}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixRoundParams {
+    pub round: u32,
+    pub rounds: u32,
+    pub problems: usize,
 }
 
 /// `openbolt/chatDelta`.

@@ -22,6 +22,8 @@ pub struct Settings {
     pub max_tokens: Option<u32>,
     /// The model's context window, for models and servers that do not say.
     pub context_tokens: Option<u32>,
+    /// Automatic fix rounds after a turn with problems (default 3; 0: none).
+    pub auto_fix: Option<u32>,
     /// Seconds without a byte from the provider before the turn fails.
     pub idle_timeout: Option<u64>,
     /// Seconds a shell command may run.

@@ -9,7 +9,7 @@ use super::forward::{ProgressEvent, report_progress};
 use super::protocol::*;
 use crate::actions::FileWriter;
 use crate::actions::approval::Approver;
-use crate::conversation::{FrontEnd, Sink, TurnRequest};
+use crate::conversation::{FixRound, FrontEnd, Sink, TurnRequest};
 use crate::engine::TurnStatus;
 use crate::types::{ActionKind, ActionStatus, TurnEvent};
 use futures::future::BoxFuture;
@@ -19,6 +19,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::ls_types::MessageType;
+
+/// Fix rounds after a turn with problems, unless the `autoFix` setting says otherwise.
+const DEFAULT_AUTO_FIX: u32 = 3;
 
 /// How file actions and approvals reach the editor.
 pub(super) struct EditorFrontEnd {
@@ -36,6 +39,15 @@ impl FrontEnd for EditorFrontEnd {
             client: self.state.client.clone(),
         })
     }
+
+    fn editor(&self) -> crate::engine::context::EditorContext {
+        match self.state.conversations() {
+            Ok(conversations) => {
+                crate::blocking(|| self.state.editor_context(conversations.workspace(), None))
+            }
+            Err(_) => crate::engine::context::EditorContext::default(),
+        }
+    }
 }
 
 /// A turn's events as notifications.
@@ -46,7 +58,11 @@ struct Notifications {
 }
 
 impl Sink for Notifications {
-    fn started<'a>(&'a mut self, message_id: &'a str) -> BoxFuture<'a, ()> {
+    fn started<'a>(
+        &'a mut self,
+        message_id: &'a str,
+        fix: Option<&'a FixRound>,
+    ) -> BoxFuture<'a, ()> {
         message_id.clone_into(&mut self.message_id);
         Box::pin(async move {
             self.state
@@ -54,6 +70,11 @@ impl Sink for Notifications {
                 .notify::<TurnStartNotification>(TurnStartParams {
                     session_id: self.session_id.clone(),
                     message_id: self.message_id.clone(),
+                    fix_round: fix.map(|fix| FixRoundParams {
+                        round: fix.round,
+                        rounds: fix.rounds,
+                        problems: fix.problems,
+                    }),
                 })
                 .await;
         })
@@ -84,6 +105,12 @@ impl Sink for Notifications {
                         .await;
                 }
                 TurnEvent::Action(update) => {
+                    if update.status == ActionStatus::Complete
+                        && matches!(update.kind, ActionKind::File | ActionKind::Edit)
+                        && let Some(path) = &update.file_path
+                    {
+                        self.state.publish_syntax(path, &update.diagnostics).await;
+                    }
                     if let Some(terminal) = update.terminal_id
                         && update.status == ActionStatus::Running
                         && update.kind == ActionKind::Shell
@@ -106,6 +133,56 @@ impl Sink for Notifications {
 }
 
 impl State {
+    /// Publishes the syntax errors of a file the AI wrote (`source: openbolt`); none clears them.
+    pub(super) async fn publish_syntax(
+        &self,
+        relative: &str,
+        diagnostics: &[crate::types::Diagnostic],
+    ) {
+        let Ok(conversations) = self.conversations() else {
+            return;
+        };
+        let Ok(root) = std::fs::canonicalize(conversations.workspace()) else {
+            return;
+        };
+        let Ok(path) = crate::actions::files::resolve_in_workspace(&root, relative) else {
+            return;
+        };
+        let Some(uri) = tower_lsp_server::ls_types::Uri::from_file_path(&path) else {
+            return;
+        };
+        let encoding = self.documents.encoding();
+        let rope = match self.documents.by_path(&path) {
+            Some((_, document)) => document.rope,
+            None if diagnostics.is_empty() => ropey::Rope::new(),
+            None => ropey::Rope::from_str(&String::from_utf8_lossy(
+                &tokio::fs::read(&path).await.unwrap_or_default(),
+            )),
+        };
+        let position = |line: u32, column: u32| {
+            let line = (line as usize).min(rope.len_lines().saturating_sub(1));
+            let start = rope.line_to_byte(line);
+            let end = rope.line_to_byte((line + 1).min(rope.len_lines()));
+            let byte = (start + column as usize).min(end);
+            let char_index = rope.byte_to_char(byte);
+            super::position::to_position(&rope, char_index, encoding)
+        };
+        let published = diagnostics
+            .iter()
+            .map(|diagnostic| tower_lsp_server::ls_types::Diagnostic {
+                range: tower_lsp_server::ls_types::Range {
+                    start: position(diagnostic.line, diagnostic.column),
+                    end: position(diagnostic.end_line, diagnostic.end_column),
+                },
+                severity: Some(tower_lsp_server::ls_types::DiagnosticSeverity::ERROR),
+                source: Some("openbolt".to_owned()),
+                message: diagnostic.message.clone(),
+                ..tower_lsp_server::ls_types::Diagnostic::default()
+            })
+            .collect();
+        self.client.publish_diagnostics(uri, published, None).await;
+    }
+
     /// Reports a shell command's progress until its end.
     fn start_progress(&self, terminal: crate::terminal::TerminalId, command: String) {
         let (sender, receiver) = mpsc::channel(16);
@@ -161,6 +238,7 @@ pub(super) async fn run_chat(
             editor,
             policy: settings.approval_policy(),
             shell_timeout: Duration::from_secs(settings.command_timeout.unwrap_or(600).max(1)),
+            auto_fix: settings.auto_fix.unwrap_or(DEFAULT_AUTO_FIX),
         };
         let mut sink = Notifications {
             state: task_state.clone(),
