@@ -1,0 +1,306 @@
+//! The fix loop end to end: scripted replies from the provider stand-in, the real binary. A turn whose
+//! actions have problems is followed by automatic fix rounds — each a turn of its own carrying the
+//! report — until nothing fails, the same problems come back, the rounds run out, or the user stops.
+
+mod lsp_client;
+mod support;
+
+use lsp_client::{Lsp, uri};
+use serde_json::json;
+use support::{Format, Reply, StandIn};
+
+fn artifact(actions: &str) -> String {
+    format!("Working on it.\n<boltArtifact id=\"work\" title=\"Work\">\n{actions}</boltArtifact>\n")
+}
+
+fn file(path: &str, content: &str) -> String {
+    format!("<boltAction type=\"file\" filePath=\"{path}\">\n{content}</boltAction>\n")
+}
+
+fn shell(command: &str) -> String {
+    format!("<boltAction type=\"shell\">\n{command}\n</boltAction>\n")
+}
+
+struct Project {
+    _root: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Project {
+    fn new() -> Project {
+        let root = tempfile::tempdir().expect("temp dir");
+        let path = root.path().join("project");
+        std::fs::create_dir_all(&path).expect("mkdir");
+        Project { _root: root, path }
+    }
+}
+
+async fn chat(project: &Project, standin: &StandIn, arguments: &[&str]) -> (Option<i32>, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .arg("chat")
+        .arg("--workspace")
+        .arg(&project.path)
+        .args(["--yes"])
+        .args(arguments)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &project.path)
+        .env(
+            "OPENBOLT_DATA_DIR",
+            project.path.parent().expect("parent").join("data"),
+        )
+        .env("OPENAI_BASE_URL", &standin.url)
+        .env("OPENBOLT_MODEL", "m")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("openbolt runs");
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+fn last_user_message(request: &serde_json::Value) -> String {
+    let messages = request["messages"].as_array().expect("messages");
+    messages.last().expect("a message")["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+const BROKEN: &str =
+    "export function total(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n";
+const FIXED: &str =
+    "export function total(items) {\n  return items.reduce((a, b) => a + b, 0);\n}\n";
+
+#[tokio::test]
+async fn a_broken_file_and_a_failing_command_are_fixed_in_one_round() {
+    let first = artifact(
+        &(file("src/total.js", BROKEN) + &shell("echo checking; node -e 'process.exit(2)'")),
+    );
+    let second = artifact(&file("src/total.js", FIXED));
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(&first), Reply::text(&second)],
+    )
+    .await;
+    let project = Project::new();
+    let (code, text) = chat(&project, &standin, &["write total"]).await;
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "the turn and one fix round:\n{text}");
+    // The CLI shows the syntax error under the action, then the round.
+    assert!(
+        text.contains("✓ file src/total.js\n    ! src/total.js:2:"),
+        "{text}"
+    );
+    assert!(text.contains("fix round 1 of 3: 2 problems"), "{text}");
+    // The round's prompt carries both problems, with the broken line.
+    let report = last_user_message(&requests[1].body);
+    assert!(
+        report.contains("2 problems (automatic fix round 1 of 3)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("src/total.js:2:")
+            && report.contains("2│   return items.reduce((a, b) => a + b, 0;"),
+        "{report}"
+    );
+    assert!(
+        report.contains("the command `echo checking; node -e 'process.exit(2)'` failed"),
+        "{report}"
+    );
+    assert!(report.contains("| checking"), "{report}");
+    assert_eq!(
+        std::fs::read_to_string(project.path.join("src/total.js")).expect("file"),
+        FIXED
+    );
+    assert_eq!(code, Some(0), "the last round succeeded:\n{text}");
+}
+
+#[tokio::test]
+async fn ever_different_failures_get_three_rounds_and_no_more() {
+    let replies: Vec<Reply> = (0..6)
+        .map(|n| {
+            Reply::text(&artifact(&shell(&format!(
+                "echo attempt {n}; exit {}",
+                n + 1
+            ))))
+        })
+        .collect();
+    let standin = StandIn::start(Format::OpenAi, replies).await;
+    let project = Project::new();
+    let (code, text) = chat(&project, &standin, &["go"]).await;
+    assert_eq!(
+        standin.recorded().len(),
+        4,
+        "the turn and three rounds:\n{text}"
+    );
+    assert!(text.contains("fix round 3 of 3"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+}
+
+#[tokio::test]
+async fn the_same_failure_twice_stops_after_one_round() {
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(&artifact(&shell("exit 7")))],
+    )
+    .await;
+    let project = Project::new();
+    let (_, text) = chat(&project, &standin, &["go"]).await;
+    assert_eq!(standin.recorded().len(), 2, "{text}");
+    assert!(
+        text.contains("the same problems as the one before"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn auto_fix_zero_runs_no_round_and_a_crashing_dev_server_is_reported() {
+    let crash = artifact(
+        "<boltAction type=\"start\">\necho 'Error: Cannot find module express'; exit 3\n</boltAction>\n",
+    );
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&crash),
+            Reply::text(&crash),
+            Reply::text("Fixed."),
+        ],
+    )
+    .await;
+    let project = Project::new();
+    let (_, text) = chat(
+        &project,
+        &standin,
+        &["--auto-fix", "0", "--no-wait", "serve"],
+    )
+    .await;
+    assert_eq!(standin.recorded().len(), 1, "{text}");
+    let (_, text) = chat(&project, &standin, &["--no-wait", "serve"]).await;
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 3, "{text}");
+    let report = last_user_message(&requests[2].body);
+    assert!(
+        report.contains("the dev server `echo 'Error: Cannot find module express'; exit 3`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| Error: Cannot find module express"),
+        "{report}"
+    );
+}
+
+/// In the editor: the syntax error is published as a diagnostic and cleared by the fix round; the chat
+/// client learns of the round from `turnStart.fixRound`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_gets_the_diagnostic_and_sees_it_cleared() {
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&artifact(&file("src/total.js", BROKEN))),
+            Reply::text(&artifact(&file("src/total.js", FIXED))),
+        ],
+    )
+    .await;
+    let project = Project::new();
+    let data = project
+        .path
+        .parent()
+        .expect("parent")
+        .join("data")
+        .display()
+        .to_string();
+    let env = [
+        ("OPENAI_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_MODEL", "m"),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    let mut lsp = Lsp::start(&project.path, &env, json!({"savesEdits": true}), false).await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "write total"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let target = uri(&project.path.join("src/total.js"));
+    let published: Vec<serde_json::Value> = lsp
+        .notifications("textDocument/publishDiagnostics")
+        .into_iter()
+        .filter(|params| params["uri"] == target.as_str())
+        .collect();
+    assert_eq!(published.len(), 2, "{published:?}");
+    let first = &published[0]["diagnostics"][0];
+    assert_eq!(first["source"], "openbolt");
+    assert_eq!(first["severity"], 1);
+    assert_eq!(first["range"]["start"]["line"], 1, "{first}");
+    assert_eq!(published[1]["diagnostics"], json!([]), "cleared by the fix");
+    let starts = lsp.notifications("openbolt/turnStart");
+    assert_eq!(starts.len(), 2);
+    assert_eq!(
+        starts[1]["fixRound"],
+        json!({"round": 1, "rounds": 3, "problems": 1})
+    );
+    assert!(lsp.stop().await.success());
+}
+
+/// Stop during a fix round stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_during_a_fix_round_stops_it() {
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&artifact(&shell("exit 4"))),
+            Reply::stalled_in_a_file(),
+        ],
+    )
+    .await;
+    let project = Project::new();
+    let data = project
+        .path
+        .parent()
+        .expect("parent")
+        .join("data")
+        .display()
+        .to_string();
+    let env = [
+        ("OPENAI_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_MODEL", "m"),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    let mut lsp = Lsp::start(
+        &project.path,
+        &env,
+        json!({"approval": {"autoApprove": true}}),
+        false,
+    )
+    .await;
+    let id = lsp
+        .start_request(
+            "openbolt/chat",
+            json!({"prompt": "go", "sessionId": "fixing"}),
+        )
+        .await;
+    let round = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/turnStart" && message["params"]["fixRound"]["round"] == 1
+        })
+        .await;
+    let round_id = round["params"]["messageId"].clone();
+    // The round's reply has begun (and stalls): stop it.
+    lsp.wait_for(|message| {
+        message["method"] == "openbolt/chatDelta" && message["params"]["messageId"] == round_id
+    })
+    .await;
+    let aborted = lsp
+        .request("openbolt/abort", json!({"sessionId": "fixing"}))
+        .await;
+    assert_eq!(aborted["result"], true, "{aborted}");
+    let response = lsp.response(id).await;
+    assert_eq!(response["result"]["status"], "aborted", "{response}");
+    assert_eq!(standin.recorded().len(), 2);
+    assert!(lsp.stop().await.success());
+}
