@@ -43,6 +43,8 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(READ),
             Reply::text(READ_DONE),
             Reply::text(NOTES),
+            Reply::text(support::BROKEN_TOTAL),
+            Reply::text(support::FIXED_TOTAL),
         ],
     )
     .await;
@@ -80,7 +82,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("14 passed, 0 failed") && output.status.success(),
+        stdout.contains("15 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

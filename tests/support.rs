@@ -530,3 +530,8 @@ pub fn assert_editor_context(standin: &StandIn) {
         "no request answered the read"
     );
 }
+
+/// Both editors' fix-round scenario: a file with a syntax error, then the fix round's reply, which runs a
+/// command first (its approval question is when the test looks at the editor's diagnostics).
+pub const BROKEN_TOTAL: &str = "Writing it.\n<boltArtifact id=\"total\" title=\"Total\">\n<boltAction type=\"file\" filePath=\"src/total.js\">\nexport function total(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n";
+pub const FIXED_TOTAL: &str = "Fixing it.\n<boltArtifact id=\"total\" title=\"Total\">\n<boltAction type=\"shell\">\necho fixing\n</boltAction>\n<boltAction type=\"file\" filePath=\"src/total.js\">\nexport function total(items) {\n  return items.reduce((a, b) => a + b, 0);\n}\n</boltAction>\n</boltArtifact>\n";

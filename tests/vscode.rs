@@ -44,6 +44,8 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(READ),
             Reply::text(READ_DONE),
             Reply::text(TWEAK),
+            Reply::text(support::BROKEN_TOTAL),
+            Reply::text(support::FIXED_TOTAL),
         ],
     )
     .await;
@@ -83,7 +85,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("14 passed, 0 failed") && output.status.success(),
+        stdout.contains("15 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

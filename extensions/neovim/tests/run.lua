@@ -87,9 +87,13 @@ test('setup() validates its options and is safe to call twice', function()
   assert(not ok and tostring(err):find('settings.contextTokens', 1, true), tostring(err))
   openbolt.setup({ cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' }, chat = { width = 70 } })
   -- Commands of every later test run in the required sandbox.
+  ok, err = pcall(openbolt.setup, { auto_fix = -1 })
+  assert(not ok and tostring(err):find('auto_fix', 1, true), tostring(err))
   openbolt.setup({
     cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' },
     chat = { width = 60 },
+    -- One automatic fix round (the chat says "of 1": the option reached the server).
+    auto_fix = 1,
     -- tests/neovim.rs checks the output limit of every request: a quarter of contextTokens.
     settings = { sandbox = 'required', sandboxWritable = { '/srv/openbolt-nvim-shared' }, contextTokens = 40000 },
   })
@@ -329,6 +333,38 @@ test('an edit changes only its lines in the buffer, one undo takes it back, and 
   table.sort(sides)
   assert(sides[1] == 'ONE two three four FIVE' and sides[2] == 'one two three four five', vim.inspect(sides))
   vim.cmd('tabclose')
+end)
+
+test('a syntax error from the AI shows as a diagnostic, and the fix round clears it', function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  local path = workspace .. '/src/total.js'
+  local errors_while_fixing
+  -- The fix round asks to run a command first: the diagnostic is there while it asks.
+  choose = function(items)
+    errors_while_fixing = #vim.diagnostic.get(vim.fn.bufnr(path), { severity = vim.diagnostic.severity.ERROR })
+    for _, item in ipairs(items) do
+      if item.title == 'Run' then
+        return item
+      end
+    end
+  end
+  require('openbolt').chat('write total')
+  wait_for('the fix round', function()
+    return chat_text():find('— fix round 1 of 1: 1 problem sent back to the model', 1, true) ~= nil
+  end)
+  wait_for('the turn to end', function()
+    return turn_ended('write total') and not require('openbolt').busy()
+  end)
+  assert(errors_while_fixing and errors_while_fixing >= 1, 'no diagnostic while fixing: ' .. tostring(errors_while_fixing))
+  local buf = vim.fn.bufnr(path)
+  wait_for('the diagnostic to clear', function()
+    return #vim.diagnostic.get(buf, { severity = vim.diagnostic.severity.ERROR }) == 0
+  end)
+  local diagnostics = vim.diagnostic.get(buf)
+  assert(#diagnostics == 0, vim.inspect(diagnostics))
+  assert(read(path):find('0);', 1, true), read(path))
 end)
 
 test(':checkhealth openbolt finds the server', function()

@@ -9,6 +9,8 @@ export interface ServerSettings {
   baseUrl?: string;
   /** The model's window when the server does not say; left out when 0 (unset). */
   contextTokens?: number;
+  /** Automatic fix rounds after a turn with problems. */
+  autoFix: number;
   approval: { autoApprove: boolean; allow: string[]; deny: string[] };
   sandbox: 'auto' | 'required' | 'off';
   sandboxWritable: string[];
@@ -26,6 +28,7 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     model: text('model'),
     baseUrl: text('baseUrl'),
     contextTokens: config.get<number>('contextTokens', 0) > 0 ? config.get<number>('contextTokens', 0) : undefined,
+    autoFix: config.get<number>('autoFix', 3),
     approval: {
       autoApprove: config.get<boolean>('approval.autoApprove', false),
       allow: config.get<string[]>('approval.allow', []),

@@ -49,6 +49,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       return undefined;
     }
     const created = createClient(server, output);
+    created.onNotification(ext.turnStart, (start) => {
+      if (start.fixRound && start.sessionId === sessionId) {
+        chatView.post({ type: 'fixRound', messageId: start.messageId, text: ext.fixRoundText(start.fixRound) });
+      }
+    });
     created.onNotification(ext.chatDelta, (delta) => chatView.post({ type: 'delta', ...delta }));
     created.onNotification(ext.actionUpdate, (update) => {
       if (update.terminalId !== undefined && update.command) {

@@ -91,6 +91,18 @@ export interface RevertResult {
   files: { path: string; status: 'restored' | 'deleted' | 'conflict'; reason?: string }[];
 }
 
+export interface TurnStart {
+  sessionId: string;
+  messageId: string;
+  /** Set for an automatic fix round. */
+  fixRound?: { round: number; rounds: number; problems: number };
+}
+
+/** What the chat shows for an automatic fix round. */
+export function fixRoundText(fix: { round: number; rounds: number; problems: number }): string {
+  return `fix round ${fix.round} of ${fix.rounds}: ${fix.problems} problem${fix.problems === 1 ? '' : 's'} sent back to the model`;
+}
+
 export interface FileDiff {
   filePath: string;
   existed: boolean;
@@ -120,6 +132,7 @@ export const terminalResize = new RequestType<
 >('openbolt/terminalResize');
 export const terminalKill = new RequestType<{ terminalId: number }, null, void>('openbolt/terminalKill');
 
+export const turnStart = new NotificationType<TurnStart>('openbolt/turnStart');
 export const chatDelta = new NotificationType<ChatDelta>('openbolt/chatDelta');
 export const actionUpdate = new NotificationType<ActionUpdate>('openbolt/actionUpdate');
 export const notice = new NotificationType<Notice>('openbolt/notice');

@@ -20,6 +20,7 @@ test('blank settings are left to the environment; the rest reach the server trim
     model: 'llama3.1',
     baseUrl: undefined,
     contextTokens: undefined,
+    autoFix: 3,
     approval: { autoApprove: false, allow: ['npm install'], deny: [] },
     sandbox: 'auto',
     sandboxWritable: [],
@@ -28,7 +29,7 @@ test('blank settings are left to the environment; the rest reach the server trim
   // Undefined members are not sent at all.
   assert.equal(
     JSON.stringify(settings),
-    '{"model":"llama3.1","approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[],"sandboxNetwork":true}',
+    '{"model":"llama3.1","autoFix":3,"approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[],"sandboxNetwork":true}',
   );
   const sandboxed = serverSettings(configuration({ sandbox: 'required', sandboxWritable: ['/srv/shared'], sandboxNetwork: false }));
   assert.equal(sandboxed.sandbox, 'required');
@@ -36,6 +37,7 @@ test('blank settings are left to the environment; the rest reach the server trim
   assert.deepEqual(sandboxed.sandboxWritable, ['/srv/shared']);
   assert.equal(serverSettings(configuration({ contextTokens: 8192 })).contextTokens, 8192);
   assert.equal(serverSettings(configuration({ contextTokens: 0 })).contextTokens, undefined);
+  assert.equal(serverSettings(configuration({ autoFix: 0 })).autoFix, 0);
 });
 
 test('the preview opens in the Simple Browser unless set otherwise', () => {

@@ -81,6 +81,8 @@ fs.writeFileSync(
     'openbolt.model': 'e2e-model',
     // Checked by tests/vscode.rs: a quarter of it (10,000) is the output limit of every request.
     'openbolt.contextTokens': 40000,
+    // One automatic fix round: the panel says "of 1" (the setting reached the server).
+    'openbolt.autoFix': 1,
     'openbolt.sandbox': 'required',
     'openbolt.sandboxWritable': ['/srv/openbolt-e2e-shared'],
     // The dev server still listens and is previewed.
@@ -390,6 +392,34 @@ try {
       return text.includes('Hello from VS Code') && text.includes('Edited in VS Code');
     });
     await page.screenshot({ path: path.join(artifacts, 'edit-diff.png') });
+  });
+
+  await test('a syntax error from the AI shows in the editor, and the fix round clears it', async () => {
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'write total');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the fix round in the panel', async () => (await webviewText(frame)).includes('fix round 1 of 1: 1 problem sent back to the model'));
+    // The round asks to run a command first: meanwhile the file shows its syntax error.
+    const run = '.notification-toast:has-text("echo fixing") .monaco-button:has-text("Run")';
+    await waitFor('the approval of the fix round', async () => page.$(run));
+    await page.keyboard.press('Control+p');
+    const input = await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await input.fill('src/total.js');
+    await waitFor('the file in quick open', async () => page.$('.quick-input-list .monaco-list-row[aria-label*="total.js"]'));
+    await page.keyboard.press('Enter');
+    await waitFor('the error squiggle', async () => page.$('.monaco-editor .squiggly-error'));
+    // It is OpenBolt's diagnostic (not only VS Code's own JavaScript checking).
+    await page.keyboard.press('Control+Shift+m');
+    await waitFor("OpenBolt's diagnostic in Problems", async () =>
+      visible(await page.$eval('.markers-panel', (panel) => panel.textContent).catch(() => '')).includes('openbolt'),
+    );
+    await page.screenshot({ path: path.join(artifacts, 'syntax-error.png') });
+    await page.click(run);
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Fixing it.') && (await composerFree(frame)));
+    await waitFor('the squiggle to go', async () => !(await page.$('.monaco-editor .squiggly-error')));
+    const fixed = fs.readFileSync(path.join(workspace, 'src/total.js'), 'utf8');
+    if (!fixed.includes('0);')) throw new Error(`src/total.js is ${JSON.stringify(fixed)}`);
   });
 } catch (error) {
   results.failed += 1;

@@ -28,6 +28,8 @@ interface Message {
   status?: string;
   error?: string;
   element?: HTMLElement;
+  /** A prompt OpenBolt sent by itself (a fix round). */
+  automatic?: boolean;
   /** While the reply streams: renders only what changed since the last frame. */
   streaming?: StreamingMarkdown;
 }
@@ -76,7 +78,7 @@ function render(entry: Message): void {
     log.appendChild(entry.element);
   }
   if (entry.role === 'user') {
-    entry.element.innerHTML = `<div class="bubble">${escapeHtml(entry.text)}</div>`;
+    entry.element.innerHTML = `<div class="bubble${entry.automatic ? ' automatic' : ''}">${escapeHtml(entry.text)}</div>`;
     return;
   }
   let prose: string;
@@ -247,6 +249,14 @@ window.addEventListener('message', (event: MessageEvent) => {
       entry.text = data.text;
       schedule(entry);
       setBusy(true);
+      break;
+    }
+    case 'fixRound': {
+      // OpenBolt's own prompt: the problems of the last turn, sent back to the model.
+      const entry = message(`fix-${data.messageId}`, 'user');
+      entry.text = data.text;
+      entry.automatic = true;
+      schedule(entry);
       break;
     }
     case 'delta': {

@@ -32,6 +32,9 @@ M.defaults = {
     -- Open a started server's URL with vim.ui.open(); otherwise only notify it.
     open = true,
   },
+  -- Automatic fix rounds after a reply whose files have syntax errors, whose commands failed or whose
+  -- dev server broke (sent as settings.autoFix; nil: the server's default of 3; 0: never).
+  auto_fix = nil,
 }
 
 local known = {
@@ -39,6 +42,7 @@ local known = {
   settings = 'table',
   chat = 'table',
   preview = 'table',
+  auto_fix = 'number',
 }
 
 --- Checks `opts` and merges it over the defaults; errors name the bad option.
@@ -51,7 +55,7 @@ function M.resolve(opts)
   end
   for key, value in pairs(opts) do
     if known[key] == nil then
-      error(string.format('[openbolt] unknown option %q (known: cmd, settings, chat, preview)', key), 0)
+      error(string.format('[openbolt] unknown option %q (known: cmd, settings, chat, preview, auto_fix)', key), 0)
     end
     if type(value) ~= known[key] then
       error(string.format('[openbolt] option %q must be a %s, got %s', key, known[key], type(value)), 0)
@@ -92,6 +96,12 @@ function M.resolve(opts)
   end
   if merged.chat.width < 20 then
     error('[openbolt] option chat.width must be at least 20', 0)
+  end
+  if merged.auto_fix ~= nil then
+    if merged.auto_fix < 0 or merged.auto_fix % 1 ~= 0 then
+      error('[openbolt] option auto_fix must be a whole number of rounds, 0 or more', 0)
+    end
+    merged.settings.autoFix = merged.auto_fix
   end
   return merged
 end

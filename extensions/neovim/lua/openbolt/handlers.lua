@@ -42,6 +42,9 @@ end
 
 return {
   ['workspace/applyEdit'] = apply_edit,
+  ['openbolt/turnStart'] = function(_, params)
+    openbolt().on_turn_start(params)
+  end,
   ['openbolt/chatDelta'] = function(_, params)
     openbolt().on_chat_delta(params)
   end,

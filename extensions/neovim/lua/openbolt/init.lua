@@ -291,6 +291,15 @@ end
 
 -- Notifications from the server (see handlers.lua).
 
+function M.on_turn_start(params)
+  local fix = params.fixRound
+  if fix and (state.session_id == nil or params.sessionId == state.session_id) then
+    chat.status_line(
+      string.format('— fix round %d of %d: %d problem%s sent back to the model', fix.round, fix.rounds, fix.problems, fix.problems == 1 and '' or 's')
+    )
+  end
+end
+
 function M.on_chat_delta(params)
   if state.session_id == nil or params.sessionId == state.session_id then
     chat.append(params.text)
