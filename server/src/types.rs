@@ -132,6 +132,10 @@ pub struct Job {
 
 /// What a turn reports while it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "action updates are most of the events; boxing each would allocate as much as it saves"
+)]
 pub enum TurnEvent {
     /// Prose for the chat.
     Text(String),
