@@ -196,6 +196,30 @@ async fn auto_fix_zero_runs_no_round_and_a_crashing_dev_server_is_reported() {
     );
 }
 
+/// A dev server whose page answers 500 is reported, with what it answered.
+#[tokio::test]
+async fn a_preview_that_answers_500_is_reported() {
+    let server = "python3 -c \"import http.server as h\nclass H(h.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(500); self.end_headers(); self.wfile.write(b'ReferenceError: total is not defined')\ns = h.HTTPServer(('127.0.0.1', 0), H); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"";
+    let start = artifact(&format!(
+        "<boltAction type=\"start\">\n{server}\n</boltAction>\n"
+    ));
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(&start), Reply::text("Fixed.")],
+    )
+    .await;
+    let project = Project::new();
+    let (_, text) = chat(&project, &standin, &["--no-wait", "serve"]).await;
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "{text}");
+    let report = last_user_message(&requests[1].body);
+    assert!(report.contains("answers HTTP 500"), "{report}");
+    assert!(
+        report.contains("| ReferenceError: total is not defined"),
+        "{report}"
+    );
+}
+
 /// In the editor: the syntax error is published as a diagnostic and cleared by the fix round; the chat
 /// client learns of the round from `turnStart.fixRound`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

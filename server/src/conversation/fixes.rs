@@ -154,12 +154,59 @@ async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<
                 });
             }
         }
-        if !failures.is_empty() || Instant::now() >= deadline {
+        if !failures.is_empty() {
             return failures;
+        }
+        if Instant::now() >= deadline {
+            return preview_errors(servers, terminals).await;
         }
         // Waiting for the server to settle: its output and its exit are looked at again shortly.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Servers still running after the settle time: a preview URL they printed that answers 5xx fails.
+async fn preview_errors(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<Failure> {
+    crate::install_crypto_provider();
+    let Ok(client) = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return Vec::new();
+    };
+    let mut failures = Vec::new();
+    for server in servers {
+        let Some(id) = server.terminal_id else {
+            continue;
+        };
+        let tail = terminals
+            .tail(id)
+            .map(|tail| crate::terminal::preview::plain_text(&tail))
+            .unwrap_or_default();
+        let Some((url, _)) = tail
+            .lines()
+            .find_map(crate::terminal::preview::find_local_url)
+        else {
+            continue;
+        };
+        let Ok(response) = client.get(&url).send().await else {
+            continue;
+        };
+        let status = response.status().as_u16();
+        if status >= 500 {
+            let body = response.text().await.unwrap_or_default();
+            let mut report = format!("the preview {url} answers HTTP {status}\n");
+            for line in last_lines(body.trim_end(), 20) {
+                let _ = writeln!(report, "  | {line}");
+            }
+            failures.push(Failure {
+                key: format!("preview {status}"),
+                report,
+            });
+        }
+    }
+    failures
 }
 
 /// The message of a fix round: the problems, numbered, and what to do.
