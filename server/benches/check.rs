@@ -46,6 +46,17 @@ fn main() {
         std::hint::black_box(parser.parse(broken.as_bytes(), None));
         parses.push(started.elapsed());
     }
+    let mut clean = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        assert!(syntax_errors(Language::JavaScript, source.as_bytes()).is_empty());
+        clean.push(started.elapsed());
+    }
+    clean.sort_unstable();
+    println!(
+        "syntax check of the same file without the error: p50 {:.2?}",
+        percentile(&clean, 0.5)
+    );
     checks.sort_unstable();
     parses.sort_unstable();
     println!(
