@@ -328,3 +328,82 @@ async fn stop_during_a_fix_round_stops_it() {
     assert_eq!(standin.recorded().len(), 2);
     assert!(lsp.stop().await.success());
 }
+
+/// A client that sends diagnostics gets `openbolt/actionsDone` for a turn's files and answers with its
+/// own errors (a type checker's, say); they are problems of the turn, fixed in a round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editors_own_errors_start_a_fix_round() {
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&artifact(&file(
+                "src/total.js",
+                "export const total = count + 1;\n",
+            ))),
+            Reply::text(&artifact(&file(
+                "src/total.js",
+                "export const total = 1;\n",
+            ))),
+        ],
+    )
+    .await;
+    let project = Project::new();
+    let data = project
+        .path
+        .parent()
+        .expect("parent")
+        .join("data")
+        .display()
+        .to_string();
+    let env = [
+        ("OPENAI_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_MODEL", "m"),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    let mut lsp = Lsp::start(
+        &project.path,
+        &env,
+        json!({"sendsDiagnostics": true}),
+        false,
+    )
+    .await;
+    let id = lsp
+        .start_request("openbolt/chat", json!({"prompt": "total"}))
+        .await;
+    let done = lsp
+        .wait_for(|message| message["method"] == "openbolt/actionsDone")
+        .await;
+    assert_eq!(done["params"]["files"], json!(["src/total.js"]));
+    let message_id = done["params"]["messageId"].clone();
+    lsp.notify(
+        "openbolt/diagnostics",
+        json!({"sessionId": done["params"]["sessionId"], "messageId": message_id, "files": [{"filePath": "src/total.js", "diagnostics": [{"line": 0, "message": "'count' is not defined", "source": "eslint"}]}]}),
+    )
+    .await;
+    // The fix round's files are checked too: no new errors this time.
+    let second = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/actionsDone"
+                && message["params"]["messageId"] != message_id
+        })
+        .await;
+    lsp.notify(
+        "openbolt/diagnostics",
+        json!({"sessionId": second["params"]["sessionId"], "messageId": second["params"]["messageId"], "files": []}),
+    )
+    .await;
+    let response = lsp.response(id).await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2);
+    let report = last_user_message(&requests[1].body);
+    assert!(
+        report.contains("src/total.js:1: 'count' is not defined (eslint)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("1│ export const total = count + 1;"),
+        "{report}"
+    );
+    assert!(lsp.stop().await.success());
+}

@@ -63,6 +63,17 @@ pub trait FrontEnd: Send + Sync {
     fn editor(&self) -> EditorContext {
         EditorContext::default()
     }
+
+    /// The errors the editor's own tools report in `files` (relative) that were not there when the
+    /// turn `message_id` began, once they have settled; none when the front end cannot tell.
+    fn editor_errors<'a>(
+        &'a self,
+        _session_id: &'a str,
+        _message_id: &'a str,
+        _files: Vec<String>,
+    ) -> BoxFuture<'a, Vec<fixes::EditorError>> {
+        Box::pin(std::future::ready(Vec::new()))
+    }
 }
 
 /// An automatic fix round, as the front end announces it.
@@ -414,7 +425,26 @@ impl Conversations {
             }
             let root =
                 std::fs::canonicalize(&self.workspace).unwrap_or_else(|_| self.workspace.clone());
-            let failures = fixes::gather(&outcome.actions, &root, &self.terminals).await;
+            let mut failures = fixes::gather(&outcome.actions, &root, &self.terminals).await;
+            let written: Vec<String> = outcome
+                .actions
+                .iter()
+                .filter(|update| {
+                    update.status == crate::types::ActionStatus::Complete
+                        && matches!(
+                            update.kind,
+                            crate::types::ActionKind::File | crate::types::ActionKind::Edit
+                        )
+                })
+                .filter_map(|update| update.file_path.clone())
+                .collect();
+            if !written.is_empty() {
+                let errors = self
+                    .front_end
+                    .editor_errors(&conversation.id, &message_id, written)
+                    .await;
+                failures.extend(fixes::editor_failures(&errors, &root));
+            }
             if failures.is_empty() || cancel.is_cancelled() {
                 return done(outcome);
             }

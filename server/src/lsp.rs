@@ -49,6 +49,7 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     .custom_method("openbolt/loadSession", Backend::load_session)
     .custom_method("openbolt/revert", Backend::revert)
     .custom_method("openbolt/fileDiff", Backend::file_diff)
+    .custom_method("openbolt/diagnostics", Backend::editor_diagnostics)
     .custom_method("openbolt/terminalInput", Backend::terminal_input)
     .custom_method("openbolt/terminalResize", Backend::terminal_resize)
     .custom_method("openbolt/terminalKill", Backend::terminal_kill)

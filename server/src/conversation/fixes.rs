@@ -18,6 +18,52 @@ pub struct Failure {
     pub report: String,
 }
 
+/// An error the editor's own tools report in a file the turn wrote (new since the turn began).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EditorError {
+    pub file_path: String,
+    /// 0-based.
+    pub line: u32,
+    pub message: String,
+    pub source: Option<String>,
+}
+
+/// The editor's errors as failures, with the lines around them.
+pub fn editor_failures(errors: &[EditorError], root: &Path) -> Vec<Failure> {
+    errors
+        .iter()
+        .take(10)
+        .map(|error| {
+            let text = std::fs::read_to_string(root.join(&error.file_path)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let line = error.line as usize;
+            let source = error
+                .source
+                .as_deref()
+                .map(|source| format!(" ({source})"))
+                .unwrap_or_default();
+            let mut report = format!(
+                "{}:{}: {}{source}\n",
+                error.file_path,
+                line + 1,
+                error.message
+            );
+            for (number, text) in lines
+                .iter()
+                .enumerate()
+                .take((line + 3).min(lines.len()))
+                .skip(line.saturating_sub(2))
+            {
+                let _ = writeln!(report, "  {:>5}│ {text}", number + 1);
+            }
+            Failure {
+                key: format!("editor {}:{} {}", error.file_path, line + 1, error.message),
+                report,
+            }
+        })
+        .collect()
+}
+
 /// How long a dev server started by the turn is watched for an early exit or an error.
 pub const DEV_SERVER_SETTLE: Duration = Duration::from_secs(3);
 

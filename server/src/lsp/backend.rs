@@ -63,6 +63,10 @@ pub(super) struct State {
     pub conversations: OnceLock<Arc<Conversations>>,
     /// The workspace's project map, started by `initialize`.
     pub map: OnceLock<ProjectMap>,
+    /// Turns waiting for the editor's diagnostics of their files, by reply id.
+    pub editor_errors: Mutex<
+        std::collections::HashMap<String, tokio::sync::oneshot::Sender<Vec<EditorFileDiagnostics>>>,
+    >,
     /// URIs the client saved (`didSave`).
     pub saved: broadcast::Sender<String>,
     /// The client shows `$/progress` (`window.workDoneProgress`).
@@ -103,6 +107,7 @@ impl Backend {
             terminals,
             conversations: OnceLock::new(),
             map: OnceLock::new(),
+            editor_errors: Mutex::new(std::collections::HashMap::new()),
             saved,
             work_done_progress: AtomicBool::new(false),
             progress: Progress::default(),

@@ -133,6 +133,20 @@ impl Backend {
         Ok(result)
     }
 
+    /// `openbolt/diagnostics` (a notification): the editor's errors in the files of a turn, for the turn
+    /// waiting for them.
+    pub async fn editor_diagnostics(&self, params: EditorDiagnosticsParams) {
+        let waiting = super::backend::lock(&self.state.editor_errors).remove(&params.message_id);
+        match waiting {
+            Some(answer) => {
+                let _ = answer.send(params.files);
+            }
+            None => {
+                tracing::info!(message_id = %params.message_id, "diagnostics for no waiting turn")
+            }
+        }
+    }
+
     /// `openbolt/fileDiff`: a file as a turn found it and left it (for a diff view).
     pub async fn file_diff(&self, params: FileDiffParams) -> Result<FileDiff> {
         let conversations = self.conversations()?;

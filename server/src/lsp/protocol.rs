@@ -127,6 +127,46 @@ pub struct FileDiff {
     pub after: Option<String>,
 }
 
+/// `openbolt/actionsDone` (server → client): a turn's actions are done; a client that sends
+/// diagnostics answers with `openbolt/diagnostics` once its own diagnostics of `files` have settled.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionsDoneParams {
+    pub session_id: String,
+    pub message_id: String,
+    /// The files the turn wrote, relative to the workspace.
+    pub files: Vec<String>,
+}
+
+/// `openbolt/diagnostics` (client → server): the errors the editor's own tools report in the files of
+/// `openbolt/actionsDone` that were not there when the turn began.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditorDiagnosticsParams {
+    pub session_id: String,
+    pub message_id: String,
+    #[serde(default)]
+    pub files: Vec<EditorFileDiagnostics>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditorFileDiagnostics {
+    pub file_path: String,
+    #[serde(default)]
+    pub diagnostics: Vec<EditorDiagnostic>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditorDiagnostic {
+    /// 0-based.
+    pub line: u32,
+    pub message: String,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
 /// `openbolt/terminalInput`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -271,6 +311,11 @@ pub struct ErrorParams {
 }
 
 notification!(TurnStartNotification, "openbolt/turnStart", TurnStartParams);
+notification!(
+    ActionsDoneNotification,
+    "openbolt/actionsDone",
+    ActionsDoneParams
+);
 notification!(ChatDeltaNotification, "openbolt/chatDelta", ChatDelta);
 notification!(
     ActionUpdateNotification,
@@ -300,6 +345,9 @@ pub struct ClientOptions {
     pub saves_edits: bool,
     /// The client opens previews itself on `openbolt/preview`; no `window/showDocument`.
     pub handles_preview: bool,
+    /// The client answers `openbolt/actionsDone` with `openbolt/diagnostics`: the errors its own
+    /// language tools found in the files a turn wrote.
+    pub sends_diagnostics: bool,
 }
 
 impl ClientOptions {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub client_saves_edits: Option<Value>,
     #[serde(rename = "handlesPreview")]
     pub client_handles_preview: Option<Value>,
+    #[serde(rename = "sendsDiagnostics")]
+    pub client_sends_diagnostics: Option<Value>,
 }
 
 /// `openbolt.approval`.

@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::ls_types::MessageType;
 
+/// How long a turn waits for the editor's own diagnostics of the files it wrote.
+const EDITOR_DIAGNOSTICS_PATIENCE: Duration = Duration::from_secs(6);
+
 /// Fix rounds after a turn with problems, unless the `autoFix` setting says otherwise.
 const DEFAULT_AUTO_FIX: u32 = 3;
 
@@ -37,6 +40,52 @@ impl FrontEnd for EditorFrontEnd {
     fn approver(&self) -> Box<dyn Approver> {
         Box::new(EditorApprover {
             client: self.state.client.clone(),
+        })
+    }
+
+    /// Asks a client that sends diagnostics (`openbolt/actionsDone`) and waits for its
+    /// `openbolt/diagnostics`, up to [`EDITOR_DIAGNOSTICS_PATIENCE`].
+    fn editor_errors<'a>(
+        &'a self,
+        session_id: &'a str,
+        message_id: &'a str,
+        files: Vec<String>,
+    ) -> BoxFuture<'a, Vec<crate::conversation::fixes::EditorError>> {
+        Box::pin(async move {
+            if !self.state.client_options().sends_diagnostics {
+                return Vec::new();
+            }
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            super::backend::lock(&self.state.editor_errors).insert(message_id.to_owned(), answer);
+            self.state
+                .notifier
+                .notify::<ActionsDoneNotification>(ActionsDoneParams {
+                    session_id: session_id.to_owned(),
+                    message_id: message_id.to_owned(),
+                    files: files.clone(),
+                })
+                .await;
+            let files_answered = tokio::time::timeout(EDITOR_DIAGNOSTICS_PATIENCE, answered).await;
+            super::backend::lock(&self.state.editor_errors).remove(message_id);
+            let Ok(Ok(answered)) = files_answered else {
+                tracing::info!(message_id, "no diagnostics from the editor in time");
+                return Vec::new();
+            };
+            answered
+                .into_iter()
+                .filter(|file| files.contains(&file.file_path))
+                .flat_map(|file| {
+                    let path = file.file_path;
+                    file.diagnostics.into_iter().map(move |diagnostic| {
+                        crate::conversation::fixes::EditorError {
+                            file_path: path.clone(),
+                            line: diagnostic.line,
+                            message: diagnostic.message,
+                            source: diagnostic.source,
+                        }
+                    })
+                })
+                .collect()
         })
     }
 
