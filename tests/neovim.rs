@@ -26,6 +26,8 @@ const EDIT: &str = "Changing it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<bo
 const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
 const READ_DONE: &str = "It is one heading.";
 const NOTES: &str = "Tweaking them.\n<boltArtifact id=\"notes\" title=\"Notes\">\n<boltAction type=\"edit\" filePath=\"notes.txt\">\n<<<<<<< SEARCH\none\n=======\nONE\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nfive\n=======\nFIVE\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
+const LINT: &str = "Writing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\n<boltAction type=\"file\" filePath=\"src/lint.js\">\nexport const a = b;\n</boltAction>\n</boltArtifact>\n";
+const LINT_FIXED: &str = "Fixing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\n<boltAction type=\"file\" filePath=\"src/lint.js\">\nexport const a = 1;\n</boltAction>\n</boltArtifact>\n";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,6 +47,8 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(NOTES),
             Reply::text(support::BROKEN_TOTAL),
             Reply::text(support::FIXED_TOTAL),
+            Reply::text(LINT),
+            Reply::text(LINT_FIXED),
         ],
     )
     .await;
@@ -82,9 +86,17 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("15 passed, 0 failed") && output.status.success(),
+        stdout.contains("16 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
     support::assert_editor_context(&standin);
+    // The editor's own error reached the model in the fix round.
+    assert!(
+        standin.recorded().iter().any(|request| request
+            .body
+            .to_string()
+            .contains("'b' is not defined (fake-lint)")),
+        "the editor's diagnostic did not reach the model"
+    );
 }

@@ -4,6 +4,6 @@ return {
   cmd = { 'openbolt', 'lsp' },
   root_markers = { '.git', 'package.json', 'Cargo.toml', 'pyproject.toml', 'go.mod', 'index.html' },
   -- Our client saves what the server edits and opens previews itself (see docs/protocol.md).
-  init_options = { savesEdits = true, handlesPreview = true },
+  init_options = { savesEdits = true, handlesPreview = true, sendsDiagnostics = true },
   handlers = require('openbolt.handlers'),
 }

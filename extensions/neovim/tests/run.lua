@@ -367,6 +367,50 @@ test('a syntax error from the AI shows as a diagnostic, and the fix round clears
   assert(read(path):find('0);', 1, true), read(path))
 end)
 
+test("the editor's own errors in a file the AI wrote start a fix round", function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  -- A stand-in for a linter: an error for a use of `b` in src/lint.js, whenever its text changes.
+  local lint = vim.api.nvim_create_namespace('fake-lint')
+  local function check(buf)
+    local found = {}
+    for number, line in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
+      if line:find('= b;', 1, true) then
+        table.insert(found, { lnum = number - 1, col = 0, message = "'b' is not defined", severity = vim.diagnostic.severity.ERROR, source = 'fake-lint' })
+      end
+    end
+    vim.diagnostic.set(lint, buf, found)
+  end
+  -- It runs on its own, as linters do: every 100 ms it looks at the file's buffer.
+  local linter = assert(vim.uv.new_timer())
+  linter:start(100, 100, vim.schedule_wrap(function()
+    local buf = vim.fn.bufnr(workspace .. '/src/lint.js')
+    if buf > 0 and vim.api.nvim_buf_is_loaded(buf) then
+      check(buf)
+    end
+  end))
+  local rounds_before = select(2, chat_text():gsub('— fix round', ''))
+  require('openbolt').chat('write lint')
+  wait_for('the turn to end first', function()
+    return turn_ended('write lint') and not require('openbolt').busy()
+  end)
+  assert(
+    select(2, chat_text():gsub('— fix round', '')) > rounds_before,
+    vim.inspect({
+      diagnostics = vim.diagnostic.get(vim.fn.bufnr(workspace .. '/src/lint.js')),
+      last = require('openbolt.diagnostics').last,
+      buf = vim.fn.bufnr(workspace .. '/src/lint.js'),
+    })
+  )
+  wait_for('the turn to end', function()
+    return turn_ended('write lint') and not require('openbolt').busy()
+  end)
+  linter:stop()
+  linter:close()
+  assert(read(workspace .. '/src/lint.js') == 'export const a = 1;\n', chat_text())
+end)
+
 test(':checkhealth openbolt finds the server', function()
   vim.cmd('checkhealth openbolt')
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')

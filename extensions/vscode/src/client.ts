@@ -20,7 +20,7 @@ export function createClient(serverPath: string, output: vscode.OutputChannel): 
     // Every file: the server keeps the editor's unsaved text for the model's context.
     documentSelector: [{ scheme: 'file' }],
     outputChannel: output,
-    initializationOptions: { savesEdits: true, handlesPreview: true, openbolt: serverSettings(config) },
+    initializationOptions: { savesEdits: true, handlesPreview: true, sendsDiagnostics: true, openbolt: serverSettings(config) },
     synchronize: { configurationSection: 'openbolt' },
     middleware: {
       workspace: {

@@ -9,12 +9,14 @@ import { findServer, previewTarget } from './config';
 import * as ext from './lsp_ext';
 import { Terminals } from './terminal';
 import { rankMentions } from '../webview/mentions';
+import { DiagnosticsReporter } from './diagnostics';
 
 let client: LanguageClient | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('OpenBolt Server');
   const terminals = new Terminals(() => client);
+  const reporter = new DiagnosticsReporter(() => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 100);
   status.text = '$(loading~spin) OpenBolt';
   status.tooltip = 'OpenBolt is replying — click to stop';
@@ -50,9 +52,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }
     const created = createClient(server, output);
     created.onNotification(ext.turnStart, (start) => {
+      reporter.turnStarted(start.messageId);
       if (start.fixRound && start.sessionId === sessionId) {
         chatView.post({ type: 'fixRound', messageId: start.messageId, text: ext.fixRoundText(start.fixRound) });
       }
+    });
+    created.onNotification(ext.actionsDone, async (done) => {
+      const files = await reporter.collect(done.messageId, done.files);
+      await created.sendNotification(ext.diagnostics, { sessionId: done.sessionId, messageId: done.messageId, files });
     });
     created.onNotification(ext.chatDelta, (delta) => chatView.post({ type: 'delta', ...delta }));
     created.onNotification(ext.actionUpdate, (update) => {

@@ -133,6 +133,14 @@ export const terminalResize = new RequestType<
 export const terminalKill = new RequestType<{ terminalId: number }, null, void>('openbolt/terminalKill');
 
 export const turnStart = new NotificationType<TurnStart>('openbolt/turnStart');
+export const actionsDone = new NotificationType<{ sessionId: string; messageId: string; files: string[] }>(
+  'openbolt/actionsDone',
+);
+export const diagnostics = new NotificationType<{
+  sessionId: string;
+  messageId: string;
+  files: { filePath: string; diagnostics: { line: number; message: string; source?: string }[] }[];
+}>('openbolt/diagnostics');
 export const chatDelta = new NotificationType<ChatDelta>('openbolt/chatDelta');
 export const actionUpdate = new NotificationType<ActionUpdate>('openbolt/actionUpdate');
 export const notice = new NotificationType<Notice>('openbolt/notice');

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
 import { findServer, previewTarget, serverSettings } from '../src/config';
+import { newErrors } from '../src/newErrors';
 
 function configuration(values: Record<string, unknown>): vscode.WorkspaceConfiguration {
   return {
@@ -58,4 +59,18 @@ test('the server is the setting (with ~ expanded), else an executable openbolt o
   assert.equal(findServer('~/bin/openbolt', env), path.join(bin, 'openbolt'));
   assert.equal(findServer(path.join(home, 'missing'), env), undefined);
   assert.equal(findServer('', { HOME: home, PATH: notExecutable }), undefined);
+});
+
+test('the errors a turn brought, not those that were there, and none of a file being typed in', () => {
+  const current = (filePath: string) =>
+    filePath === 'a.ts'
+      ? [
+          { line: 0, message: 'old', key: '0:old' },
+          { line: 3, message: "'x' is not defined", source: 'ts', key: "3:'x' is not defined" },
+        ]
+      : [{ line: 1, message: 'typing', key: '1:typing' }];
+  const before = new Map([['a.ts', new Set(['0:old'])]]);
+  assert.deepEqual(newErrors(['a.ts', 'b.ts'], current, before, (file) => file === 'b.ts'), [
+    { filePath: 'a.ts', diagnostics: [{ line: 3, message: "'x' is not defined", source: 'ts' }] },
+  ]);
 });

@@ -43,7 +43,14 @@ end
 return {
   ['workspace/applyEdit'] = apply_edit,
   ['openbolt/turnStart'] = function(_, params)
+    require('openbolt.diagnostics').turn_started(params.messageId)
     openbolt().on_turn_start(params)
+  end,
+  ['openbolt/actionsDone'] = function(_, params, ctx)
+    local client = vim.lsp.get_client_by_id(ctx.client_id)
+    if client then
+      require('openbolt.diagnostics').collect(client, params)
+    end
   end,
   ['openbolt/chatDelta'] = function(_, params)
     openbolt().on_chat_delta(params)

@@ -65,7 +65,7 @@ function M.client(start)
     name = 'openbolt',
     cmd = options.cmd,
     root_dir = vim.fs.root(0, base.root_markers or { '.git' }) or vim.fn.getcwd(),
-    init_options = { savesEdits = true, handlesPreview = true, openbolt = options.settings },
+    init_options = { savesEdits = true, handlesPreview = true, sendsDiagnostics = true, openbolt = options.settings },
     settings = { openbolt = options.settings },
     handlers = require('openbolt.handlers'),
   })
