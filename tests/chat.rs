@@ -88,16 +88,6 @@ fn workspace() -> Workspace {
     }
 }
 
-fn last_user_message(request: &Value) -> String {
-    let messages = request["messages"].as_array().expect("messages");
-    let last = messages.last().expect("a message");
-    assert_eq!(last["role"], "user");
-    match &last["content"] {
-        Value::String(text) => text.clone(),
-        content => content[0]["text"].as_str().expect("text block").to_owned(),
-    }
-}
-
 #[tokio::test]
 async fn anthropic_turn_writes_files_and_sends_a_clean_request() {
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(TWO_FILES)]).await;
@@ -159,7 +149,7 @@ async fn anthropic_turn_writes_files_and_sends_a_clean_request() {
         request.body["system"][0]["cache_control"]["type"],
         "ephemeral"
     );
-    let user = last_user_message(&request.body);
+    let user = support::last_user_message(&request.body);
     assert!(
         user.contains("<request>\nbuild the app\n</request>"),
         "{user}"
@@ -379,7 +369,10 @@ async fn a_reply_cut_at_the_output_limit_continues_seamlessly() {
             partial.to_string().contains("console.log('sti"),
             "the partial reply is sent back: {partial}"
         );
-        assert!(last_user_message(&requests[1].body).contains("Continue exactly where it stopped"));
+        assert!(
+            support::last_user_message(&requests[1].body)
+                .contains("Continue exactly where it stopped")
+        );
     }
 }
 

@@ -21,6 +21,18 @@ fn shell(command: &str) -> String {
     format!("<boltAction type=\"shell\">\n{command}\n</boltAction>\n")
 }
 
+/// `openbolt lsp` in `project` against `standin`, with `options`.
+async fn lsp(project: &Project, standin: &StandIn, options: serde_json::Value) -> Lsp {
+    let data = project.path.parent().expect("parent").join("data");
+    let data = data.display().to_string();
+    let env = [
+        ("OPENAI_BASE_URL", standin.url.as_str()),
+        ("OPENBOLT_MODEL", "m"),
+        ("OPENBOLT_DATA_DIR", data.as_str()),
+    ];
+    Lsp::start(&project.path, &env, options, false).await
+}
+
 struct Project {
     _root: tempfile::TempDir,
     path: std::path::PathBuf,
@@ -65,14 +77,6 @@ async fn chat(project: &Project, standin: &StandIn, arguments: &[&str]) -> (Opti
     )
 }
 
-fn last_user_message(request: &serde_json::Value) -> String {
-    let messages = request["messages"].as_array().expect("messages");
-    messages.last().expect("a message")["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 const BROKEN: &str =
     "export function total(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n";
 const FIXED: &str =
@@ -100,7 +104,7 @@ async fn a_broken_file_and_a_failing_command_are_fixed_in_one_round() {
     );
     assert!(text.contains("fix round 1 of 3: 2 problems"), "{text}");
     // The round's prompt carries both problems, with the broken line.
-    let report = last_user_message(&requests[1].body);
+    let report = support::last_user_message(&requests[1].body);
     assert!(
         report.contains("2 problems (automatic fix round 1 of 3)"),
         "{report}"
@@ -185,7 +189,7 @@ async fn auto_fix_zero_runs_no_round_and_a_crashing_dev_server_is_reported() {
     let (_, text) = chat(&project, &standin, &["--no-wait", "serve"]).await;
     let requests = standin.recorded();
     assert_eq!(requests.len(), 3, "{text}");
-    let report = last_user_message(&requests[2].body);
+    let report = support::last_user_message(&requests[2].body);
     assert!(
         report.contains("the dev server `echo 'Error: Cannot find module express'; exit 3`"),
         "{report}"
@@ -212,7 +216,7 @@ async fn a_preview_that_answers_500_is_reported() {
     let (_, text) = chat(&project, &standin, &["--no-wait", "serve"]).await;
     let requests = standin.recorded();
     assert_eq!(requests.len(), 2, "{text}");
-    let report = last_user_message(&requests[1].body);
+    let report = support::last_user_message(&requests[1].body);
     assert!(report.contains("answers HTTP 500"), "{report}");
     assert!(
         report.contains("| ReferenceError: total is not defined"),
@@ -233,19 +237,7 @@ async fn the_editor_gets_the_diagnostic_and_sees_it_cleared() {
     )
     .await;
     let project = Project::new();
-    let data = project
-        .path
-        .parent()
-        .expect("parent")
-        .join("data")
-        .display()
-        .to_string();
-    let env = [
-        ("OPENAI_BASE_URL", standin.url.as_str()),
-        ("OPENBOLT_MODEL", "m"),
-        ("OPENBOLT_DATA_DIR", data.as_str()),
-    ];
-    let mut lsp = Lsp::start(&project.path, &env, json!({"savesEdits": true}), false).await;
+    let mut lsp = lsp(&project, &standin, json!({"savesEdits": true})).await;
     let response = lsp
         .request("openbolt/chat", json!({"prompt": "write total"}))
         .await;
@@ -283,23 +275,10 @@ async fn stop_during_a_fix_round_stops_it() {
     )
     .await;
     let project = Project::new();
-    let data = project
-        .path
-        .parent()
-        .expect("parent")
-        .join("data")
-        .display()
-        .to_string();
-    let env = [
-        ("OPENAI_BASE_URL", standin.url.as_str()),
-        ("OPENBOLT_MODEL", "m"),
-        ("OPENBOLT_DATA_DIR", data.as_str()),
-    ];
-    let mut lsp = Lsp::start(
-        &project.path,
-        &env,
+    let mut lsp = lsp(
+        &project,
+        &standin,
         json!({"approval": {"autoApprove": true}}),
-        false,
     )
     .await;
     let id = lsp
@@ -348,25 +327,7 @@ async fn the_editors_own_errors_start_a_fix_round() {
     )
     .await;
     let project = Project::new();
-    let data = project
-        .path
-        .parent()
-        .expect("parent")
-        .join("data")
-        .display()
-        .to_string();
-    let env = [
-        ("OPENAI_BASE_URL", standin.url.as_str()),
-        ("OPENBOLT_MODEL", "m"),
-        ("OPENBOLT_DATA_DIR", data.as_str()),
-    ];
-    let mut lsp = Lsp::start(
-        &project.path,
-        &env,
-        json!({"sendsDiagnostics": true}),
-        false,
-    )
-    .await;
+    let mut lsp = lsp(&project, &standin, json!({"sendsDiagnostics": true})).await;
     let id = lsp
         .start_request("openbolt/chat", json!({"prompt": "total"}))
         .await;
@@ -396,7 +357,7 @@ async fn the_editors_own_errors_start_a_fix_round() {
     assert_eq!(response["result"]["status"], "complete", "{response}");
     let requests = standin.recorded();
     assert_eq!(requests.len(), 2);
-    let report = last_user_message(&requests[1].body);
+    let report = support::last_user_message(&requests[1].body);
     assert!(
         report.contains("src/total.js:1: 'count' is not defined (eslint)"),
         "{report}"

@@ -89,13 +89,6 @@ fn stdout(output: &Output) -> String {
     )
 }
 
-fn last_user_message(request: &Value) -> String {
-    let messages = request["messages"].as_array().expect("messages");
-    let last = messages.last().expect("a message");
-    assert_eq!(last["role"], "user");
-    last["content"].as_str().expect("text").to_owned()
-}
-
 const READS: &str = "Let me read the code first.\n<boltArtifact id=\"read\" title=\"Read\">\n<boltAction type=\"read\" filePath=\"src/ledger.js\"/>\n<boltAction type=\"read\" filePath=\"src/ledger.js\" lines=\"3-9\"/>\n<boltAction type=\"read\" filePath=\".env\"/>\n<boltAction type=\"read\" filePath=\"../outside.txt\"/>\n</boltArtifact>";
 
 const DONE: &str = "I have read it: computeInvoiceTotals sums the items.";
@@ -122,7 +115,7 @@ async fn a_read_is_answered_within_the_turn_and_secrets_and_escapes_are_refused(
     let requests = standin.recorded();
     assert_eq!(requests.len(), 2, "one turn, two requests:\n{text}");
     // The big file is mapped, not sent whole, in the first request.
-    let first = last_user_message(&requests[0].body);
+    let first = support::last_user_message(&requests[0].body);
     assert!(first.contains("<map>"), "{first}");
     assert!(
         first.contains("│ export function computeInvoiceTotals(invoice) {"),
@@ -134,7 +127,7 @@ async fn a_read_is_answered_within_the_turn_and_secrets_and_escapes_are_refused(
     );
     // The second carries the file (numbered), the range, and the refusals.
     let second = &requests[1].body;
-    let answer = last_user_message(second);
+    let answer = support::last_user_message(second);
     assert!(
         answer.contains(&format!("<file path=\"src/ledger.js\" lines=\"{lines}\">")),
         "{answer}"
@@ -215,7 +208,7 @@ async fn at_path_attaches_a_file_and_the_map_ranks_what_the_prompt_names() {
     )
     .await;
     assert!(output.status.success(), "{}", stdout(&output));
-    let first = last_user_message(&standin.recorded()[0].body);
+    let first = support::last_user_message(&standin.recorded()[0].body);
     assert!(
         first.contains("<file path=\"src/money.js\">\nexport function roundCents"),
         "{first}"
@@ -352,7 +345,7 @@ async fn the_lsp_reads_the_editors_unsaved_buffer_and_reports_the_read() {
     assert_eq!(response["result"]["status"], "complete", "{response}");
     let requests = standin.recorded();
     assert_eq!(requests.len(), 2);
-    let answer = last_user_message(&requests[1].body);
+    let answer = support::last_user_message(&requests[1].body);
     assert!(
         answer.contains("// unsaved"),
         "the buffer, not the disk: {answer}"

@@ -535,3 +535,14 @@ pub fn assert_editor_context(standin: &StandIn) {
 /// command first (its approval question is when the test looks at the editor's diagnostics).
 pub const BROKEN_TOTAL: &str = "Writing it.\n<boltArtifact id=\"total\" title=\"Total\">\n<boltAction type=\"file\" filePath=\"src/total.js\">\nexport function total(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n";
 pub const FIXED_TOTAL: &str = "Fixing it.\n<boltArtifact id=\"total\" title=\"Total\">\n<boltAction type=\"shell\">\necho fixing\n</boltAction>\n<boltAction type=\"file\" filePath=\"src/total.js\">\nexport function total(items) {\n  return items.reduce((a, b) => a + b, 0);\n}\n</boltAction>\n</boltArtifact>\n";
+
+/// The text of the last message of a request's body (the user's), in either wire format.
+pub fn last_user_message(request: &Value) -> String {
+    let messages = request["messages"].as_array().expect("messages");
+    let last = messages.last().expect("a message");
+    assert_eq!(last["role"], "user");
+    match &last["content"] {
+        Value::String(text) => text.clone(),
+        content => content[0]["text"].as_str().expect("text block").to_owned(),
+    }
+}
