@@ -2,7 +2,6 @@
 
 mod support;
 
-use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 use support::{Fault, Format, Reply, StandIn};
