@@ -1,6 +1,7 @@
 //! What checking the AI's work costs, beside baselines measured in the same run:
 //! - the syntax check of a 1 MB JavaScript file (p50/p99 of 20), against tree-sitter parsing it alone
-//!   (the check walks the tree for errors only where there are some);
+//!   (the check walks the tree for errors only where there are some); and after a one-line change,
+//!   against the file's previous parse (incremental), as the runner checks a file it wrote before;
 //! - gathering a turn's failures (10 written files, two with syntax errors, a failed command), against
 //!   reading those files.
 //!
@@ -12,7 +13,7 @@ use openbolt::conversation::fixes;
 use openbolt::terminal::{TerminalOptions, Terminals};
 use openbolt::types::{ActionKind, ActionStatus, ActionUpdate, Diagnostic};
 use openbolt_parser::ActionInfo;
-use openbolt_syntax::{Language, syntax_errors};
+use openbolt_syntax::{Language, check, syntax_errors};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,26 @@ fn main() {
         percentile(&checks, 0.99),
         percentile(&parses, 0.5),
         percentile(&checks, 0.5).as_secs_f64() / percentile(&parses, 0.5).as_secs_f64()
+    );
+
+    // The same file changed by one line, checked against its previous parse (what the runner keeps
+    // for the files it wrote last), against checking it whole.
+    let (_, mut previous) = check(Language::JavaScript, source.as_bytes(), None);
+    let mut incremental = Vec::new();
+    for round in 0..20 {
+        let changed = if round % 2 == 0 { &broken } else { &source };
+        let started = Instant::now();
+        let (errors, parsed) = check(Language::JavaScript, changed.as_bytes(), previous.take());
+        incremental.push(started.elapsed());
+        assert_eq!(errors.is_empty(), round % 2 == 1);
+        previous = parsed;
+    }
+    incremental.sort_unstable();
+    println!(
+        "syntax check of the 1 MB file after a one-line change, against its previous parse: p50 {:.2?} p99 {:.2?}; whole/incremental p50 {:.0}",
+        percentile(&incremental, 0.5),
+        percentile(&incremental, 0.99),
+        percentile(&checks, 0.5).as_secs_f64() / percentile(&incremental, 0.5).as_secs_f64()
     );
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

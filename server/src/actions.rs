@@ -113,22 +113,8 @@ pub struct RunnerReport {
     pub reads: Vec<(usize, String)>,
 }
 
-/// The syntax errors of `text` written to `path`, when its language is one OpenBolt parses.
-pub fn syntax_diagnostics(path: &Path, text: &str) -> Vec<crate::types::Diagnostic> {
-    let Some(language) = openbolt_syntax::Language::detect(path, text.as_bytes()) else {
-        return Vec::new();
-    };
-    openbolt_syntax::syntax_errors(language, text.as_bytes())
-        .into_iter()
-        .map(|error| crate::types::Diagnostic {
-            line: error.start.0,
-            column: error.start.1,
-            end_line: error.end.0,
-            end_column: error.end.1,
-            message: error.message,
-        })
-        .collect()
-}
+/// How many recently written files keep their parse for an incremental check.
+const KEPT_PARSES: usize = 8;
 
 /// A read shows at least this much, however full the context is.
 const MIN_READ_TOKENS: usize = 300;
@@ -241,6 +227,8 @@ pub struct Runner {
     always_this_session: bool,
     /// What the model has seen of the workspace's files.
     pub seen: Seen,
+    /// The last files written, parsed: the next check of one of them parses only what changed.
+    parsed: Vec<(PathBuf, openbolt_syntax::Parsed)>,
     /// How many tokens this round's read actions may still show the model (each takes at most half
     /// of what is left, and never less than a small minimum).
     pub read_tokens: usize,
@@ -280,6 +268,7 @@ impl Runner {
             always_this_session: false,
             read_tokens: 8_000,
             seen: Seen::default(),
+            parsed: Vec::new(),
         })
     }
 
@@ -384,7 +373,7 @@ impl Runner {
                         let mut update = update.status(ActionStatus::Complete);
                         update.summary = summary;
                         update.diagnostics =
-                            crate::blocking(|| syntax_diagnostics(&path, &written));
+                            crate::blocking(|| self.syntax_diagnostics(&path, &written));
                         update
                     }
                     Err(error) => update.with_error(error).status(ActionStatus::Failed),
@@ -435,6 +424,36 @@ impl Runner {
                 .with_error(format!("unknown action type {name:?}: nothing was run"))
                 .status(ActionStatus::Skipped),
         }
+    }
+
+    /// The syntax errors of `text` written to `path`, when its language is one OpenBolt parses. The
+    /// last few files written keep their parse, so a later change to one is checked incrementally.
+    fn syntax_diagnostics(&mut self, path: &Path, text: &str) -> Vec<crate::types::Diagnostic> {
+        let Some(language) = openbolt_syntax::Language::detect(path, text.as_bytes()) else {
+            return Vec::new();
+        };
+        let previous = self
+            .parsed
+            .iter()
+            .position(|(parsed_path, _)| parsed_path == path)
+            .map(|at| self.parsed.remove(at).1);
+        let (errors, parsed) = openbolt_syntax::check(language, text.as_bytes(), previous);
+        if let Some(parsed) = parsed {
+            self.parsed.push((path.to_path_buf(), parsed));
+            if self.parsed.len() > KEPT_PARSES {
+                self.parsed.remove(0);
+            }
+        }
+        errors
+            .into_iter()
+            .map(|error| crate::types::Diagnostic {
+                line: error.start.0,
+                column: error.start.1,
+                end_line: error.end.0,
+                end_column: error.end.1,
+                message: error.message,
+            })
+            .collect()
     }
 
     /// Records what `path` held before the turn first touched it (for revert).

@@ -296,13 +296,79 @@ pub const MAX_ERRORS: usize = 20;
 /// The syntax errors of `source`: nodes tree-sitter could not parse and tokens it found missing, in the
 /// order of the source. Empty for a source that parses (style is not judged).
 pub fn syntax_errors(language: Language, source: &[u8]) -> Vec<SyntaxError> {
+    check(language, source, None).0
+}
+
+/// A parsed source, kept to check its next version incrementally.
+#[derive(Debug)]
+pub struct Parsed {
+    language: Language,
+    tree: tree_sitter::Tree,
+    source: Vec<u8>,
+}
+
+/// The syntax errors of `source`, and its tree for the next check. With the `previous` version of the
+/// same file, only what changed between them is parsed again (tree-sitter's incremental parsing): a
+/// small edit of a large file is checked in a few milliseconds.
+pub fn check(
+    language: Language,
+    source: &[u8],
+    previous: Option<Parsed>,
+) -> (Vec<SyntaxError>, Option<Parsed>) {
     let mut parser = tree_sitter::Parser::new();
     if parser.set_language(&language.grammar()).is_err() {
-        return Vec::new();
+        return (Vec::new(), None);
     }
-    let Some(tree) = parser.parse(source, None) else {
-        return Vec::new();
+    let old_tree = previous
+        .filter(|previous| previous.language == language)
+        .map(|mut previous| {
+            previous.tree.edit(&edit_between(&previous.source, source));
+            previous.tree
+        });
+    let Some(tree) = parser.parse(source, old_tree.as_ref()) else {
+        return (Vec::new(), None);
     };
+    let errors = errors_of(&tree, source);
+    (
+        errors,
+        Some(Parsed {
+            language,
+            tree,
+            source: source.to_vec(),
+        }),
+    )
+}
+
+/// The one edit that turns `old` into `new`: the bytes between their common start and common end.
+fn edit_between(old: &[u8], new: &[u8]) -> tree_sitter::InputEdit {
+    let start = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let tail = old[start..]
+        .iter()
+        .rev()
+        .zip(new[start..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let point = |text: &[u8], at: usize| {
+        let before = &text[..at];
+        let row = before.iter().filter(|byte| **byte == b'\n').count();
+        let column = at
+            - before
+                .iter()
+                .rposition(|byte| *byte == b'\n')
+                .map_or(0, |newline| newline + 1);
+        tree_sitter::Point { row, column }
+    };
+    tree_sitter::InputEdit {
+        start_byte: start,
+        old_end_byte: old.len() - tail,
+        new_end_byte: new.len() - tail,
+        start_position: point(old, start),
+        old_end_position: point(old, old.len() - tail),
+        new_end_position: point(new, new.len() - tail),
+    }
+}
+
+fn errors_of(tree: &tree_sitter::Tree, source: &[u8]) -> Vec<SyntaxError> {
     let mut errors = Vec::new();
     if !tree.root_node().has_error() {
         return errors;
@@ -418,6 +484,24 @@ mod tests {
         }
         assert!(syntax_errors(Language::Python, b"def f():\n    return 1\n").is_empty());
         assert!(syntax_errors(Language::Rust, b"fn main() { let x = 1; }\n").is_empty());
+    }
+
+    #[test]
+    fn an_incremental_check_finds_what_a_whole_check_finds() {
+        let first = b"function a() {\n  return 1;\n}\nfunction b() {\n  return 2;\n}\n".to_vec();
+        let (errors, parsed) = check(Language::JavaScript, &first, None);
+        assert!(errors.is_empty());
+        let broken = String::from_utf8(first.clone())
+            .expect("utf8")
+            .replace("return 2;", "return (2;");
+        let (incremental, parsed) = check(Language::JavaScript, broken.as_bytes(), parsed);
+        assert_eq!(
+            incremental,
+            syntax_errors(Language::JavaScript, broken.as_bytes())
+        );
+        assert!(!incremental.is_empty());
+        let (fixed, _) = check(Language::JavaScript, &first, parsed);
+        assert!(fixed.is_empty());
     }
 
     #[test]
