@@ -322,7 +322,8 @@ async fn an_edit_goes_to_the_dirty_buffer_and_keeps_the_users_changes() {
                     json!({"messageId": message, "filePath": "src/ledger.js"}),
                 )
                 .await;
-            assert_eq!(diff["result"]["before"], LEDGER, "{diff}");
+            // Before: what the user saw (their unsaved note included).
+            assert_eq!(diff["result"]["before"], unsaved.as_str(), "{diff}");
             assert_eq!(diff["result"]["after"], both.as_str(), "{diff}");
             assert_eq!(diff["result"]["existed"], true);
             let outside = lsp
@@ -332,6 +333,16 @@ async fn an_edit_goes_to_the_dirty_buffer_and_keeps_the_users_changes() {
                 )
                 .await;
             assert_eq!(outside["error"]["code"], -32602, "{outside}");
+            // Reverting the edit gives back what the user had, their unsaved note included.
+            let session = response["result"]["sessionId"].clone();
+            let reverted = lsp
+                .request("openbolt/revert", json!({"sessionId": session}))
+                .await;
+            assert_eq!(
+                reverted["result"]["files"][0]["status"], "restored",
+                "{reverted}"
+            );
+            assert_eq!(project.read("src/ledger.js"), unsaved);
         } else {
             assert_eq!(
                 project.read("src/ledger.js"),

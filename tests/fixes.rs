@@ -368,3 +368,46 @@ async fn the_editors_own_errors_start_a_fix_round() {
     );
     assert!(lsp.stop().await.success());
 }
+
+/// Stop while the turn's dev server is being watched (between the turn and its fix round): no round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_between_the_turn_and_its_fix_round_prevents_the_round() {
+    let server = artifact(
+        "<boltAction type=\"start\">\nsleep 1; echo 'Error: boom'; sleep 30\n</boltAction>\n",
+    );
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(&server), Reply::text("Fixed.")],
+    )
+    .await;
+    let project = Project::new();
+    let mut lsp = lsp(
+        &project,
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let id = lsp
+        .start_request(
+            "openbolt/chat",
+            json!({"prompt": "serve", "sessionId": "watching"}),
+        )
+        .await;
+    lsp.wait_for(|message| {
+        message["method"] == "openbolt/actionUpdate"
+            && message["params"]["type"] == "start"
+            && message["params"]["status"] == "running"
+    })
+    .await;
+    let aborted = lsp
+        .request("openbolt/abort", json!({"sessionId": "watching"}))
+        .await;
+    assert_eq!(
+        aborted["result"], true,
+        "the turn can be stopped while it is watched: {aborted}"
+    );
+    let response = lsp.response(id).await;
+    assert!(response.get("result").is_some(), "{response}");
+    assert_eq!(standin.recorded().len(), 1, "no fix round after Stop");
+    assert!(lsp.stop().await.success());
+}

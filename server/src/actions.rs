@@ -456,8 +456,9 @@ impl Runner {
             .collect()
     }
 
-    /// Records what `path` held before the turn first touched it (for revert).
-    fn remember_previous(path: &Path, report: &mut RunnerReport) {
+    /// Records what `path` held before the turn first touched it (for revert): what the user saw —
+    /// an open buffer's unsaved text included, so that reverting an edit of it gives that text back.
+    fn remember_previous(path: &Path, current: Option<&[u8]>, report: &mut RunnerReport) {
         if !report
             .previous_contents
             .iter()
@@ -465,7 +466,7 @@ impl Runner {
         {
             report.previous_contents.push(PreviousContent {
                 path: path.to_path_buf(),
-                content: std::fs::read(path).ok(),
+                content: current.map(<[u8]>::to_vec),
             });
         }
     }
@@ -499,7 +500,7 @@ impl Runner {
                 "refused: {relative} exists and you have not seen its current content in this conversation — read it first, or use an edit"
             ));
         }
-        Self::remember_previous(path, report);
+        Self::remember_previous(path, current.as_deref(), report);
         self.writer
             .write(path, content)
             .await
@@ -532,9 +533,10 @@ impl Runner {
         let before =
             String::from_utf8(current).map_err(|_| format!("{relative} is not UTF-8 text"))?;
         let blocks = edit::parse_blocks(body)?;
-        let applied = edit::apply(&before, &blocks)
+        // Matching (and, when it fails, finding the closest lines) reads the whole file.
+        let applied = crate::blocking(|| edit::apply(&before, &blocks))
             .map_err(|reason| format!("nothing was changed in {relative}: {reason}"))?;
-        Self::remember_previous(path, report);
+        Self::remember_previous(path, Some(before.as_bytes()), report);
         let note = self
             .writer
             .edit(path, &before, &applied.text)

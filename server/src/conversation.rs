@@ -25,6 +25,15 @@ use tokio::sync::{OwnedMutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 pub use transcript::{Entry, EntryRole};
 
+/// Forgets a conversation's cancel token when its turn (with all its rounds) is over.
+struct ClearCancel<'a>(&'a Conversation);
+
+impl Drop for ClearCancel<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.cancel) = None;
+    }
+}
+
 /// How many idle sessions stay loaded when the store can load them again.
 const LOADED_SESSIONS: usize = 32;
 
@@ -385,9 +394,11 @@ impl Conversations {
         let mut fix: Option<FixRound> = None;
         let mut previous: Option<Vec<String>> = None;
         let mut usage = crate::provider::Usage::default();
+        // Stop reaches the turn for its whole life: its rounds and the checks between them.
+        *lock(&conversation.cancel) = Some(cancel.clone());
+        let _clear = ClearCancel(conversation);
         loop {
             let message_id = new_id("m");
-            *lock(&conversation.cancel) = Some(cancel.clone());
             sink.started(&message_id, fix.as_ref()).await;
             let next_request = TurnRequest {
                 prompt: String::new(),
@@ -407,7 +418,6 @@ impl Conversations {
                     sink,
                 )
                 .await;
-            *lock(&conversation.cancel) = None;
             usage += outcome.usage;
             let round = fix.as_ref().map_or(0, |fix| fix.round);
             let done = |mut outcome: TurnOutcome| {
@@ -444,6 +454,9 @@ impl Conversations {
                     .editor_errors(&conversation.id, &message_id, written)
                     .await;
                 failures.extend(fixes::editor_failures(&errors, &root));
+                if cancel.is_cancelled() {
+                    return done(outcome);
+                }
             }
             if failures.is_empty() || cancel.is_cancelled() {
                 return done(outcome);

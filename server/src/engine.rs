@@ -73,7 +73,10 @@ impl Session {
     pub fn touch(&mut self, actions: &[ActionUpdate]) {
         for update in actions {
             if update.status == ActionStatus::Complete
-                && matches!(update.kind, ActionKind::File | ActionKind::Read)
+                && matches!(
+                    update.kind,
+                    ActionKind::File | ActionKind::Edit | ActionKind::Read
+                )
                 && let Some(path) = &update.file_path
             {
                 let path = path.trim().trim_start_matches("./").to_owned();

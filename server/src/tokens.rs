@@ -41,6 +41,27 @@ pub fn prefix_within(text: &str, tokens: usize) -> usize {
     end
 }
 
+/// How many bytes of `text` (a prefix, cut anywhere at a character) fit in `tokens`, counted as
+/// [`estimate`] counts.
+pub fn prefix_bytes_within(text: &str, tokens: usize) -> usize {
+    let mut spent = 0usize;
+    let mut word = 0usize;
+    for (at, c) in text.char_indices() {
+        let cost = if c.is_ascii_alphanumeric() || c == '_' {
+            word += 1;
+            usize::from((word - 1) % 5 == 0)
+        } else {
+            word = 0;
+            usize::from(c == '\n' || c.is_ascii_punctuation() || !c.is_ascii())
+        };
+        if spent + cost > tokens {
+            return at;
+        }
+        spent += cost;
+    }
+    text.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +76,17 @@ mod tests {
         assert!((18..=26).contains(&code), "{code}");
         assert_eq!(estimate(""), 0);
         assert_eq!(estimate("日本語"), 3);
+    }
+
+    #[test]
+    fn a_prefix_of_one_long_line_is_cut_at_a_character() {
+        let line = "ab, 日本 ".repeat(100);
+        for budget in [0, 1, 7, 50] {
+            let end = prefix_bytes_within(&line, budget);
+            assert!(line.is_char_boundary(end));
+            assert!(estimate(&line[..end]) <= budget, "{budget}");
+        }
+        assert_eq!(prefix_bytes_within("abc", 100), 3);
     }
 
     #[test]

@@ -67,7 +67,8 @@ fn is_marker(line: &str, symbol: char, word: &str) -> bool {
     run >= 5 && line[run..].trim() == word
 }
 
-/// Reads the blocks of an edit action's body. Text outside blocks is ignored.
+/// Reads the blocks of an edit action's body. Text outside blocks is ignored. The SEARCH and REPLACE
+/// markers may have 5 or more `<` / `>`; the divider is exactly `=======`.
 pub fn parse_blocks(body: &str) -> Result<Vec<Block>, String> {
     enum State {
         Outside,
@@ -87,7 +88,8 @@ pub fn parse_blocks(body: &str) -> Result<Vec<Block>, String> {
                 }
             }
             State::Search => {
-                if is_marker(line, '=', "") {
+                // Exactly seven: a Markdown underline (`=====`) inside the SEARCH text is text.
+                if line.trim_end() == "=======" {
                     state = State::Replace;
                 } else {
                     search.push(line.to_owned());
@@ -118,38 +120,69 @@ pub fn parse_blocks(body: &str) -> Result<Vec<Block>, String> {
     Ok(blocks)
 }
 
-/// A file's text as lines without their endings, and its line ending.
+/// A file's text as lines without their endings, each line's own ending kept (a mixed file stays mixed),
+/// and the ending new lines take (the first line's).
 struct Lines {
     lines: Vec<String>,
+    endings: Vec<&'static str>,
     ending: &'static str,
-    final_newline: bool,
 }
 
 impl Lines {
     fn split(text: &str) -> Lines {
-        let ending = match text.find('\n') {
-            Some(at) if at > 0 && text.as_bytes()[at - 1] == b'\r' => "\r\n",
-            _ => "\n",
-        };
-        let final_newline = text.ends_with('\n');
-        let mut lines: Vec<String> = text
-            .split('\n')
-            .map(|line| line.strip_suffix('\r').unwrap_or(line).to_owned())
-            .collect();
-        if final_newline || text.is_empty() {
-            lines.pop();
+        let mut lines = Vec::new();
+        let mut endings = Vec::new();
+        for piece in text.split_inclusive('\n') {
+            let (line, ending) = if let Some(line) = piece.strip_suffix("\r\n") {
+                (line, "\r\n")
+            } else if let Some(line) = piece.strip_suffix('\n') {
+                (line, "\n")
+            } else {
+                (piece, "")
+            };
+            lines.push(line.to_owned());
+            endings.push(ending);
         }
+        let ending = endings
+            .iter()
+            .find(|ending| !ending.is_empty())
+            .copied()
+            .unwrap_or("\n");
         Lines {
             lines,
+            endings,
             ending,
-            final_newline,
+        }
+    }
+
+    /// Replaces lines `range` with `replacement`: new lines take the file's ending; the last one keeps
+    /// the ending of the last line replaced (so a file without a final line break stays without).
+    fn splice(&mut self, range: std::ops::Range<usize>, replacement: Vec<String>) {
+        let last_ending = self.endings[range.end - 1];
+        let count = replacement.len();
+        let mut endings: Vec<&'static str> = vec![self.ending; count];
+        if let Some(last) = endings.last_mut() {
+            *last = last_ending;
+        }
+        let through_the_end = range.end == self.lines.len();
+        self.lines.splice(range.clone(), replacement);
+        self.endings.splice(range.clone(), endings);
+        // Lines deleted through the end of a file without a final line break: the new last line goes
+        // without one too.
+        if count == 0
+            && through_the_end
+            && last_ending.is_empty()
+            && let Some(last) = self.endings.last_mut()
+        {
+            *last = "";
         }
     }
 
     fn join(&self) -> String {
-        let mut text = self.lines.join(self.ending);
-        if self.final_newline && !self.lines.is_empty() {
-            text.push_str(self.ending);
+        let mut text = String::new();
+        for (line, ending) in self.lines.iter().zip(&self.endings) {
+            text.push_str(line);
+            text.push_str(ending);
         }
         text
     }
@@ -251,13 +284,14 @@ fn likeness(a: &str, b: &str) -> f32 {
     }
     similar::TextDiff::configure()
         .algorithm(similar::Algorithm::Myers)
-        .timeout(std::time::Duration::from_millis(5))
+        .timeout(std::time::Duration::from_millis(1))
         .diff_chars(a, b)
         .ratio()
 }
 
-/// Files longer than this get only exact-line matching when a block fails (likeness is quadratic).
-const FUZZY_LINES: usize = 5_000;
+/// Likeness is computed for at most this many (file line, block line) pairs when a block fails; beyond
+/// it (a long file, a long block), lines are only compared whole.
+const FUZZY_PAIRS: usize = 20_000;
 
 /// The file's region most like `search`, numbered, for a failure the model can retry from.
 fn closest_region(lines: &[String], search: &[String]) -> String {
@@ -266,7 +300,7 @@ fn closest_region(lines: &[String], search: &[String]) -> String {
         .filter(|line| !line.trim().is_empty())
         .collect();
     let count = search.len().max(1);
-    let fuzzy = lines.len() <= FUZZY_LINES;
+    let fuzzy = lines.len().saturating_mul(wanted.len()) <= FUZZY_PAIRS;
     // Each file line's best likeness to a line of the block.
     let scores: Vec<f32> = lines
         .iter()
@@ -365,8 +399,7 @@ pub fn apply(text: &str, blocks: &[Block]) -> Result<Applied, String> {
             .count();
         removed += old.len() - common_head - common_tail;
         added += replacement.len() - common_head - common_tail;
-        file.lines
-            .splice(start..start + block.search.len(), replacement);
+        file.splice(start..start + block.search.len(), replacement);
     }
     Ok(Applied {
         text: file.join(),

@@ -53,7 +53,9 @@ pub fn render(
     let numbered = range.is_some() || total > NUMBERED_FROM;
     let width = total.to_string().len();
     let mut body = String::new();
+    let mut spent = 0usize;
     let mut shown_last = first.saturating_sub(1);
+    let mut cut_line = false;
     for number in first..=last {
         let Some(line) = lines.get(number - 1) else {
             break;
@@ -64,13 +66,22 @@ pub fn render(
         }
         piece.push_str(line);
         piece.push('\n');
-        if tokens::estimate(&body) + tokens::estimate(&piece) > budget && number > first {
+        let cost = tokens::estimate(&piece);
+        if spent + cost > budget {
+            if number == first {
+                // One line longer than the whole budget (a bundle, minified code): its start only.
+                let end = tokens::prefix_bytes_within(&piece, budget.saturating_sub(spent));
+                body.push_str(piece[..end].trim_end_matches('\n'));
+                body.push_str(" …\n");
+                cut_line = true;
+            }
             break;
         }
+        spent += cost;
         body.push_str(&piece);
         shown_last = number;
     }
-    let whole = first == 1 && shown_last == total;
+    let whole = first == 1 && shown_last == total && !cut_line;
     let summary = if whole {
         format!("{total} line{}", if total == 1 { "" } else { "s" })
     } else if total == 0 {
@@ -149,5 +160,11 @@ mod tests {
 
         let text = render("a.txt", "short\n", None, 100).text;
         assert_eq!(text, "<file path=\"a.txt\" lines=\"1\">\nshort\n</file>\n");
+
+        // One line over the whole budget: its start, and not whole.
+        let bundle = format!("{}\n", "var a=1;".repeat(20_000));
+        let read = render("dist/bundle.js", &bundle, None, 300);
+        assert!(!read.whole);
+        assert!(tokens::estimate(&read.text) < 400, "{}", read.text.len());
     }
 }

@@ -152,6 +152,12 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
             Ok(_) if shown_already => {}
             Ok(text) => {
                 let (block, whole) = file_block(&mention, &text, None, mentions_left);
+                if block.is_empty() {
+                    out.refused.push(format!(
+                        "@{mention}: too long for what is left of the context (its first line alone); ask for it to be read in parts"
+                    ));
+                    continue;
+                }
                 mentions_left = mentions_left.saturating_sub(tokens::estimate(&block));
                 left = left.saturating_sub(tokens::estimate(&block));
                 out.text.push_str(&block);

@@ -18,7 +18,8 @@ const REQUEST_MARKERS: [&str; 2] = [
 ];
 
 /// The conversation so far (`messages`, without the new prompt) cut to about `budget` tokens. The last
-/// exchange — the last prompt and everything after it — is kept whole.
+/// exchange — the last prompt and everything after it — is kept whole unless nothing else is left to
+/// cut (a window too small for it): then it is shortened too.
 pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
     let mut fitted: Vec<Message> = messages.to_vec();
     let keep_from = last_exchange_start(&fitted);
@@ -50,6 +51,19 @@ pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
         dropped = start;
     }
     let mut kept = fitted.split_off(dropped);
+    // Still too long (a small window, a huge last exchange): its context and file bodies go too.
+    let cost_of = |messages: &[Message]| -> usize {
+        messages
+            .iter()
+            .map(|message| tokens::estimate(&message.content) + 4)
+            .sum()
+    };
+    if cost_of(&kept) > budget {
+        for message in &mut kept {
+            let short = shorten(message);
+            message.content = short;
+        }
+    }
     if dropped > 0
         && let Some(first) = kept.first_mut()
     {
@@ -182,6 +196,22 @@ mod tests {
         assert_eq!(tight[0].role, Role::User);
         assert!(tight[0].content.starts_with("(The "));
         assert_eq!(tight.last(), messages.last());
+
+        // A window too small even for the last exchange: it is shortened too (a retry can shrink).
+        let tiny = fit(&messages, 60);
+        let last = tiny.last().expect("the last reply");
+        assert!(
+            last.content
+                .contains("[wrote src/s6.js: 200 lines, not repeated here]"),
+            "{}",
+            last.content
+        );
+        assert!(
+            tiny.iter()
+                .map(|message| tokens::estimate(&message.content))
+                .sum::<usize>()
+                < 200
+        );
     }
 
     #[test]

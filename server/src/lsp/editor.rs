@@ -168,7 +168,12 @@ impl FileWriter for EditorWriter {
         after: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, String>> {
         Box::pin(async move {
-            let Some((_, document)) = self.documents.by_path(path) else {
+            let Some((uri, document)) = self.documents.by_path(path) else {
+                if tokio::fs::read(path).await.ok().as_deref() != Some(before.as_bytes()) {
+                    return Err(
+                        "the file changed while the edit was made; nothing was changed".to_owned(),
+                    );
+                }
                 return self.write(path, after).await.map(|()| None);
             };
             if document.rope != before {
@@ -176,8 +181,10 @@ impl FileWriter for EditorWriter {
                     "the document changed while the edit was made; nothing was changed".to_owned(),
                 );
             }
-            let uri = Uri::from_file_path(path)
-                .ok_or_else(|| format!("{} has no file URI", path.display()))?;
+            // The client's own spelling of the document's URI: the one its didSave will carry.
+            let uri: Uri = uri
+                .parse()
+                .map_err(|_| format!("{} has no valid URI", path.display()))?;
             let edit = text_edit(
                 &uri,
                 Some(document.version),
@@ -231,9 +238,11 @@ impl EditorWriter {
         }
         let wanted = uri.as_str().to_owned();
         let waited = tokio::time::timeout(SAVE_TIMEOUT, async {
-            while let Ok(saved_uri) = saved.recv().await {
-                if saved_uri == wanted {
-                    return;
+            loop {
+                match saved.recv().await {
+                    Ok(saved_uri) if saved_uri == wanted => return,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
         })
