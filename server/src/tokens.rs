@@ -49,7 +49,7 @@ pub fn prefix_bytes_within(text: &str, tokens: usize) -> usize {
     for (at, c) in text.char_indices() {
         let cost = if c.is_ascii_alphanumeric() || c == '_' {
             word += 1;
-            usize::from((word - 1) % 5 == 0)
+            usize::from((word - 1).is_multiple_of(5))
         } else {
             word = 0;
             usize::from(c == '\n' || c.is_ascii_punctuation() || !c.is_ascii())
