@@ -126,14 +126,7 @@ async fn openbolt(
         .output()
         .await
         .expect("openbolt runs");
-    (
-        output.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    support::code_and_text(&output)
 }
 
 #[tokio::test]

@@ -67,14 +67,7 @@ async fn chat(project: &Project, standin: &StandIn, arguments: &[&str]) -> (Opti
         .output()
         .await
         .expect("openbolt runs");
-    (
-        output.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    support::code_and_text(&output)
 }
 
 const BROKEN: &str =

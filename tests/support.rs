@@ -546,3 +546,15 @@ pub fn last_user_message(request: &Value) -> String {
         content => content[0]["text"].as_str().expect("text block").to_owned(),
     }
 }
+
+/// A process's exit code and all it printed (stdout, then stderr).
+pub fn code_and_text(output: &std::process::Output) -> (Option<i32>, String) {
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
