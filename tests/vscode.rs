@@ -22,6 +22,8 @@ const APP: &str = "Here is your page.\n\n<boltArtifact id=\"page\" title=\"Page\
 const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
 const READ_DONE: &str = "It is one heading.";
 const TWEAK: &str = "Tweaking it.\n<boltArtifact id=\"tweak\" title=\"Tweak\">\n<boltAction type=\"edit\" filePath=\"index.html\">\n<<<<<<< SEARCH\n<h1>Hello from VS Code</h1>\n=======\n<h1>Edited in VS Code</h1>\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
+const TYPED: &str = "Typing it.\n<boltArtifact id=\"typed\" title=\"Typed\">\n<boltAction type=\"file\" filePath=\"src/typed.ts\">\nexport const count: number = 'many';\n</boltAction>\n<boltAction type=\"shell\">\necho checking types\n</boltAction>\n</boltArtifact>\n";
+const TYPED_FIXED: &str = "Fixing the type.\n<boltArtifact id=\"typed\" title=\"Typed\">\n<boltAction type=\"file\" filePath=\"src/typed.ts\">\nexport const count: number = 3;\n</boltAction>\n</boltArtifact>\n";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,6 +48,8 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(TWEAK),
             Reply::text(support::BROKEN_TOTAL),
             Reply::text(support::FIXED_TOTAL),
+            Reply::text(TYPED),
+            Reply::text(TYPED_FIXED),
         ],
     )
     .await;
@@ -85,7 +89,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("15 passed, 0 failed") && output.status.success(),
+        stdout.contains("16 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
@@ -105,4 +109,12 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         "{models:?}"
     );
     support::assert_editor_context(&standin);
+    // VS Code's own TypeScript error reached the model in a fix round.
+    assert!(
+        standin
+            .recorded()
+            .iter()
+            .any(|request| request.body.to_string().contains("src/typed.ts:1:")),
+        "VS Code's diagnostic did not reach the model"
+    );
 }

@@ -421,6 +421,26 @@ try {
     const fixed = fs.readFileSync(path.join(workspace, 'src/total.js'), 'utf8');
     if (!fixed.includes('0);')) throw new Error(`src/total.js is ${JSON.stringify(fixed)}`);
   });
+
+  await test("VS Code's own error in a file the AI wrote (TypeScript's) starts a fix round", async () => {
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'add a typed count');
+    await frame.press('#prompt', 'Enter');
+    // The turn's command asks first: meanwhile TypeScript checks the file the turn wrote.
+    const run = '.notification-toast:has-text("echo checking types") .monaco-button:has-text("Run")';
+    await waitFor('the approval', async () => page.$(run));
+    await page.keyboard.press('Control+p');
+    const input = await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await input.fill('src/typed.ts');
+    await waitFor('the file in quick open', async () => page.$('.quick-input-list .monaco-list-row[aria-label*="typed.ts"]'));
+    await page.keyboard.press('Enter');
+    await waitFor("TypeScript's error", async () => page.$('.monaco-editor .squiggly-error'));
+    await page.click(run);
+    await waitFor('the fix round', async () => (await webviewText(frame)).includes('fix round 1 of 1: 1 problem sent back to the model'));
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Fixing the type.') && (await composerFree(frame)));
+    await waitFor('the squiggle to go', async () => !(await page.$('.monaco-editor .squiggly-error')));
+  });
 } catch (error) {
   results.failed += 1;
   console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${serverLog.slice(-4000)}`);
