@@ -426,6 +426,23 @@ async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
         })
         .await;
     assert_eq!(exit["params"]["exitCode"], 0);
+    // An editor resizes the panel of a finished terminal too: nothing to do, and no error (no noise in
+    // the server log); an unknown terminal is still an error.
+    let resized = lsp
+        .request(
+            "openbolt/terminalResize",
+            json!({"terminalId": terminal, "cols": 100, "rows": 30}),
+        )
+        .await;
+    assert_eq!(resized["result"], Value::Null, "{resized}");
+    assert!(resized.get("error").is_none(), "{resized}");
+    let unknown = lsp
+        .request(
+            "openbolt/terminalResize",
+            json!({"terminalId": 987654, "cols": 100, "rows": 30}),
+        )
+        .await;
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
     // The client shows work-done progress: each command is a progress that begins and ends.
     let token = format!("openbolt/terminal/{terminal}");
     let created = lsp

@@ -191,11 +191,15 @@ impl Backend {
     }
 
     pub async fn terminal_resize(&self, params: TerminalResizeParams) -> Result<Value> {
-        self.state
+        match self
+            .state
             .terminals
             .resize(params.terminal_id, params.cols, params.rows)
-            .map_err(|failure| ServerError::InvalidParams(failure.to_string()))?;
-        Ok(Value::Null)
+        {
+            // A finished terminal keeps its size: editors resize panels of ended terminals too.
+            Ok(()) | Err(crate::terminal::TerminalError::Exited(_)) => Ok(Value::Null),
+            Err(failure) => Err(ServerError::InvalidParams(failure.to_string()).into()),
+        }
     }
 
     pub async fn terminal_kill(&self, params: TerminalParams) -> Result<Value> {
