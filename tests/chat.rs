@@ -441,10 +441,19 @@ async fn nothing_configured_is_one_clear_error() {
 #[tokio::test]
 async fn ctrl_c_stops_the_turn_and_leaves_no_half_file() {
     use tokio::io::AsyncBufReadExt;
+    // Everything up to the middle of the second file in one delta, then a stall: the second file is open
+    // (and incomplete) by the time the first is written, however busy the machine is.
     let after = middle_of_second_file();
     let standin = StandIn::start(
         Format::Anthropic,
-        vec![Reply::with_fault(TWO_FILES, Fault::Stall { after })],
+        vec![Reply::Stream {
+            text: TWO_FILES[..after].to_owned(),
+            cut_at_limit: false,
+            fault: Some(Fault::Stall { after: usize::MAX }),
+            seed: 11,
+            max_piece: TWO_FILES.len(),
+            max_write: 16 << 10,
+        }],
     )
     .await;
     let workspace = workspace();
