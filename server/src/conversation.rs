@@ -400,13 +400,7 @@ impl Conversations {
         loop {
             let message_id = new_id("m");
             sink.started(&message_id, fix.as_ref()).await;
-            let next_request = TurnRequest {
-                prompt: String::new(),
-                editor: EditorContext::default(),
-                policy: request.policy.clone(),
-                shell_timeout: request.shell_timeout,
-                auto_fix: request.auto_fix,
-            };
+            let (policy, shell_timeout) = (request.policy.clone(), request.shell_timeout);
             let mut outcome = self
                 .drive(
                     conversation,
@@ -480,7 +474,9 @@ impl Conversations {
             request = TurnRequest {
                 prompt: fixes::report(&failures, next.round, rounds),
                 editor: self.front_end.editor(),
-                ..next_request
+                policy,
+                shell_timeout,
+                auto_fix: rounds,
             };
             fix = Some(next);
         }

@@ -204,10 +204,7 @@ impl Engine {
         let available = plan.input.saturating_sub(fixed);
         // The history may take half of what is left; the context gets the rest.
         let history = history::fit(&session.messages, available / 2);
-        let spent: usize = history
-            .iter()
-            .map(|message| crate::tokens::estimate(&message.content) + 4)
-            .sum();
+        let spent = history::cost(&history);
         let snapshot = self.map.as_ref().map(ProjectMap::snapshot);
         // A part of the budget stays free for the files the model reads in this turn.
         let context_tokens = available.saturating_sub(spent) * (100 - READ_RESERVE_PERCENT) / 100;
@@ -658,11 +655,7 @@ fn read_results(actions: &[ActionUpdate], report: &RunnerReport) -> String {
 
 /// Roughly how many tokens a request holds.
 fn estimate_messages(system: &str, messages: &[Message]) -> usize {
-    crate::tokens::estimate(system)
-        + messages
-            .iter()
-            .map(|message| crate::tokens::estimate(&message.content) + 4)
-            .sum::<usize>()
+    crate::tokens::estimate(system) + history::cost(messages)
 }
 
 /// What the user reads when the model refused a prompt as too long, or sent nothing back.

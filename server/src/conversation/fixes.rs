@@ -48,14 +48,7 @@ pub fn editor_failures(errors: &[EditorError], root: &Path) -> Vec<Failure> {
                 line + 1,
                 error.message
             );
-            for (number, text) in lines
-                .iter()
-                .enumerate()
-                .take((line + 3).min(lines.len()))
-                .skip(line.saturating_sub(2))
-            {
-                let _ = writeln!(report, "  {:>5}│ {text}", number + 1);
-            }
+            push_lines_around(&mut report, &lines, line);
             Failure {
                 key: format!("editor {}:{} {}", error.file_path, line + 1, error.message),
                 report,
@@ -98,11 +91,7 @@ pub async fn gather(actions: &[ActionUpdate], root: &Path, terminals: &Terminals
                         diagnostic.column + 1,
                         diagnostic.message
                     );
-                    let from = line.saturating_sub(2);
-                    let to = (line + 3).min(lines.len());
-                    for (number, text) in lines.iter().enumerate().take(to).skip(from) {
-                        let _ = writeln!(report, "  {:>5}│ {text}", number + 1);
-                    }
+                    push_lines_around(&mut report, &lines, line);
                     failures.push(Failure {
                         key: format!("syntax {path}:{} {}", line + 1, diagnostic.message),
                         report,
@@ -151,6 +140,15 @@ pub async fn gather(actions: &[ActionUpdate], root: &Path, terminals: &Terminals
         failures.extend(watch_servers(&servers, terminals).await);
     }
     failures
+}
+
+/// The lines two before to two after `line` (0-based), numbered as editors count.
+fn push_lines_around(report: &mut String, lines: &[&str], line: usize) {
+    let from = line.saturating_sub(2);
+    let to = (line + 3).min(lines.len());
+    for (number, text) in lines.iter().enumerate().take(to).skip(from) {
+        let _ = writeln!(report, "  {:>5}│ {text}", number + 1);
+    }
 }
 
 fn last_lines(text: &str, count: usize) -> Vec<&str> {

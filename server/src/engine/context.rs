@@ -236,11 +236,14 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
     } else {
         let tree_budget = share(TREE_SHARE, left).max(64);
         let mut listed = String::new();
+        let mut spent = 0;
         let mut count = 0;
         for name in names.iter().take(inputs.limits.max_tree_entries) {
-            if tokens::estimate(&listed) + tokens::estimate(name) + 1 > tree_budget {
+            let cost = tokens::estimate(name) + 1;
+            if spent + cost > tree_budget {
                 break;
             }
+            spent += cost;
             listed.push_str(name);
             listed.push('\n');
             count += 1;

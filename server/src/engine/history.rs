@@ -17,18 +17,20 @@ const REQUEST_MARKERS: [&str; 2] = [
     "\n<request>",
 ];
 
+/// The estimated tokens of `messages` (each message's text and a few for its framing).
+pub fn cost(messages: &[Message]) -> usize {
+    messages
+        .iter()
+        .map(|message| tokens::estimate(&message.content) + 4)
+        .sum()
+}
+
 /// The conversation so far (`messages`, without the new prompt) cut to about `budget` tokens. The last
 /// exchange — the last prompt and everything after it — is kept whole unless nothing else is left to
 /// cut (a window too small for it): then it is shortened too.
 pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
     let mut fitted: Vec<Message> = messages.to_vec();
     let keep_from = last_exchange_start(&fitted);
-    let cost = |messages: &[Message]| -> usize {
-        messages
-            .iter()
-            .map(|message| tokens::estimate(&message.content) + 4)
-            .sum()
-    };
     if cost(&fitted) <= budget {
         return fitted;
     }
@@ -52,13 +54,7 @@ pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
     }
     let mut kept = fitted.split_off(dropped);
     // Still too long (a small window, a huge last exchange): its context and file bodies go too.
-    let cost_of = |messages: &[Message]| -> usize {
-        messages
-            .iter()
-            .map(|message| tokens::estimate(&message.content) + 4)
-            .sum()
-    };
-    if cost_of(&kept) > budget {
+    if cost(&kept) > budget {
         for message in &mut kept {
             let short = shorten(message);
             message.content = short;
