@@ -63,7 +63,7 @@ mod lsp_client;
 
 use lsp_client::{Lsp, uri};
 use serde_json::{Value, json};
-use support::{Format, Reply, StandIn};
+use support::{Format, Reply, StandIn, TempProject};
 
 const LEDGER: &str = "// The ledger.\nexport function total(items) {\n  let total = 0;\n  for (const item of items) {\n    total += item.price * item.qty;\n  }\n  return total;\n}\n";
 
@@ -82,51 +82,12 @@ fn artifact(actions: &str) -> String {
 const DISCOUNT_SEARCH: &str = "    total += item.price * item.qty;\n";
 const DISCOUNT_REPLACE: &str = "    total += item.price * item.qty * (1 - (item.discount || 0));\n";
 
-struct Project {
-    _root: tempfile::TempDir,
-    path: std::path::PathBuf,
-}
-
-impl Project {
-    fn new() -> Project {
-        let root = tempfile::tempdir().expect("temp dir");
-        let path = root.path().join("project");
-        std::fs::create_dir_all(path.join("src")).expect("mkdir");
-        std::fs::write(path.join("src/ledger.js"), LEDGER).expect("ledger");
-        Project { _root: root, path }
-    }
-
-    fn data(&self) -> std::path::PathBuf {
-        self.path.parent().expect("parent").join("data")
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path.join(name)).expect("read")
-    }
-}
-
-async fn openbolt(
-    project: &Project,
-    standin: &StandIn,
-    arguments: &[&str],
-) -> (Option<i32>, String) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"));
-    if standin.format == Format::OpenAi {
-        command
-            .env("OPENAI_BASE_URL", &standin.url)
-            .env("OPENBOLT_MODEL", "m");
-    }
-    let output = command
-        .args(arguments)
-        .current_dir(&project.path)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &project.path)
-        .env("OPENBOLT_DATA_DIR", project.data())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("openbolt runs");
-    support::code_and_text(&output)
+/// A project holding `src/ledger.js`.
+fn project() -> TempProject {
+    let project = TempProject::new();
+    std::fs::create_dir_all(project.path.join("src")).expect("mkdir");
+    std::fs::write(project.path.join("src/ledger.js"), LEDGER).expect("ledger");
+    project
 }
 
 #[tokio::test]
@@ -140,13 +101,10 @@ async fn an_edit_changes_one_line_and_a_failed_one_changes_nothing_and_tells_the
         vec![Reply::text(&first), Reply::text("Noted.")],
     )
     .await;
-    let project = Project::new();
-    let (code, text) = openbolt(
-        &project,
-        &standin,
-        &["chat", "--auto-fix", "0", "add the discount"],
-    )
-    .await;
+    let project = project();
+    let (code, text) = project
+        .openbolt(&standin, &["chat", "--auto-fix", "0", "add the discount"])
+        .await;
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("✓ edit src/ledger.js (+1 −1, exact)"),
@@ -169,7 +127,9 @@ async fn an_edit_changes_one_line_and_a_failed_one_changes_nothing_and_tells_the
         .expect("session")
         .trim()
         .to_owned();
-    let (code, text) = openbolt(&project, &standin, &["chat", "--session", &session, "why?"]).await;
+    let (code, text) = project
+        .openbolt(&standin, &["chat", "--session", &session, "why?"])
+        .await;
     assert_eq!(code, Some(0), "{text}");
     let request = standin.recorded()[1].body.to_string();
     assert!(
@@ -179,14 +139,14 @@ async fn an_edit_changes_one_line_and_a_failed_one_changes_nothing_and_tells_the
     assert!(request.contains("7│   return total;"), "{request}");
 
     // Revert puts the file back (the last turn changed nothing; the one before made the edit).
-    let _ = openbolt(&project, &standin, &["revert"]).await;
-    let (_, report) = openbolt(&project, &standin, &["revert"]).await;
+    let _ = project.openbolt(&standin, &["revert"]).await;
+    let (_, report) = project.openbolt(&standin, &["revert"]).await;
     assert_eq!(project.read("src/ledger.js"), LEDGER, "{report}");
 }
 
 #[tokio::test]
 async fn whole_file_rewrites_need_the_file_seen_and_no_placeholders() {
-    let project = Project::new();
+    let project = project();
     let big: String = (0..3000)
         .map(|n| format!("export const value{n} = {n};\n"))
         .collect();
@@ -208,19 +168,19 @@ async fn whole_file_rewrites_need_the_file_seen_and_no_placeholders() {
     )
     .await;
     // Unseen (too big for the context): refused; a placeholder: refused.
-    let (code, text) = openbolt(
-        &project,
-        &standin,
-        &[
-            "chat",
-            "--auto-fix",
-            "0",
-            "--context-tokens",
-            "200000",
-            "shrink it",
-        ],
-    )
-    .await;
+    let (code, text) = project
+        .openbolt(
+            &standin,
+            &[
+                "chat",
+                "--auto-fix",
+                "0",
+                "--context-tokens",
+                "200000",
+                "shrink it",
+            ],
+        )
+        .await;
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("✗ file src/big.js — refused: src/big.js exists and you have not seen its current content in this conversation — read it first, or use an edit"),
@@ -231,12 +191,12 @@ async fn whole_file_rewrites_need_the_file_seen_and_no_placeholders() {
     assert!(!project.path.join("src/new.js").exists());
 
     // Read whole first: then the rewrite is allowed.
-    let (code, text) = openbolt(
-        &project,
-        &standin,
-        &["chat", "--context-tokens", "200000", "shrink it"],
-    )
-    .await;
+    let (code, text) = project
+        .openbolt(
+            &standin,
+            &["chat", "--context-tokens", "200000", "shrink it"],
+        )
+        .await;
     assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("✓ read src/big.js (3000 lines)")
@@ -246,13 +206,12 @@ async fn whole_file_rewrites_need_the_file_seen_and_no_placeholders() {
     assert_eq!(project.read("src/big.js"), "export const only = 1;\n");
 }
 
-async fn lsp(project: &Project, standin: &StandIn, options: Value) -> Lsp {
-    let data = project.data().display().to_string();
-    let env = [
-        ("OPENAI_BASE_URL", standin.url.as_str()),
-        ("OPENBOLT_MODEL", "m"),
-        ("OPENBOLT_DATA_DIR", data.as_str()),
-    ];
+async fn lsp(project: &TempProject, standin: &StandIn, options: serde_json::Value) -> Lsp {
+    let env = project.lsp_env(standin);
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect();
     Lsp::start(&project.path, &env, options, false).await
 }
 
@@ -276,7 +235,7 @@ async fn an_edit_goes_to_the_dirty_buffer_and_keeps_the_users_changes() {
             DISCOUNT_REPLACE,
         ));
         let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&reply)]).await;
-        let project = Project::new();
+        let project = project();
         let mut lsp = lsp(&project, &standin, json!({"savesEdits": saves_edits})).await;
         let path = project.path.join("src/ledger.js");
         let unsaved = LEDGER.replace("// The ledger.", "// The ledger. (my unsaved note)");
@@ -358,7 +317,7 @@ async fn a_rewrite_of_an_open_document_is_sent_as_a_line_diff() {
         "<boltAction type=\"file\" filePath=\"src/long.txt\">\n{after}</boltAction>\n"
     ));
     let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&reply)]).await;
-    let project = Project::new();
+    let project = project();
     let path = project.path.join("src/long.txt");
     std::fs::write(&path, &before).expect("long");
     let mut lsp = lsp(

@@ -7,7 +7,7 @@ mod support;
 
 use lsp_client::{Lsp, uri};
 use serde_json::json;
-use support::{Format, Reply, StandIn};
+use support::{Format, Reply, StandIn, TempProject};
 
 fn artifact(actions: &str) -> String {
     format!("Working on it.\n<boltArtifact id=\"work\" title=\"Work\">\n{actions}</boltArtifact>\n")
@@ -22,52 +22,27 @@ fn shell(command: &str) -> String {
 }
 
 /// `openbolt lsp` in `project` against `standin`, with `options`.
-async fn lsp(project: &Project, standin: &StandIn, options: serde_json::Value) -> Lsp {
-    let data = project.path.parent().expect("parent").join("data");
-    let data = data.display().to_string();
-    let env = [
-        ("OPENAI_BASE_URL", standin.url.as_str()),
-        ("OPENBOLT_MODEL", "m"),
-        ("OPENBOLT_DATA_DIR", data.as_str()),
-    ];
+async fn lsp(project: &TempProject, standin: &StandIn, options: serde_json::Value) -> Lsp {
+    let env = project.lsp_env(standin);
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect();
     Lsp::start(&project.path, &env, options, false).await
 }
 
-struct Project {
-    _root: tempfile::TempDir,
-    path: std::path::PathBuf,
-}
-
-impl Project {
-    fn new() -> Project {
-        let root = tempfile::tempdir().expect("temp dir");
-        let path = root.path().join("project");
-        std::fs::create_dir_all(&path).expect("mkdir");
-        Project { _root: root, path }
-    }
-}
-
-async fn chat(project: &Project, standin: &StandIn, arguments: &[&str]) -> (Option<i32>, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
-        .arg("chat")
-        .arg("--workspace")
-        .arg(&project.path)
-        .args(["--yes"])
-        .args(arguments)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &project.path)
-        .env(
-            "OPENBOLT_DATA_DIR",
-            project.path.parent().expect("parent").join("data"),
-        )
-        .env("OPENAI_BASE_URL", &standin.url)
-        .env("OPENBOLT_MODEL", "m")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("openbolt runs");
-    support::code_and_text(&output)
+async fn chat(
+    project: &TempProject,
+    standin: &StandIn,
+    arguments: &[&str],
+) -> (Option<i32>, String) {
+    let workspace = project.path.display().to_string();
+    let arguments = [
+        &["chat", "--workspace", workspace.as_str(), "--yes"],
+        arguments,
+    ]
+    .concat();
+    project.openbolt(standin, &arguments).await
 }
 
 const BROKEN: &str =
@@ -86,7 +61,7 @@ async fn a_broken_file_and_a_failing_command_are_fixed_in_one_round() {
         vec![Reply::text(&first), Reply::text(&second)],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let (code, text) = chat(&project, &standin, &["write total"]).await;
     let requests = standin.recorded();
     assert_eq!(requests.len(), 2, "the turn and one fix round:\n{text}");
@@ -130,7 +105,7 @@ async fn ever_different_failures_get_three_rounds_and_no_more() {
         })
         .collect();
     let standin = StandIn::start(Format::OpenAi, replies).await;
-    let project = Project::new();
+    let project = TempProject::new();
     let (code, text) = chat(&project, &standin, &["go"]).await;
     assert_eq!(
         standin.recorded().len(),
@@ -148,7 +123,7 @@ async fn the_same_failure_twice_stops_after_one_round() {
         vec![Reply::text(&artifact(&shell("exit 7")))],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let (_, text) = chat(&project, &standin, &["go"]).await;
     assert_eq!(standin.recorded().len(), 2, "{text}");
     assert!(
@@ -171,7 +146,7 @@ async fn auto_fix_zero_runs_no_round_and_a_crashing_dev_server_is_reported() {
         ],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let (_, text) = chat(
         &project,
         &standin,
@@ -205,7 +180,7 @@ async fn a_preview_that_answers_500_is_reported() {
         vec![Reply::text(&start), Reply::text("Fixed.")],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let (_, text) = chat(&project, &standin, &["--no-wait", "serve"]).await;
     let requests = standin.recorded();
     assert_eq!(requests.len(), 2, "{text}");
@@ -229,7 +204,7 @@ async fn the_editor_gets_the_diagnostic_and_sees_it_cleared() {
         ],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let mut lsp = lsp(&project, &standin, json!({"savesEdits": true})).await;
     let response = lsp
         .request("openbolt/chat", json!({"prompt": "write total"}))
@@ -267,7 +242,7 @@ async fn stop_during_a_fix_round_stops_it() {
         ],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let mut lsp = lsp(
         &project,
         &standin,
@@ -319,7 +294,7 @@ async fn the_editors_own_errors_start_a_fix_round() {
         ],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let mut lsp = lsp(&project, &standin, json!({"sendsDiagnostics": true})).await;
     let id = lsp
         .start_request("openbolt/chat", json!({"prompt": "total"}))
@@ -373,7 +348,7 @@ async fn stop_between_the_turn_and_its_fix_round_prevents_the_round() {
         vec![Reply::text(&server), Reply::text("Fixed.")],
     )
     .await;
-    let project = Project::new();
+    let project = TempProject::new();
     let mut lsp = lsp(
         &project,
         &standin,

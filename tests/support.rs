@@ -558,3 +558,55 @@ pub fn code_and_text(output: &std::process::Output) -> (Option<i32>, String) {
         ),
     )
 }
+
+/// A project folder for one test, and beside it the data directory its runs keep sessions and the map
+/// cache in.
+pub struct TempProject {
+    _root: tempfile::TempDir,
+    pub path: std::path::PathBuf,
+}
+
+impl TempProject {
+    pub fn new() -> TempProject {
+        let root = tempfile::tempdir().expect("temp dir");
+        let path = root.path().join("project");
+        std::fs::create_dir_all(&path).expect("mkdir");
+        TempProject { _root: root, path }
+    }
+
+    pub fn data(&self) -> std::path::PathBuf {
+        self.path.parent().expect("parent").join("data")
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path.join(name)).expect("read")
+    }
+
+    /// Runs `openbolt <arguments>` in the project, against an OpenAI-format `standin`, with only the
+    /// environment it needs.
+    pub async fn openbolt(&self, standin: &StandIn, arguments: &[&str]) -> (Option<i32>, String) {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+            .args(arguments)
+            .current_dir(&self.path)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.path)
+            .env("OPENBOLT_DATA_DIR", self.data())
+            .env("OPENAI_BASE_URL", &standin.url)
+            .env("OPENBOLT_MODEL", "m")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("openbolt runs");
+        code_and_text(&output)
+    }
+
+    /// The environment `openbolt lsp` gets in this project against an OpenAI-format `standin`.
+    pub fn lsp_env(&self, standin: &StandIn) -> Vec<(&'static str, String)> {
+        vec![
+            ("OPENAI_BASE_URL", standin.url.clone()),
+            ("OPENBOLT_MODEL", "m".to_owned()),
+            ("OPENBOLT_DATA_DIR", self.data().display().to_string()),
+        ]
+    }
+}
