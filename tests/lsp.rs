@@ -393,6 +393,16 @@ async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
         .map(|action| action["title"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(titles, ["Run", "Always for this session", "Skip"]);
+    // Each answer names the action asking, for a panel that asks on the action's card.
+    let session = response["result"]["sessionId"].clone();
+    for item in questions[0]["params"]["actions"]
+        .as_array()
+        .expect("actions")
+    {
+        assert_eq!(item["sessionId"], session, "{item}");
+        assert_eq!(item["messageId"], response["result"]["messageId"], "{item}");
+        assert_eq!(item["actionId"], 0, "{item}");
+    }
     // While the question was open, the chat panel was told what the command waits for.
     let first_statuses: Vec<Value> = lsp
         .notifications("openbolt/actionUpdate")
@@ -1269,5 +1279,66 @@ async fn editor_commands_run_in_the_sandbox() {
                 .is_some_and(|text| text.contains("commands run in a sandbox"))
     });
     assert!(logged, "the log does not say commands are sandboxed");
+    assert!(lsp.stop().await.success());
+}
+
+/// Where each artifact sits in the prose: on every action update live, in the session loaded from the
+/// running server and from a new one — in bytes and UTF-16 code units, which differ once the prose has
+/// non-ASCII text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_action_says_where_it_sits_in_the_prose() {
+    const ORDERED: &str = "Voilà — the page first.\n\n<boltArtifact id=\"a\" title=\"A\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>é</h1>\n</boltAction>\n<boltAction type=\"file\" filePath=\"app.js\">\nlet x = 1;\n</boltAction>\n</boltArtifact>\n\nThen the script 🚀.\n\n<boltArtifact id=\"b\" title=\"B\">\n<boltAction type=\"file\" filePath=\"more.js\">\nlet y = 2;\n</boltAction>\n</boltArtifact>\n\nDone.";
+    let first = "Voilà — the page first.\n\n";
+    let second = format!("{first}\n\nThen the script 🚀.\n\n");
+    let at = |prose: &str| json!({"utf8": prose.len(), "utf16": prose.encode_utf16().count()});
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(ORDERED)]).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "build it in order"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let session = response["result"]["sessionId"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    let expected = [
+        ("index.html", at(first)),
+        ("app.js", at(first)),
+        ("more.js", at(&second)),
+    ];
+    let updates = lsp.notifications("openbolt/actionUpdate");
+    for (path, offset) in &expected {
+        let of_file: Vec<&Value> = updates
+            .iter()
+            .filter(|update| update["filePath"] == *path)
+            .collect();
+        assert!(of_file.len() >= 2, "{path}: {updates:?}");
+        for update in of_file {
+            assert_eq!(&update["proseOffset"], offset, "{path}: {update}");
+        }
+    }
+    let check = |loaded: &Value| {
+        let reply = &loaded["result"]["messages"][1];
+        assert_eq!(
+            reply["text"],
+            format!("{second}\n\nDone."),
+            "the stored prose: {loaded}"
+        );
+        for (index, (path, offset)) in expected.iter().enumerate() {
+            assert_eq!(reply["actions"][index]["filePath"], *path, "{loaded}");
+            assert_eq!(&reply["actions"][index]["proseOffset"], offset, "{loaded}");
+        }
+    };
+    check(
+        &lsp.request("openbolt/loadSession", json!({"sessionId": session}))
+            .await,
+    );
+    assert!(lsp.stop().await.success());
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    check(
+        &lsp.request("openbolt/loadSession", json!({"sessionId": session}))
+            .await,
+    );
     assert!(lsp.stop().await.success());
 }

@@ -383,6 +383,9 @@ impl Runner {
                 let request = ApprovalRequest {
                     kind: job.action.kind.clone(),
                     command: job.content.clone(),
+                    session_id: self.owner.clone(),
+                    message_id: self.message_id.clone(),
+                    action_id: job.action.index,
                 };
                 let approval = match self.policy.decide(&request.command) {
                     Some(decision) => decision,

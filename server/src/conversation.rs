@@ -231,7 +231,20 @@ async fn finish(
     outcome: &TurnOutcome,
     sink: &mut dyn Sink,
 ) {
-    if let Err(failure) = recorder.end(message_id, outcome).await {
+    // The final statuses keep their places in the prose.
+    let placed = match conversation.entry(message_id) {
+        Some(entry) => outcome
+            .actions
+            .iter()
+            .cloned()
+            .map(|mut update| {
+                entry.place(&mut update);
+                update
+            })
+            .collect(),
+        None => outcome.actions.clone(),
+    };
+    if let Err(failure) = recorder.end(message_id, outcome, placed).await {
         let notice = TurnEvent::Notice(format!(
             "the conversation was not saved completely: {failure}"
         ));
@@ -532,9 +545,14 @@ impl Conversations {
 
         let (events, mut receiver) = mpsc::channel::<TurnEvent>(256);
         let present = async {
-            while let Some(event) = receiver.recv().await {
+            while let Some(mut event) = receiver.recv().await {
+                conversation.update_entry(message_id, |entry| {
+                    if let TurnEvent::Action(update) = &mut event {
+                        entry.place(update);
+                    }
+                    entry.apply(&event);
+                });
                 recorder.event(message_id, &event);
-                conversation.update_entry(message_id, |entry| entry.apply(&event));
                 sink.event(&event).await;
             }
         };
@@ -557,14 +575,15 @@ impl Conversations {
         let TerminalEvent::Exit { terminal_id, exit } = event else {
             return None;
         };
-        let server = self.dev_servers.ended(*terminal_id, exit)?;
-        if let Some(store) = &self.store {
-            store.record_action(&server.message_id, &server.update);
-        }
+        let mut server = self.dev_servers.ended(*terminal_id, exit)?;
         if let Some(conversation) = self.find(&server.session_id) {
             conversation.update_entry(&server.message_id, |entry| {
+                entry.place(&mut server.update);
                 entry.apply(&TurnEvent::Action(server.update.clone()));
             });
+        }
+        if let Some(store) = &self.store {
+            store.record_action(&server.message_id, &server.update);
         }
         Some(server)
     }

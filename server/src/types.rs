@@ -69,9 +69,31 @@ pub struct ActionUpdate {
     /// Syntax errors in what a `file` or `edit` action wrote (empty: none, or not a mapped language).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub diagnostics: Vec<Diagnostic>,
+    /// Where the action sits in its reply's prose (set by the conversation layer as the action opens), so
+    /// a chat panel shows the reply in the order the model wrote it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub prose_offset: Option<ProseOffset>,
     /// The end of a failed command's output, escape sequences removed: for the model's next turn.
     #[serde(skip)]
     pub output_tail: Option<String>,
+}
+
+/// A place in a reply's prose: its length up to there, in bytes (UTF-8) and in UTF-16 code units — what
+/// a Lua and a JavaScript client index strings by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProseOffset {
+    pub utf8: usize,
+    pub utf16: usize,
+}
+
+impl ProseOffset {
+    /// The end of `prose`.
+    pub fn end_of(prose: &str) -> ProseOffset {
+        ProseOffset {
+            utf8: prose.len(),
+            utf16: prose.encode_utf16().count(),
+        }
+    }
 }
 
 impl ActionUpdate {
@@ -88,6 +110,7 @@ impl ActionUpdate {
             terminal_id: None,
             summary: None,
             diagnostics: Vec::new(),
+            prose_offset: None,
             output_tail: None,
         }
     }

@@ -10,6 +10,10 @@ pub struct ApprovalRequest {
     /// `shell` or `start`.
     pub kind: ActionKind,
     pub command: String,
+    /// The action asking: its session, reply and index (a chat panel asks on its card).
+    pub session_id: String,
+    pub message_id: String,
+    pub action_id: usize,
 }
 
 /// The answer.

@@ -3,7 +3,7 @@
 
 use crate::engine::TurnStatus;
 use crate::store::{MessageRole, Store, StoreError, StoredStatus};
-use crate::types::{ActionUpdate, TurnEvent};
+use crate::types::{ActionUpdate, ProseOffset, TurnEvent};
 
 /// Who wrote an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -49,6 +49,20 @@ impl Entry {
             status: None,
             reverted: false,
         }
+    }
+
+    /// Places an action in the prose: where it first appeared (kept by its later updates), else here —
+    /// the end of the prose so far.
+    pub fn place(&self, update: &mut ActionUpdate) {
+        if update.prose_offset.is_some() {
+            return;
+        }
+        let known = self
+            .actions
+            .iter()
+            .find(|action| action.action_id == update.action_id)
+            .and_then(|action| action.prose_offset);
+        update.prose_offset = Some(known.unwrap_or_else(|| ProseOffset::end_of(&self.text)));
     }
 
     /// Takes in what the turn reported: prose is appended, an action's update replaces its last one.

@@ -322,6 +322,7 @@ impl Approver for EditorApprover {
             } else {
                 "run"
             };
+            use tower_lsp_server::ls_types::MessageActionItemProperty as Property;
             let params = ShowMessageRequestParams {
                 typ: MessageType::WARNING,
                 message: format!("OpenBolt wants to {what}: {}", request.command),
@@ -329,7 +330,21 @@ impl Approver for EditorApprover {
                     [RUN, ALWAYS, SKIP]
                         .map(|title| MessageActionItem {
                             title: title.to_owned(),
-                            properties: Default::default(),
+                            // Which action asks, for a client that answers on the action's card (LSP
+                            // lets an item carry more properties; other clients ignore them).
+                            properties: [
+                                ("sessionId", Property::String(request.session_id.clone())),
+                                ("messageId", Property::String(request.message_id.clone())),
+                                (
+                                    "actionId",
+                                    Property::Integer(
+                                        i32::try_from(request.action_id).unwrap_or(i32::MAX),
+                                    ),
+                                ),
+                            ]
+                            .into_iter()
+                            .map(|(key, value)| (key.to_owned(), value))
+                            .collect(),
                         })
                         .to_vec(),
                 ),

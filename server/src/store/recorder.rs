@@ -45,19 +45,19 @@ impl SessionRecorder {
         }
     }
 
-    /// Ends the turn: the files it touched (before and after), the final statuses, the reply; durable
+    /// Ends the turn: the files it touched (before and after), the final statuses (`actions`), the reply; durable
     /// when this returns. An error says what could not be saved.
     pub async fn end(
         &mut self,
         message_id: &str,
         outcome: &crate::engine::TurnOutcome,
+        actions: Vec<crate::types::ActionUpdate>,
     ) -> Result<(), StoreError> {
         let Some(store) = self.store.clone() else {
             return Ok(());
         };
         let message_id = message_id.to_owned();
         let previous = outcome.previous_contents.clone();
-        let actions = outcome.actions.clone();
         let reply = outcome.reply.clone();
         let error = outcome.error.clone();
         let (status, usage) = (outcome.status, outcome.usage);
