@@ -322,6 +322,7 @@ mod tests {
             terminal_id: None,
             summary: None,
             diagnostics: Vec::new(),
+            prose_offset: None,
             output_tail: None,
         }
     }
