@@ -402,6 +402,12 @@ async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
         assert_eq!(item["sessionId"], session, "{item}");
         assert_eq!(item["messageId"], response["result"]["messageId"], "{item}");
         assert_eq!(item["actionId"], 0, "{item}");
+        assert!(
+            item["command"]
+                .as_str()
+                .is_some_and(|command| command.contains("echo")),
+            "{item}"
+        );
     }
     // While the question was open, the chat panel was told what the command waits for.
     let first_statuses: Vec<Value> = lsp

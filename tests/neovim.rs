@@ -28,6 +28,7 @@ const READ_DONE: &str = "It is one heading.";
 const NOTES: &str = "Tweaking them.\n<boltArtifact id=\"notes\" title=\"Notes\">\n<boltAction type=\"edit\" filePath=\"notes.txt\">\n<<<<<<< SEARCH\none\n=======\nONE\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nfive\n=======\nFIVE\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
 const LINT: &str = "Writing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\n<boltAction type=\"file\" filePath=\"src/lint.js\">\nexport const a = b;\n</boltAction>\n</boltArtifact>\n";
 const LINT_FIXED: &str = "Fixing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\n<boltAction type=\"file\" filePath=\"src/lint.js\">\nexport const a = 1;\n</boltAction>\n</boltArtifact>\n";
+const FOLLOW: &str = "Following.\n\n<boltArtifact id=\"follow\" title=\"Follow\">\n<boltAction type=\"file\" filePath=\"follow-a.js\">\nexport const a = 'first file';\n</boltAction>\n<boltAction type=\"file\" filePath=\"follow-b.js\">\nexport const b = 'second file';\n</boltAction>\n</boltArtifact>\n\nFollowed.";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,6 +50,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(support::FIXED_TOTAL),
             Reply::text(LINT),
             Reply::text(LINT_FIXED),
+            Reply::text(FOLLOW),
         ],
     )
     .await;
@@ -59,6 +61,9 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
         std::fs::create_dir_all(&path).expect("xdg dir");
         path
     };
+    // A long session, loaded from the store by one scenario.
+    let data = home.path().join("openbolt-data");
+    support::long_session(&data, workspace.path(), "a long session", 200, 10);
     let runner = repository().join("extensions/neovim/tests/run.lua");
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(180),
@@ -74,6 +79,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             .env("XDG_STATE_HOME", xdg("state"))
             .env("XDG_CACHE_HOME", xdg("cache"))
             .env("OPENBOLT_BIN", env!("CARGO_BIN_EXE_openbolt"))
+            .env("OPENBOLT_DATA_DIR", &data)
             .env("ANTHROPIC_API_KEY", "sk-test-neovim")
             .env("ANTHROPIC_BASE_URL", &standin.url)
             .stdin(std::process::Stdio::null())
@@ -86,7 +92,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("16 passed, 0 failed") && output.status.success(),
+        stdout.contains("19 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

@@ -610,3 +610,61 @@ impl TempProject {
         ]
     }
 }
+
+/// Writes a finished session of `turns` turns into the store in `data_dir` for `workspace` (as a server
+/// there would have): each reply has prose, an artifact of `cards` file actions in the middle of it, and
+/// prose after. The session is titled `title`; its id is returned.
+pub fn long_session(
+    data_dir: &std::path::Path,
+    workspace: &std::path::Path,
+    title: &str,
+    turns: usize,
+    cards: usize,
+) -> String {
+    use openbolt::engine::TurnStatus;
+    use openbolt::types::ActionUpdate;
+    let workspace = std::fs::canonicalize(workspace).expect("the workspace exists");
+    let store = openbolt::store::Store::open(data_dir).expect("the store opens");
+    let session = format!("long-{turns}");
+    for turn in 0..turns {
+        let prompt = if turn == 0 {
+            title.to_owned()
+        } else {
+            format!("change number {turn}")
+        };
+        let message = format!("{session}-m{turn}");
+        store.begin_turn(
+            &session,
+            &workspace,
+            &prompt,
+            &format!("{message}u"),
+            &message,
+        );
+        let before = format!("Turn {turn}: here is the change.\n\n");
+        store.append_prose(&message, &before);
+        for card in 0..cards {
+            let update: ActionUpdate = serde_json::from_value(serde_json::json!({
+                "artifactId": format!("a{turn}"),
+                "actionId": card,
+                "type": "file",
+                "filePath": format!("src/turn{turn}/part{card}.js"),
+                "status": "complete",
+                "proseOffset": {"utf8": before.len(), "utf16": before.len()},
+            }))
+            .expect("an action update");
+            store.record_action(&message, &update);
+        }
+        let after = format!("End of turn {turn}.");
+        store.append_prose(&message, &after);
+        store
+            .end_turn(
+                &message,
+                TurnStatus::Complete,
+                &format!("{before}{after}"),
+                None,
+                openbolt::provider::Usage::default(),
+            )
+            .expect("the turn is saved");
+    }
+    session
+}

@@ -24,6 +24,8 @@ const READ_DONE: &str = "It is one heading.";
 const TWEAK: &str = "Tweaking it.\n<boltArtifact id=\"tweak\" title=\"Tweak\">\n<boltAction type=\"edit\" filePath=\"index.html\">\n<<<<<<< SEARCH\n<h1>Hello from VS Code</h1>\n=======\n<h1>Edited in VS Code</h1>\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
 const TYPED: &str = "Typing it.\n<boltArtifact id=\"typed\" title=\"Typed\">\n<boltAction type=\"file\" filePath=\"src/typed.ts\">\nexport const count: number = 'many';\n</boltAction>\n<boltAction type=\"shell\">\necho checking types\n</boltAction>\n</boltArtifact>\n";
 const TYPED_FIXED: &str = "Fixing the type.\n<boltArtifact id=\"typed\" title=\"Typed\">\n<boltAction type=\"file\" filePath=\"src/typed.ts\">\nexport const count: number = 3;\n</boltAction>\n</boltArtifact>\n";
+const KEYS: &str = "Keys first.\n\n<boltArtifact id=\"keys\" title=\"Keys\">\n<boltAction type=\"file\" filePath=\"keys.txt\">\ntyped\n</boltAction>\n<boltAction type=\"shell\">\necho keyboard\n</boltAction>\n</boltArtifact>\n\nKeys done.";
+const FOLLOW: &str = "Following.\n\n<boltArtifact id=\"follow\" title=\"Follow\">\n<boltAction type=\"file\" filePath=\"follow-a.js\">\nexport const a = 'first file';\n</boltAction>\n<boltAction type=\"file\" filePath=\"follow-b.js\">\nexport const b = 'second file';\n</boltAction>\n</boltArtifact>\n\nFollowed.";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,12 +52,23 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(support::FIXED_TOTAL),
             Reply::text(TYPED),
             Reply::text(TYPED_FIXED),
+            Reply::text(KEYS),
+            Reply::stalled_in_a_file(),
+            Reply::text(FOLLOW),
         ],
     )
     .await;
     let home = tempfile::tempdir().expect("home");
     let workspace = home.path().join("project");
     std::fs::create_dir(&workspace).expect("workspace");
+    // A long session, opened from the store by the last scenario.
+    support::long_session(
+        &home.path().join("data"),
+        &workspace,
+        "a long session",
+        200,
+        10,
+    );
     let artifacts = root.join("target/vscode-screenshots");
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(600),
@@ -89,7 +102,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("16 passed, 0 failed") && output.status.success(),
+        stdout.contains("19 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

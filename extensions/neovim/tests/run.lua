@@ -20,8 +20,11 @@ end
 local questions = {}
 -- A test that picks from a list sets this; it returns the item to choose.
 local choose = nil
+-- What the chat showed while each question was open.
+local chat_at_question = {}
 vim.ui.select = function(items, opts, on_choice)
   table.insert(questions, opts.prompt or '')
+  table.insert(chat_at_question, table.concat(require('openbolt.chat').lines(), '\n'))
   if choose then
     local pick = choose
     choose = nil
@@ -71,6 +74,16 @@ local function read(path)
   return text
 end
 
+-- The options of every test after the first.
+local options = {
+  cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' },
+  chat = { width = 60 },
+  -- One automatic fix round (the chat says "of 1": the option reached the server).
+  auto_fix = 1,
+  -- tests/neovim.rs checks the output limit of every request: a quarter of contextTokens.
+  settings = { sandbox = 'required', sandboxWritable = { '/srv/openbolt-nvim-shared' }, contextTokens = 40000 },
+}
+
 test('setup() validates its options and is safe to call twice', function()
   local openbolt = require('openbolt')
   local ok, err = pcall(openbolt.setup, { chat = { width = 'wide' } })
@@ -89,14 +102,9 @@ test('setup() validates its options and is safe to call twice', function()
   -- Commands of every later test run in the required sandbox.
   ok, err = pcall(openbolt.setup, { auto_fix = -1 })
   assert(not ok and tostring(err):find('auto_fix', 1, true), tostring(err))
-  openbolt.setup({
-    cmd = { os.getenv('OPENBOLT_BIN'), 'lsp' },
-    chat = { width = 60 },
-    -- One automatic fix round (the chat says "of 1": the option reached the server).
-    auto_fix = 1,
-    -- tests/neovim.rs checks the output limit of every request: a quarter of contextTokens.
-    settings = { sandbox = 'required', sandboxWritable = { '/srv/openbolt-nvim-shared' }, contextTokens = 40000 },
-  })
+  ok, err = pcall(openbolt.setup, { follow_files = 'some' })
+  assert(not ok and tostring(err):find('follow_files', 1, true), tostring(err))
+  openbolt.setup(options)
   assert(openbolt.options().chat.width == 60)
   assert(openbolt.options().preview.open == true, 'defaults kept')
 end)
@@ -132,6 +140,11 @@ test('a command is approved and its output is in a terminal buffer', function()
     return select(2, chat_text():gsub('— done', '')) >= 2
   end)
   assert(#questions >= 1 and questions[#questions]:find('echo', 1, true), vim.inspect(questions))
+  -- While it asked, the chat showed the question on the command's line.
+  assert(
+    chat_at_question[#chat_at_question]:find('shell echo hello from the terminal — waiting for your approval: Run / Always for this session / Skip', 1, true),
+    chat_at_question[#chat_at_question]
+  )
   assert(chat_text():find('✓ shell echo', 1, true), chat_text())
   local terminals = require('openbolt.terminal').terminals
   local id, terminal = next(terminals)
@@ -409,6 +422,97 @@ test("the editor's own errors in a file the AI wrote start a fix round", functio
   linter:stop()
   linter:close()
   assert(read(workspace .. '/src/lint.js') == 'export const a = 1;\n', chat_text())
+end)
+
+--- The row (1-based) of the first line of the chat containing `needle`, after line `from`.
+local function row_of(needle, from)
+  for row, line in ipairs(require('openbolt.chat').lines()) do
+    if row > (from or 0) and line:find(needle, 1, true) then
+      return row
+    end
+  end
+  return nil
+end
+
+test('follow_files = "all" opens each file the AI writes, the cursor staying where it is; <CR> on a card opens its file', function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  require('openbolt').setup(vim.tbl_extend('force', options, { follow_files = 'all' }))
+  local chat = require('openbolt.chat')
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if win ~= chat.win and win ~= chat.prompt_win then
+      vim.api.nvim_set_current_win(win)
+      break
+    end
+  end
+  vim.cmd('enew')
+  local editing = vim.api.nvim_get_current_win()
+  require('openbolt').chat('follow along')
+  wait_for('the turn to end', function()
+    return turn_ended('follow along') and not require('openbolt').busy()
+  end)
+  assert(vim.api.nvim_get_current_win() == editing, 'the cursor moved')
+  local shown = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(editing))
+  assert(shown == workspace .. '/follow-b.js', shown)
+  assert(vim.fn.buflisted(vim.fn.bufnr(workspace .. '/follow-a.js')) == 1, 'follow-a.js was shown too')
+  -- The keyboard: <CR> on a card's line in the chat opens what it made.
+  local row = assert(row_of('✓ file follow-a.js'), chat_text())
+  vim.api.nvim_set_current_win(chat.win)
+  vim.api.nvim_win_set_cursor(chat.win, { row, 0 })
+  vim.api.nvim_feedkeys(vim.keycode('<CR>'), 'x', false)
+  wait_for('follow-a.js in the current window', function()
+    return vim.api.nvim_buf_get_name(0) == workspace .. '/follow-a.js'
+  end)
+  require('openbolt').setup(options)
+end)
+
+test('a command right after the server starts waits for it; a reloaded reply keeps its order', function()
+  -- A fresh server, as right after Neovim starts.
+  local old = require('openbolt').client(false)
+  old:stop(true)
+  wait_for('the old server to stop', function()
+    return old:is_stopped()
+  end)
+  local before = #notifications
+  choose = function(items)
+    for _, item in ipairs(items) do
+      if item.title == 'build the page' then
+        return item
+      end
+    end
+  end
+  require('openbolt.chat').show_transcript({ messages = {} })
+  vim.cmd('OpenBoltSessions')
+  wait_for('the transcript', function()
+    return chat_text():find('Open it in a browser.', 1, true) ~= nil
+  end)
+  for index = before + 1, #notifications do
+    assert(not notifications[index].message:lower():find('not initialized', 1, true), notifications[index].message)
+  end
+  -- Prose, the artifact's actions, prose: as the model wrote it.
+  local prose = assert(row_of("I'll write the page."), chat_text())
+  local card = assert(row_of('✓ file index.html', prose), chat_text())
+  assert(row_of('Open it in a browser.', card), chat_text())
+end)
+
+test('a session of 200 turns and 2,000 actions loads from the store, each reply in its order', function()
+  choose = function(items)
+    for _, item in ipairs(items) do
+      if item.title == 'a long session' then
+        return item
+      end
+    end
+  end
+  vim.cmd('OpenBoltSessions')
+  wait_for('the long transcript', function()
+    return chat_text():find('End of turn 199.', 1, true) ~= nil
+  end)
+  local text = chat_text()
+  assert(select(2, text:gsub('✓ file src/turn', '')) == 2000, 'cards: ' .. select(2, text:gsub('✓ file src/turn', '')))
+  local first = assert(row_of('Turn 0: here is the change.'), text)
+  local card = assert(row_of('✓ file src/turn0/part9.js', first), text)
+  assert(row_of('End of turn 0.', card) and row_of('End of turn 0.', card) < assert(row_of('Turn 1: here', card)), text)
 end)
 
 test(':checkhealth openbolt finds the server', function()

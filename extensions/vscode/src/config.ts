@@ -46,6 +46,14 @@ export function previewTarget(config: vscode.WorkspaceConfiguration): PreviewTar
   return config.get<PreviewTarget>('preview.open', 'simpleBrowser');
 }
 
+export type FollowFiles = 'none' | 'first' | 'all';
+
+/** `openbolt.followFiles`: which files the AI writes open as they complete (an unknown value: none). */
+export function followFiles(config: vscode.WorkspaceConfiguration): FollowFiles {
+  const value = config.get<string>('followFiles', 'none');
+  return value === 'first' || value === 'all' ? value : 'none';
+}
+
 /** The server binary: the setting, else `openbolt` found on PATH; undefined when neither exists. */
 export function findServer(configured: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const setting = configured.trim();

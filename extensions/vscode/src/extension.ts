@@ -10,6 +10,8 @@ import * as ext from './lsp_ext';
 import { Terminals } from './terminal';
 import { rankMentions } from '../webview/mentions';
 import { DiagnosticsReporter } from './diagnostics';
+import { Approvals } from './approvals';
+import { followFiles } from './config';
 
 let client: LanguageClient | undefined;
 
@@ -27,6 +29,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let starting: Promise<LanguageClient | undefined> | undefined;
 
   const chatView = new ChatView(context.extensionUri, (message) => void onWebview(message));
+  const approvals = new Approvals(chatView);
+  context.subscriptions.push(approvals.disposable);
+  /** Files opened for `openbolt.followFiles` since the user's last prompt. */
+  let followed = 0;
   context.subscriptions.push(
     output,
     terminals,
@@ -67,6 +73,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         terminals.name(update.terminalId, update.command);
       }
       chatView.post({ type: 'action', update });
+      if (update.sessionId === sessionId) void follow(update);
     });
     created.onNotification(ext.notice, (notice) => chatView.post({ type: 'notice', ...notice }));
     created.onNotification(ext.terminalOutput, (event) => terminals.output(event.terminalId, event.data));
@@ -77,6 +84,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     });
     created.onNotification(ext.serverError, (event) => output.appendLine(`error: ${event.message}`));
     handleApplyEdit(created);
+    approvals.register(created);
     try {
       await created.start();
     } catch (error) {
@@ -106,6 +114,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }
   }
 
+  /** `openbolt.followFiles`: shows a file the AI wrote or edited as it completes, focus left where it is. */
+  async function follow(update: ext.ActionUpdate): Promise<void> {
+    const mode = followFiles(vscode.workspace.getConfiguration('openbolt'));
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri;
+    if (
+      mode === 'none' ||
+      !root ||
+      update.status !== 'complete' ||
+      (update.type !== 'file' && update.type !== 'edit') ||
+      !update.filePath ||
+      (mode === 'first' && followed > 0)
+    ) {
+      return;
+    }
+    followed += 1;
+    const document = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(root, update.filePath));
+    await vscode.window.showTextDocument(document, { preview: true, preserveFocus: true, viewColumn: vscode.ViewColumn.One });
+  }
+
   async function send(prompt: string): Promise<void> {
     const connected = await ensureClient();
     if (!connected) {
@@ -113,6 +140,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       return;
     }
     chatView.post({ type: 'user', text: prompt });
+    followed = 0;
     sessionId ??= newSessionId();
     const turn = { sessionId, cancel: new vscode.CancellationTokenSource() };
     running = turn;
@@ -233,13 +261,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       case 'complete':
         chatView.post({ type: 'completions', prefix: message.prefix, items: rankMentions(await workspaceFiles(), message.prefix) });
         break;
+      case 'answer':
+        approvals.answer(message.key, message.choice);
+        break;
       case 'ready':
         break;
     }
   }
 
   context.subscriptions.push(
-    vscode.commands.registerCommand('openbolt.focusChat', () => chatView.reveal()),
+    vscode.commands.registerCommand('openbolt.focusChat', async () => {
+      await chatView.reveal();
+      chatView.post({ type: 'focusPrompt' });
+    }),
     vscode.commands.registerCommand('openbolt.newChat', async () => {
       sessionId = undefined;
       chatView.post({ type: 'reset', messages: [] });

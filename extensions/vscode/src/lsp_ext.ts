@@ -18,6 +18,8 @@ export interface ActionUpdate {
   terminalId?: number;
   /** A short result: `412 lines` for a read. */
   summary?: string;
+  /** Where the action sits in its reply's prose (the prose's length when it opened). */
+  proseOffset?: { utf8: number; utf16: number };
 }
 
 export interface Usage {

@@ -156,7 +156,8 @@ try {
         .waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title}"]`, { timeout: 3_000 })
         .catch(() => null);
       if (!row) return false;
-      await page.keyboard.press('Enter');
+      // Enter on the palette's input itself: the focus may be on its way to a webview just revealed.
+      await input.press('Enter');
       return true;
     });
   const chatFrame = () =>
@@ -171,24 +172,50 @@ try {
   const visible = (text) => (text ?? '').replace(/\u00a0/g, ' ');
   const terminalText = async () => visible(await page.$$eval('.xterm-rows', (rows) => rows.map((row) => row.textContent).join('\n')));
   const composerFree = async (frame) => !(await frame.$eval('#send', (button) => button.disabled));
-  const webviewText = async (frame) => (await frame.$eval('#log', (log) => log.innerText)) ?? '';
+  // textContent, not innerText: messages off screen skip rendering (content-visibility) but keep their text.
+  const webviewText = async (frame) => (await frame.$eval('#log', (log) => log.textContent)) ?? '';
 
-  await test('the chat panel opens and a prompt streams a reply with live action cards', async () => {
+  // The reply in the model's order: what each message shows, prose and cards in turn.
+  const replyOrder = (frame, needle) =>
+    frame.$$eval(
+      '.message.assistant',
+      (messages, needle) => {
+        const message = messages.find((candidate) => candidate.textContent.includes(needle));
+        return message
+          ? [...message.children]
+              .filter((part) => part.matches('.prose, .card'))
+              .map((part) => (part.matches('.card') ? `[${[...part.querySelectorAll('.label')].map((label) => label.textContent).join(' | ')}]` : part.textContent.trim()))
+              .filter(Boolean)
+          : [];
+      },
+      needle,
+    );
+
+  await test('the chat panel opens, a reply streams in its order, and a command is approved on its card', async () => {
     await runCommand('OpenBolt: Focus Chat');
     const frame = await chatFrame();
     await frame.fill('#prompt', 'build the page');
     await frame.press('#prompt', 'Enter');
     await waitFor('the streamed reply', async () => (await webviewText(frame)).includes('Here is your page.'));
-    // Commands wait for approval: the card says so, and VS Code asks with the server's question.
-    await waitFor('the card to show the pending approval', async () =>
-      frame.$('.action.status-approval:has-text("echo hello from the terminal"):has-text("waiting for your approval")'),
-    );
-    const always = '.notification-toast:has-text("echo hello from the terminal") .monaco-button:has-text("Always for this session")';
-    await waitFor('the approval notification', async () => page.$(always));
-    await page.screenshot({ path: path.join(artifacts, 'approval.png') });
-    await page.click(always);
-    await waitFor('the file action to complete', async () => frame.$('.action.status-complete'));
+    // Commands wait for approval: the card asks, with the server's three answers.
+    const always = '.action.status-approval:has-text("echo hello from the terminal") button.choice:has-text("Always for this session")';
+    await waitFor('the card to ask', async () => frame.$(always));
+    const labels = await frame.$$eval('.action.status-approval .choices button', (buttons) => buttons.map((button) => button.getAttribute('aria-label')));
+    if (labels.join('|') !== 'Run: shell echo hello from the terminal|Always for this session: shell echo hello from the terminal|Skip: shell echo hello from the terminal') {
+      throw new Error(`the choices are labelled ${JSON.stringify(labels)}`);
+    }
+    // The panel is on screen: no notification asks as well.
+    if (await page.$('.notification-toast:has-text("echo hello from the terminal")')) throw new Error('a notification asks too');
+    await page.screenshot({ path: path.join(artifacts, 'approval-on-card.png') });
+    await frame.click(always);
+    await waitFor('the command to run', async () => frame.$('.action.status-complete:has-text("echo hello from the terminal")'));
+    if (await frame.$('.choices')) throw new Error('the card still asks');
     await waitFor('the turn to end', () => composerFree(frame));
+    // Prose, the artifact's cards, prose: as the model wrote it.
+    const order = await replyOrder(frame, 'Here is your page.');
+    if (order.length !== 3 || order[0] !== 'Here is your page.' || !order[1].startsWith('[index.html') || order[2] !== 'Open the preview.') {
+      throw new Error(`the reply shows as ${JSON.stringify(order)}`);
+    }
     await page.screenshot({ path: path.join(artifacts, 'chat-after-reply.png') });
     const html = fs.readFileSync(path.join(workspace, 'index.html'), 'utf8');
     if (html !== '<h1>Hello from VS Code</h1>\n') throw new Error(`index.html on disk is ${JSON.stringify(html)}`);
@@ -199,7 +226,7 @@ try {
     await waitFor('the file card', async () => frame.$('.action:has-text("index.html")'));
     // By selector, not by handle: the panel re-renders a message as its actions change (the dev server's
     // preview may arrive just now), and a held element may be gone.
-    await frame.click('.action:has-text("index.html")');
+    await frame.click('.action:has-text("index.html") .open');
     await waitFor('an editor tab for index.html', async () => page.$('.tabs-container .tab[aria-label*="index.html"]'));
     await waitFor('the file in the editor', async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent)).includes('Hello from VS Code'));
   });
@@ -207,7 +234,7 @@ try {
   await test("the command's output is in a terminal", async () => {
     const frame = await chatFrame();
     await waitFor('the command to complete', async () => frame.$('.action.status-complete:has-text("echo")'));
-    await frame.click('.action:has-text("echo")');
+    await frame.click('.action:has-text("echo") .open');
     await waitFor('the terminal output', async () => (await terminalText()).includes('hello from the terminal'));
     await page.screenshot({ path: path.join(artifacts, 'terminal.png') });
   });
@@ -221,7 +248,7 @@ try {
     const frame = await chatFrame();
     const [, url] = await waitFor('the preview link', async () => (await webviewText(frame)).match(/Preview: (http:\/\/localhost:\d+\/)/));
     if (!(await fetch(url)).ok) throw new Error(`the dev server at ${url} does not answer`);
-    await frame.click('.action:has-text("start exec")');
+    await frame.click('.action:has-text("start exec") .open');
     // Keys go to the shown terminal's input element (what clicking into the terminal focuses).
     const input = '.terminal-wrapper.active textarea.xterm-helper-textarea';
     await waitFor("the dev server's terminal to be shown", async () =>
@@ -323,6 +350,12 @@ try {
       const text = await webviewText(frame);
       return text.includes('build the page') && text.includes('Here is your page.') && text.includes('change the heading');
     });
+    // Loaded from the store, the reply keeps its order.
+    const order = await replyOrder(frame, 'Here is your page.');
+    if (order.length !== 3 || order[0] !== 'Here is your page.' || !order[1].startsWith('[index.html') || order[2] !== 'Open the preview.') {
+      throw new Error(`the loaded reply shows as ${JSON.stringify(order)}`);
+    }
+    await page.screenshot({ path: path.join(artifacts, 'history.png') });
   });
 
   await test('Restart Server, then Open Session… loads a session from the new server', async () => {
@@ -385,7 +418,7 @@ try {
     await page.click('.monaco-editor .view-lines');
     await page.keyboard.press('Control+z');
     await waitFor('one undo to bring the old heading back', async () => (await editorText()).includes('Hello from VS Code'));
-    await frame.click('.action:has-text("edit index.html")');
+    await frame.click('.action:has-text("edit index.html") .open');
     await waitFor('the diff editor', async () => page.$('.monaco-diff-editor'));
     await waitFor('both sides', async () => {
       const text = visible(await page.$eval('.monaco-diff-editor', (diff) => diff.textContent));
@@ -401,8 +434,8 @@ try {
     await frame.press('#prompt', 'Enter');
     await waitFor('the fix round in the panel', async () => (await webviewText(frame)).includes('fix round 1 of 1: 1 problem sent back to the model'));
     // The round asks to run a command first: meanwhile the file shows its syntax error.
-    const run = '.notification-toast:has-text("echo fixing") .monaco-button:has-text("Run")';
-    await waitFor('the approval of the fix round', async () => page.$(run));
+    const run = '.action.status-approval:has-text("echo fixing") button.choice:has-text("Run")';
+    await waitFor('the approval of the fix round', async () => frame.$(run));
     await page.keyboard.press('Control+p');
     const input = await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
     await input.fill('src/total.js');
@@ -415,7 +448,7 @@ try {
       visible(await page.$eval('.markers-panel', (panel) => panel.textContent).catch(() => '')).includes('openbolt'),
     );
     await page.screenshot({ path: path.join(artifacts, 'syntax-error.png') });
-    await page.click(run);
+    await frame.click(run);
     await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Fixing it.') && (await composerFree(frame)));
     await waitFor('the squiggle to go', async () => !(await page.$('.monaco-editor .squiggly-error')));
     const fixed = fs.readFileSync(path.join(workspace, 'src/total.js'), 'utf8');
@@ -427,19 +460,144 @@ try {
     await waitFor('the composer to be free', () => composerFree(frame));
     await frame.fill('#prompt', 'add a typed count');
     await frame.press('#prompt', 'Enter');
-    // The turn's command asks first: meanwhile TypeScript checks the file the turn wrote.
+    // The turn's command asks first, on its card: meanwhile TypeScript checks the file the turn wrote.
+    await waitFor('the card to ask', async () => frame.$('.action.status-approval:has-text("echo checking types") .choices'));
+    // The panel goes away (the side bar is closed): a notification asks instead.
+    await runCommand('View: Close Primary Side Bar');
     const run = '.notification-toast:has-text("echo checking types") .monaco-button:has-text("Run")';
-    await waitFor('the approval', async () => page.$(run));
+    await waitFor('the approval in a notification', async () => page.$(run));
     await page.keyboard.press('Control+p');
     const input = await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
     await input.fill('src/typed.ts');
     await waitFor('the file in quick open', async () => page.$('.quick-input-list .monaco-list-row[aria-label*="typed.ts"]'));
     await page.keyboard.press('Enter');
     await waitFor("TypeScript's error", async () => page.$('.monaco-editor .squiggly-error'));
+    await page.screenshot({ path: path.join(artifacts, 'approval-notification.png') });
     await page.click(run);
+    await runCommand('OpenBolt: Focus Chat');
+    // Answered there, the card no longer asks.
+    const shown = await chatFrame();
+    await waitFor('the command to run', async () => shown.$('.action.status-complete:has-text("echo checking types")'));
+    if (await shown.$('.choices')) throw new Error('the card still asks');
     await waitFor('the fix round', async () => (await webviewText(frame)).includes('fix round 1 of 1: 1 problem sent back to the model'));
     await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Fixing the type.') && (await composerFree(frame)));
     await waitFor('the squiggle to go', async () => !(await page.$('.monaco-editor .squiggly-error')));
+  });
+  await test('keyboard only: focus the prompt, send, approve on the card, open a card, stop', async () => {
+    // From the editor, the keybinding (Ctrl+Alt+O) focuses the prompt.
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+Alt+o');
+    const frame = await chatFrame();
+    await waitFor('the prompt to have the focus', async () => frame.evaluate(() => document.activeElement?.id === 'prompt' && document.hasFocus()));
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await page.keyboard.type('use the keyboard');
+    await page.keyboard.press('Enter');
+    await waitFor('the card to ask', async () => frame.$('.action.status-approval:has-text("echo keyboard") .choices'));
+    // Alt+Up in the prompt goes to the open question's first answer; Enter runs the command.
+    await page.keyboard.press('Alt+ArrowUp');
+    await waitFor('Run to have the focus', async () => frame.evaluate(() => document.activeElement?.textContent === 'Run'));
+    await page.screenshot({ path: path.join(artifacts, 'keyboard-approval.png') });
+    await page.keyboard.press('Enter');
+    await waitFor('the command to run', async () => frame.$('.action.status-complete:has-text("echo keyboard")'));
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Keys done.') && (await composerFree(frame)));
+    // Escape goes back to the prompt; Alt+Up to the newest card, the arrows between cards, Enter opens one.
+    await page.keyboard.press('Escape');
+    await waitFor('the prompt to have the focus', async () => frame.evaluate(() => document.activeElement?.id === 'prompt'));
+    await page.keyboard.press('Alt+ArrowUp');
+    await waitFor('the newest card to have the focus', async () =>
+      frame.evaluate(() => document.activeElement?.classList.contains('open') && document.activeElement.textContent.includes('echo keyboard')),
+    );
+    await page.keyboard.press('ArrowUp');
+    await waitFor('the file card to have the focus', async () => frame.evaluate(() => document.activeElement?.textContent.includes('keys.txt')));
+    await page.keyboard.press('Enter');
+    await waitFor('an editor tab for keys.txt', async () => page.$('.tabs-container .tab[aria-label*="keys.txt"]'));
+    // Back to the prompt; Ctrl+Shift+Backspace stops a reply that streams.
+    await page.keyboard.press('Control+Alt+o');
+    await waitFor('the prompt to have the focus', async () => frame.evaluate(() => document.activeElement?.id === 'prompt' && document.hasFocus()));
+    await page.keyboard.type('slowly by keyboard');
+    await page.keyboard.press('Enter');
+    // (The panel was emptied by New Chat before the @ scenario: this is its first slow reply.)
+    await waitFor('the slow file to be on its way', async () => frame.$('.action:has-text("slow.txt")'));
+    await page.keyboard.press('Control+Shift+Backspace');
+    await waitFor('the turn to stop', async () => (await webviewText(frame)).includes('Stopped') && (await composerFree(frame)));
+  });
+
+  await test('followFiles "all" opens each file the AI writes as it completes, the focus staying in the prompt', async () => {
+    // The server says whether commands are sandboxed after each change of the `openbolt` settings: the
+    // line's count in the server log (VS Code keeps output channels in files) says when the change of the
+    // settings file has reached the extension.
+    const serverLog = () => {
+      const found = [];
+      const walk = (dir) => {
+        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+          if (entry.isDirectory()) walk(path.join(dir, entry.name));
+          else if (entry.name.includes('OpenBolt Server')) found.push(path.join(dir, entry.name));
+        }
+      };
+      walk(path.join(userData, 'logs'));
+      return found.map((file) => fs.readFileSync(file, 'utf8')).join('\n');
+    };
+    const settingsChanges = () => serverLog().split('commands run in a sandbox').length;
+    const before = settingsChanges();
+    if (before < 2) throw new Error('the server log is not where it was expected');
+    // Set the way a user does: in the settings editor (code-server does not watch the file for changes
+    // made behind its back).
+    const settingsFile = path.join(userData, 'User', 'settings.json');
+    const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+    await runCommand('Preferences: Open User Settings (JSON)');
+    // (It may open as a tab or as a modal editor.)
+    const settingsEditor = '.monaco-editor .view-lines:has-text("workbench.startupEditor")';
+    await waitFor('the settings editor', async () => page.$(settingsEditor));
+    await page.click(settingsEditor);
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(JSON.stringify({ ...settings, 'openbolt.followFiles': 'all' }));
+    // What the editor closed by itself (a bracket, a quote) after the cursor goes.
+    await page.keyboard.press('Control+Shift+End');
+    await page.keyboard.press('Delete');
+    await page.keyboard.press('Control+s');
+    await waitFor('the settings change to reach the extension', async () => settingsChanges() > before);
+    if (JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['openbolt.followFiles'] !== 'all') throw new Error('settings.json was not saved as typed');
+    await runCommand('View: Close Editor');
+    await waitFor('the settings editor to close', async () => !(await page.$(settingsEditor)));
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.focus('#prompt');
+    await page.keyboard.type('follow along');
+    await page.keyboard.press('Enter');
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Followed.') && (await composerFree(frame)));
+    await waitFor('follow-b.js open in an editor', async () => page.$('.tabs-container .tab[aria-label*="follow-b.js"]'));
+    await waitFor('its text in the editor', async () => visible(await page.$eval('.monaco-editor .view-lines', (lines) => lines.textContent)).includes('second file'));
+    if (!(await frame.evaluate(() => document.activeElement?.id === 'prompt'))) throw new Error('the prompt lost the focus');
+    await page.screenshot({ path: path.join(artifacts, 'follow-files.png') });
+  });
+
+  await test('a session of 200 turns and 2,000 cards opens from the store, newest at the bottom, oldest there too', async () => {
+    const frame = await chatFrame();
+    await frame.click('#history');
+    await pickFromQuickPick('a long session');
+    await waitFor('every message built', async () =>
+      frame.evaluate(() => !document.body.dataset.loading && document.querySelectorAll('.action').length === 2000),
+    );
+    await waitFor('the newest message at the bottom', async () =>
+      frame.evaluate(() => {
+        const log = document.getElementById('log');
+        const last = [...document.querySelectorAll('.message.assistant')].pop();
+        return log.scrollHeight - log.scrollTop - log.clientHeight < 40 && last?.textContent.includes('End of turn 199.');
+      }),
+    );
+    const order = await replyOrder(frame, 'End of turn 199.');
+    if (order.length !== 3 || !order[1].startsWith('[src/turn199/part0.js')) throw new Error(`the last reply shows as ${JSON.stringify(order)}`);
+    await page.screenshot({ path: path.join(artifacts, 'long-session-bottom.png') });
+    await frame.evaluate(() => (document.getElementById('log').scrollTop = 0));
+    await waitFor('the first prompt at the top', async () =>
+      frame.evaluate(() => {
+        const first = document.querySelector('.message.user');
+        const box = first?.getBoundingClientRect();
+        return first?.textContent.includes('a long session') && box.top >= 0 && box.top < 200;
+      }),
+    );
+    await page.screenshot({ path: path.join(artifacts, 'long-session-top.png') });
   });
 } catch (error) {
   results.failed += 1;

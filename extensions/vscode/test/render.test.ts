@@ -8,7 +8,9 @@ import {
   highlight,
   opensDiff,
   opensFile,
+  actionAria,
   renderMarkdown,
+  segments,
   stableBoundary,
   usageText,
 } from '../webview/render';
@@ -111,4 +113,38 @@ test('an @path being typed is found at the caret, and files complete it best fir
   assert.deepEqual(rankMentions(files, 'led'), ['ledger.md', 'src/ledger.js', 'docs/LEDGER-notes.txt', 'lib/old-ledger.js']);
   assert.deepEqual(rankMentions(files, 'src/'), ['src/app.js', 'src/ledger.js']);
   assert.equal(rankMentions(files, '', 2).length, 2);
+});
+
+test('a reply is cut into its prose and the actions between it, in the order the model wrote them', () => {
+  const text = 'Voilà, the page.\n\nThen the script 🚀.\n\nDone.';
+  const first = 'Voilà, the page.\n\n'.length;
+  const second = 'Voilà, the page.\n\nThen the script 🚀.\n\n'.length;
+  const action = (actionId: number, utf16: number) => ({
+    actionId,
+    artifactId: 'a',
+    type: 'file',
+    filePath: `f${actionId}.js`,
+    status: 'complete' as const,
+    proseOffset: { utf8: utf16 + 99, utf16 },
+  });
+  const cut = segments(text, [action(2, second), action(1, first), action(0, first)]);
+  assert.deepEqual(
+    cut.map((segment) => (segment.kind === 'prose' ? segment.text : segment.actions.map((a) => a.actionId).join(','))),
+    ['Voilà, the page.\n\n', '0,1', 'Then the script 🚀.\n\n', '2', 'Done.'],
+  );
+  // Without a place (an older server), actions go after the prose; a place past the end is the end.
+  const { proseOffset: _, ...unplaced } = action(0, 0);
+  assert.deepEqual(segments('All.', [unplaced, action(1, 500)]).map((segment) => segment.kind), ['prose', 'actions', 'prose']);
+  assert.deepEqual(segments('', []), [{ kind: 'prose', text: '' }]);
+});
+
+test("a card's screen-reader label says what it is, its state and what activating it does", () => {
+  assert.equal(
+    actionAria({ actionId: 0, artifactId: 'a', type: 'file', filePath: 'index.html', status: 'complete' }),
+    'index.html, complete. activate to open the file',
+  );
+  assert.equal(
+    actionAria({ actionId: 1, artifactId: 'a', type: 'shell', command: 'npm test', status: 'approval' }),
+    'shell npm test, waiting for your approval',
+  );
 });

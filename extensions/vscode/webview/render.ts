@@ -151,9 +151,56 @@ export function opensDiff(action: ActionView): boolean {
 /** The line under an action's label: why it failed or was skipped, or what it waits for. */
 export function actionNote(action: ActionView): string | undefined {
   if (action.status === 'approval') {
-    return 'waiting for your approval (see the notification)';
+    return 'waiting for your approval';
   }
   return action.error;
+}
+
+/** What a screen reader says for a card: the action, its state, and what activating it does. */
+export function actionAria(action: ActionView): string {
+  const does = opensDiff(action)
+    ? 'show the change'
+    : opensFile(action)
+      ? 'open the file'
+      : action.terminalId !== undefined
+        ? 'show the terminal'
+        : undefined;
+  const status = action.status === 'approval' ? 'waiting for your approval' : action.status;
+  return [`${actionLabel(action)}, ${status}`, action.error, does && `activate to ${does}`].filter(Boolean).join('. ');
+}
+
+/** A part of a reply as the panel shows it, in the model's order: prose, then the actions written there. */
+export type Segment = { kind: 'prose'; text: string } | { kind: 'actions'; offset: number; actions: ActionView[] };
+
+/** Where an action sits in the prose (UTF-16 units, as JavaScript indexes strings); an action from a
+ * server that does not say sits at the end. */
+export function placeOf(action: ActionView, text: string): number {
+  const offset = action.proseOffset?.utf16;
+  return offset === undefined ? text.length : Math.min(offset, text.length);
+}
+
+/**
+ * A reply cut into prose and the groups of actions between it, in the order the model wrote them: the
+ * prose before an action's place, its group (actions at one place, by index), the prose after — the
+ * last segment is always prose (possibly empty: where the reply streams on).
+ */
+export function segments(text: string, actions: Iterable<ActionView>): Segment[] {
+  const groups = new Map<number, ActionView[]>();
+  for (const action of actions) {
+    const place = placeOf(action, text);
+    const group = groups.get(place);
+    if (group) group.push(action);
+    else groups.set(place, [action]);
+  }
+  const out: Segment[] = [];
+  let from = 0;
+  for (const offset of [...groups.keys()].sort((a, b) => a - b)) {
+    out.push({ kind: 'prose', text: text.slice(from, offset) });
+    out.push({ kind: 'actions', offset, actions: (groups.get(offset) ?? []).sort((a, b) => a.actionId - b.actionId) });
+    from = offset;
+  }
+  out.push({ kind: 'prose', text: text.slice(from) });
+  return out;
 }
 
 /** Token usage as the chat's footer shows it. */

@@ -341,6 +341,7 @@ impl Approver for EditorApprover {
                                         i32::try_from(request.action_id).unwrap_or(i32::MAX),
                                     ),
                                 ),
+                                ("command", Property::String(request.command.clone())),
                             ]
                             .into_iter()
                             .map(|(key, value)| (key.to_owned(), value))

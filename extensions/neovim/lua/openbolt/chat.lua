@@ -13,6 +13,10 @@ local pending = {}
 local flush_scheduled = false
 --- actionKey -> extmark id of the action's line
 local action_marks = {}
+--- actionKey -> the action's latest update
+local actions = {}
+--- actionKey -> true while the server's approval question about it is open
+local asking = {}
 
 local icons = {
   pending = '◌',
@@ -38,6 +42,11 @@ local function ensure_buffer()
   vim.bo[M.buf].bufhidden = 'hide'
   vim.bo[M.buf].modifiable = false
   action_marks = {}
+  actions = {}
+  -- <CR> on an action's line opens what it made: its file, its change, its terminal.
+  vim.keymap.set('n', '<CR>', function()
+    require('openbolt').open_action(M.action_at_cursor())
+  end, { buffer = M.buf, desc = "OpenBolt: open the action's file, change or terminal" })
   return M.buf
 end
 
@@ -122,8 +131,9 @@ local function describe(update)
   elseif update.summary then
     line = line .. ' (' .. update.summary .. ')'
   end
-  if update.status == 'approval' then
-    line = line .. ' — waiting for your approval'
+  local key = (update.messageId or '') .. '/' .. tostring(update.actionId)
+  if update.status == 'approval' or (asking[key] and update.status == 'pending') then
+    line = line .. ' — waiting for your approval: Run / Always for this session / Skip'
   end
   if update.error then
     line = line .. ' — ' .. update.error
@@ -134,6 +144,7 @@ end
 --- Shows an action's status on its own line, updated in place as the status changes.
 function M.action(update)
   local key = (update.messageId or '') .. '/' .. tostring(update.actionId)
+  actions[key] = update
   local mark = action_marks[key]
   if mark then
     flush()
@@ -156,25 +167,108 @@ function M.action(update)
   scroll_to_end()
 end
 
---- Replaces the panel's content with a loaded session.
+--- The server asks (or stopped asking) whether to run an action: its line says so in place.
+function M.asking(message_id, action_id, open, command)
+  local key = (message_id or '') .. '/' .. tostring(action_id)
+  asking[key] = open or nil
+  local update = actions[key]
+  if update then
+    -- The question may overtake the update that names the command.
+    update.command = update.command or command
+    M.action(update)
+  end
+end
+
+--- A reply's prose cut at its actions' places, in the model's order: { {text=…} | {actions={…}} … }.
+--- An action without a place (an older server) goes after the prose.
+function M.segments(text, actions)
+  local groups, offsets = {}, {}
+  for _, action in ipairs(actions or {}) do
+    local offset = action.proseOffset and action.proseOffset.utf8 or #text
+    offset = math.min(offset, #text)
+    if not groups[offset] then
+      groups[offset] = {}
+      table.insert(offsets, offset)
+    end
+    table.insert(groups[offset], action)
+  end
+  table.sort(offsets)
+  local out, from = {}, 0
+  for _, offset in ipairs(offsets) do
+    table.insert(out, { text = text:sub(from + 1, offset) })
+    table.sort(groups[offset], function(a, b)
+      return a.actionId < b.actionId
+    end)
+    table.insert(out, { actions = groups[offset] })
+    from = offset
+  end
+  table.insert(out, { text = text:sub(from + 1) })
+  return out
+end
+
+--- Replaces the panel's content with a loaded session: each reply in the model's order (prose, its
+--- actions, more prose), built as one buffer change, however long the session.
 function M.show_transcript(transcript)
   pending = {}
-  with_modifiable(function(buf)
-    vim.api.nvim_buf_set_lines(buf, 0, -1, false, {})
-    vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
-  end)
-  action_marks = {}
+  local lines = { '' }
+  local marks = {}
+  local function add(text)
+    local parts = vim.split((text:gsub('\r\n', '\n')), '\n', { plain = true })
+    lines[#lines] = lines[#lines] .. parts[1]
+    for index = 2, #parts do
+      table.insert(lines, parts[index])
+    end
+  end
+  local function new_line()
+    if lines[#lines] ~= '' then
+      table.insert(lines, '')
+    end
+  end
   for _, message in ipairs(transcript.messages or {}) do
     if message.role == 'user' then
-      M.user_message(message.text)
+      new_line()
+      add(((#lines == 1 and lines[1] == '') and '' or '\n') .. '## You\n\n' .. message.text .. '\n\n## OpenBolt\n\n')
     else
-      append_now(message.text)
-      for _, action in ipairs(message.actions or {}) do
-        action.messageId = message.messageId
-        M.action(action)
+      for _, segment in ipairs(M.segments(message.text or '', message.actions)) do
+        if segment.text then
+          add(segment.text)
+        else
+          for _, action in ipairs(segment.actions) do
+            action.messageId = message.messageId
+            new_line()
+            table.insert(marks, { key = message.messageId .. '/' .. tostring(action.actionId), row = #lines - 1, update = action })
+            add(describe(action) .. '\n')
+          end
+        end
       end
     end
   end
+  with_modifiable(function(buf)
+    vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  end)
+  action_marks = {}
+  for _, mark in ipairs(marks) do
+    action_marks[mark.key] = vim.api.nvim_buf_set_extmark(M.buf, ns, mark.row, 0, { right_gravity = false })
+    actions[mark.key] = mark.update
+  end
+  scroll_to_end()
+end
+
+--- The action on the cursor's line in the chat, if any.
+function M.action_at_cursor()
+  if not (M.win and vim.api.nvim_win_is_valid(M.win)) then
+    return nil
+  end
+  local row = vim.api.nvim_win_get_cursor(M.win)[1] - 1
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(M.buf, ns, { row, 0 }, { row, -1 }, {})) do
+    for key, id in pairs(action_marks) do
+      if id == mark[1] then
+        return actions[key]
+      end
+    end
+  end
+  return nil
 end
 
 --- The panel's text (for tests and health checks).

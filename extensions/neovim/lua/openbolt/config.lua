@@ -35,6 +35,9 @@ M.defaults = {
   -- Automatic fix rounds after a reply whose files have syntax errors, whose commands failed or whose
   -- dev server broke (sent as settings.autoFix; nil: the server's default of 3; 0: never).
   auto_fix = nil,
+  -- Follow the AI: open the files it writes or edits as they complete, in the window you last edited
+  -- in, the cursor staying where it is. 'none', 'first' (the first file of each prompt) or 'all'.
+  follow_files = 'none',
 }
 
 local known = {
@@ -43,6 +46,7 @@ local known = {
   chat = 'table',
   preview = 'table',
   auto_fix = 'number',
+  follow_files = 'string',
 }
 
 --- Checks `opts` and merges it over the defaults; errors name the bad option.
@@ -55,7 +59,7 @@ function M.resolve(opts)
   end
   for key, value in pairs(opts) do
     if known[key] == nil then
-      error(string.format('[openbolt] unknown option %q (known: cmd, settings, chat, preview, auto_fix)', key), 0)
+      error(string.format('[openbolt] unknown option %q (known: cmd, settings, chat, preview, auto_fix, follow_files)', key), 0)
     end
     if type(value) ~= known[key] then
       error(string.format('[openbolt] option %q must be a %s, got %s', key, known[key], type(value)), 0)
@@ -73,6 +77,13 @@ function M.resolve(opts)
       "'right' or 'left'",
     },
     ['preview.open'] = { merged.preview.open, 'boolean' },
+    follow_files = {
+      merged.follow_files,
+      function(mode)
+        return mode == 'none' or mode == 'first' or mode == 'all'
+      end,
+      "'none', 'first' or 'all'",
+    },
     ['settings.approval.autoApprove'] = { merged.settings.approval.autoApprove, 'boolean' },
     ['settings.sandbox'] = {
       merged.settings.sandbox,

@@ -40,8 +40,24 @@ local function openbolt()
   return require('openbolt')
 end
 
+--- Asks like Neovim does (vim.ui.select), and meanwhile shows the question on the action's line in the
+--- chat: the server's items name the action asking.
+local function show_message_request(err, params, ctx)
+  local item = params and params.actions and params.actions[1]
+  if not (item and item.messageId and item.actionId) then
+    return vim.lsp.handlers['window/showMessageRequest'](err, params, ctx)
+  end
+  local chat = require('openbolt.chat')
+  chat.asking(item.messageId, item.actionId, true, item.command)
+  -- (Neovim's handler may yield its coroutine until the user picks: call it plainly.)
+  local result = vim.lsp.handlers['window/showMessageRequest'](err, params, ctx)
+  chat.asking(item.messageId, item.actionId, false)
+  return result
+end
+
 return {
   ['workspace/applyEdit'] = apply_edit,
+  ['window/showMessageRequest'] = show_message_request,
   ['openbolt/turnStart'] = function(_, params)
     require('openbolt.diagnostics').turn_started(params.messageId)
     openbolt().on_turn_start(params)

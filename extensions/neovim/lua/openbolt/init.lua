@@ -3,6 +3,8 @@
 local M = {}
 
 local chat = require('openbolt.chat')
+--- Files opened for `follow_files` since the user's last prompt.
+local followed = 0
 
 local state = {
   options = nil, ---@type openbolt.Options|nil
@@ -116,6 +118,7 @@ function M.chat(prompt)
   end
   chat.open(M.options(), M.chat)
   chat.user_message(prompt)
+  followed = 0
   -- A new conversation gets its id here, so that :OpenBoltStop can name it from the first moment.
   state.session_id = state.session_id or new_session_id()
   local params = { prompt = prompt, sessionId = state.session_id }
@@ -180,13 +183,25 @@ function M.stop()
   end)
 end
 
---- `:OpenBoltSessions`: pick a session and show it; later prompts continue it.
-function M.pick_session()
+--- Sends a request once the server is ready (starting it if none runs): a command typed right after
+--- Neovim starts waits for the server instead of failing.
+---@param method string
+---@param params table|nil
+---@param handler fun(err: table|nil, result: any)
+local function request(method, params, handler)
   local client = M.client(true)
   if not client then
-    return
+    return nil
   end
-  client:request('openbolt/sessions', nil, function(err, sessions)
+  when_ready(client, function()
+    client:request(method, params, handler)
+  end)
+  return client
+end
+
+--- `:OpenBoltSessions`: pick a session and show it; later prompts continue it.
+function M.pick_session()
+  local client = request('openbolt/sessions', nil, function(err, sessions)
     if err then
       vim.notify('[openbolt] ' .. err.message, vim.log.levels.ERROR)
       return
@@ -204,7 +219,7 @@ function M.pick_session()
       if not choice then
         return
       end
-      client:request('openbolt/loadSession', { sessionId = choice.sessionId }, function(load_err, transcript)
+      request('openbolt/loadSession', { sessionId = choice.sessionId }, function(load_err, transcript)
         if load_err then
           vim.notify('[openbolt] ' .. load_err.message, vim.log.levels.ERROR)
           return
@@ -215,16 +230,16 @@ function M.pick_session()
       end)
     end)
   end)
+  return client ~= nil
 end
 
 --- `:OpenBoltRevert`: undoes the last turn's file changes.
 function M.revert()
-  local client = M.client(true)
-  if not client or not state.session_id then
+  if not state.session_id then
     vim.notify('[openbolt] nothing to revert', vim.log.levels.WARN)
     return
   end
-  client:request('openbolt/revert', { sessionId = state.session_id }, function(err, result)
+  request('openbolt/revert', { sessionId = state.session_id }, function(err, result)
     if err then
       vim.notify('[openbolt] ' .. err.message, vim.log.levels.WARN)
       return
@@ -261,11 +276,7 @@ function M.diff(path)
     vim.notify('[openbolt] no change to show' .. (path and path ~= '' and (' for ' .. path) or ''), vim.log.levels.WARN)
     return
   end
-  local client = M.client(true)
-  if not client then
-    return
-  end
-  client:request('openbolt/fileDiff', change, function(err, result)
+  request('openbolt/fileDiff', change, function(err, result)
     if err then
       vim.notify('[openbolt] ' .. err.message, vim.log.levels.WARN)
       return
@@ -306,14 +317,87 @@ function M.on_chat_delta(params)
   end
 end
 
+--- The window a file the AI wrote opens in: the last one that shows a file (not the chat, its prompt or
+--- a terminal), else a new split beside the chat.
+local function editing_window()
+  local previous = vim.fn.win_getid(vim.fn.winnr('#'))
+  local function usable(win)
+    if win == 0 or not vim.api.nvim_win_is_valid(win) or win == chat.win or win == chat.prompt_win then
+      return false
+    end
+    local buf = vim.api.nvim_win_get_buf(win)
+    return vim.bo[buf].buftype == '' and vim.api.nvim_win_get_config(win).relative == ''
+  end
+  if usable(vim.api.nvim_get_current_win()) then
+    return vim.api.nvim_get_current_win()
+  end
+  if usable(previous) then
+    return previous
+  end
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if usable(win) then
+      return win
+    end
+  end
+  return nil
+end
+
+--- Shows `path` (relative to the workspace) in the editing window, the cursor staying where it is.
+local function show_file(path)
+  local file = vim.fs.joinpath(vim.fn.getcwd(), path)
+  local buf = vim.fn.bufadd(file)
+  vim.fn.bufload(buf)
+  vim.bo[buf].buflisted = true
+  local win = editing_window()
+  if win then
+    vim.api.nvim_win_set_buf(win, buf)
+  else
+    local current = vim.api.nvim_get_current_win()
+    vim.cmd((M.options().chat.position == 'left' and 'botright' or 'topleft') .. ' vsplit')
+    vim.api.nvim_win_set_buf(0, buf)
+    vim.api.nvim_set_current_win(current)
+  end
+end
+
 function M.on_action_update(params)
   if params.terminalId and params.command then
     require('openbolt.terminal').set_command(params.terminalId, params.command)
   end
   if params.status == 'complete' and (params.type == 'edit' or params.type == 'file') and params.filePath then
     table.insert(changes, { messageId = params.messageId, filePath = params.filePath })
+    local follow = M.options().follow_files
+    if
+      (follow == 'all' or (follow == 'first' and followed == 0))
+      and (state.session_id == nil or params.sessionId == state.session_id)
+    then
+      followed = followed + 1
+      show_file(params.filePath)
+    end
   end
   chat.action(params)
+end
+
+--- Opens what an action made (<CR> on its line in the chat): an edit's change as a diff, a file, a
+--- command's terminal.
+function M.open_action(action)
+  if not action then
+    vim.notify('[openbolt] no action on this line')
+    return
+  end
+  if action.type == 'edit' and action.status == 'complete' and action.filePath then
+    table.insert(changes, { messageId = action.messageId, filePath = action.filePath })
+    M.diff(action.filePath)
+  elseif (action.type == 'file' or action.type == 'read') and action.filePath then
+    show_file(action.filePath)
+    local win = vim.fn.bufwinid(vim.fn.bufnr(vim.fs.joinpath(vim.fn.getcwd(), action.filePath)))
+    if win ~= -1 then
+      vim.api.nvim_set_current_win(win)
+    end
+  elseif action.terminalId then
+    require('openbolt.terminal').open(action.terminalId)
+  else
+    vim.notify('[openbolt] this action has nothing to open yet')
+  end
 end
 
 function M.on_notice(params)

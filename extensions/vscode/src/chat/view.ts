@@ -1,5 +1,6 @@
 // The chat side panel: a webview view that shows the conversation and forwards what the user does.
 import * as vscode from 'vscode';
+import { PAGE_BODY } from '../../webview/page';
 
 export type FromWebview =
   | { type: 'ready' }
@@ -11,7 +12,8 @@ export type FromWebview =
   | { type: 'openDiff'; messageId: string; path: string }
   | { type: 'showTerminal'; terminalId: number }
   | { type: 'openPreview'; url: string }
-  | { type: 'complete'; prefix: string };
+  | { type: 'complete'; prefix: string }
+  | { type: 'answer'; key: string; choice: string | undefined };
 
 export class ChatView implements vscode.WebviewViewProvider {
   public static readonly id = 'openbolt.chat';
@@ -19,6 +21,9 @@ export class ChatView implements vscode.WebviewViewProvider {
   /** Posted before the view existed or while it was hidden; replayed when it is ready. */
   private queue: unknown[] = [];
   private ready = false;
+  private readonly visibility = new vscode.EventEmitter<boolean>();
+  /** Fires when the panel comes on screen or goes off it. */
+  readonly onDidChangeVisibility = this.visibility.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -50,20 +55,7 @@ export class ChatView implements vscode.WebviewViewProvider {
 <title>OpenBolt</title>
 </head>
 <body>
-<div id="toolbar">
-  <button id="new" title="New chat">New chat</button>
-  <button id="history" title="Open an earlier session">History</button>
-</div>
-<div id="log" role="log" aria-live="polite"></div>
-<div id="composer">
-  <textarea id="prompt" rows="3" placeholder="Describe an app or a change — @ adds a file, Enter sends, Shift+Enter adds a line" aria-label="Prompt" aria-autocomplete="list" aria-controls="mentions"></textarea>
-  <ul id="mentions" role="listbox" aria-label="Workspace files" hidden></ul>
-  <div id="buttons">
-    <button id="send" class="primary">Send</button>
-    <button id="stop" class="primary">Stop</button>
-    <span id="usage"></span>
-  </div>
-</div>
+${PAGE_BODY}
 <script nonce="${nonce}" src="${script}"></script>
 </body>
 </html>`;
@@ -76,9 +68,11 @@ export class ChatView implements vscode.WebviewViewProvider {
       }
       this.onMessage(message);
     });
+    view.onDidChangeVisibility(() => this.visibility.fire(view.visible));
     view.onDidDispose(() => {
       this.view = undefined;
       this.ready = false;
+      this.visibility.fire(false);
     });
   }
 
@@ -88,6 +82,11 @@ export class ChatView implements vscode.WebviewViewProvider {
     } else {
       this.queue.push(message);
     }
+  }
+
+  /** Whether the panel is on screen. */
+  get visible(): boolean {
+    return this.view?.visible ?? false;
   }
 
   async reveal(): Promise<void> {
