@@ -434,6 +434,8 @@ fn action(index: usize, kind: ActionKind, file_path: Option<&str>) -> ActionInfo
         kind,
         file_path: file_path.map(str::to_owned),
         lines: None,
+        server: None,
+        tool: None,
     }
 }
 

@@ -103,6 +103,8 @@ fn main() {
             kind: ActionKind::File,
             file_path: Some(name),
             lines: None,
+            server: None,
+            tool: None,
         };
         let mut update = ActionUpdate::new(&info, None, ActionStatus::Complete);
         if index < 2 {
@@ -122,6 +124,8 @@ fn main() {
         kind: ActionKind::Shell,
         file_path: None,
         lines: None,
+        server: None,
+        tool: None,
     };
     let mut failed = ActionUpdate::new(&info, Some("npm test"), ActionStatus::Failed);
     failed.output_tail = Some("1 failing\n".repeat(100));

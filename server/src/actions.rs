@@ -111,6 +111,8 @@ pub struct RunnerReport {
     pub previous_contents: Vec<PreviousContent>,
     /// What each completed read action shows the model, by action id.
     pub reads: Vec<(usize, String)>,
+    /// What each called MCP tool answered, for the model, by action id.
+    pub tools: Vec<(usize, String)>,
 }
 
 /// How many recently written files keep their parse for an incremental check.
@@ -121,6 +123,19 @@ const MIN_READ_TOKENS: usize = 300;
 
 /// How much of a failed command's output the model is shown.
 const OUTPUT_TAIL_FOR_MODEL: usize = 3000;
+
+/// How a tool call shows on its card and in the question: `server · tool {"arguments": …}` (one line).
+fn tool_label(action: &openbolt_parser::ActionInfo, content: &str) -> String {
+    let arguments = serde_json::from_str::<serde_json::Value>(content.trim())
+        .map(|value| value.to_string())
+        .unwrap_or_else(|_| content.split_whitespace().collect::<Vec<_>>().join(" "));
+    let arguments: String = arguments.chars().take(200).collect();
+    format!(
+        "{} · {} {arguments}",
+        action.server.as_deref().unwrap_or("?"),
+        action.tool.as_deref().unwrap_or("?")
+    )
+}
 
 /// A running dev server: its `start` action outlives its turn, and its end is that action's final status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,6 +240,10 @@ pub struct Runner {
     pub shell_timeout: Duration,
     /// The user answered "always" once: commands of this session run without asking.
     always_this_session: bool,
+    /// MCP tools (`server/tool`) the user allowed for the session.
+    allowed_tools: std::collections::HashSet<String>,
+    /// The workspace's MCP servers, for `tool` actions.
+    pub mcp: Option<crate::mcp::Mcp>,
     /// What the model has seen of the workspace's files.
     pub seen: Seen,
     /// The last files written, parsed: the next check of one of them parses only what changed.
@@ -266,6 +285,8 @@ impl Runner {
             message_id: String::new(),
             shell_timeout: Duration::from_secs(600),
             always_this_session: false,
+            allowed_tools: std::collections::HashSet::new(),
+            mcp: None,
             read_tokens: 8_000,
             seen: Seen::default(),
             parsed: Vec::new(),
@@ -306,9 +327,12 @@ impl Runner {
         let mut report = RunnerReport::default();
         let mut failed_artifact: Option<String> = None;
         while let Some(job) = jobs.recv().await {
-            let command = matches!(job.action.kind, ActionKind::Shell | ActionKind::Start)
-                .then_some(job.content.as_str());
-            let update = ActionUpdate::new(&job.action, command, ActionStatus::Running);
+            let command = match job.action.kind {
+                ActionKind::Shell | ActionKind::Start => Some(job.content.clone()),
+                ActionKind::Tool => Some(tool_label(&job.action, &job.content)),
+                _ => None,
+            };
+            let update = ActionUpdate::new(&job.action, command.as_deref(), ActionStatus::Running);
             let final_update = if cancel.is_cancelled() {
                 update
                     .with_error("the turn was stopped")
@@ -423,9 +447,125 @@ impl Runner {
                 }
                 Err(reason) => update.with_error(reason).status(ActionStatus::Failed),
             },
+            ActionKind::Tool => self.call_tool(job, update, report, events, cancel).await,
             ActionKind::Other(name) => update
                 .with_error(format!("unknown action type {name:?}: nothing was run"))
                 .status(ActionStatus::Skipped),
+        }
+    }
+
+    /// A `tool` action: the tool found, its arguments checked against its schema, the call approved
+    /// (unless `mcpAllow` or an earlier "always" allows it), made, and its result kept for the model.
+    async fn call_tool(
+        &mut self,
+        job: &Job,
+        update: ActionUpdate,
+        report: &mut RunnerReport,
+        events: &mpsc::Sender<TurnEvent>,
+        cancel: &CancellationToken,
+    ) -> ActionUpdate {
+        let (Some(server), Some(name)) = (job.action.server.as_deref(), job.action.tool.as_deref())
+        else {
+            return update
+                .with_error("a tool action needs server=\"…\" and tool=\"…\"")
+                .status(ActionStatus::Failed);
+        };
+        let Some(mcp) = self.mcp.clone() else {
+            return update
+                .with_error("no MCP servers are configured (.openbolt/mcp.json, ~/.config/openbolt/mcp.json or the mcpServers setting)")
+                .status(ActionStatus::Failed);
+        };
+        let tool = match mcp.tool(server, name).await {
+            Ok(tool) => tool,
+            Err(reason) => return update.with_error(reason).status(ActionStatus::Failed),
+        };
+        let text = job.content.trim();
+        let arguments = if text.is_empty() {
+            serde_json::Value::Object(serde_json::Map::new())
+        } else {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(arguments) => arguments,
+                Err(error) => {
+                    return update
+                        .with_error(format!("the arguments are not JSON ({error}); not called"))
+                        .status(ActionStatus::Failed);
+                }
+            }
+        };
+        if let Err(reason) = crate::mcp::schema::check(&tool.input_schema, &arguments) {
+            return update
+                .with_error(format!("invalid arguments, not called: {reason}"))
+                .status(ActionStatus::Failed);
+        }
+        let key = format!("{server}/{name}");
+        if !self.policy.allows_tool(server, name) && !self.allowed_tools.contains(&key) {
+            let request = ApprovalRequest {
+                kind: ActionKind::Tool,
+                command: update.command.clone().unwrap_or_default(),
+                session_id: self.owner.clone(),
+                message_id: self.message_id.clone(),
+                action_id: job.action.index,
+            };
+            let asking = update.clone().status(ActionStatus::Approval);
+            let _ = events.send(TurnEvent::Action(asking)).await;
+            let approval = tokio::select! {
+                approval = self.approver.approve(&request) => approval,
+                () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
+            };
+            match approval {
+                Approval::Run => {}
+                Approval::AlwaysThisSession => {
+                    self.allowed_tools.insert(key);
+                }
+                Approval::Skip(reason) => {
+                    return update.with_error(reason).status(ActionStatus::Skipped);
+                }
+            }
+        }
+        let _ = events.send(TurnEvent::Action(update.clone())).await;
+        let result = tokio::select! {
+            result = mcp.call(server, name, arguments) => result,
+            () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
+        };
+        match result {
+            Ok(result) => {
+                let first_line: String = result
+                    .text
+                    .lines()
+                    .find(|line| !line.trim().is_empty())
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect();
+                report.tools.push((
+                    job.action.index,
+                    format!(
+                        "<tool-result server=\"{server}\" tool=\"{name}\"{}>\n{}\n</tool-result>\n",
+                        if result.is_error {
+                            " error=\"true\""
+                        } else {
+                            ""
+                        },
+                        result.text
+                    ),
+                ));
+                let mut update = if result.is_error {
+                    update
+                        .with_error(format!("the tool failed: {first_line}"))
+                        .status(ActionStatus::Failed)
+                } else {
+                    update.status(ActionStatus::Complete)
+                };
+                update.summary = Some(if first_line.is_empty() {
+                    "no text".to_owned()
+                } else {
+                    first_line
+                });
+                // Recorded with the session (the result, not the server's configuration).
+                update.output_tail = Some(result.text.chars().take(4_000).collect());
+                update
+            }
+            Err(reason) => update.with_error(reason).status(ActionStatus::Failed),
         }
     }
 

@@ -134,6 +134,8 @@ pub struct Conversations {
     front_end: Box<dyn FrontEnd>,
     /// Loaded sessions, least recently used first.
     loaded: Mutex<Vec<Arc<Conversation>>>,
+    /// The workspace's MCP servers, whose tools every session may call.
+    mcp: Option<crate::mcp::Mcp>,
 }
 
 impl std::fmt::Debug for Conversations {
@@ -269,7 +271,19 @@ impl Conversations {
             dev_servers: DevServers::default(),
             front_end,
             loaded: Mutex::new(Vec::new()),
+            mcp: None,
         }
+    }
+
+    /// Gives the sessions the workspace's MCP servers.
+    pub fn with_mcp(mut self, mcp: crate::mcp::Mcp) -> Conversations {
+        self.mcp = Some(mcp);
+        self
+    }
+
+    /// The workspace's MCP servers, if any are set up.
+    pub fn mcp(&self) -> Option<&crate::mcp::Mcp> {
+        self.mcp.as_ref()
     }
 
     pub fn workspace(&self) -> &Path {
@@ -540,6 +554,7 @@ impl Conversations {
             },
         };
         runner.set_policy(request.policy);
+        runner.mcp.clone_from(&self.mcp);
         runner.shell_timeout = request.shell_timeout;
         runner.begin_turn(message_id);
 

@@ -127,6 +127,8 @@ pub struct Engine {
     provider: Arc<Provider>,
     workspace: PathBuf,
     system_prompt: String,
+    /// This turn's list of MCP tools, appended to the system prompt (empty without servers).
+    tools_prompt: std::sync::Mutex<String>,
     pub max_tokens: u32,
     pub budget: Budget,
     /// The user's `contextTokens`: the model's window, over what servers and the table say.
@@ -143,6 +145,7 @@ impl Engine {
             provider,
             workspace,
             system_prompt,
+            tools_prompt: std::sync::Mutex::new(String::new()),
             max_tokens: 16_384,
             budget: Budget::default(),
             context_tokens: None,
@@ -153,6 +156,19 @@ impl Engine {
 
     pub fn provider(&self) -> &Provider {
         &self.provider
+    }
+
+    /// The system prompt of this turn: the workspace's, and the MCP tools the model may call.
+    fn system(&self) -> String {
+        let tools = self
+            .tools_prompt
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tools.is_empty() {
+            self.system_prompt.clone()
+        } else {
+            format!("{}\n\n{tools}", self.system_prompt)
+        }
     }
 
     /// The model's context window: asked once (the setting, the server, the table, a default).
@@ -200,7 +216,7 @@ impl Engine {
         tail.push_str("\n<request>\n");
         tail.push_str(prompt);
         tail.push_str("\n</request>\n");
-        let fixed = crate::tokens::estimate(&self.system_prompt) + crate::tokens::estimate(&tail);
+        let fixed = crate::tokens::estimate(&self.system()) + crate::tokens::estimate(&tail);
         let available = plan.input.saturating_sub(fixed);
         // The history may take half of what is left; the context gets the rest.
         let history = history::fit(&session.messages, available / 2);
@@ -260,6 +276,22 @@ impl Engine {
             crate::blocking(|| map.settle(SETTLE_PATIENCE));
         }
         let window = self.context_window().await;
+        // The MCP servers start with the first turn that needs their tools.
+        let tools = match &runner.mcp {
+            Some(mcp) => {
+                let (tools, failures) = mcp.tools().await;
+                for failure in failures {
+                    let _ = events.send(TurnEvent::Notice(failure)).await;
+                }
+                let budget = (window.tokens as usize / 10).min(MAX_TOOLS_TOKENS);
+                crate::mcp::describe_tools(&tools, budget)
+            }
+            None => String::new(),
+        };
+        *self
+            .tools_prompt
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tools;
         let mut shrink = 1;
         let mut plan = self.plan(window.tokens, shrink);
         // The context walks the workspace and reads files.
@@ -282,7 +314,7 @@ impl Engine {
             // Reads may fill what the request leaves of the input budget.
             runner.read_tokens = plan
                 .input
-                .saturating_sub(estimate_messages(&self.system_prompt, &messages));
+                .saturating_sub(estimate_messages(&self.system(), &messages));
             let (streamed, report) = self
                 .round(
                     messages.clone(),
@@ -296,7 +328,7 @@ impl Engine {
             if streamed.refused_as_too_long && shrink == 1 && first_action == 0 {
                 shrink = 2;
                 plan = self.plan(window.tokens, shrink);
-                let sent = estimate_messages(&self.system_prompt, &messages);
+                let sent = estimate_messages(&self.system(), &messages);
                 let _ = events
                     .send(TurnEvent::Notice(format!(
                         "the model refused the prompt as too long (about {sent} tokens for a window of {} tokens); trying once more with half the context",
@@ -313,7 +345,7 @@ impl Engine {
             }
             let mut error = streamed.error.clone();
             if streamed.refused_as_too_long {
-                let sent = estimate_messages(&self.system_prompt, &messages);
+                let sent = estimate_messages(&self.system(), &messages);
                 error = Some(too_long_message(
                     sent,
                     window,
@@ -425,7 +457,7 @@ impl Engine {
         let mut continuations = 0;
         let result: Result<(), TurnEnd> = 'segments: loop {
             let request = ChatRequest {
-                system: self.system_prompt.clone(),
+                system: self.system(),
                 messages: messages.clone(),
                 max_tokens,
             };
@@ -623,35 +655,65 @@ fn merge_usage(total: &mut Usage, update: Usage) {
     total.cache_write_tokens = keep(total.cache_write_tokens, update.cache_write_tokens);
 }
 
-/// The message answering a round's read actions: each file read, or why it was not.
+/// The message answering a round's read and tool actions: each file read and each tool's result, or
+/// why there is none.
 fn read_results(actions: &[ActionUpdate], report: &RunnerReport) -> String {
-    let mut out = String::new();
-    for update in actions
-        .iter()
-        .filter(|update| update.kind == ActionKind::Read)
-    {
-        if out.is_empty() {
-            out.push_str(history::READ_RESULTS_TAG);
-            out.push_str("\nThe files you asked to read, as they are now:\n");
-        }
-        let path = update.file_path.as_deref().unwrap_or("(no filePath)");
-        match report.reads.iter().find(|(id, _)| *id == update.action_id) {
-            Some((_, text)) => out.push_str(text),
-            None => out.push_str(&format!(
-                "<file path=\"{path}\" refused=\"{}\"/>\n",
-                update
-                    .error
-                    .as_deref()
-                    .unwrap_or("not read")
-                    .replace('"', "'")
-            )),
+    let mut files = String::new();
+    let mut tools = String::new();
+    for update in actions {
+        match update.kind {
+            ActionKind::Read => {
+                let path = update.file_path.as_deref().unwrap_or("(no filePath)");
+                match report.reads.iter().find(|(id, _)| *id == update.action_id) {
+                    Some((_, text)) => files.push_str(text),
+                    None => files.push_str(&format!(
+                        "<file path=\"{path}\" refused=\"{}\"/>\n",
+                        refusal(update, "not read")
+                    )),
+                }
+            }
+            ActionKind::Tool => match report.tools.iter().find(|(id, _)| *id == update.action_id) {
+                Some((_, text)) => tools.push_str(text),
+                None => tools.push_str(&format!(
+                    "<tool-result call=\"{}\" refused=\"{}\"/>\n",
+                    update
+                        .command
+                        .as_deref()
+                        .unwrap_or("tool")
+                        .replace('"', "'"),
+                    refusal(update, "not called")
+                )),
+            },
+            _ => {}
         }
     }
-    if !out.is_empty() {
-        out.push_str("\nContinue with the request. Read more only if you must; do not repeat what you already wrote.\n");
+    if files.is_empty() && tools.is_empty() {
+        return String::new();
     }
+    let mut out = String::from(history::READ_RESULTS_TAG);
+    if !files.is_empty() {
+        out.push_str("\nThe files you asked to read, as they are now:\n");
+        out.push_str(&files);
+    }
+    if !tools.is_empty() {
+        out.push_str("\nThe results of the tools you called:\n");
+        out.push_str(&tools);
+    }
+    out.push_str("\nContinue with the request. Read more only if you must; do not repeat what you already wrote.\n");
     out
 }
+
+/// Why an action gave the model nothing, for an attribute.
+fn refusal(update: &ActionUpdate, otherwise: &str) -> String {
+    update
+        .error
+        .as_deref()
+        .unwrap_or(otherwise)
+        .replace('"', "'")
+}
+
+/// The most the list of MCP tools takes of the system prompt (and never more than a tenth of the window).
+const MAX_TOOLS_TOKENS: usize = 4_000;
 
 /// Roughly how many tokens a request holds.
 fn estimate_messages(system: &str, messages: &[Message]) -> usize {

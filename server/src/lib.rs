@@ -6,6 +6,7 @@ pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod lsp;
+pub mod mcp;
 pub mod project;
 pub mod provider;
 pub mod sandbox;
@@ -52,6 +53,7 @@ mod layers {
         "engine",
         "store",
         "conversation",
+        "mcp",
     ];
 
     /// Each module and the modules it may use. `openbolt-parser` is below them all.
@@ -63,15 +65,16 @@ mod layers {
         ("sandbox", &[]),
         ("terminal", &["types", "sandbox"]),
         ("tokens", &[]),
+        ("mcp", &["tokens"]),
         (
             "actions",
-            &["types", "secrets", "tokens", "sandbox", "terminal"],
+            &["types", "secrets", "tokens", "sandbox", "terminal", "mcp"],
         ),
         ("project", &["secrets", "tokens", "actions"]),
         (
             "engine",
             &[
-                "types", "secrets", "tokens", "provider", "actions", "project",
+                "types", "secrets", "tokens", "provider", "actions", "project", "mcp",
             ],
         ),
         (
@@ -82,7 +85,7 @@ mod layers {
             "conversation",
             &[
                 "types", "secrets", "tokens", "sandbox", "config", "provider", "terminal",
-                "actions", "project", "engine", "store",
+                "actions", "project", "engine", "store", "mcp",
             ],
         ),
         ("cli", FRONT_END),

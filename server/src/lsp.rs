@@ -40,8 +40,14 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     let (bulk, bulk_out) = mpsc::channel(64);
     let notifier = transport::Notifier::new(bulk);
     let backend_terminals = terminals.clone();
+    // MCP servers: configured at `initialize`, started by the first turn that needs their tools.
+    let mcp = crate::mcp::Mcp::new(
+        &crate::mcp::McpConfig::default(),
+        crate::mcp::Timeouts::default(),
+    );
+    let backend_mcp = mcp.clone();
     let (service, socket) = LspService::build(move |client| {
-        Backend::new(client, notifier, backend_terminals, receiver)
+        Backend::new(client, notifier, backend_terminals, receiver, backend_mcp)
     })
     .custom_method("openbolt/chat", Backend::chat)
     .custom_method("openbolt/abort", Backend::abort)
@@ -55,6 +61,7 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     .custom_method("openbolt/terminalKill", Backend::terminal_kill)
     .custom_method("openbolt/terminals", Backend::terminals)
     .custom_method("openbolt/document", Backend::document)
+    .custom_method("openbolt/mcpServers", Backend::mcp_servers)
     .finish();
     // The protocol — stdin → checked frames → the server → stdout — runs on a thread of its own, so a
     // request is read, handled and answered without waiting for a worker that turns, terminals and
@@ -105,6 +112,7 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
         () = terminated() => tracing::info!("terminated by a signal"),
     }
     terminals.shutdown().await;
+    mcp.kill_now();
     // The last answers (`shutdown`'s) and notifications reach the client before the process ends.
     let _ = tokio::time::timeout(std::time::Duration::from_millis(400), last_frames).await;
     Ok(())

@@ -54,6 +54,10 @@ pub struct ActionInfo {
     pub file_path: Option<String>,
     /// The `lines` attribute of a `read` action (`"120-240"`), as written.
     pub lines: Option<String>,
+    /// The `server` and `tool` attributes of a `tool` action (an MCP server's tool; the content holds
+    /// its JSON arguments), as written.
+    pub server: Option<String>,
+    pub tool: Option<String>,
 }
 
 /// The `type` of an action.
@@ -69,6 +73,9 @@ pub enum ActionKind {
     Read,
     /// Change `filePath` with SEARCH/REPLACE blocks (the content).
     Edit,
+    /// Call `tool` of the MCP server `server` with the JSON arguments of the content: the engine answers
+    /// within the same turn.
+    Tool,
     /// Any other type, as written (empty when the attribute is missing), so that the caller can report it.
     Other(String),
 }
@@ -86,12 +93,14 @@ impl ActionKind {
             ActionKind::Read
         } else if value.eq_ignore_ascii_case("edit") {
             ActionKind::Edit
+        } else if value.eq_ignore_ascii_case("tool") {
+            ActionKind::Tool
         } else {
             ActionKind::Other(value.to_owned())
         }
     }
 
-    /// The name as the protocol spells it: `file`, `shell`, `start`, `read`, `edit`, or the unknown type itself.
+    /// The name as the protocol spells it: `file`, `shell`, `start`, `read`, `edit`, `tool`, or the unknown type itself.
     pub fn as_str(&self) -> &str {
         match self {
             ActionKind::File => "file",
@@ -99,6 +108,7 @@ impl ActionKind {
             ActionKind::Start => "start",
             ActionKind::Read => "read",
             ActionKind::Edit => "edit",
+            ActionKind::Tool => "tool",
             ActionKind::Other(name) => name,
         }
     }

@@ -30,6 +30,7 @@
 //!   <boltAction type="shell">npm install</boltAction>
 //!   <boltAction type="start">npm run dev</boltAction>
 //!   <boltAction type="read" filePath="src/big.js" lines="120-240"/>
+//!   <boltAction type="tool" server="docs" tool="search">{"query": "useEffect"}</boltAction>
 //!   <boltAction type="edit" filePath="src/ledger.js">
 //! <<<<<<< SEARCH
 //!     total += item.price * item.qty;
@@ -509,10 +510,16 @@ fn read_action(tag: &str, artifact_id: &str, index: usize) -> ActionInfo {
     let mut kind = None;
     let mut file_path = None;
     let mut lines = None;
+    let mut server = None;
+    let mut tool = None;
     tag::attributes(tag, |name, value| {
         let value = value.unwrap_or_default();
         if name.eq_ignore_ascii_case("lines") {
             lines = Some(value.into_owned());
+        } else if name.eq_ignore_ascii_case("server") {
+            server = Some(value.into_owned());
+        } else if name.eq_ignore_ascii_case("tool") {
+            tool = Some(value.into_owned());
         } else if name.eq_ignore_ascii_case("type") {
             kind = Some(ActionKind::from_attribute(&value));
         } else if ["filePath", "file_path", "path", "file"]
@@ -533,6 +540,8 @@ fn read_action(tag: &str, artifact_id: &str, index: usize) -> ActionInfo {
         kind,
         file_path,
         lines,
+        server,
+        tool,
     }
 }
 

@@ -50,6 +50,17 @@ pub struct ApprovalPolicy {
     pub allow: Vec<String>,
     /// Commands that start with one of these are refused, even with auto-approve.
     pub deny: Vec<String>,
+    /// MCP tools called without asking: a server's name (all its tools) or `server/tool`.
+    pub mcp_allow: Vec<String>,
+}
+
+impl ApprovalPolicy {
+    /// Whether `tool` of `server` may be called without asking.
+    pub fn allows_tool(&self, server: &str, tool: &str) -> bool {
+        self.mcp_allow
+            .iter()
+            .any(|rule| rule == server || *rule == format!("{server}/{tool}"))
+    }
 }
 
 impl ApprovalPolicy {
@@ -472,7 +483,12 @@ mod tests {
             auto_approve: false,
             allow: vec!["npm install".into(), "node".into()],
             deny: vec!["npm publish".into()],
+            mcp_allow: vec!["docs".into(), "db/query".into()],
         };
+        assert!(policy.allows_tool("docs", "search"));
+        assert!(policy.allows_tool("db", "query"));
+        assert!(!policy.allows_tool("db", "drop"));
+        assert!(!policy.allows_tool("docsx", "search"));
         assert_eq!(policy.decide("npm  install react"), Some(Approval::Run));
         assert_eq!(policy.decide("node --check server.js"), Some(Approval::Run));
         assert_eq!(policy.decide("npm installx"), None);

@@ -84,6 +84,10 @@ pub struct ChatArguments {
     /// `false`: sandboxed commands make no outgoing TCP connection (they may still listen).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub sandbox_network: bool,
+    /// Call this MCP server's tools (`NAME`) or this tool (`NAME/TOOL`) without asking (repeatable).
+    /// Servers come from `.openbolt/mcp.json` and `~/.config/openbolt/mcp.json`.
+    #[arg(long, value_name = "NAME[/TOOL]")]
+    pub mcp_allow: Vec<String>,
 }
 
 /// How `openbolt chat` ended, as an exit code.
@@ -171,18 +175,29 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         printer: printer.clone(),
         ask: std::io::stdin().is_terminal(),
     };
+    // MCP servers from the user's and the workspace's files; they start with the first turn.
+    let config_dir = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|home| home.join(".config")));
+    let mcp_config = crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), None);
+    for error in &mcp_config.errors {
+        printer.lock().status(&format!("  ! {error}"));
+    }
+    let mcp = crate::mcp::Mcp::new(&mcp_config, crate::mcp::Timeouts::default());
     let conversations = Conversations::new(
         workspace.clone(),
         store,
         terminals.clone(),
         Box::new(front_end),
-    );
+    )
+    .with_mcp(mcp.clone());
     let chat = Chat {
         conversations: &conversations,
         engine: &engine,
         printer,
         policy: ApprovalPolicy {
             auto_approve: arguments.yes,
+            mcp_allow: arguments.mcp_allow.clone(),
             ..ApprovalPolicy::default()
         },
         shell_timeout: std::time::Duration::from_secs(arguments.command_timeout.max(1)),
@@ -193,6 +208,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         .converse(&mut terminal_receiver, arguments, interactive)
         .await;
     terminals.shutdown().await;
+    mcp.shutdown().await;
     result
 }
 
@@ -493,11 +509,19 @@ struct TerminalApprover {
 impl Approver for TerminalApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            self.printer.lock().ask(&format!(
-                "  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
-                request.kind.as_str(),
-                request.command
-            ));
+            let question = if request.kind == ActionKind::Tool {
+                format!(
+                    "  ? call the MCP tool {}? [y]es, [a]lways this tool, [n]o: ",
+                    request.command
+                )
+            } else {
+                format!(
+                    "  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
+                    request.kind.as_str(),
+                    request.command
+                )
+            };
+            self.printer.lock().ask(&question);
             let answer = read_line()
                 .await
                 .map(|line| line.trim().to_ascii_lowercase());

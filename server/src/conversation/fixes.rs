@@ -295,6 +295,8 @@ mod tests {
             kind,
             file_path: path.map(str::to_owned),
             lines: None,
+            server: None,
+            tool: None,
         };
         ActionUpdate::new(&info, command, status)
     }

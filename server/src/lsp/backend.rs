@@ -59,6 +59,8 @@ pub(super) struct State {
     pull_configuration: AtomicBool,
     engine: Mutex<Option<Arc<Engine>>>,
     pub terminals: Terminals,
+    /// The workspace's MCP servers (configured by `initialize` and settings changes).
+    pub mcp: crate::mcp::Mcp,
     /// Set by `initialize` when a workspace folder is open.
     pub conversations: OnceLock<Arc<Conversations>>,
     /// The workspace's project map, started by `initialize`.
@@ -93,6 +95,7 @@ impl Backend {
         notifier: Notifier,
         terminals: Terminals,
         terminal_events: mpsc::Receiver<TerminalEvent>,
+        mcp: crate::mcp::Mcp,
     ) -> Backend {
         let (saved, _) = broadcast::channel(64);
         let state = Arc::new(State {
@@ -105,6 +108,7 @@ impl Backend {
             pull_configuration: AtomicBool::new(false),
             engine: Mutex::new(None),
             terminals,
+            mcp,
             conversations: OnceLock::new(),
             map: OnceLock::new(),
             editor_errors: Mutex::new(std::collections::HashMap::new()),
@@ -261,9 +265,10 @@ impl State {
     }
 
     /// A settings change from the client: the settings, and the sandbox they ask for.
-    fn settings_changed(&self, value: Option<&Value>) {
+    fn settings_changed(self: &Arc<Self>, value: Option<&Value>) {
         if self.apply_settings(value) {
             self.apply_sandbox();
+            self.apply_mcp();
         }
     }
 
@@ -317,6 +322,52 @@ impl State {
             conversations.abort_all();
         }
         self.terminals.shutdown().await;
+        self.mcp.shutdown().await;
+    }
+
+    /// Reads the MCP configuration (the user's and the workspace's files, the `mcpServers` setting) and
+    /// gives it to the servers; what is wrong with it is shown once, naming the server.
+    pub(super) fn apply_mcp(self: &Arc<Self>) {
+        let Some(conversations) = self.conversations.get() else {
+            return;
+        };
+        let workspace = conversations.workspace().to_path_buf();
+        let settings = self.settings().mcp_servers;
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            let config_dir = std::env::var_os("XDG_CONFIG_HOME")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME")
+                        .map(|home| std::path::PathBuf::from(home).join(".config"))
+                });
+            let config = crate::blocking(|| {
+                crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), settings.as_ref())
+            });
+            for error in &config.errors {
+                tracing::warn!("{error}");
+            }
+            if !config.errors.is_empty() {
+                state.show(
+                    MessageType::WARNING,
+                    format!("OpenBolt: {}", config.errors.join("; ")),
+                );
+            }
+            let names: Vec<&str> = config
+                .servers
+                .iter()
+                .map(|server| server.name.as_str())
+                .collect();
+            if !names.is_empty() {
+                let message = format!(
+                    "OpenBolt: MCP servers configured (they start with the first turn): {}",
+                    names.join(", ")
+                );
+                let client = state.client.clone();
+                tokio::spawn(async move { client.log_message(MessageType::INFO, message).await });
+            }
+            state.mcp.reconfigure(&config).await;
+        });
     }
 }
 
@@ -395,12 +446,16 @@ impl LanguageServer for Backend {
                 state: self.state.clone(),
                 saves_edits: client_options.saves_edits,
             };
-            let _ = self.state.conversations.set(Arc::new(Conversations::new(
-                root,
-                store,
-                self.state.terminals.clone(),
-                Box::new(front_end),
-            )));
+            let _ = self.state.conversations.set(Arc::new(
+                Conversations::new(
+                    root,
+                    store,
+                    self.state.terminals.clone(),
+                    Box::new(front_end),
+                )
+                .with_mcp(self.state.mcp.clone()),
+            ));
+            self.state.apply_mcp();
         }
         Ok(InitializeResult {
             capabilities: ServerCapabilities {

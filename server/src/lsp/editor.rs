@@ -312,22 +312,24 @@ impl std::fmt::Debug for EditorApprover {
 
 pub const RUN: &str = "Run";
 pub const ALWAYS: &str = "Always for this session";
+/// For an MCP tool: the same tool of the same server runs unasked for the rest of the session.
+pub const ALWAYS_TOOL: &str = "Always for this tool";
 pub const SKIP: &str = "Skip";
 
 impl Approver for EditorApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            let what = if request.kind == ActionKind::Start {
-                "start the dev server"
-            } else {
-                "run"
+            let (what, always) = match request.kind {
+                ActionKind::Start => ("start the dev server", ALWAYS),
+                ActionKind::Tool => ("call the MCP tool", ALWAYS_TOOL),
+                _ => ("run", ALWAYS),
             };
             use tower_lsp_server::ls_types::MessageActionItemProperty as Property;
             let params = ShowMessageRequestParams {
                 typ: MessageType::WARNING,
                 message: format!("OpenBolt wants to {what}: {}", request.command),
                 actions: Some(
-                    [RUN, ALWAYS, SKIP]
+                    [RUN, always, SKIP]
                         .map(|title| MessageActionItem {
                             title: title.to_owned(),
                             // Which action asks, for a client that answers on the action's card (LSP
@@ -356,7 +358,7 @@ impl Approver for EditorApprover {
                 .await
             {
                 Ok(Some(item)) if item.title == RUN => Approval::Run,
-                Ok(Some(item)) if item.title == ALWAYS => Approval::AlwaysThisSession,
+                Ok(Some(item)) if item.title == always => Approval::AlwaysThisSession,
                 Ok(Some(_)) => Approval::Skip("the user chose not to run it".to_owned()),
                 Ok(None) => Approval::Skip("the question was dismissed".to_owned()),
                 Err(error) => Approval::Skip(format!("the editor could not ask: {error}")),

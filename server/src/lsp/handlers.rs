@@ -87,6 +87,11 @@ impl Backend {
             .collect())
     }
 
+    /// `openbolt/mcpServers`: the configured MCP servers and what each is doing.
+    pub async fn mcp_servers(&self, _: NoParams) -> Result<Vec<crate::mcp::ServerStatus>> {
+        Ok(self.state.mcp.status().await)
+    }
+
     /// `openbolt/loadSession`: one conversation as the chat panel shows it.
     pub async fn load_session(&self, params: SessionParams) -> Result<SessionTranscript> {
         let conversations = self.conversations()?;

@@ -35,6 +35,10 @@ pub struct Settings {
     pub sandbox_writable: Vec<PathBuf>,
     /// `false`: sandboxed commands make no outgoing TCP connection.
     pub sandbox_network: Option<bool>,
+    /// MCP servers, in the usual `mcpServers` shape (over the workspace's and the user's files).
+    pub mcp_servers: Option<Value>,
+    /// MCP tools called without asking: a server's name, or `server/tool`.
+    pub mcp_allow: Vec<String>,
     /// Keys the server does not know but a client may send alongside ours (the extensions' own
     /// settings, such as `server.path`): accepted and ignored.
     #[serde(rename = "server")]
@@ -113,6 +117,7 @@ impl Settings {
             auto_approve: self.approval.auto_approve,
             allow: self.approval.allow.clone(),
             deny: self.approval.deny.clone(),
+            mcp_allow: self.mcp_allow.clone(),
         }
     }
 }

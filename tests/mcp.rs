@@ -1,0 +1,328 @@
+//! MCP tools end to end: the real `openbolt` binary, the provider stand-in, and real MCP servers — the
+//! reference servers from npm (`scripts/mcp-test-deps` installs them into `.mcp-test/`; `scripts/test`
+//! runs it) and `tests/mcp/fake_server.py` for the ways a server fails (crashing mid-call, never
+//! answering `initialize`, changing its tool list).
+
+mod lsp_client;
+mod support;
+
+use lsp_client::Lsp;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use support::{Format, Reply, StandIn, TempProject, repository};
+
+fn everything() -> PathBuf {
+    let path = repository().join(".mcp-test/node_modules/.bin/mcp-server-everything");
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/mcp-test-deps` (scripts/test runs it)",
+        path.display()
+    );
+    path
+}
+
+fn fake(mode: &str, marker: &str) -> Value {
+    json!({"command": "python3", "args": [repository().join("tests/mcp/fake_server.py"), mode, marker]})
+}
+
+/// Writes the workspace's `.openbolt/mcp.json`.
+fn configure(project: &TempProject, servers: Value) {
+    std::fs::create_dir_all(project.path.join(".openbolt")).expect("dir");
+    std::fs::write(
+        project.path.join(".openbolt/mcp.json"),
+        json!({"mcpServers": servers}).to_string(),
+    )
+    .expect("mcp.json");
+}
+
+const ECHO: &str = "I'll ask the server.\n\n<boltArtifact id=\"ask\" title=\"Ask\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"echo\">{\"message\": \"hello from openbolt\"}</boltAction>\n</boltArtifact>";
+const DONE: &str = "The server answered.";
+
+/// The text of every message of an OpenAI-format request (the system prompt is the first).
+fn request_text(request: &Value) -> String {
+    request["messages"].to_string()
+}
+
+/// `openbolt chat` in `project` with extra environment, against an OpenAI-format stand-in.
+async fn chat(
+    project: &TempProject,
+    standin: &StandIn,
+    arguments: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .arg("chat")
+        .args(arguments)
+        .current_dir(&project.path)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &project.path)
+        .env("OPENBOLT_DATA_DIR", project.data())
+        .env("OPENAI_BASE_URL", &standin.url)
+        .env("OPENBOLT_MODEL", "m")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("openbolt runs");
+    support::code_and_text(&output)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_is_answered_in_the_same_turn() {
+    let project = TempProject::new();
+    configure(
+        &project,
+        json!({"everything": {"command": everything(), "args": ["stdio"]}}),
+    );
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(ECHO), Reply::text(DONE)]).await;
+    let (code, output) = chat(
+        &project,
+        &standin,
+        &["--mcp-allow", "everything", "ask the server"],
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{output}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "one turn, two requests: {output}");
+    // The system prompt listed the server's tools, compactly.
+    let first = request_text(&requests[0].body);
+    assert!(
+        first.contains("server=\\\"everything\\\" tool=\\\"echo\\\"")
+            && first.contains("message: string"),
+        "{first}"
+    );
+    // The second request carries the result.
+    let second = request_text(&requests[1].body);
+    assert!(second.contains("Echo: hello from openbolt"), "{second}");
+    assert!(
+        output.contains("✓ tool `everything · echo {\"message\":\"hello from openbolt\"}` (Echo: hello from openbolt)"),
+        "{output}"
+    );
+    // What the server printed on stderr went to the log, not to the model.
+    assert!(!second.contains("Everything Reference Server"), "{second}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_that_do_not_fit_the_schema_are_refused_without_a_call() {
+    let project = TempProject::new();
+    configure(
+        &project,
+        json!({"everything": {"command": everything(), "args": ["stdio"]}}),
+    );
+    let bad = ECHO.replace("\"message\": \"hello from openbolt\"", "\"msg\": 1");
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&bad), Reply::text(DONE)]).await;
+    let (_, output) = chat(
+        &project,
+        &standin,
+        &["--mcp-allow", "everything", "ask the server"],
+        &[],
+    )
+    .await;
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "{output}");
+    let second = request_text(&requests[1].body);
+    assert!(
+        second.contains("invalid arguments, not called: arguments.message is required"),
+        "{second}"
+    );
+    assert!(!second.contains("Echo:"), "{second}");
+    assert!(output.contains("✗ tool `everything · echo"), "{output}");
+}
+
+/// Every process whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(marker) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+/// Waits (polling, up to 10 s) until no process holds `marker`.
+async fn assert_gone(marker: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_with(marker).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        processes_with(marker).is_empty(),
+        "{:?}",
+        processes_with(marker)
+    );
+}
+
+async fn lsp(project: &TempProject, standin: &StandIn, env: &[(&str, &str)]) -> Lsp {
+    let mut all: Vec<(&str, String)> = project.lsp_env(standin);
+    all.push(("HOME", project.path.display().to_string()));
+    all.extend(env.iter().map(|(key, value)| (*key, (*value).to_owned())));
+    let all: Vec<(&str, &str)> = all
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect();
+    Lsp::start(&project.path, &all, json!({}), false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_call_is_approved_in_the_editor_and_a_skip_is_respected() {
+    let project = TempProject::new();
+    configure(
+        &project,
+        json!({"everything": {"command": everything(), "args": ["stdio"]}}),
+    );
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(ECHO), Reply::text(DONE)]).await;
+    let mut lsp = lsp(&project, &standin, &[]).await;
+    // Configured, not started: nothing runs until a turn needs the tools.
+    let servers = lsp.request("openbolt/mcpServers", Value::Null).await;
+    assert_eq!(servers["result"][0]["name"], "everything", "{servers}");
+    assert_eq!(servers["result"][0]["state"], "idle", "{servers}");
+    lsp.approval = Some("Skip".to_owned());
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "ask the server"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let question = lsp
+        .seen
+        .iter()
+        .find(|message| message["method"] == "window/showMessageRequest")
+        .expect("the call was asked about")
+        .clone();
+    assert!(
+        question["params"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("call the MCP tool: everything · echo")),
+        "{question}"
+    );
+    let titles: Vec<&str> = question["params"]["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(|action| action["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Run", "Always for this tool", "Skip"]);
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2);
+    let second = request_text(&requests[1].body);
+    assert!(second.contains("the user chose not to run it"), "{second}");
+    assert!(!second.contains("Echo:"), "{second}");
+    let skipped = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .any(|update| update["type"] == "tool" && update["status"] == "skipped");
+    assert!(skipped, "{:?}", lsp.notifications("openbolt/actionUpdate"));
+    let servers = lsp.request("openbolt/mcpServers", Value::Null).await;
+    assert_eq!(servers["result"][0]["state"], "ready", "{servers}");
+    assert!(
+        servers["result"][0]["tools"]
+            .as_array()
+            .is_some_and(|tools| tools.contains(&json!("echo"))),
+        "{servers}"
+    );
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_that_fail_are_named_and_the_chat_goes_on() {
+    let project = TempProject::new();
+    let marker = format!("openbolt-mcp-failing-{}", std::process::id());
+    configure(
+        &project,
+        json!({
+            "crashy": fake("crash", &marker),
+            "silent": fake("silent", &marker),
+            "broken": {"command": "/nonexistent/mcp-server", "args": []},
+            "typo": {"comand": "x"},
+        }),
+    );
+    let call = "Calling.\n\n<boltArtifact id=\"c\" title=\"C\">\n<boltAction type=\"tool\" server=\"crashy\" tool=\"first\">{}</boltAction>\n</boltArtifact>";
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(call), Reply::text(DONE)]).await;
+    let (code, output) = chat(
+        &project,
+        &standin,
+        &["--mcp-allow", "crashy", "call it"],
+        &[("OPENBOLT_MCP_START_TIMEOUT_MS", "1500")],
+    )
+    .await;
+    // The turn ran to its end (the failed call makes the exit code 1, as a failed command does).
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("── done"), "{output}");
+    // One clear message per server, naming it.
+    assert!(output.contains("MCP server \"typo\""), "{output}");
+    assert!(output.contains("unknown key \"comand\""), "{output}");
+    assert!(
+        output
+            .contains("MCP server \"silent\" did not start: no answer to initialize within 1.5 s"),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            "MCP server \"broken\" did not start: cannot run \"/nonexistent/mcp-server\""
+        ),
+        "{output}"
+    );
+    // The crash mid-call reached the model as the call's failure; the turn went on.
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "{output}");
+    let second = request_text(&requests[1].body);
+    assert!(
+        second.contains("crashy") && second.contains("failed the call"),
+        "{second}"
+    );
+    assert!(output.contains("✗ tool `crashy · first {}`"), "{output}");
+    assert!(output.contains(DONE), "{output}");
+    // Nothing of them is left running.
+    assert_gone(&marker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_tool_list_is_picked_up_and_no_server_outlives_the_editor() {
+    let project = TempProject::new();
+    let marker = format!("openbolt-mcp-changing-{}", std::process::id());
+    // Through a shell, so the server is a grandchild: stopping must take the whole process group.
+    configure(
+        &project,
+        json!({"changing": {"command": "sh", "args": ["-c", format!("python3 {} changing {marker}; exit 0", repository().join("tests/mcp/fake_server.py").display())]}}),
+    );
+    let call = "Calling.\n\n<boltArtifact id=\"c\" title=\"C\">\n<boltAction type=\"tool\" server=\"changing\" tool=\"first\">{}</boltAction>\n</boltArtifact>";
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(call), Reply::text(DONE), Reply::text(DONE)],
+    )
+    .await;
+    let mut lsp = lsp(&project, &standin, &[]).await;
+    lsp.approval = Some("Always for this tool".to_owned());
+    let session = "mcp-changing";
+    let response = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "call it", "sessionId": session}),
+        )
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let first_turn = request_text(&standin.recorded()[0].body);
+    assert!(
+        first_turn.contains("tool=\\\"first\\\"") && !first_turn.contains("tool=\\\"second\\\""),
+        "{first_turn}"
+    );
+    assert!(request_text(&standin.recorded()[1].body).contains("called first"));
+    // The server announced a new tool after the call: the next turn lists it.
+    let response = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "and now?", "sessionId": session}),
+        )
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let next_turn = request_text(&standin.recorded()[2].body);
+    assert!(next_turn.contains("tool=\\\"second\\\""), "{next_turn}");
+    assert!(!processes_with(&marker).is_empty(), "the server runs");
+    // The editor goes away (stdin closes): no server process is left.
+    lsp.close_stdin();
+    assert_gone(&marker).await;
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""An MCP server over stdio (newline-delimited JSON-RPC) that misbehaves on purpose, for tests/mcp.rs.
+
+    fake_server.py MODE [MARKER]
+
+MODE: `crash` answers initialize and tools/list, then exits in the middle of a tools/call; `silent`
+never answers initialize; `changing` has one tool, `first`, and after its first call adds `second` and
+sends notifications/tools/list_changed. MARKER only tags the process (tests look for it afterwards).
+"""
+import json
+import sys
+
+mode = sys.argv[1]
+tools = [{"name": "first", "description": "The first tool.", "inputSchema": {"type": "object", "properties": {}}}]
+
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+for line in sys.stdin:
+    message = json.loads(line)
+    method = message.get("method")
+    if mode == "silent":
+        continue
+    if method == "initialize":
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {
+            "protocolVersion": message["params"]["protocolVersion"],
+            "capabilities": {"tools": {"listChanged": True}},
+            "serverInfo": {"name": "fake-" + mode, "version": "1.0.0"},
+        }})
+    elif method == "tools/list":
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {"tools": tools}})
+    elif method == "tools/call":
+        if mode == "crash":
+            sys.stderr.write("fake server: crashing in the middle of a call\n")
+            sys.exit(3)
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {
+            "content": [{"type": "text", "text": "called " + message["params"]["name"]}],
+        }})
+        if mode == "changing" and len(tools) == 1:
+            tools.append({"name": "second", "description": "A tool that came later.", "inputSchema": {"type": "object"}})
+            send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    elif "id" in message:
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {}})
