@@ -176,7 +176,16 @@ async fn each_call_is_approved_in_the_editor_and_a_skip_is_respected() {
         &project,
         json!({"everything": {"command": everything(), "args": ["stdio"]}}),
     );
-    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(ECHO), Reply::text(DONE)]).await;
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(ECHO),
+            Reply::text(DONE),
+            Reply::text(ECHO),
+            Reply::text(DONE),
+        ],
+    )
+    .await;
     let mut lsp = lsp(&project, &standin, &[]).await;
     // Configured, not started: nothing runs until a turn needs the tools.
     let servers = lsp.request("openbolt/mcpServers", Value::Null).await;
@@ -216,6 +225,18 @@ async fn each_call_is_approved_in_the_editor_and_a_skip_is_respected() {
         .into_iter()
         .any(|update| update["type"] == "tool" && update["status"] == "skipped");
     assert!(skipped, "{:?}", lsp.notifications("openbolt/actionUpdate"));
+    // Allowed this time: the tool answers within the turn.
+    lsp.approval = Some("Always for this tool".to_owned());
+    let session = response["result"]["sessionId"].clone();
+    let response = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "ask again", "sessionId": session}),
+        )
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let fourth = request_text(&standin.recorded()[3].body);
+    assert!(fourth.contains("Echo: hello from openbolt"), "{fourth}");
     let servers = lsp.request("openbolt/mcpServers", Value::Null).await;
     assert_eq!(servers["result"][0]["state"], "ready", "{servers}");
     assert!(

@@ -29,6 +29,8 @@ const NOTES: &str = "Tweaking them.\n<boltArtifact id=\"notes\" title=\"Notes\">
 const LINT: &str = "Writing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\n<boltAction type=\"file\" filePath=\"src/lint.js\">\nexport const a = b;\n</boltAction>\n</boltArtifact>\n";
 const LINT_FIXED: &str = "Fixing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\n<boltAction type=\"file\" filePath=\"src/lint.js\">\nexport const a = 1;\n</boltAction>\n</boltArtifact>\n";
 const FOLLOW: &str = "Following.\n\n<boltArtifact id=\"follow\" title=\"Follow\">\n<boltAction type=\"file\" filePath=\"follow-a.js\">\nexport const a = 'first file';\n</boltAction>\n<boltAction type=\"file\" filePath=\"follow-b.js\">\nexport const b = 'second file';\n</boltAction>\n</boltArtifact>\n\nFollowed.";
+const TOOL: &str = "Asking the server.\n\n<boltArtifact id=\"ask\" title=\"Ask\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"echo\">{\"message\": \"hello from Neovim\"}</boltAction>\n</boltArtifact>";
+const TOOL_DONE: &str = "The server echoed it.";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,6 +53,8 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(LINT),
             Reply::text(LINT_FIXED),
             Reply::text(FOLLOW),
+            Reply::text(TOOL),
+            Reply::text(TOOL_DONE),
         ],
     )
     .await;
@@ -61,6 +65,20 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
         std::fs::create_dir_all(&path).expect("xdg dir");
         path
     };
+    // A real MCP server (npm's reference server), configured for the workspace.
+    let everything = repository().join(".mcp-test/node_modules/.bin/mcp-server-everything");
+    assert!(
+        everything.exists(),
+        "{} is missing: run `bash scripts/mcp-test-deps`",
+        everything.display()
+    );
+    std::fs::create_dir_all(workspace.path().join(".openbolt")).expect(".openbolt");
+    std::fs::write(
+        workspace.path().join(".openbolt/mcp.json"),
+        serde_json::json!({"mcpServers": {"everything": {"command": everything, "args": ["stdio"]}}})
+            .to_string(),
+    )
+    .expect("mcp.json");
     // A long session, loaded from the store by one scenario.
     let data = home.path().join("openbolt-data");
     support::long_session(&data, workspace.path(), "a long session", 200, 10);
@@ -80,6 +98,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             .env("XDG_CACHE_HOME", xdg("cache"))
             .env("OPENBOLT_BIN", env!("CARGO_BIN_EXE_openbolt"))
             .env("OPENBOLT_DATA_DIR", &data)
+            .env("OPENBOLT_LOG", "info")
             .env("ANTHROPIC_API_KEY", "sk-test-neovim")
             .env("ANTHROPIC_BASE_URL", &standin.url)
             .stdin(std::process::Stdio::null())
@@ -92,7 +111,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("19 passed, 0 failed") && output.status.success(),
+        stdout.contains("20 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

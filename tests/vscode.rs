@@ -26,6 +26,8 @@ const TYPED: &str = "Typing it.\n<boltArtifact id=\"typed\" title=\"Typed\">\n<b
 const TYPED_FIXED: &str = "Fixing the type.\n<boltArtifact id=\"typed\" title=\"Typed\">\n<boltAction type=\"file\" filePath=\"src/typed.ts\">\nexport const count: number = 3;\n</boltAction>\n</boltArtifact>\n";
 const KEYS: &str = "Keys first.\n\n<boltArtifact id=\"keys\" title=\"Keys\">\n<boltAction type=\"file\" filePath=\"keys.txt\">\ntyped\n</boltAction>\n<boltAction type=\"shell\">\necho keyboard\n</boltAction>\n</boltArtifact>\n\nKeys done.";
 const FOLLOW: &str = "Following.\n\n<boltArtifact id=\"follow\" title=\"Follow\">\n<boltAction type=\"file\" filePath=\"follow-a.js\">\nexport const a = 'first file';\n</boltAction>\n<boltAction type=\"file\" filePath=\"follow-b.js\">\nexport const b = 'second file';\n</boltAction>\n</boltArtifact>\n\nFollowed.";
+const TOOL: &str = "Asking the server.\n\n<boltArtifact id=\"ask\" title=\"Ask\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"echo\">{\"message\": \"hello from VS Code\"}</boltAction>\n</boltArtifact>";
+const TOOL_DONE: &str = "The server echoed it.";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,12 +57,23 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(KEYS),
             Reply::stalled_in_a_file(),
             Reply::text(FOLLOW),
+            Reply::text(TOOL),
+            Reply::text(TOOL_DONE),
         ],
     )
     .await;
     let home = tempfile::tempdir().expect("home");
     let workspace = home.path().join("project");
     std::fs::create_dir(&workspace).expect("workspace");
+    // A real MCP server (npm's reference server), configured for the workspace.
+    let everything = required(root.join(".mcp-test/node_modules/.bin/mcp-server-everything"));
+    std::fs::create_dir_all(workspace.join(".openbolt")).expect(".openbolt");
+    std::fs::write(
+        workspace.join(".openbolt/mcp.json"),
+        serde_json::json!({"mcpServers": {"everything": {"command": everything, "args": ["stdio"]}}})
+            .to_string(),
+    )
+    .expect("mcp.json");
     // A long session, opened from the store by the last scenario.
     support::long_session(
         &home.path().join("data"),
@@ -102,7 +115,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("19 passed, 0 failed") && output.status.success(),
+        stdout.contains("20 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

@@ -493,13 +493,44 @@ impl Mcp {
                     "the MCP server \"{server}\" did not answer within {} s",
                     self.timeouts.call.as_secs()
                 )
-            })?
-            .map_err(|error| format!("the MCP server \"{server}\" failed the call: {error}"))?;
+            })?;
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => {
+                let closed = running.service.is_transport_closed();
+                drop(running);
+                if closed {
+                    // It went away (crashed, or was stopped): started again when next needed.
+                    self.forget(server).await;
+                    return Err(format!(
+                        "the MCP server \"{server}\" stopped during the call ({error}); it starts again with the next call"
+                    ));
+                }
+                return Err(format!(
+                    "the MCP server \"{server}\" failed the call: {error}"
+                ));
+            }
+        };
         let value = serde_json::to_value(&result).unwrap_or(Value::Null);
         Ok(CallResult {
             text: result_text(&value),
             is_error: value.get("isError").and_then(Value::as_bool) == Some(true),
         })
+    }
+
+    /// Marks a server that went away as not started, its process group killed.
+    async fn forget(&self, name: &str) {
+        let mut servers = self.servers.lock().await;
+        if let Some(server) = servers.iter_mut().find(|server| server.config.name == name) {
+            let stopped = std::mem::replace(&mut server.state, State::Idle);
+            let config = server.config.clone();
+            drop(servers);
+            self.stop(Server {
+                config,
+                state: stopped,
+            })
+            .await;
+        }
     }
 
     /// What each server is doing, for people.

@@ -515,12 +515,43 @@ test('a session of 200 turns and 2,000 actions loads from the store, each reply 
   assert(row_of('End of turn 0.', card) and row_of('End of turn 0.', card) < assert(row_of('Turn 1: here', card)), text)
 end)
 
+test('an MCP tool call shows in place, and :OpenBoltMcp lists the server as ready', function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  require('openbolt').chat('ask the MCP server')
+  wait_for('the tool call', function()
+    return turn_ended('ask the MCP server') and not require('openbolt').busy()
+  end)
+  local text = chat_text()
+  local function server_log()
+    local log = read(vim.lsp.get_log_path()) or ''
+    return log:sub(-30000)
+  end
+  assert(
+    text:find('✓ tool everything · echo {"message":"hello from Neovim"} (Echo: hello from Neovim)', 1, true),
+    text:sub(-600) .. '\nserver log:\n' .. server_log()
+  )
+  assert(text:find('The server echoed it.', 1, true), text)
+  -- It was asked about (Run / Always for this tool / Skip) like a command.
+  assert(questions[#questions]:find('call the MCP tool', 1, true), vim.inspect(questions))
+  vim.cmd('OpenBoltMcp')
+  wait_for('the MCP list', function()
+    local buf = vim.fn.bufnr('openbolt://mcp')
+    return buf ~= -1 and table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n'):find('everything (stdio, from', 1, true) ~= nil
+  end)
+  local listed = table.concat(vim.api.nvim_buf_get_lines(vim.fn.bufnr('openbolt://mcp'), 0, -1, false), '\n')
+  assert(listed:find('ready, %d+ tools: .*echo'), listed)
+  vim.cmd('bwipeout ' .. vim.fn.bufnr('openbolt://mcp'))
+end)
+
 test(':checkhealth openbolt finds the server', function()
   vim.cmd('checkhealth openbolt')
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
   assert(report:find('openbolt 0.', 1, true), report)
   assert(report:find('endpoint reachable', 1, true), report)
   assert(report:find('commands run in a sandbox', 1, true), report)
+  assert(report:find('everything: ready', 1, true), report)
   vim.cmd('bwipeout!')
 end)
 

@@ -15,6 +15,9 @@ export interface ServerSettings {
   sandbox: 'auto' | 'required' | 'off';
   sandboxWritable: string[];
   sandboxNetwork: boolean;
+  /** MCP servers by name (left out when none). */
+  mcpServers?: Record<string, unknown>;
+  mcpAllow: string[];
 }
 
 /** The server's settings section: empty strings mean "from the environment" and are left out. */
@@ -37,6 +40,8 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     sandbox: config.get<'auto' | 'required' | 'off'>('sandbox', 'auto'),
     sandboxWritable: config.get<string[]>('sandboxWritable', []),
     sandboxNetwork: config.get<boolean>('sandboxNetwork', true),
+    mcpServers: Object.keys(config.get<Record<string, unknown>>('mcpServers', {}) ?? {}).length > 0 ? config.get<Record<string, unknown>>('mcpServers') : undefined,
+    mcpAllow: config.get<string[]>('mcpAllow', []),
   };
 }
 

@@ -301,6 +301,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
     vscode.commands.registerCommand('openbolt.showServerLog', () => output.show(true)),
+    vscode.commands.registerCommand('openbolt.mcpServers', async () => {
+      const connected = await ensureClient();
+      if (!connected) return;
+      const servers = await connected.sendRequest(ext.mcpServers);
+      if (servers.length === 0) {
+        void vscode.window.showInformationMessage(
+          'OpenBolt: no MCP servers are configured (.openbolt/mcp.json, ~/.config/openbolt/mcp.json or the openbolt.mcpServers setting).',
+        );
+        return;
+      }
+      await vscode.window.showQuickPick(
+        servers.map((server) => ({
+          label: `${server.state === 'ready' ? '$(check)' : server.state === 'failed' ? '$(error)' : '$(circle-outline)'} ${server.name}`,
+          description: mcpStateText(server),
+          detail: server.error ?? (server.tools.length > 0 ? server.tools.join(', ') : `${server.transport}, from ${server.source}`),
+        })),
+        { placeHolder: 'MCP servers of this workspace', matchOnDescription: true, matchOnDetail: true },
+      );
+    }),
     vscode.commands.registerCommand('openbolt.restartServer', async () => {
       const previous = client ?? (await starting);
       client = undefined;
@@ -314,6 +333,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   );
 
   await ensureClient();
+}
+
+/** A server's state in words. */
+function mcpStateText(server: ext.McpServerStatus): string {
+  if (server.state === 'ready') return `ready, ${server.tools.length} tool${server.tools.length === 1 ? '' : 's'}`;
+  if (server.state === 'failed') return 'failed to start';
+  return 'not started (starts with the next turn)';
 }
 
 /** A new chat's session id, chosen by the client. */

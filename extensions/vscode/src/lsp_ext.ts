@@ -112,7 +112,17 @@ export interface FileDiff {
   after: string | null;
 }
 
+export interface McpServerStatus {
+  name: string;
+  transport: 'stdio' | 'http';
+  state: 'idle' | 'ready' | 'failed';
+  tools: string[];
+  error?: string;
+  source: string;
+}
+
 export const chat = new RequestType<ChatParams, ChatResult, void>('openbolt/chat');
+export const mcpServers = new RequestType0<McpServerStatus[], void>('openbolt/mcpServers');
 export const fileDiff = new RequestType<{ messageId: string; filePath: string }, FileDiff, void>('openbolt/fileDiff');
 export const abort = new RequestType<{ sessionId: string }, boolean, void>('openbolt/abort');
 export const sessions = new RequestType0<SessionSummary[], void>('openbolt/sessions');

@@ -26,11 +26,13 @@ test('blank settings are left to the environment; the rest reach the server trim
     sandbox: 'auto',
     sandboxWritable: [],
     sandboxNetwork: true,
+    mcpServers: undefined,
+    mcpAllow: [],
   });
   // Undefined members are not sent at all.
   assert.equal(
     JSON.stringify(settings),
-    '{"model":"llama3.1","autoFix":3,"approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[],"sandboxNetwork":true}',
+    '{"model":"llama3.1","autoFix":3,"approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[],"sandboxNetwork":true,"mcpAllow":[]}',
   );
   const sandboxed = serverSettings(configuration({ sandbox: 'required', sandboxWritable: ['/srv/shared'], sandboxNetwork: false }));
   assert.equal(sandboxed.sandbox, 'required');
@@ -39,6 +41,12 @@ test('blank settings are left to the environment; the rest reach the server trim
   assert.equal(serverSettings(configuration({ contextTokens: 8192 })).contextTokens, 8192);
   assert.equal(serverSettings(configuration({ contextTokens: 0 })).contextTokens, undefined);
   assert.equal(serverSettings(configuration({ autoFix: 0 })).autoFix, 0);
+  // MCP servers go to the server as configured; none configured sends none.
+  const servers = { docs: { command: 'npx', args: ['-y', 'docs-mcp'] } };
+  const mcp = serverSettings(configuration({ mcpServers: servers, mcpAllow: ['docs'] }));
+  assert.deepEqual(mcp.mcpServers, servers);
+  assert.deepEqual(mcp.mcpAllow, ['docs']);
+  assert.equal(serverSettings(configuration({ mcpServers: {} })).mcpServers, undefined);
 });
 
 test('the preview opens in the Simple Browser unless set otherwise', () => {

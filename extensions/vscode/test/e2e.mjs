@@ -572,6 +572,28 @@ try {
     await page.screenshot({ path: path.join(artifacts, 'follow-files.png') });
   });
 
+  await test('an MCP tool call is a card approved on the card; OpenBolt: MCP Servers lists the server', async () => {
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'ask the MCP server');
+    await frame.press('#prompt', 'Enter');
+    const asking = '.action.status-approval:has-text("everything · echo")';
+    await waitFor('the tool card to ask', async () => frame.$(`${asking} button.choice:has-text("Always for this tool")`));
+    await page.screenshot({ path: path.join(artifacts, 'mcp-approval.png') });
+    await frame.click(`${asking} button.choice:has-text("Run")`);
+    await waitFor('the tool card with its result', async () =>
+      frame.$('.action.status-complete:has-text("tool everything · echo"):has-text("Echo: hello from VS Code")'),
+    );
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('The server echoed it.') && (await composerFree(frame)));
+    await page.screenshot({ path: path.join(artifacts, 'mcp-card.png') });
+    await runCommand('OpenBolt: MCP Servers');
+    await waitFor('the server in the list, ready', async () =>
+      page.$('.quick-input-list .monaco-list-row[aria-label*="everything"]:has-text("ready")'),
+    );
+    await page.screenshot({ path: path.join(artifacts, 'mcp-servers.png') });
+    await page.keyboard.press('Escape');
+  });
+
   await test('a session of 200 turns and 2,000 cards opens from the store, newest at the bottom, oldest there too', async () => {
     const frame = await chatFrame();
     await frame.click('#history');

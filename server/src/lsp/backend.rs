@@ -268,7 +268,8 @@ impl State {
     fn settings_changed(self: &Arc<Self>, value: Option<&Value>) {
         if self.apply_settings(value) {
             self.apply_sandbox();
-            self.apply_mcp();
+            let state = Arc::clone(self);
+            tokio::spawn(async move { state.apply_mcp().await });
         }
     }
 
@@ -326,48 +327,45 @@ impl State {
     }
 
     /// Reads the MCP configuration (the user's and the workspace's files, the `mcpServers` setting) and
-    /// gives it to the servers; what is wrong with it is shown once, naming the server.
-    pub(super) fn apply_mcp(self: &Arc<Self>) {
+    /// gives it to the servers; what is wrong with it is shown once, naming the server. Done before the
+    /// next turn can start.
+    pub(super) async fn apply_mcp(&self) {
         let Some(conversations) = self.conversations.get() else {
             return;
         };
         let workspace = conversations.workspace().to_path_buf();
         let settings = self.settings().mcp_servers;
-        let state = Arc::clone(self);
-        tokio::spawn(async move {
-            let config_dir = std::env::var_os("XDG_CONFIG_HOME")
-                .map(std::path::PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME")
-                        .map(|home| std::path::PathBuf::from(home).join(".config"))
-                });
-            let config = crate::blocking(|| {
-                crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), settings.as_ref())
+        let config_dir = std::env::var_os("XDG_CONFIG_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".config"))
             });
-            for error in &config.errors {
-                tracing::warn!("{error}");
-            }
-            if !config.errors.is_empty() {
-                state.show(
-                    MessageType::WARNING,
-                    format!("OpenBolt: {}", config.errors.join("; ")),
-                );
-            }
-            let names: Vec<&str> = config
-                .servers
-                .iter()
-                .map(|server| server.name.as_str())
-                .collect();
-            if !names.is_empty() {
-                let message = format!(
-                    "OpenBolt: MCP servers configured (they start with the first turn): {}",
-                    names.join(", ")
-                );
-                let client = state.client.clone();
-                tokio::spawn(async move { client.log_message(MessageType::INFO, message).await });
-            }
-            state.mcp.reconfigure(&config).await;
+        let config = crate::blocking(|| {
+            crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), settings.as_ref())
         });
+        for error in &config.errors {
+            tracing::warn!("{error}");
+        }
+        if !config.errors.is_empty() {
+            self.show(
+                MessageType::WARNING,
+                format!("OpenBolt: {}", config.errors.join("; ")),
+            );
+        }
+        let names: Vec<&str> = config
+            .servers
+            .iter()
+            .map(|server| server.name.as_str())
+            .collect();
+        if !names.is_empty() {
+            let message = format!(
+                "OpenBolt: MCP servers configured (they start with the first turn): {}",
+                names.join(", ")
+            );
+            let client = self.client.clone();
+            tokio::spawn(async move { client.log_message(MessageType::INFO, message).await });
+        }
+        self.mcp.reconfigure(&config).await;
     }
 }
 
@@ -455,7 +453,7 @@ impl LanguageServer for Backend {
                 )
                 .with_mcp(self.state.mcp.clone()),
             ));
-            self.state.apply_mcp();
+            self.state.apply_mcp().await;
         }
         Ok(InitializeResult {
             capabilities: ServerCapabilities {

@@ -344,6 +344,7 @@ impl Approver for EditorApprover {
                                     ),
                                 ),
                                 ("command", Property::String(request.command.clone())),
+                                ("type", Property::String(request.kind.as_str().to_owned())),
                             ]
                             .into_iter()
                             .map(|(key, value)| (key.to_owned(), value))

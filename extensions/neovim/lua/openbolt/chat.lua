@@ -168,13 +168,13 @@ function M.action(update)
 end
 
 --- The server asks (or stopped asking) whether to run an action: its line says so in place.
-function M.asking(message_id, action_id, open, command)
+function M.asking(message_id, action_id, open, command, kind)
   local key = (message_id or '') .. '/' .. tostring(action_id)
   asking[key] = open or nil
-  local update = actions[key]
-  if update then
-    -- The question may overtake the update that names the command.
-    update.command = update.command or command
+  -- The question may overtake the action's updates: then it makes the action's line itself.
+  local update = actions[key] or { messageId = message_id, actionId = action_id, type = kind or 'shell', status = 'pending' }
+  update.command = update.command or command
+  if open or actions[key] then
     M.action(update)
   end
 end

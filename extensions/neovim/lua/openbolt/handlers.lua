@@ -48,7 +48,7 @@ local function show_message_request(err, params, ctx)
     return vim.lsp.handlers['window/showMessageRequest'](err, params, ctx)
   end
   local chat = require('openbolt.chat')
-  chat.asking(item.messageId, item.actionId, true, item.command)
+  chat.asking(item.messageId, item.actionId, true, item.command, item.type)
   -- (Neovim's handler may yield its coroutine until the user picks: call it plainly.)
   local result = vim.lsp.handlers['window/showMessageRequest'](err, params, ctx)
   chat.asking(item.messageId, item.actionId, false)

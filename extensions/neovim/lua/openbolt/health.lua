@@ -87,6 +87,36 @@ function M.check()
 
   vim.health.start('openbolt: sandbox')
   M.sandbox(binary, settings.sandbox or 'auto')
+
+  vim.health.start('openbolt: MCP servers')
+  M.mcp()
+end
+
+--- The MCP servers of the running server: ready, not started yet, or failed (with why).
+function M.mcp()
+  local client = require('openbolt').client(false)
+  if not client then
+    vim.health.info('the server is not running: MCP servers are checked once it runs (`:OpenBolt`)')
+    return
+  end
+  local response = client:request_sync('openbolt/mcpServers', nil, 5000)
+  if not response or response.err then
+    vim.health.warn('could not ask the server: ' .. tostring(response and response.err and response.err.message or 'no answer'))
+    return
+  end
+  local servers = response.result or {}
+  if #servers == 0 then
+    vim.health.info('none configured (.openbolt/mcp.json, ~/.config/openbolt/mcp.json or settings.mcpServers)')
+  end
+  for _, server in ipairs(servers) do
+    if server.state == 'failed' then
+      vim.health.error(server.error or (server.name .. ' failed to start'))
+    elseif server.state == 'ready' then
+      vim.health.ok(string.format('%s: ready, %d tools (%s)', server.name, #server.tools, table.concat(server.tools, ', ')))
+    else
+      vim.health.ok(server.name .. ': configured; starts with the next turn')
+    end
+  end
 end
 
 --- Whether commands run in the sandbox: the server's helper answers `--check` as the server asks it.

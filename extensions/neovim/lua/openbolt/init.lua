@@ -43,10 +43,12 @@ function M.client(start)
     end
     state.client_id = nil
   end
-  local running = vim.lsp.get_clients({ name = 'openbolt' })[1]
-  if running then
-    state.client_id = running.id
-    return running
+  -- A client being stopped is still listed for a moment: never hand out one.
+  for _, running in ipairs(vim.lsp.get_clients({ name = 'openbolt' })) do
+    if not running:is_stopped() then
+      state.client_id = running.id
+      return running
+    end
   end
   if start == false then
     return nil
@@ -251,6 +253,50 @@ function M.revert()
     chat.status_line(string.format('— reverted %d turn(s)', #(result.reverted or {})))
     if #lines > 0 then
       chat.status_line(table.concat(lines, '\n'))
+    end
+  end)
+end
+
+--- The lines `:OpenBoltMcp` shows for the servers' states.
+function M.mcp_lines(servers)
+  if #servers == 0 then
+    return { 'No MCP servers are configured (.openbolt/mcp.json, ~/.config/openbolt/mcp.json or settings.mcpServers).' }
+  end
+  local lines = {}
+  for _, server in ipairs(servers) do
+    local state
+    if server.state == 'ready' then
+      state = string.format('ready, %d tools: %s', #server.tools, table.concat(server.tools, ', '))
+    elseif server.state == 'failed' then
+      state = 'failed: ' .. (server.error or '?')
+    else
+      state = 'not started (starts with the next turn)'
+    end
+    table.insert(lines, string.format('%s (%s, from %s) — %s', server.name, server.transport, server.source, state))
+  end
+  return lines
+end
+
+--- `:OpenBoltMcp`: the configured MCP servers and what each is doing, in a scratch buffer.
+function M.mcp()
+  request('openbolt/mcpServers', nil, function(err, servers)
+    if err then
+      vim.notify('[openbolt] ' .. err.message, vim.log.levels.ERROR)
+      return
+    end
+    local lines = M.mcp_lines(servers or {})
+    local buf = vim.fn.bufnr('openbolt://mcp')
+    if buf == -1 then
+      buf = vim.api.nvim_create_buf(false, true)
+      vim.api.nvim_buf_set_name(buf, 'openbolt://mcp')
+      vim.bo[buf].bufhidden = 'wipe'
+    end
+    vim.bo[buf].modifiable = true
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+    vim.bo[buf].modifiable = false
+    if vim.fn.bufwinid(buf) == -1 then
+      vim.cmd('botright ' .. math.min(#lines + 1, 12) .. 'split')
+      vim.api.nvim_win_set_buf(0, buf)
     end
   end)
 end
