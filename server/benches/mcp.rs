@@ -79,8 +79,12 @@ impl Raw {
             json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}),
         );
         let stdin = self.child.stdin.as_mut().expect("stdin");
-        writeln!(stdin, "{}", json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .expect("write");
+        writeln!(
+            stdin,
+            "{}",
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        )
+        .expect("write");
     }
 
     fn echo(&mut self) -> Value {
@@ -185,7 +189,7 @@ fn idle_lsp(workspace: &Path, data: &Path) -> (u64, usize) {
         write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write");
         stdin.flush().expect("flush");
     };
-    let mut answer = |stdout: &mut BufReader<std::process::ChildStdout>, id: u64| loop {
+    let answer = |stdout: &mut BufReader<std::process::ChildStdout>, id: u64| loop {
         let mut length = 0;
         loop {
             let mut line = String::new();
@@ -224,14 +228,11 @@ fn idle_lsp(workspace: &Path, data: &Path) -> (u64, usize) {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
         .expect("VmRSS");
-    let children = std::fs::read_to_string(format!(
-        "/proc/{}/task/{}/children",
-        child.id(),
-        child.id()
-    ))
-    .unwrap_or_default()
-    .split_whitespace()
-    .count();
+    let children =
+        std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+            .unwrap_or_default()
+            .split_whitespace()
+            .count();
     assert!(
         servers["result"]
             .as_array()
@@ -290,7 +291,10 @@ fn main() {
         none.push(idle_lsp(&plain, &dir.path().join("data")));
         two.push(idle_lsp(&configured, &dir.path().join("data")));
     }
-    assert!(two.iter().all(|(_, children)| *children == 0), "a server started: {two:?}");
+    assert!(
+        two.iter().all(|(_, children)| *children == 0),
+        "a server started: {two:?}"
+    );
     let median = |runs: &mut Vec<(u64, usize)>| {
         runs.sort();
         runs[runs.len() / 2].0

@@ -404,24 +404,16 @@ impl Runner {
                 }
             }
             ActionKind::Shell | ActionKind::Start => {
-                let request = ApprovalRequest {
-                    kind: job.action.kind.clone(),
-                    command: job.content.clone(),
-                    session_id: self.owner.clone(),
-                    message_id: self.message_id.clone(),
-                    action_id: job.action.index,
-                };
-                let approval = match self.policy.decide(&request.command) {
+                let approval = match self.policy.decide(&job.content) {
                     Some(decision) => decision,
-                    None => {
-                        // Shown while the question is open, so a chat panel can say what it waits for.
-                        let asking = update.clone().status(ActionStatus::Approval);
-                        let _ = events.send(TurnEvent::Action(asking)).await;
-                        tokio::select! {
-                            approval = self.approver.approve(&request) => approval,
-                            () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
+                    None => match self.ask(job, &job.content, &update, events, cancel).await {
+                        Some(approval) => approval,
+                        None => {
+                            return update
+                                .with_error("the turn was stopped")
+                                .status(ActionStatus::Aborted);
                         }
-                    }
+                    },
                 };
                 match approval {
                     Approval::Run => {}
@@ -451,6 +443,32 @@ impl Runner {
             ActionKind::Other(name) => update
                 .with_error(format!("unknown action type {name:?}: nothing was run"))
                 .status(ActionStatus::Skipped),
+        }
+    }
+
+    /// Asks the user about `job` (its card says `approval` meanwhile); `None` when the turn was stopped
+    /// first.
+    async fn ask(
+        &self,
+        job: &Job,
+        command: &str,
+        update: &ActionUpdate,
+        events: &mpsc::Sender<TurnEvent>,
+        cancel: &CancellationToken,
+    ) -> Option<Approval> {
+        let request = ApprovalRequest {
+            kind: job.action.kind.clone(),
+            command: command.to_owned(),
+            session_id: self.owner.clone(),
+            message_id: self.message_id.clone(),
+            action_id: job.action.index,
+        };
+        // Shown while the question is open, so a chat panel can say what it waits for.
+        let asking = update.clone().status(ActionStatus::Approval);
+        let _ = events.send(TurnEvent::Action(asking)).await;
+        tokio::select! {
+            approval = self.approver.approve(&request) => Some(approval),
+            () = cancel.cancelled() => None,
         }
     }
 
@@ -499,18 +517,11 @@ impl Runner {
         }
         let key = format!("{server}/{name}");
         if !self.policy.allows_tool(server, name) && !self.allowed_tools.contains(&key) {
-            let request = ApprovalRequest {
-                kind: ActionKind::Tool,
-                command: update.command.clone().unwrap_or_default(),
-                session_id: self.owner.clone(),
-                message_id: self.message_id.clone(),
-                action_id: job.action.index,
-            };
-            let asking = update.clone().status(ActionStatus::Approval);
-            let _ = events.send(TurnEvent::Action(asking)).await;
-            let approval = tokio::select! {
-                approval = self.approver.approve(&request) => approval,
-                () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
+            let label = update.command.clone().unwrap_or_default();
+            let Some(approval) = self.ask(job, &label, &update, events, cancel).await else {
+                return update
+                    .with_error("the turn was stopped")
+                    .status(ActionStatus::Aborted);
             };
             match approval {
                 Approval::Run => {}
