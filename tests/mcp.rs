@@ -347,3 +347,53 @@ async fn a_changed_tool_list_is_picked_up_and_no_server_outlives_the_editor() {
     lsp.close_stdin();
     assert_gone(&marker).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamable_http_server_is_called() {
+    // The same reference server, over streamable HTTP on a free port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("address")
+        .port();
+    let mut server = tokio::process::Command::new(everything())
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the HTTP server starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the HTTP server never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let project = TempProject::new();
+    configure(
+        &project,
+        json!({"everything": {"url": format!("http://127.0.0.1:{port}/mcp"), "headers": {"X-Openbolt-Test": "yes"}}}),
+    );
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(ECHO), Reply::text(DONE)]).await;
+    let (code, output) = chat(
+        &project,
+        &standin,
+        &["--mcp-allow", "everything/echo", "ask the server"],
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{output}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "{output}");
+    assert!(
+        request_text(&requests[1].body).contains("Echo: hello from openbolt"),
+        "{output}"
+    );
+    let _ = server.kill().await;
+}
