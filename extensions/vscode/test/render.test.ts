@@ -148,3 +148,10 @@ test("a card's screen-reader label says what it is, its state and what activatin
     'shell npm test, waiting for your approval',
   );
 });
+
+test("a tool call's card: the call on its line, the result's first line below it", () => {
+  const tool = { actionId: 2, artifactId: 'a', type: 'tool', command: 'everything · echo {"message":"hi"}', status: 'complete' as const, summary: 'Echo: hi' };
+  assert.equal(actionLabel(tool), 'tool everything · echo {"message":"hi"}');
+  assert.equal(actionNote(tool), '→ Echo: hi');
+  assert.equal(actionNote({ ...tool, status: 'failed', error: 'the tool failed: no' }), 'the tool failed: no');
+});

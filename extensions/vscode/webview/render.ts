@@ -132,7 +132,7 @@ export function actionLabel(action: ActionView): string {
   }
   if (action.exitCode !== undefined && action.status !== 'complete' && action.status !== 'running') {
     label += ` (exit ${action.exitCode})`;
-  } else if (action.summary) {
+  } else if (action.summary && action.type !== 'tool') {
     label += ` (${action.summary})`;
   }
   return label;
@@ -152,6 +152,10 @@ export function opensDiff(action: ActionView): boolean {
 export function actionNote(action: ActionView): string | undefined {
   if (action.status === 'approval') {
     return 'waiting for your approval';
+  }
+  // A tool's result gets a line of its own: the call (server · tool {arguments}) fills the label.
+  if (action.type === 'tool' && action.status === 'complete' && action.summary) {
+    return `→ ${action.summary}`;
   }
   return action.error;
 }
