@@ -25,7 +25,18 @@ fn fake(mode: &str, marker: &str) -> Value {
     json!({"command": "python3", "args": [repository().join("tests/mcp/fake_server.py"), mode, marker]})
 }
 
-/// Writes the workspace's `.openbolt/mcp.json`.
+/// Writes the user's `~/.config/openbolt/mcp.json` (the runs' HOME is the project folder): servers the
+/// user configured start without a question.
+fn configure_user(project: &TempProject, servers: Value) {
+    std::fs::create_dir_all(project.path.join(".config/openbolt")).expect("dir");
+    std::fs::write(
+        project.path.join(".config/openbolt/mcp.json"),
+        json!({"mcpServers": servers}).to_string(),
+    )
+    .expect("mcp.json");
+}
+
+/// Writes the workspace's `.openbolt/mcp.json` (its servers start once the user agrees).
 fn configure(project: &TempProject, servers: Value) {
     std::fs::create_dir_all(project.path.join(".openbolt")).expect("dir");
     std::fs::write(
@@ -158,7 +169,7 @@ async fn assert_gone(marker: &str) {
     );
 }
 
-async fn lsp(project: &TempProject, standin: &StandIn, env: &[(&str, &str)]) -> Lsp {
+async fn start_lsp(project: &TempProject, standin: &StandIn, env: &[(&str, &str)]) -> Lsp {
     let mut all: Vec<(&str, String)> = project.lsp_env(standin);
     all.push(("HOME", project.path.display().to_string()));
     all.extend(env.iter().map(|(key, value)| (*key, (*value).to_owned())));
@@ -172,7 +183,7 @@ async fn lsp(project: &TempProject, standin: &StandIn, env: &[(&str, &str)]) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_call_is_approved_in_the_editor_and_a_skip_is_respected() {
     let project = TempProject::new();
-    configure(
+    configure_user(
         &project,
         json!({"everything": {"command": everything(), "args": ["stdio"]}}),
     );
@@ -186,7 +197,7 @@ async fn each_call_is_approved_in_the_editor_and_a_skip_is_respected() {
         ],
     )
     .await;
-    let mut lsp = lsp(&project, &standin, &[]).await;
+    let mut lsp = start_lsp(&project, &standin, &[]).await;
     // Configured, not started: nothing runs until a turn needs the tools.
     let servers = lsp.request("openbolt/mcpServers", Value::Null).await;
     assert_eq!(servers["result"][0]["name"], "everything", "{servers}");
@@ -252,7 +263,7 @@ async fn each_call_is_approved_in_the_editor_and_a_skip_is_respected() {
 async fn servers_that_fail_are_named_and_the_chat_goes_on() {
     let project = TempProject::new();
     let marker = format!("openbolt-mcp-failing-{}", std::process::id());
-    configure(
+    configure_user(
         &project,
         json!({
             "crashy": fake("crash", &marker),
@@ -306,7 +317,7 @@ async fn a_changed_tool_list_is_picked_up_and_no_server_outlives_the_editor() {
     let project = TempProject::new();
     let marker = format!("openbolt-mcp-changing-{}", std::process::id());
     // Through a shell, so the server is a grandchild: stopping must take the whole process group.
-    configure(
+    configure_user(
         &project,
         json!({"changing": {"command": "sh", "args": ["-c", format!("python3 {} changing {marker}; exit 0", repository().join("tests/mcp/fake_server.py").display())]}}),
     );
@@ -316,7 +327,8 @@ async fn a_changed_tool_list_is_picked_up_and_no_server_outlives_the_editor() {
         vec![Reply::text(call), Reply::text(DONE), Reply::text(DONE)],
     )
     .await;
-    let mut lsp = lsp(&project, &standin, &[]).await;
+    // A provider key in OpenBolt's environment: the server must not get it.
+    let mut lsp = start_lsp(&project, &standin, &[("OPENAI_API_KEY", "sk-not-for-mcp")]).await;
     lsp.approval = Some("Always for this tool".to_owned());
     let session = "mcp-changing";
     let response = lsp
@@ -331,7 +343,10 @@ async fn a_changed_tool_list_is_picked_up_and_no_server_outlives_the_editor() {
         first_turn.contains("tool=\\\"first\\\"") && !first_turn.contains("tool=\\\"second\\\""),
         "{first_turn}"
     );
-    assert!(request_text(&standin.recorded()[1].body).contains("called first"));
+    assert!(
+        request_text(&standin.recorded()[1].body)
+            .contains("called first; provider keys seen: none")
+    );
     // The server announced a new tool after the call: the next turn lists it.
     let response = lsp
         .request(
@@ -396,4 +411,86 @@ async fn a_streamable_http_server_is_called() {
         "{output}"
     );
     let _ = server.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_the_workspace_configures_starts_only_once_the_user_agrees() {
+    let project = TempProject::new();
+    configure(
+        &project,
+        json!({"everything": {"command": everything(), "args": ["stdio"]}}),
+    );
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(DONE), Reply::text(DONE)]).await;
+    // Refused: not started, its tools not offered, the user told.
+    let mut lsp = start_lsp(&project, &standin, &[]).await;
+    lsp.approval = Some("Skip".to_owned());
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "hello"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let question = lsp
+        .seen
+        .iter()
+        .find(|message| message["method"] == "window/showMessageRequest")
+        .expect("asked")
+        .clone();
+    let text = question["params"]["message"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("start the MCP server: everything (")
+            && text.contains("configured by this workspace's .openbolt/mcp.json"),
+        "{question}"
+    );
+    // Not a question about an action: no card to answer it on.
+    assert!(
+        question["params"]["actions"][0].get("actionId").is_none(),
+        "{question}"
+    );
+    assert!(!request_text(&standin.recorded()[0].body).contains("MCP tools you may call"));
+    assert!(
+        lsp.notifications("openbolt/notice")
+            .iter()
+            .any(|notice| notice["text"]
+                .as_str()
+                .is_some_and(|text| text.contains("MCP server \"everything\" not started"))),
+        "{:?}",
+        lsp.notifications("openbolt/notice")
+    );
+    let servers = lsp.request("openbolt/mcpServers", Value::Null).await;
+    assert_eq!(servers["result"][0]["state"], "failed", "{servers}");
+    assert!(lsp.stop().await.success());
+    // Agreed: it starts and its tools are offered.
+    let mut lsp = start_lsp(&project, &standin, &[]).await;
+    lsp.approval = Some("Run".to_owned());
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "hello again"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    assert!(
+        request_text(&standin.recorded()[1].body)
+            .contains("server=\\\"everything\\\" tool=\\\"echo\\\"")
+    );
+    let servers = lsp.request("openbolt/mcpServers", Value::Null).await;
+    assert_eq!(servers["result"][0]["state"], "ready", "{servers}");
+    assert!(lsp.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_result_is_cut_to_the_context_left() {
+    let project = TempProject::new();
+    configure_user(&project, json!({"long": fake("long", "openbolt-mcp-long")}));
+    let call = "Calling.\n\n<boltArtifact id=\"c\" title=\"C\">\n<boltAction type=\"tool\" server=\"long\" tool=\"first\">{}</boltAction>\n</boltArtifact>";
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(call), Reply::text(DONE)]).await;
+    let (_, output) = chat(
+        &project,
+        &standin,
+        &["--mcp-allow", "long", "--context-tokens", "8192", "call it"],
+        &[],
+    )
+    .await;
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "{output}");
+    let second = request_text(&requests[1].body);
+    assert!(second.contains("[… cut to fit the context:"), "{output}");
+    // The follow-up still fits the window (about 4 bytes a token; 8,192 tokens).
+    assert!(second.len() < 8_192 * 4, "{} bytes", second.len());
 }

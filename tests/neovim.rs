@@ -65,20 +65,13 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
         std::fs::create_dir_all(&path).expect("xdg dir");
         path
     };
-    // A real MCP server (npm's reference server), configured for the workspace.
+    // A real MCP server (npm's reference server), in the plugin's settings (run.lua).
     let everything = repository().join(".mcp-test/node_modules/.bin/mcp-server-everything");
     assert!(
         everything.exists(),
         "{} is missing: run `bash scripts/mcp-test-deps`",
         everything.display()
     );
-    std::fs::create_dir_all(workspace.path().join(".openbolt")).expect(".openbolt");
-    std::fs::write(
-        workspace.path().join(".openbolt/mcp.json"),
-        serde_json::json!({"mcpServers": {"everything": {"command": everything, "args": ["stdio"]}}})
-            .to_string(),
-    )
-    .expect("mcp.json");
     // A long session, loaded from the store by one scenario.
     let data = home.path().join("openbolt-data");
     support::long_session(&data, workspace.path(), "a long session", 200, 10);
@@ -98,6 +91,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             .env("XDG_CACHE_HOME", xdg("cache"))
             .env("OPENBOLT_BIN", env!("CARGO_BIN_EXE_openbolt"))
             .env("OPENBOLT_DATA_DIR", &data)
+            .env("MCP_EVERYTHING", &everything)
             .env("OPENBOLT_LOG", "info")
             .env("ANTHROPIC_API_KEY", "sk-test-neovim")
             .env("ANTHROPIC_BASE_URL", &standin.url)

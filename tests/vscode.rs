@@ -65,15 +65,8 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
     let home = tempfile::tempdir().expect("home");
     let workspace = home.path().join("project");
     std::fs::create_dir(&workspace).expect("workspace");
-    // A real MCP server (npm's reference server), configured for the workspace.
+    // A real MCP server (npm's reference server), configured in the user's settings (e2e.mjs).
     let everything = required(root.join(".mcp-test/node_modules/.bin/mcp-server-everything"));
-    std::fs::create_dir_all(workspace.join(".openbolt")).expect(".openbolt");
-    std::fs::write(
-        workspace.join(".openbolt/mcp.json"),
-        serde_json::json!({"mcpServers": {"everything": {"command": everything, "args": ["stdio"]}}})
-            .to_string(),
-    )
-    .expect("mcp.json");
     // A long session, opened from the store by the last scenario.
     support::long_session(
         &home.path().join("data"),
@@ -98,6 +91,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             .env("OPENBOLT_ARTIFACTS", &artifacts)
             .env("WORKSPACE", &workspace)
             .env("VSIX", &vsix)
+            .env("MCP_EVERYTHING", &everything)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .output(),

@@ -135,7 +135,7 @@ fn first_calls(runtime: &tokio::runtime::Runtime) -> (Vec<Duration>, Vec<Duratio
                 .expect("the call");
             ours.push(started.elapsed());
             assert_eq!(result.text, "Echo: hi");
-            mcp.shutdown().await;
+            mcp.shutdown();
         });
     }
     (ours, raw)
@@ -162,7 +162,7 @@ fn warm_calls(runtime: &tokio::runtime::Runtime) -> (Vec<Duration>, Vec<Duration
                 .expect("the call");
             ours.push(started.elapsed());
         }
-        mcp.shutdown().await;
+        mcp.shutdown();
         (ours, raw)
     })
 }

@@ -124,6 +124,9 @@ const MIN_READ_TOKENS: usize = 300;
 /// How much of a failed command's output the model is shown.
 const OUTPUT_TAIL_FOR_MODEL: usize = 3000;
 
+/// The kind of the question asking to start an MCP server the workspace configured.
+pub const MCP_SERVER_QUESTION: &str = "mcp-server";
+
 /// How a tool call shows on its card and in the question: `server · tool {"arguments": …}` (one line).
 fn tool_label(action: &openbolt_parser::ActionInfo, content: &str) -> String {
     let arguments = serde_json::from_str::<serde_json::Value>(content.trim())
@@ -446,6 +449,54 @@ impl Runner {
         }
     }
 
+    /// The MCP tools for this turn. A server the workspace's own file configures starts only once the
+    /// user agreed (asked once per server and process; `mcpAllow` naming it counts as agreeing).
+    pub async fn mcp_tools(
+        &mut self,
+        mcp: &crate::mcp::Mcp,
+        cancel: &CancellationToken,
+    ) -> (Vec<crate::mcp::ToolInfo>, Vec<String>) {
+        let mut refused = Vec::new();
+        for (name, runs) in mcp.unapproved() {
+            let allowed = self
+                .policy
+                .mcp_allow
+                .iter()
+                .any(|rule| rule == &name || rule.starts_with(&format!("{name}/")));
+            if allowed {
+                mcp.set_trust(&name, crate::mcp::Trust::Trusted);
+                continue;
+            }
+            let request = ApprovalRequest {
+                kind: ActionKind::Other(MCP_SERVER_QUESTION.to_owned()),
+                command: format!(
+                    "{name} ({runs}), configured by this workspace's .openbolt/mcp.json"
+                ),
+                session_id: self.owner.clone(),
+                message_id: self.message_id.clone(),
+                action_id: None,
+            };
+            let approval = tokio::select! {
+                approval = self.approver.approve(&request) => approval,
+                () = cancel.cancelled() => return (Vec::new(), Vec::new()),
+            };
+            match approval {
+                Approval::Run | Approval::AlwaysThisSession => {
+                    mcp.set_trust(&name, crate::mcp::Trust::Trusted);
+                }
+                Approval::Skip(reason) => {
+                    mcp.set_trust(&name, crate::mcp::Trust::Refused);
+                    refused.push(format!(
+                        "MCP server \"{name}\" not started ({reason}); its tools are not offered"
+                    ));
+                }
+            }
+        }
+        let (tools, mut failures) = mcp.tools().await;
+        failures.extend(refused);
+        (tools, failures)
+    }
+
     /// Asks the user about `job` (its card says `approval` meanwhile); `None` when the turn was stopped
     /// first.
     async fn ask(
@@ -461,7 +512,7 @@ impl Runner {
             command: command.to_owned(),
             session_id: self.owner.clone(),
             message_id: self.message_id.clone(),
-            action_id: job.action.index,
+            action_id: Some(job.action.index),
         };
         // Shown while the question is open, so a chat panel can say what it waits for.
         let asking = update.clone().status(ActionStatus::Approval);
@@ -539,7 +590,22 @@ impl Runner {
             () = cancel.cancelled() => return update.with_error("the turn was stopped").status(ActionStatus::Aborted),
         };
         match result {
-            Ok(result) => {
+            Ok(mut result) => {
+                // A result takes from the round's context budget, as reads do (each at most half of
+                // what is left, never less than a small minimum).
+                let allowed = (self.read_tokens / 2).max(MIN_READ_TOKENS);
+                if crate::tokens::estimate(&result.text) > allowed {
+                    let cut = crate::tokens::prefix_bytes_within(&result.text, allowed);
+                    result.text = format!(
+                        "{}\n[… cut to fit the context: {} of {} characters shown]",
+                        &result.text[..cut],
+                        result.text[..cut].chars().count(),
+                        result.text.chars().count()
+                    );
+                }
+                self.read_tokens = self
+                    .read_tokens
+                    .saturating_sub(crate::tokens::estimate(&result.text));
                 let first_line: String = result
                     .text
                     .lines()

@@ -127,8 +127,6 @@ pub struct Engine {
     provider: Arc<Provider>,
     workspace: PathBuf,
     system_prompt: String,
-    /// This turn's list of MCP tools, appended to the system prompt (empty without servers).
-    tools_prompt: std::sync::Mutex<String>,
     pub max_tokens: u32,
     pub budget: Budget,
     /// The user's `contextTokens`: the model's window, over what servers and the table say.
@@ -145,7 +143,6 @@ impl Engine {
             provider,
             workspace,
             system_prompt,
-            tools_prompt: std::sync::Mutex::new(String::new()),
             max_tokens: 16_384,
             budget: Budget::default(),
             context_tokens: None,
@@ -158,12 +155,8 @@ impl Engine {
         &self.provider
     }
 
-    /// The system prompt of this turn: the workspace's, and the MCP tools the model may call.
-    fn system(&self) -> String {
-        let tools = self
-            .tools_prompt
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// The system prompt of a turn: the workspace's, and the MCP tools the model may call (`tools`).
+    fn system(&self, tools: &str) -> String {
         if tools.is_empty() {
             self.system_prompt.clone()
         } else {
@@ -202,6 +195,7 @@ impl Engine {
     /// request) within the rest.
     pub fn first_request(
         &self,
+        system: &str,
         session: &Session,
         prompt: &str,
         editor: &EditorContext,
@@ -216,7 +210,7 @@ impl Engine {
         tail.push_str("\n<request>\n");
         tail.push_str(prompt);
         tail.push_str("\n</request>\n");
-        let fixed = crate::tokens::estimate(&self.system()) + crate::tokens::estimate(&tail);
+        let fixed = crate::tokens::estimate(system) + crate::tokens::estimate(&tail);
         let available = plan.input.saturating_sub(fixed);
         // The history may take half of what is left; the context gets the rest.
         let history = history::fit(&session.messages, available / 2);
@@ -276,10 +270,14 @@ impl Engine {
             crate::blocking(|| map.settle(SETTLE_PATIENCE));
         }
         let window = self.context_window().await;
-        // The MCP servers start with the first turn that needs their tools.
-        let tools = match &runner.mcp {
+        // The MCP servers start with the first turn that needs their tools (Stop is heard meanwhile;
+        // a server still starting then comes up in the background).
+        let tools = match runner.mcp.clone() {
             Some(mcp) => {
-                let (tools, failures) = mcp.tools().await;
+                let (tools, failures) = tokio::select! {
+                    listed = runner.mcp_tools(&mcp, &cancel) => listed,
+                    () = cancel.cancelled() => (Vec::new(), Vec::new()),
+                };
                 for failure in failures {
                     let _ = events.send(TurnEvent::Notice(failure)).await;
                 }
@@ -288,15 +286,12 @@ impl Engine {
             }
             None => String::new(),
         };
-        *self
-            .tools_prompt
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = tools;
+        let system = self.system(&tools);
         let mut shrink = 1;
         let mut plan = self.plan(window.tokens, shrink);
         // The context walks the workspace and reads files.
         let (mut messages, assembled) =
-            crate::blocking(|| self.first_request(session, prompt, editor, plan));
+            crate::blocking(|| self.first_request(&system, session, prompt, editor, plan));
         runner.saw_context(&assembled.shown);
         // Where this turn's messages begin (after the fitted history).
         let mut history_len = messages.len() - 1;
@@ -314,9 +309,10 @@ impl Engine {
             // Reads may fill what the request leaves of the input budget.
             runner.read_tokens = plan
                 .input
-                .saturating_sub(estimate_messages(&self.system(), &messages));
+                .saturating_sub(estimate_messages(&system, &messages));
             let (streamed, report) = self
                 .round(
+                    &system,
                     messages.clone(),
                     plan,
                     runner,
@@ -328,7 +324,7 @@ impl Engine {
             if streamed.refused_as_too_long && shrink == 1 && first_action == 0 {
                 shrink = 2;
                 plan = self.plan(window.tokens, shrink);
-                let sent = estimate_messages(&self.system(), &messages);
+                let sent = estimate_messages(&system, &messages);
                 let _ = events
                     .send(TurnEvent::Notice(format!(
                         "the model refused the prompt as too long (about {sent} tokens for a window of {} tokens); trying once more with half the context",
@@ -337,7 +333,7 @@ impl Engine {
                     .await;
                 outcome.usage += streamed.usage;
                 let (smaller, assembled) =
-                    crate::blocking(|| self.first_request(session, prompt, editor, plan));
+                    crate::blocking(|| self.first_request(&system, session, prompt, editor, plan));
                 runner.saw_context(&assembled.shown);
                 messages = smaller;
                 history_len = messages.len() - 1;
@@ -345,7 +341,7 @@ impl Engine {
             }
             let mut error = streamed.error.clone();
             if streamed.refused_as_too_long {
-                let sent = estimate_messages(&self.system(), &messages);
+                let sent = estimate_messages(&system, &messages);
                 error = Some(too_long_message(
                     sent,
                     window,
@@ -406,8 +402,13 @@ impl Engine {
     }
 
     /// One request (with its continuations) and the actions of its reply, run as they close.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one round's whole setting; a struct for it would be built at one call site"
+    )]
     async fn round(
         &self,
+        system: &str,
         messages: Vec<Message>,
         plan: Plan,
         runner: &mut Runner,
@@ -417,8 +418,15 @@ impl Engine {
     ) -> (Streamed, RunnerReport) {
         let (jobs, queue) = mpsc::channel(QUEUED_ACTIONS);
         let runner_cancel = cancel.child_token();
-        let streaming =
-            self.stream_reply(messages, plan.output, first_action, jobs, events, cancel);
+        let streaming = self.stream_reply(
+            system,
+            messages,
+            plan.output,
+            first_action,
+            jobs,
+            events,
+            cancel,
+        );
         let running = runner.run_queue(queue, events.clone(), runner_cancel.clone());
         tokio::join!(
             async {
@@ -433,8 +441,13 @@ impl Engine {
         )
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one request's whole setting; a struct for it would be built at one call site"
+    )]
     async fn stream_reply(
         &self,
+        system: &str,
         mut messages: Vec<Message>,
         max_tokens: u32,
         first_action: usize,
@@ -457,7 +470,7 @@ impl Engine {
         let mut continuations = 0;
         let result: Result<(), TurnEnd> = 'segments: loop {
             let request = ChatRequest {
-                system: self.system(),
+                system: system.to_owned(),
                 messages: messages.clone(),
                 max_tokens,
             };

@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub transport: Transport,
     /// Where it was configured (a file, or `settings`).
     pub source: String,
+    /// Configured by the workspace (its `.openbolt/mcp.json`), not by the user: a cloned repository
+    /// must not run a program unasked, so it starts only once the user agrees.
+    pub from_workspace: bool,
 }
 
 /// The servers of a workspace and what was wrong with the configuration (one message per problem,
@@ -75,12 +78,19 @@ impl McpConfig {
             .map(|dir| dir.join("openbolt/mcp.json"))
             .into_iter()
             .chain([workspace.join(".openbolt/mcp.json")]);
+        let workspace_file = workspace.join(".openbolt/mcp.json");
         for file in files {
             match std::fs::read_to_string(&file) {
                 Ok(text) => match serde_json::from_str::<Value>(&text) {
                     Ok(value) => {
                         let servers = value.get("mcpServers").unwrap_or(&Value::Null);
+                        let first = config.servers.len();
                         config.add(servers, &file.display().to_string());
+                        if file == workspace_file {
+                            for server in config.servers.iter_mut().skip(first) {
+                                server.from_workspace = true;
+                            }
+                        }
                     }
                     Err(error) => config.errors.push(format!(
                         "MCP configuration {} is not JSON: {error}",
@@ -119,6 +129,7 @@ impl McpConfig {
                     name: name.clone(),
                     transport,
                     source: source.to_owned(),
+                    from_workspace: false,
                 }),
                 Ok(None) => {}
                 Err(reason) => self
@@ -288,8 +299,10 @@ impl rmcp::ClientHandler for Listener {
 }
 
 struct Running {
+    /// Kept for its cancellation token; requests go through `peer`.
     service: RunningService<RoleClient, Listener>,
-    tools: Vec<ToolInfo>,
+    peer: rmcp::service::Peer<RoleClient>,
+    tools: Mutex<Vec<ToolInfo>>,
     stale: Arc<AtomicBool>,
     /// The process group of a stdio server (its pid leads it).
     group: Option<i32>,
@@ -297,20 +310,42 @@ struct Running {
 
 enum State {
     Idle,
-    Ready(Arc<tokio::sync::Mutex<Running>>),
-    Failed(String),
+    Starting,
+    Ready(Arc<Running>),
+    /// It did not start; tried again after [`RETRY_AFTER`].
+    Failed {
+        reason: String,
+        at: std::time::Instant,
+    },
+}
+
+/// Whether a workspace-configured server may start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// The user configured it, or agreed.
+    Trusted,
+    /// The workspace configured it: ask first.
+    Ask,
+    /// The user said no: it stays off for the life of the process.
+    Refused,
 }
 
 struct Server {
     config: ServerConfig,
     state: State,
+    trust: Trust,
 }
 
-/// A workspace's MCP servers. Cheap to clone: clones share the servers.
+/// How long a server that failed to start waits before the next turn tries again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A workspace's MCP servers. Cheap to clone: clones share the servers. No lock is held while a
+/// server starts or a call runs.
 #[derive(Clone)]
 pub struct Mcp {
-    servers: Arc<tokio::sync::Mutex<Vec<Server>>>,
-    /// Process groups of running stdio servers, for a shutdown that cannot wait.
+    servers: Arc<Mutex<Vec<Server>>>,
+    /// Process groups of stdio servers, from the moment they are spawned: a shutdown that cannot wait
+    /// kills them all.
     groups: Arc<Mutex<Vec<i32>>>,
     timeouts: Timeouts,
 }
@@ -321,19 +356,22 @@ impl std::fmt::Debug for Mcp {
     }
 }
 
+fn server_from(config: &ServerConfig) -> Server {
+    Server {
+        config: config.clone(),
+        state: State::Idle,
+        trust: if config.from_workspace {
+            Trust::Ask
+        } else {
+            Trust::Trusted
+        },
+    }
+}
+
 impl Mcp {
     pub fn new(config: &McpConfig, timeouts: Timeouts) -> Mcp {
         Mcp {
-            servers: Arc::new(tokio::sync::Mutex::new(
-                config
-                    .servers
-                    .iter()
-                    .map(|server| Server {
-                        config: server.clone(),
-                        state: State::Idle,
-                    })
-                    .collect(),
-            )),
+            servers: Arc::new(Mutex::new(config.servers.iter().map(server_from).collect())),
             groups: Arc::default(),
             timeouts,
         }
@@ -341,86 +379,142 @@ impl Mcp {
 
     /// Takes a new configuration: servers whose entry changed or went away stop; new ones start when
     /// next needed.
-    pub async fn reconfigure(&self, config: &McpConfig) {
-        let mut servers = self.servers.lock().await;
+    pub fn reconfigure(&self, config: &McpConfig) {
+        let mut servers = lock(&self.servers);
         let mut kept = Vec::new();
         for server in servers.drain(..) {
             if config.servers.contains(&server.config) {
                 kept.push(server);
             } else {
-                self.stop(server).await;
+                self.stop(server);
             }
         }
         for wanted in &config.servers {
             if !kept.iter().any(|server| &server.config == wanted) {
-                kept.push(Server {
-                    config: wanted.clone(),
-                    state: State::Idle,
-                });
+                kept.push(server_from(wanted));
             }
         }
         *servers = kept;
     }
 
     /// Whether any server is configured.
-    pub async fn is_empty(&self) -> bool {
-        self.servers.lock().await.is_empty()
+    pub fn is_empty(&self) -> bool {
+        lock(&self.servers).is_empty()
     }
 
-    /// Every ready server's tools, starting the servers that have not started yet (in parallel). A
-    /// server that fails is reported once in `failures` (its name and why) and left out.
-    pub async fn tools(&self) -> (Vec<ToolInfo>, Vec<String>) {
-        let mut servers = self.servers.lock().await;
-        let starting: Vec<_> = servers
+    /// Workspace-configured servers not yet agreed to (name, what would run), for the question.
+    pub fn unapproved(&self) -> Vec<(String, String)> {
+        lock(&self.servers)
             .iter()
-            .enumerate()
-            .filter(|(_, server)| matches!(server.state, State::Idle))
-            .map(|(index, server)| {
-                let config = server.config.clone();
-                let timeouts = self.timeouts;
-                async move { (index, start(&config, timeouts).await) }
+            .filter(|server| server.trust == Trust::Ask)
+            .map(|server| {
+                (
+                    server.config.name.clone(),
+                    describe_transport(&server.config.transport),
+                )
+            })
+            .collect()
+    }
+
+    /// The user's answer about starting `name`.
+    pub fn set_trust(&self, name: &str, trust: Trust) {
+        if let Some(server) = lock(&self.servers)
+            .iter_mut()
+            .find(|server| server.config.name == name)
+        {
+            server.trust = trust;
+        }
+    }
+
+    /// Every ready server's tools, starting (in parallel) the trusted servers that have not started
+    /// yet and those whose failure is older than [`RETRY_AFTER`]. A server that fails is reported in
+    /// `failures` (its name and why) and left out. The starting runs in its own task: a caller that
+    /// stops waiting leaves it to finish.
+    pub async fn tools(&self) -> (Vec<ToolInfo>, Vec<String>) {
+        let to_start: Vec<ServerConfig> = {
+            let mut servers = lock(&self.servers);
+            servers
+                .iter_mut()
+                .filter(|server| server.trust == Trust::Trusted)
+                .filter(|server| match &server.state {
+                    State::Idle => true,
+                    State::Failed { at, .. } => at.elapsed() >= RETRY_AFTER,
+                    State::Starting | State::Ready(_) => false,
+                })
+                .map(|server| {
+                    server.state = State::Starting;
+                    server.config.clone()
+                })
+                .collect()
+        };
+        let mut failures = Vec::new();
+        if !to_start.is_empty() {
+            let mcp = self.clone();
+            let started = tokio::spawn(async move {
+                let results = futures::future::join_all(
+                    to_start
+                        .iter()
+                        .map(|config| start(config, mcp.timeouts, &mcp.groups)),
+                )
+                .await;
+                mcp.settle(&to_start, results)
+            });
+            failures = started.await.unwrap_or_default();
+        }
+        let ready: Vec<(String, Arc<Running>)> = lock(&self.servers)
+            .iter()
+            .filter_map(|server| match &server.state {
+                State::Ready(running) => Some((server.config.name.clone(), Arc::clone(running))),
+                _ => None,
             })
             .collect();
-        let mut failures = Vec::new();
-        for (index, started) in futures::future::join_all(starting).await {
-            let server = &mut servers[index];
-            server.state = match started {
-                Ok(running) => {
-                    if let Some(group) = running.group {
-                        lock(&self.groups).push(group);
-                    }
-                    tracing::info!(server = %server.config.name, tools = running.tools.len(), "MCP server ready");
-                    State::Ready(Arc::new(tokio::sync::Mutex::new(running)))
-                }
-                Err(reason) => {
-                    let message = format!(
-                        "MCP server \"{}\" did not start: {reason}",
-                        server.config.name
-                    );
-                    tracing::warn!("{message}");
-                    failures.push(message.clone());
-                    State::Failed(message)
-                }
-            };
-        }
         let mut tools = Vec::new();
-        for server in servers.iter_mut() {
-            let State::Ready(running) = &server.state else {
-                continue;
-            };
-            let running = Arc::clone(running);
-            let mut running = running.lock().await;
+        for (name, running) in ready {
             if running.stale.swap(false, Ordering::AcqRel) {
-                match list_tools(&server.config.name, &running.service, self.timeouts).await {
-                    Ok(fresh) => running.tools = fresh,
+                match list_tools(&name, &running.peer, self.timeouts).await {
+                    Ok(fresh) => *lock(&running.tools) = fresh,
                     Err(reason) => {
-                        tracing::warn!(server = %server.config.name, "the tool list could not be refreshed: {reason}")
+                        tracing::warn!(server = %name, "the tool list could not be refreshed: {reason}");
                     }
                 }
             }
-            tools.extend(running.tools.iter().cloned());
+            tools.extend(lock(&running.tools).iter().cloned());
         }
         (tools, failures)
+    }
+
+    /// Records how the starts went; returns the failures, for people.
+    fn settle(
+        &self,
+        configs: &[ServerConfig],
+        results: Vec<Result<Running, String>>,
+    ) -> Vec<String> {
+        let mut failures = Vec::new();
+        let mut servers = lock(&self.servers);
+        for (config, result) in configs.iter().zip(results) {
+            let server = servers
+                .iter_mut()
+                .find(|server| &server.config == config && matches!(server.state, State::Starting));
+            match (server, result) {
+                (Some(server), Ok(running)) => {
+                    tracing::info!(server = %config.name, tools = lock(&running.tools).len(), "MCP server ready");
+                    server.state = State::Ready(Arc::new(running));
+                }
+                (Some(server), Err(reason)) => {
+                    let message = format!("MCP server \"{}\" did not start: {reason}", config.name);
+                    tracing::warn!("{message}");
+                    failures.push(message.clone());
+                    server.state = State::Failed {
+                        reason: message,
+                        at: std::time::Instant::now(),
+                    };
+                }
+                // Reconfigured away while it started.
+                (None, Ok(running)) => self.stop_running(&running),
+                (None, Err(_)) => {}
+            }
+        }
+        failures
     }
 
     /// The tool `name` of `server`, if that server is ready and has it.
@@ -432,7 +526,7 @@ impl Mcp {
         {
             return Ok(tool.clone());
         }
-        let servers = self.servers.lock().await;
+        let servers = lock(&self.servers);
         match servers
             .iter()
             .find(|candidate| candidate.config.name == server)
@@ -445,10 +539,17 @@ impl Mcp {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+            Some(found) if found.trust == Trust::Refused => Err(format!(
+                "the MCP server \"{server}\" was not allowed to start"
+            )),
             Some(Server {
-                state: State::Failed(reason),
+                state: State::Failed { reason, .. },
                 ..
             }) => Err(reason.clone()),
+            Some(Server {
+                state: State::Starting,
+                ..
+            }) => Err(format!("the MCP server \"{server}\" is still starting")),
             Some(_) => Err(format!(
                 "the MCP server \"{server}\" has no tool \"{name}\" (it has: {})",
                 tools
@@ -461,7 +562,8 @@ impl Mcp {
         }
     }
 
-    /// Calls a tool. The arguments must already fit its schema.
+    /// Calls a tool. The arguments must already fit its schema. Calls may run at once, also to one
+    /// server.
     pub async fn call(
         &self,
         server: &str,
@@ -469,7 +571,7 @@ impl Mcp {
         arguments: Value,
     ) -> Result<CallResult, String> {
         let running = {
-            let servers = self.servers.lock().await;
+            let servers = lock(&self.servers);
             match servers
                 .iter()
                 .find(|candidate| candidate.config.name == server)
@@ -481,12 +583,11 @@ impl Mcp {
                 _ => return Err(format!("the MCP server \"{server}\" is not running")),
             }
         };
-        let running = running.lock().await;
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        let result = tokio::time::timeout(self.timeouts.call, running.service.call_tool(params))
+        let result = tokio::time::timeout(self.timeouts.call, running.peer.call_tool(params))
             .await
             .map_err(|_| {
                 format!(
@@ -497,11 +598,9 @@ impl Mcp {
         let result = match result {
             Ok(result) => result,
             Err(error) => {
-                let closed = running.service.is_transport_closed();
-                drop(running);
-                if closed {
+                if running.peer.is_transport_closed() {
                     // It went away (crashed, or was stopped): started again when next needed.
-                    self.forget(server).await;
+                    self.forget(server, &running);
                     return Err(format!(
                         "the MCP server \"{server}\" stopped during the call ({error}); it starts again with the next call"
                     ));
@@ -518,83 +617,114 @@ impl Mcp {
         })
     }
 
-    /// Marks a server that went away as not started, its process group killed.
-    async fn forget(&self, name: &str) {
-        let mut servers = self.servers.lock().await;
-        if let Some(server) = servers.iter_mut().find(|server| server.config.name == name) {
-            let stopped = std::mem::replace(&mut server.state, State::Idle);
-            let config = server.config.clone();
-            drop(servers);
-            self.stop(Server {
-                config,
-                state: stopped,
-            })
-            .await;
+    /// Marks a server that went away as not started (only if it is still the instance that failed),
+    /// its process group killed.
+    fn forget(&self, name: &str, failed: &Arc<Running>) {
+        let mut servers = lock(&self.servers);
+        if let Some(server) = servers.iter_mut().find(|server| server.config.name == name)
+            && matches!(&server.state, State::Ready(running) if Arc::ptr_eq(running, failed))
+        {
+            server.state = State::Idle;
         }
+        drop(servers);
+        self.stop_running(failed);
     }
 
     /// What each server is doing, for people.
-    pub async fn status(&self) -> Vec<ServerStatus> {
-        let servers = self.servers.lock().await;
-        let mut out = Vec::new();
-        for server in servers.iter() {
-            let (state, tools, error) = match &server.state {
-                State::Idle => ("idle", Vec::new(), None),
-                State::Failed(reason) => ("failed", Vec::new(), Some(reason.clone())),
-                State::Ready(running) => {
-                    let running = running.lock().await;
-                    let names = running.tools.iter().map(|tool| tool.name.clone()).collect();
-                    ("ready", names, None)
+    pub fn status(&self) -> Vec<ServerStatus> {
+        lock(&self.servers)
+            .iter()
+            .map(|server| {
+                let (state, tools, error) = match (&server.state, server.trust) {
+                    (_, Trust::Refused) => (
+                        "failed",
+                        Vec::new(),
+                        Some(format!(
+                            "the MCP server \"{}\" was not allowed to start",
+                            server.config.name
+                        )),
+                    ),
+                    (State::Idle, _) => ("idle", Vec::new(), None),
+                    (State::Starting, _) => ("starting", Vec::new(), None),
+                    (State::Failed { reason, .. }, _) => {
+                        ("failed", Vec::new(), Some(reason.clone()))
+                    }
+                    (State::Ready(running), _) => (
+                        "ready",
+                        lock(&running.tools)
+                            .iter()
+                            .map(|tool| tool.name.clone())
+                            .collect(),
+                        None,
+                    ),
+                };
+                ServerStatus {
+                    name: server.config.name.clone(),
+                    transport: match server.config.transport {
+                        Transport::Stdio { .. } => "stdio",
+                        Transport::Http { .. } => "http",
+                    },
+                    state,
+                    tools,
+                    error,
+                    source: server.config.source.clone(),
                 }
-            };
-            out.push(ServerStatus {
-                name: server.config.name.clone(),
-                transport: match server.config.transport {
-                    Transport::Stdio { .. } => "stdio",
-                    Transport::Http { .. } => "http",
-                },
-                state,
-                tools,
-                error,
-                source: server.config.source.clone(),
-            });
-        }
-        out
+            })
+            .collect()
     }
 
-    /// Stops every server: the protocol closed, then each stdio server's whole process group killed.
-    pub async fn shutdown(&self) {
-        let mut servers = self.servers.lock().await;
-        for server in servers.drain(..) {
-            self.stop(server).await;
-        }
+    /// Stops every server: each stdio server's whole process group killed at once, the protocol
+    /// closed.
+    pub fn shutdown(&self) {
         self.kill_now();
+        let servers: Vec<Server> = lock(&self.servers).drain(..).collect();
+        for server in servers {
+            self.stop(server);
+        }
     }
 
-    /// Kills every stdio server's process group at once (for an exit that cannot wait).
+    /// Kills every stdio server's process group, started or starting (for an exit that cannot wait).
     pub fn kill_now(&self) {
         for group in lock(&self.groups).drain(..) {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(group),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            kill_group(group);
         }
     }
 
-    async fn stop(&self, server: Server) {
+    fn stop(&self, server: Server) {
         if let State::Ready(running) = server.state {
-            let running = running.lock().await;
-            running.service.cancellation_token().cancel();
-            if let Some(group) = running.group {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(group),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-                lock(&self.groups).retain(|known| *known != group);
-            }
+            self.stop_running(&running);
+        }
+    }
+
+    fn stop_running(&self, running: &Running) {
+        running.service.cancellation_token().cancel();
+        if let Some(group) = running.group {
+            kill_group(group);
+            lock(&self.groups).retain(|known| *known != group);
         }
     }
 }
+
+fn kill_group(group: i32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// What a server runs, for the question asking to start it.
+fn describe_transport(transport: &Transport) -> String {
+    match transport {
+        Transport::Stdio { command, args, .. } => std::iter::once(command.as_str())
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Transport::Http { url, .. } => url.clone(),
+    }
+}
+
+/// Provider keys OpenBolt holds: never handed to an MCP server (its `env` gives it what it needs).
+const WITHHELD_ENV: &[&str] = &["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"];
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -602,119 +732,143 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Starts and initializes one server and lists its tools, within the start timeout.
-async fn start(config: &ServerConfig, timeouts: Timeouts) -> Result<Running, String> {
+/// A server's connection and `initialize`, under way.
+type Connecting<'a> =
+    futures::future::BoxFuture<'a, Result<RunningService<RoleClient, Listener>, String>>;
+
+/// Starts and initializes one server and lists its tools, within the start timeout. A stdio server's
+/// process group is known to `groups` from its spawn, and killed on every way this fails.
+async fn start(
+    config: &ServerConfig,
+    timeouts: Timeouts,
+    groups: &Mutex<Vec<i32>>,
+) -> Result<Running, String> {
     let listener = Listener::default();
     let stale = Arc::clone(&listener.stale);
-    let started = async {
-        match &config.transport {
-            Transport::Stdio {
-                command,
-                args,
-                env,
-                cwd,
-            } => {
-                let mut process = tokio::process::Command::new(command);
-                process
-                    .args(args)
-                    .envs(env)
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    // Its own process group: stopping it stops everything it started.
-                    .process_group(0)
-                    .kill_on_drop(true);
-                if let Some(cwd) = cwd {
-                    process.current_dir(cwd);
-                }
-                let mut child = process
-                    .spawn()
-                    .map_err(|error| format!("cannot run {command:?}: {error}"))?;
-                let group = child.id().and_then(|pid| i32::try_from(pid).ok());
-                if let Some(stderr) = child.stderr.take() {
-                    let name = config.name.clone();
-                    tokio::spawn(async move {
-                        use tokio::io::AsyncBufReadExt;
-                        let mut lines = tokio::io::BufReader::new(stderr).lines();
-                        while let Ok(Some(line)) = lines.next_line().await {
-                            tracing::info!(server = %name, "MCP stderr: {line}");
-                        }
-                    });
-                }
-                let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
-                    return Err("its stdin or stdout is not available".to_owned());
-                };
-                // The child is reaped when it exits; the group is killed at shutdown.
+    let (connecting, group): (Connecting<'_>, Option<i32>) = match &config.transport {
+        Transport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
+            let mut process = tokio::process::Command::new(command);
+            for name in WITHHELD_ENV {
+                process.env_remove(name);
+            }
+            process
+                .args(args)
+                .envs(env)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                // Its own process group: stopping it stops everything it started.
+                .process_group(0);
+            if let Some(cwd) = cwd {
+                process.current_dir(cwd);
+            }
+            let mut child = process
+                .spawn()
+                .map_err(|error| format!("cannot run {command:?}: {error}"))?;
+            let group = child.id().and_then(|pid| i32::try_from(pid).ok());
+            if let Some(group) = group {
+                lock(groups).push(group);
+            }
+            if let Some(stderr) = child.stderr.take() {
+                let name = config.name.clone();
                 tokio::spawn(async move {
-                    let _ = child.wait().await;
+                    use tokio::io::AsyncBufReadExt;
+                    let mut lines = tokio::io::BufReader::new(stderr).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        tracing::info!(server = %name, "MCP stderr: {line}");
+                    }
                 });
-                let service = listener
-                    .serve((stdout, stdin))
-                    .await
-                    .map_err(|error| format!("initialize failed: {error}"))?;
-                Ok((service, group))
             }
-            Transport::Http { url, headers } => {
-                use rmcp::transport::StreamableHttpClientTransport;
-                use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-                let mut custom = std::collections::HashMap::new();
-                for (name, value) in headers {
-                    let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| format!("the header name {name:?} is not valid"))?;
-                    let value = reqwest::header::HeaderValue::from_str(value)
-                        .map_err(|_| format!("the value of the header {name} is not valid"))?;
-                    custom.insert(name, value);
+            let pipes = (child.stdout.take(), child.stdin.take());
+            // Reaped when it exits; killed (with its group) when it is stopped.
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+            let (Some(stdout), Some(stdin)) = pipes else {
+                if let Some(group) = group {
+                    kill_group(group);
                 }
-                let transport = StreamableHttpClientTransport::from_config(
-                    StreamableHttpClientTransportConfig::with_uri(url.as_str())
-                        .custom_headers(custom),
-                );
-                let service = listener
-                    .serve(transport)
-                    .await
-                    .map_err(|error| format!("initialize failed: {error}"))?;
-                Ok((service, None))
+                return Err("its stdin or stdout is not available".to_owned());
+            };
+            (
+                Box::pin(async move {
+                    listener
+                        .serve((stdout, stdin))
+                        .await
+                        .map_err(|error| format!("initialize failed: {error}"))
+                }),
+                group,
+            )
+        }
+        Transport::Http { url, headers } => {
+            use rmcp::transport::StreamableHttpClientTransport;
+            use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+            let mut custom = std::collections::HashMap::new();
+            for (name, value) in headers {
+                let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("the header name {name:?} is not valid"))?;
+                let value = reqwest::header::HeaderValue::from_str(value)
+                    .map_err(|_| format!("the value of the header {name} is not valid"))?;
+                custom.insert(name, value);
             }
+            let transport = StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(custom),
+            );
+            (
+                Box::pin(async move {
+                    listener
+                        .serve(transport)
+                        .await
+                        .map_err(|error| format!("initialize failed: {error}"))
+                }),
+                None,
+            )
         }
     };
-    let (service, group) = match tokio::time::timeout(timeouts.start, started).await {
-        Ok(Ok(started)) => started,
-        Ok(Err(reason)) => return Err(reason),
+    let fail = |reason: String| {
+        if let Some(group) = group {
+            kill_group(group);
+            lock(groups).retain(|known| *known != group);
+        }
+        Err(reason)
+    };
+    let service = match tokio::time::timeout(timeouts.start, connecting).await {
+        Ok(Ok(service)) => service,
+        Ok(Err(reason)) => return fail(reason),
         Err(_) => {
-            return Err(format!(
+            return fail(format!(
                 "no answer to initialize within {} s",
                 timeouts.start.as_secs_f32()
             ));
         }
     };
-    let kill = |group: Option<i32>| {
-        if let Some(group) = group {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(group),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    };
-    match list_tools(&config.name, &service, timeouts).await {
+    let peer = service.peer().clone();
+    match list_tools(&config.name, &peer, timeouts).await {
         Ok(tools) => Ok(Running {
             service,
-            tools,
+            peer,
+            tools: Mutex::new(tools),
             stale,
             group,
         }),
         Err(reason) => {
-            kill(group);
-            Err(reason)
+            service.cancellation_token().cancel();
+            fail(reason)
         }
     }
 }
 
 async fn list_tools(
     server: &str,
-    service: &RunningService<RoleClient, Listener>,
+    peer: &rmcp::service::Peer<RoleClient>,
     timeouts: Timeouts,
 ) -> Result<Vec<ToolInfo>, String> {
-    let tools = tokio::time::timeout(timeouts.start, service.list_all_tools())
+    let tools = tokio::time::timeout(timeouts.start, peer.list_all_tools())
         .await
         .map_err(|_| "no answer to tools/list".to_owned())?
         .map_err(|error| format!("tools/list failed: {error}"))?;

@@ -3,7 +3,7 @@
 
     fake_server.py MODE [MARKER]
 
-MODE: `crash` answers initialize and tools/list, then exits in the middle of a tools/call; `silent`
+MODE: `long` answers every call with 200,000 characters; `crash` answers initialize and tools/list, then exits in the middle of a tools/call; `silent`
 never answers initialize; `changing` has one tool, `first`, and after its first call adds `second` and
 sends notifications/tools/list_changed. MARKER only tags the process (tests look for it afterwards).
 """
@@ -36,8 +36,13 @@ for line in sys.stdin:
         if mode == "crash":
             sys.stderr.write("fake server: crashing in the middle of a call\n")
             sys.exit(3)
+        import os
+        if mode == "long":
+            send({"jsonrpc": "2.0", "id": message["id"], "result": {"content": [{"type": "text", "text": "x" * 200000}]}})
+            continue
+        keys = [name for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY") if name in os.environ]
         send({"jsonrpc": "2.0", "id": message["id"], "result": {
-            "content": [{"type": "text", "text": "called " + message["params"]["name"]}],
+            "content": [{"type": "text", "text": "called " + message["params"]["name"] + "; provider keys seen: " + (", ".join(keys) or "none")}],
         }})
         if mode == "changing" and len(tools) == 1:
             tools.append({"name": "second", "description": "A tool that came later.", "inputSchema": {"type": "object"}})

@@ -81,7 +81,13 @@ local options = {
   -- One automatic fix round (the chat says "of 1": the option reached the server).
   auto_fix = 1,
   -- tests/neovim.rs checks the output limit of every request: a quarter of contextTokens.
-  settings = { sandbox = 'required', sandboxWritable = { '/srv/openbolt-nvim-shared' }, contextTokens = 40000 },
+  settings = {
+    sandbox = 'required',
+    sandboxWritable = { '/srv/openbolt-nvim-shared' },
+    contextTokens = 40000,
+    -- A real MCP server (npm's reference server), configured by the user: it starts unasked.
+    mcpServers = { everything = { command = os.getenv('MCP_EVERYTHING'), args = { 'stdio' } } },
+  },
 }
 
 test('setup() validates its options and is safe to call twice', function()

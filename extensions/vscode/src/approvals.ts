@@ -42,6 +42,12 @@ export class Approvals {
     client.onRequest(ShowMessageRequest.type, (params, token) => this.ask(params.type, params.message, params.actions ?? [], token));
   }
 
+  /** The panel was emptied or shows another session: its cards are gone, so the open questions are
+   * asked in notifications (a turn must never wait on a card nobody can see). */
+  panelReset(): void {
+    for (const question of this.open.values()) question.notify();
+  }
+
   /** The panel's answer to question `key`. */
   answer(key: string, choice: string | undefined): void {
     this.open.get(key)?.settle(choice);

@@ -194,6 +194,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const transcript = await connected.sendRequest(ext.loadSession, { sessionId: chosen.session.sessionId });
     sessionId = transcript.sessionId;
     chatView.post({ type: 'reset', messages: transcript.messages });
+    approvals.panelReset();
   }
 
   // The workspace's files for `@` completion, listed at most every few seconds.
@@ -237,6 +238,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       case 'newChat':
         sessionId = undefined;
         chatView.post({ type: 'reset', messages: [] });
+        approvals.panelReset();
         break;
       case 'pickSession':
         await pickSession();
@@ -277,6 +279,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('openbolt.newChat', async () => {
       sessionId = undefined;
       chatView.post({ type: 'reset', messages: [] });
+        approvals.panelReset();
       await chatView.reveal();
     }),
     vscode.commands.registerCommand('openbolt.stop', stop),

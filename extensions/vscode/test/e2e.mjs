@@ -88,6 +88,8 @@ fs.writeFileSync(
     // The dev server still listens and is previewed.
     'openbolt.sandboxNetwork': false,
     'openbolt.preview.open': 'none',
+    // A real MCP server (npm's reference server): the user's own configuration, so it starts unasked.
+    'openbolt.mcpServers': { everything: { command: process.env.MCP_EVERYTHING, args: ['stdio'] } },
   }),
 );
 fs.writeFileSync(path.join(home, 'config.yaml'), 'auth: none\n');

@@ -459,7 +459,8 @@ function load(messages: { messageId: string; role: 'user' | 'assistant'; text: s
     const entry = message(past.messageId, past.role);
     entry.text = past.text;
     entry.actions = new Map((past.actions ?? []).map((action) => [action.actionId, { ...action }]));
-    entry.status = past.role === 'assistant' ? (past.status ?? 'complete') : undefined;
+    // No status: the reply is still streaming (its deltas continue into it).
+    entry.status = past.role === 'assistant' ? past.status : undefined;
     return entry;
   });
   const attach = (chunk: Message[]) => {

@@ -13,7 +13,8 @@ pub struct ApprovalRequest {
     /// The action asking: its session, reply and index (a chat panel asks on its card).
     pub session_id: String,
     pub message_id: String,
-    pub action_id: usize,
+    /// `None` when the question is not about an action of the reply (starting an MCP server).
+    pub action_id: Option<usize>,
 }
 
 /// The answer.

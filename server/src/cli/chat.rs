@@ -208,7 +208,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         .converse(&mut terminal_receiver, arguments, interactive)
         .await;
     terminals.shutdown().await;
-    mcp.shutdown().await;
+    mcp.shutdown();
     result
 }
 
@@ -509,7 +509,14 @@ struct TerminalApprover {
 impl Approver for TerminalApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            let question = if request.kind == ActionKind::Tool {
+            let question = if request.kind
+                == ActionKind::Other(crate::actions::MCP_SERVER_QUESTION.to_owned())
+            {
+                format!(
+                    "  ? start the MCP server {}? [y]es, [n]o: ",
+                    request.command
+                )
+            } else if request.kind == ActionKind::Tool {
                 format!(
                     "  ? call the MCP tool {}? [y]es, [a]lways this tool, [n]o: ",
                     request.command

@@ -323,7 +323,7 @@ impl State {
             conversations.abort_all();
         }
         self.terminals.shutdown().await;
-        self.mcp.shutdown().await;
+        self.mcp.shutdown();
     }
 
     /// Reads the MCP configuration (the user's and the workspace's files, the `mcpServers` setting) and
@@ -365,7 +365,7 @@ impl State {
             let client = self.client.clone();
             tokio::spawn(async move { client.log_message(MessageType::INFO, message).await });
         }
-        self.mcp.reconfigure(&config).await;
+        self.mcp.reconfigure(&config);
     }
 }
 

@@ -316,15 +316,42 @@ pub const ALWAYS: &str = "Always for this session";
 pub const ALWAYS_TOOL: &str = "Always for this tool";
 pub const SKIP: &str = "Skip";
 
+/// The kind of a question about starting an MCP server the workspace configured.
+pub const MCP_SERVER: &str = crate::actions::MCP_SERVER_QUESTION;
+
+/// Which action asks, for a client that answers on the action's card (LSP lets an item carry more
+/// properties; other clients ignore them). Nothing for a question that is not about an action.
+fn asking(
+    request: &ApprovalRequest,
+) -> std::collections::HashMap<String, tower_lsp_server::ls_types::MessageActionItemProperty> {
+    use tower_lsp_server::ls_types::MessageActionItemProperty as Property;
+    let Some(action_id) = request.action_id else {
+        return std::collections::HashMap::new();
+    };
+    [
+        ("sessionId", Property::String(request.session_id.clone())),
+        ("messageId", Property::String(request.message_id.clone())),
+        (
+            "actionId",
+            Property::Integer(i32::try_from(action_id).unwrap_or(i32::MAX)),
+        ),
+        ("command", Property::String(request.command.clone())),
+        ("type", Property::String(request.kind.as_str().to_owned())),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect()
+}
+
 impl Approver for EditorApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            let (what, always) = match request.kind {
+            let (what, always) = match &request.kind {
                 ActionKind::Start => ("start the dev server", ALWAYS),
                 ActionKind::Tool => ("call the MCP tool", ALWAYS_TOOL),
+                ActionKind::Other(kind) if kind == MCP_SERVER => ("start the MCP server", ALWAYS),
                 _ => ("run", ALWAYS),
             };
-            use tower_lsp_server::ls_types::MessageActionItemProperty as Property;
             let params = ShowMessageRequestParams {
                 typ: MessageType::WARNING,
                 message: format!("OpenBolt wants to {what}: {}", request.command),
@@ -332,23 +359,7 @@ impl Approver for EditorApprover {
                     [RUN, always, SKIP]
                         .map(|title| MessageActionItem {
                             title: title.to_owned(),
-                            // Which action asks, for a client that answers on the action's card (LSP
-                            // lets an item carry more properties; other clients ignore them).
-                            properties: [
-                                ("sessionId", Property::String(request.session_id.clone())),
-                                ("messageId", Property::String(request.message_id.clone())),
-                                (
-                                    "actionId",
-                                    Property::Integer(
-                                        i32::try_from(request.action_id).unwrap_or(i32::MAX),
-                                    ),
-                                ),
-                                ("command", Property::String(request.command.clone())),
-                                ("type", Property::String(request.kind.as_str().to_owned())),
-                            ]
-                            .into_iter()
-                            .map(|(key, value)| (key.to_owned(), value))
-                            .collect(),
+                            properties: asking(request),
                         })
                         .to_vec(),
                 ),

@@ -89,7 +89,7 @@ impl Backend {
 
     /// `openbolt/mcpServers`: the configured MCP servers and what each is doing.
     pub async fn mcp_servers(&self, _: NoParams) -> Result<Vec<crate::mcp::ServerStatus>> {
-        Ok(self.state.mcp.status().await)
+        Ok(self.state.mcp.status())
     }
 
     /// `openbolt/loadSession`: one conversation as the chat panel shows it.

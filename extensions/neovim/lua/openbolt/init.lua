@@ -390,7 +390,10 @@ end
 
 --- Shows `path` (relative to the workspace) in the editing window, the cursor staying where it is.
 local function show_file(path)
-  local file = vim.fs.joinpath(vim.fn.getcwd(), path)
+  -- The server's paths are relative to its workspace (the client's root), not to Neovim's cwd.
+  local client = M.client(false)
+  local root = client and client.config.root_dir or vim.fn.getcwd()
+  local file = vim.fs.joinpath(root, path)
   local buf = vim.fn.bufadd(file)
   vim.fn.bufload(buf)
   vim.bo[buf].buflisted = true
@@ -403,6 +406,7 @@ local function show_file(path)
     vim.api.nvim_win_set_buf(0, buf)
     vim.api.nvim_set_current_win(current)
   end
+  return file
 end
 
 function M.on_action_update(params)
@@ -434,8 +438,8 @@ function M.open_action(action)
     table.insert(changes, { messageId = action.messageId, filePath = action.filePath })
     M.diff(action.filePath)
   elseif (action.type == 'file' or action.type == 'read') and action.filePath then
-    show_file(action.filePath)
-    local win = vim.fn.bufwinid(vim.fn.bufnr(vim.fs.joinpath(vim.fn.getcwd(), action.filePath)))
+    local file = show_file(action.filePath)
+    local win = vim.fn.bufwinid(vim.fn.bufnr(file))
     if win ~= -1 then
       vim.api.nvim_set_current_win(win)
     end
