@@ -79,6 +79,23 @@ async fn chat(
     support::code_and_text(&output)
 }
 
+/// One `openbolt chat` turn whose reply calls everything's `echo` (allowed by `allow`), then ends: its
+/// output and the provider requests, checked to be a success in two requests.
+async fn echo_turn(project: &TempProject, allow: &str) -> (String, Vec<support::Recorded>) {
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(ECHO), Reply::text(DONE)]).await;
+    let (code, output) = chat(
+        project,
+        &standin,
+        &["--mcp-allow", allow, "ask the server"],
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{output}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "one turn, two requests: {output}");
+    (output, requests)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_call_is_answered_in_the_same_turn() {
     let project = TempProject::new();
@@ -86,17 +103,7 @@ async fn a_tool_call_is_answered_in_the_same_turn() {
         &project,
         json!({"everything": {"command": everything(), "args": ["stdio"]}}),
     );
-    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(ECHO), Reply::text(DONE)]).await;
-    let (code, output) = chat(
-        &project,
-        &standin,
-        &["--mcp-allow", "everything", "ask the server"],
-        &[],
-    )
-    .await;
-    assert_eq!(code, Some(0), "{output}");
-    let requests = standin.recorded();
-    assert_eq!(requests.len(), 2, "one turn, two requests: {output}");
+    let (output, requests) = echo_turn(&project, "everything").await;
     // The system prompt listed the server's tools, compactly.
     let first = request_text(&requests[0].body);
     assert!(
@@ -395,17 +402,7 @@ async fn a_streamable_http_server_is_called() {
         &project,
         json!({"everything": {"url": format!("http://127.0.0.1:{port}/mcp"), "headers": {"X-Openbolt-Test": "yes"}}}),
     );
-    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(ECHO), Reply::text(DONE)]).await;
-    let (code, output) = chat(
-        &project,
-        &standin,
-        &["--mcp-allow", "everything/echo", "ask the server"],
-        &[],
-    )
-    .await;
-    assert_eq!(code, Some(0), "{output}");
-    let requests = standin.recorded();
-    assert_eq!(requests.len(), 2, "{output}");
+    let (output, requests) = echo_turn(&project, "everything/echo").await;
     assert!(
         request_text(&requests[1].body).contains("Echo: hello from openbolt"),
         "{output}"
