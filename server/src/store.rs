@@ -464,6 +464,30 @@ mod tests {
     }
 
     #[test]
+    fn an_update_that_does_not_place_its_action_keeps_the_stored_place() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("open");
+        store.begin_turn("s1", Path::new("/w"), "serve it", "u1", "m1");
+        let mut update = file_update();
+        update.prose_offset = Some(crate::types::ProseOffset { utf8: 7, utf16: 5 });
+        store.record_action("m1", &update);
+        // A dev server's end, recorded while its session was no longer loaded: no place of its own.
+        update.prose_offset = None;
+        update.status = ActionStatus::Aborted;
+        store.record_action("m1", &update);
+        store
+            .end_turn("m1", TurnStatus::Complete, "", None, Usage::default())
+            .expect("saved");
+        let messages = store.messages("s1").expect("messages");
+        let action = &messages[1].actions[0];
+        assert_eq!(action.status, ActionStatus::Aborted);
+        assert_eq!(
+            action.prose_offset,
+            Some(crate::types::ProseOffset { utf8: 7, utf16: 5 })
+        );
+    }
+
+    #[test]
     fn a_reply_still_streaming_is_interrupted_on_the_next_open() {
         let dir = tempfile::tempdir().expect("dir");
         {

@@ -232,8 +232,17 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
         Command::Action { message_id, update } => {
             let json = serde_json::to_string(&update).unwrap_or_default();
             transaction.execute(
+                // An update without a place in the prose (a dev server's end, recorded while its session
+                // was not loaded) keeps the place stored before.
                 "INSERT INTO actions (message_id, action_id, update_json, output_tail) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (message_id, action_id) DO UPDATE SET update_json = ?3, output_tail = COALESCE(?4, output_tail)",
+                 ON CONFLICT (message_id, action_id) DO UPDATE SET
+                     update_json = CASE
+                         WHEN json_extract(?3, '$.proseOffset') IS NULL
+                              AND json_extract(update_json, '$.proseOffset') IS NOT NULL
+                         THEN json_set(?3, '$.proseOffset', json_extract(update_json, '$.proseOffset'))
+                         ELSE ?3
+                     END,
+                     output_tail = COALESCE(?4, output_tail)",
                 params![message_id, update.action_id as i64, json, update.output_tail],
             )?;
         }
