@@ -156,9 +156,7 @@ pub struct DevServers(Arc<Mutex<HashMap<TerminalId, DevServer>>>);
 
 impl DevServers {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TerminalId, DevServer>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.0)
     }
 
     fn started(&self, terminal: TerminalId, server: DevServer) {

@@ -14,12 +14,13 @@ use crate::actions::approval::{ApprovalPolicy, Approver};
 use crate::actions::{DevServer, DevServers, FileWriter, Runner};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, Session, TurnOutcome};
+use crate::lock;
 use crate::store::{SessionRecorder, Store, StoreError, load_conversation, new_id};
 use crate::terminal::{TerminalEvent, Terminals};
 use crate::types::TurnEvent;
 use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedMutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -39,12 +40,6 @@ const LOADED_SESSIONS: usize = 32;
 
 /// How long a new turn waits for a stopped turn of its session to wind down.
 const STOPPING_TURN_PATIENCE: Duration = Duration::from_secs(15);
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// What a front end's request to a conversation can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -27,6 +27,14 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Locks a mutex; a panic while it was held (poisoning) does not stop the others — every lock in the
+/// server guards data that stays consistent at each step.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Installs rustls' crypto provider (ring) once per process; reqwest is built without one.
 pub fn install_crypto_provider() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
@@ -93,7 +101,7 @@ mod layers {
     ];
 
     /// Items of the crate root anyone may use.
-    const ROOT_ITEMS: &[&str] = &["install_crypto_provider", "blocking"];
+    const ROOT_ITEMS: &[&str] = &["install_crypto_provider", "blocking", "lock"];
 
     /// The modules of ours that `source` names through `crate::`.
     fn used_modules(source: &str) -> Vec<String> {

@@ -14,6 +14,7 @@
 
 pub mod schema;
 
+use crate::lock;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::{RoleClient, RunningService};
@@ -725,12 +726,6 @@ fn describe_transport(transport: &Transport) -> String {
 
 /// Provider keys OpenBolt holds: never handed to an MCP server (its `env` gives it what it needs).
 const WITHHELD_ENV: &[&str] = &["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"];
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A server's connection and `initialize`, under way.
 type Connecting<'a> =

@@ -11,6 +11,7 @@ pub mod index;
 pub mod rank;
 pub mod render;
 
+use crate::lock;
 use index::{FileEntry, Files};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -115,12 +116,6 @@ impl Drop for Worker {
             let _ = thread.join();
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How often the cache is written at most while changes come in (and once more at the end).

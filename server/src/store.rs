@@ -209,10 +209,7 @@ impl Store {
 
     /// Appends prose to the reply in flight; it is written within [`FLUSH_EVERY`].
     pub fn append_prose(&self, message_id: &str, prose: &str) {
-        let mut appends = self
-            .appends
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut appends = crate::lock(&self.appends);
         match appends.get_mut(message_id) {
             Some(pending) => pending.push_str(prose),
             None => {
@@ -264,12 +261,7 @@ impl Store {
             usage,
         });
         self.flush();
-        match self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(message_id)
-        {
+        match crate::lock(&self.failures).remove(message_id) {
             Some(failure) => Err(StoreError::NotSaved(failure)),
             None => Ok(()),
         }

@@ -21,6 +21,7 @@ pub mod preview;
 pub mod process;
 mod pty;
 
+use crate::lock;
 use crate::sandbox::Sandbox;
 use output::{Coalescer, Input};
 use portable_pty::PtySize;
@@ -180,9 +181,7 @@ impl Spawned {
 static LIVE_LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 fn live_leaders() -> MutexGuard<'static, BTreeSet<i32>> {
-    LIVE_LEADERS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    crate::lock(&LIVE_LEADERS)
 }
 
 /// Makes a panic anywhere stop every process the terminals started (SIGKILL, no grace) before the
@@ -258,12 +257,6 @@ impl std::fmt::Debug for Terminal {
             .field("leader", &self.leader)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Terminals {

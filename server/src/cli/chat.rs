@@ -218,9 +218,7 @@ struct Shared(Arc<Mutex<Printer>>);
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Printer> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.0)
     }
 }
 

@@ -19,6 +19,7 @@ use super::turn::{EditorFrontEnd, run_chat};
 use crate::conversation::Conversations;
 use crate::engine::context::{EditorBuffer, EditorContext, Selection};
 use crate::engine::{Engine, TurnStatus};
+use crate::lock;
 use crate::project::ProjectMap;
 use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
@@ -27,7 +28,7 @@ use crate::types::ActionStatus;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tower_lsp_server::jsonrpc::Result;
@@ -39,12 +40,6 @@ pub const COMMAND_CHAT: &str = "openbolt.chat";
 pub const COMMAND_ABORT: &str = "openbolt.abort";
 /// The session `openbolt.chat` commands continue.
 const COMMAND_SESSION: &str = "editor-commands";
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Everything the handlers and the spawned tasks share.
 pub(super) struct State {

@@ -39,23 +39,15 @@ pub struct Documents {
 
 impl Documents {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Document>> {
-        self.documents
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.documents)
     }
 
     pub fn set_encoding(&self, encoding: Encoding) {
-        *self
-            .encoding
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = encoding;
+        *crate::lock(&self.encoding) = encoding;
     }
 
     pub fn encoding(&self) -> Encoding {
-        *self
-            .encoding
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *crate::lock(&self.encoding)
     }
 
     pub fn open(&self, uri: &Uri, text: &str, version: i32, language_id: &str) {

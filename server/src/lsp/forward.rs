@@ -26,9 +26,7 @@ pub(super) struct Progress(Mutex<HashMap<TerminalId, mpsc::Sender<ProgressEvent>
 
 impl Progress {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TerminalId, mpsc::Sender<ProgressEvent>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.0)
     }
 
     pub(super) fn insert(&self, terminal: TerminalId, reporter: mpsc::Sender<ProgressEvent>) {

@@ -141,7 +141,7 @@ impl Backend {
     /// `openbolt/diagnostics` (a notification): the editor's errors in the files of a turn, for the turn
     /// waiting for them.
     pub async fn editor_diagnostics(&self, params: EditorDiagnosticsParams) {
-        let waiting = super::backend::lock(&self.state.editor_errors).remove(&params.message_id);
+        let waiting = crate::lock(&self.state.editor_errors).remove(&params.message_id);
         match waiting {
             Some(answer) => {
                 let _ = answer.send(params.files);

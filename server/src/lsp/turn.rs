@@ -56,7 +56,7 @@ impl FrontEnd for EditorFrontEnd {
                 return Vec::new();
             }
             let (answer, answered) = tokio::sync::oneshot::channel();
-            super::backend::lock(&self.state.editor_errors).insert(message_id.to_owned(), answer);
+            crate::lock(&self.state.editor_errors).insert(message_id.to_owned(), answer);
             self.state
                 .notifier
                 .notify::<ActionsDoneNotification>(ActionsDoneParams {
@@ -66,7 +66,7 @@ impl FrontEnd for EditorFrontEnd {
                 })
                 .await;
             let files_answered = tokio::time::timeout(EDITOR_DIAGNOSTICS_PATIENCE, answered).await;
-            super::backend::lock(&self.state.editor_errors).remove(message_id);
+            crate::lock(&self.state.editor_errors).remove(message_id);
             let Ok(Ok(answered)) = files_answered else {
                 tracing::info!(message_id, "no diagnostics from the editor in time");
                 return Vec::new();

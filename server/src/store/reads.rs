@@ -13,10 +13,7 @@ impl Store {
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let connection = self
-            .reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let connection = crate::lock(&self.reader);
         work(&connection).map_err(sqlite(&self.path))
     }
 

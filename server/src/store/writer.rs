@@ -93,11 +93,7 @@ pub(super) fn write_loop(
             Err(mpsc::RecvTimeoutError::Disconnected) => stop = true,
         }
         // The text first, then every command sent before it: a reply's row exists before its text.
-        let text = std::mem::take(
-            &mut *appends
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let text = std::mem::take(&mut *crate::lock(appends));
         while let Ok(command) = queue.try_recv() {
             batch.push(command);
         }
@@ -137,9 +133,7 @@ fn apply(
             Err(error) => {
                 drop(savepoint);
                 tracing::error!(%error, message = %message_id, "a session store write failed; it alone is lost");
-                failures
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                crate::lock(failures)
                     .entry(message_id)
                     .or_insert_with(|| error.to_string());
             }
