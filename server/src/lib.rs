@@ -73,7 +73,7 @@ mod layers {
         ("sandbox", &[]),
         ("terminal", &["types", "sandbox"]),
         ("tokens", &[]),
-        ("mcp", &["tokens"]),
+        ("mcp", &["tokens", "terminal"]),
         (
             "actions",
             &["types", "secrets", "tokens", "sandbox", "terminal", "mcp"],

@@ -66,6 +66,13 @@ const KEYS: &[&str] = &[
     "command", "args", "env", "cwd", "url", "headers", "type", "disabled",
 ];
 
+/// The user's configuration directory: `$XDG_CONFIG_HOME`, else `~/.config`.
+pub fn user_config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
+}
+
 impl McpConfig {
     /// The configuration for `workspace`: the user's file (`config_dir/openbolt/mcp.json`), the
     /// workspace's (`.openbolt/mcp.json`), then the editor's `mcpServers` setting.
@@ -684,11 +691,10 @@ impl Mcp {
         }
     }
 
-    /// Kills every stdio server's process group, started or starting (for an exit that cannot wait).
+    /// Kills every stdio server's process tree, started or starting (for an exit that cannot wait).
     pub fn kill_now(&self) {
-        for group in lock(&self.groups).drain(..) {
-            kill_group(group);
-        }
+        let groups: Vec<i32> = lock(&self.groups).drain(..).collect();
+        crate::terminal::process::kill_now(&groups);
     }
 
     fn stop(&self, server: Server) {
@@ -706,11 +712,9 @@ impl Mcp {
     }
 }
 
+/// Stops a stdio server's process tree at once, as the terminals stop theirs (the group, and what left it).
 fn kill_group(group: i32) {
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(group),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    crate::terminal::process::kill_now(&[group]);
 }
 
 /// What a server runs, for the question asking to start it.

@@ -176,9 +176,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         ask: std::io::stdin().is_terminal(),
     };
     // MCP servers from the user's and the workspace's files; they start with the first turn.
-    let config_dir = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| home.as_ref().map(|home| home.join(".config")));
+    let config_dir = crate::mcp::user_config_dir();
     let mcp_config = crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), None);
     for error in &mcp_config.errors {
         printer.lock().status(&format!("  ! {error}"));

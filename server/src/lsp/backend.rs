@@ -330,11 +330,7 @@ impl State {
         };
         let workspace = conversations.workspace().to_path_buf();
         let settings = self.settings().mcp_servers;
-        let config_dir = std::env::var_os("XDG_CONFIG_HOME")
-            .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".config"))
-            });
+        let config_dir = crate::mcp::user_config_dir();
         let config = crate::blocking(|| {
             crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), settings.as_ref())
         });
