@@ -124,9 +124,6 @@ const MIN_READ_TOKENS: usize = 300;
 /// How much of a failed command's output the model is shown.
 const OUTPUT_TAIL_FOR_MODEL: usize = 3000;
 
-/// The kind of the question asking to start an MCP server the workspace configured.
-pub const MCP_SERVER_QUESTION: &str = "mcp-server";
-
 /// How a tool call shows on its card and in the question: `server · tool {"arguments": …}` (one line).
 fn tool_label(action: &openbolt_parser::ActionInfo, content: &str) -> String {
     let arguments = serde_json::from_str::<serde_json::Value>(content.trim())
@@ -466,7 +463,7 @@ impl Runner {
                 continue;
             }
             let request = ApprovalRequest {
-                kind: ActionKind::Other(MCP_SERVER_QUESTION.to_owned()),
+                subject: approval::Subject::McpServer,
                 command: format!(
                     "{name} ({runs}), configured by this workspace's .openbolt/mcp.json"
                 ),
@@ -506,7 +503,7 @@ impl Runner {
         cancel: &CancellationToken,
     ) -> Option<Approval> {
         let request = ApprovalRequest {
-            kind: job.action.kind.clone(),
+            subject: approval::Subject::of(&job.action.kind),
             command: command.to_owned(),
             session_id: self.owner.clone(),
             message_id: self.message_id.clone(),

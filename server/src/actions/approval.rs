@@ -4,11 +4,63 @@
 use futures::future::BoxFuture;
 use openbolt_parser::ActionKind;
 
-/// A command waiting for approval.
+/// What a question asks to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// Run a `shell` action's command.
+    Command,
+    /// Start a `start` action's dev server.
+    DevServer,
+    /// Call an MCP tool.
+    Tool,
+    /// Start an MCP server the workspace configured (not an action of the reply).
+    McpServer,
+}
+
+impl Subject {
+    /// The question about an action of this kind.
+    pub fn of(kind: &ActionKind) -> Subject {
+        match kind {
+            ActionKind::Start => Subject::DevServer,
+            ActionKind::Tool => Subject::Tool,
+            _ => Subject::Command,
+        }
+    }
+
+    /// What it asks to do: "OpenBolt wants to {what}: …".
+    pub fn what(self) -> &'static str {
+        match self {
+            Subject::Command => "run",
+            Subject::DevServer => "start the dev server",
+            Subject::Tool => "call the MCP tool",
+            Subject::McpServer => "start the MCP server",
+        }
+    }
+
+    /// The answer that also covers later questions: for this session, or (a tool) for this tool.
+    pub fn always(self) -> &'static str {
+        match self {
+            Subject::Tool => "Always for this tool",
+            Subject::Command | Subject::DevServer | Subject::McpServer => "Always for this session",
+        }
+    }
+
+    /// The type of the action asking, as a card names it (`None` for a server's start).
+    pub fn action_type(self) -> Option<&'static str> {
+        match self {
+            Subject::Command => Some("shell"),
+            Subject::DevServer => Some("start"),
+            Subject::Tool => Some("tool"),
+            Subject::McpServer => None,
+        }
+    }
+}
+
+/// Something waiting for approval.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApprovalRequest {
-    /// `shell` or `start`.
-    pub kind: ActionKind,
+    pub subject: Subject,
+    /// The command, the tool call (`server · tool {arguments}`), or the server and what it runs.
     pub command: String,
     /// The action asking: its session, reply and index (a chat panel asks on its card).
     pub session_id: String,

@@ -1,7 +1,7 @@
 //! `openbolt chat`: the whole loop in a terminal — stream the reply, apply its actions, show what happens.
 
 use crate::actions::approval::{
-    Approval, ApprovalPolicy, ApprovalRequest, Approver, FixedApprover,
+    Approval, ApprovalPolicy, ApprovalRequest, Approver, FixedApprover, Subject,
 };
 use crate::actions::{DiskWriter, FileWriter};
 use crate::config::{ProviderChoice, Secret};
@@ -505,24 +505,22 @@ struct TerminalApprover {
 impl Approver for TerminalApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            let question = if request.kind
-                == ActionKind::Other(crate::actions::MCP_SERVER_QUESTION.to_owned())
-            {
-                format!(
-                    "  ? start the MCP server {}? [y]es, [n]o: ",
-                    request.command
-                )
-            } else if request.kind == ActionKind::Tool {
-                format!(
-                    "  ? call the MCP tool {}? [y]es, [a]lways this tool, [n]o: ",
-                    request.command
-                )
-            } else {
-                format!(
+            let question = match request.subject {
+                Subject::Command | Subject::DevServer => format!(
                     "  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
-                    request.kind.as_str(),
+                    request.subject.action_type().unwrap_or_default(),
                     request.command
-                )
+                ),
+                Subject::Tool => format!(
+                    "  ? {} {}? [y]es, [a]lways this tool, [n]o: ",
+                    request.subject.what(),
+                    request.command
+                ),
+                Subject::McpServer => format!(
+                    "  ? {} {}? [y]es, [n]o: ",
+                    request.subject.what(),
+                    request.command
+                ),
             };
             self.printer.lock().ask(&question);
             let answer = read_line()

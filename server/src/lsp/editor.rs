@@ -16,7 +16,6 @@ use super::position;
 use crate::actions::FileWriter;
 use crate::actions::approval::{Approval, ApprovalRequest, Approver};
 use crate::actions::files::write_atomically;
-use crate::types::ActionKind;
 use futures::future::BoxFuture;
 use ropey::Rope;
 use std::path::Path;
@@ -311,13 +310,7 @@ impl std::fmt::Debug for EditorApprover {
 }
 
 pub const RUN: &str = "Run";
-pub const ALWAYS: &str = "Always for this session";
-/// For an MCP tool: the same tool of the same server runs unasked for the rest of the session.
-pub const ALWAYS_TOOL: &str = "Always for this tool";
 pub const SKIP: &str = "Skip";
-
-/// The kind of a question about starting an MCP server the workspace configured.
-pub const MCP_SERVER: &str = crate::actions::MCP_SERVER_QUESTION;
 
 /// Which action asks, for a client that answers on the action's card (LSP lets an item carry more
 /// properties; other clients ignore them). Nothing for a question that is not about an action.
@@ -325,7 +318,8 @@ fn asking(
     request: &ApprovalRequest,
 ) -> std::collections::HashMap<String, tower_lsp_server::ls_types::MessageActionItemProperty> {
     use tower_lsp_server::ls_types::MessageActionItemProperty as Property;
-    let Some(action_id) = request.action_id else {
+    let (Some(action_id), Some(action_type)) = (request.action_id, request.subject.action_type())
+    else {
         return std::collections::HashMap::new();
     };
     [
@@ -336,7 +330,7 @@ fn asking(
             Property::Integer(i32::try_from(action_id).unwrap_or(i32::MAX)),
         ),
         ("command", Property::String(request.command.clone())),
-        ("type", Property::String(request.kind.as_str().to_owned())),
+        ("type", Property::String(action_type.to_owned())),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
@@ -346,12 +340,7 @@ fn asking(
 impl Approver for EditorApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
-            let (what, always) = match &request.kind {
-                ActionKind::Start => ("start the dev server", ALWAYS),
-                ActionKind::Tool => ("call the MCP tool", ALWAYS_TOOL),
-                ActionKind::Other(kind) if kind == MCP_SERVER => ("start the MCP server", ALWAYS),
-                _ => ("run", ALWAYS),
-            };
+            let (what, always) = (request.subject.what(), request.subject.always());
             let params = ShowMessageRequestParams {
                 typ: MessageType::WARNING,
                 message: format!("OpenBolt wants to {what}: {}", request.command),
