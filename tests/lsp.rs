@@ -378,12 +378,7 @@ async fn commands_are_approved_through_the_editor_and_stream_to_terminals() {
         .request("openbolt/chat", json!({"prompt": "run it"}))
         .await;
     assert_eq!(response["result"]["status"], "complete", "{response}");
-    let questions: Vec<Value> = lsp
-        .seen
-        .iter()
-        .filter(|message| message["method"] == "window/showMessageRequest")
-        .cloned()
-        .collect();
+    let questions = lsp.questions();
     // "Always" answered the first question for the second command too.
     assert_eq!(questions.len(), 1, "{questions:#?}");
     let titles: Vec<&str> = questions[0]["params"]["actions"]

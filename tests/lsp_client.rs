@@ -300,6 +300,15 @@ impl Lsp {
             .collect()
     }
 
+    /// The `window/showMessageRequest` questions the server asked, in order.
+    pub fn questions(&self) -> Vec<Value> {
+        self.seen
+            .iter()
+            .filter(|message| message["method"] == "window/showMessageRequest")
+            .cloned()
+            .collect()
+    }
+
     pub fn notifications(&self, method: &str) -> Vec<Value> {
         self.seen
             .iter()

@@ -61,22 +61,10 @@ async fn chat(
     arguments: &[&str],
     env: &[(&str, &str)],
 ) -> (Option<i32>, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
-        .arg("chat")
-        .args(arguments)
-        .current_dir(&project.path)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &project.path)
-        .env("OPENBOLT_DATA_DIR", project.data())
-        .env("OPENAI_BASE_URL", &standin.url)
-        .env("OPENBOLT_MODEL", "m")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("openbolt runs");
-    support::code_and_text(&output)
+    let arguments: Vec<&str> = std::iter::once("chat")
+        .chain(arguments.iter().copied())
+        .collect();
+    project.openbolt_with(standin, &arguments, env).await
 }
 
 /// One `openbolt chat` turn whose reply calls everything's `echo` (allowed by `allow`), then ends: its
@@ -215,9 +203,8 @@ async fn each_call_is_approved_in_the_editor_and_a_skip_is_respected() {
         .await;
     assert_eq!(response["result"]["status"], "complete", "{response}");
     let question = lsp
-        .seen
-        .iter()
-        .find(|message| message["method"] == "window/showMessageRequest")
+        .questions()
+        .first()
         .expect("the call was asked about")
         .clone();
     assert!(
@@ -425,12 +412,7 @@ async fn a_server_the_workspace_configures_starts_only_once_the_user_agrees() {
         .request("openbolt/chat", json!({"prompt": "hello"}))
         .await;
     assert_eq!(response["result"]["status"], "complete", "{response}");
-    let question = lsp
-        .seen
-        .iter()
-        .find(|message| message["method"] == "window/showMessageRequest")
-        .expect("asked")
-        .clone();
+    let question = lsp.questions().first().expect("asked").clone();
     let text = question["params"]["message"].as_str().unwrap_or_default();
     assert!(
         text.contains("start the MCP server: everything (")

@@ -585,6 +585,16 @@ impl TempProject {
     /// Runs `openbolt <arguments>` in the project, against an OpenAI-format `standin`, with only the
     /// environment it needs.
     pub async fn openbolt(&self, standin: &StandIn, arguments: &[&str]) -> (Option<i32>, String) {
+        self.openbolt_with(standin, arguments, &[]).await
+    }
+
+    /// [`TempProject::openbolt`] with more environment (`HOME` is the project folder).
+    pub async fn openbolt_with(
+        &self,
+        standin: &StandIn,
+        arguments: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Option<i32>, String) {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
             .args(arguments)
             .current_dir(&self.path)
@@ -594,6 +604,7 @@ impl TempProject {
             .env("OPENBOLT_DATA_DIR", self.data())
             .env("OPENAI_BASE_URL", &standin.url)
             .env("OPENBOLT_MODEL", "m")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .output()
             .await
