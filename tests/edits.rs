@@ -207,12 +207,7 @@ async fn whole_file_rewrites_need_the_file_seen_and_no_placeholders() {
 }
 
 async fn lsp(project: &TempProject, standin: &StandIn, options: serde_json::Value) -> Lsp {
-    let env = project.lsp_env(standin);
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .collect();
-    Lsp::start(&project.path, &env, options, false).await
+    Lsp::start(&project.path, &project.lsp_env(standin), options, false).await
 }
 
 fn apply_edits(lsp: &Lsp) -> Vec<Value> {

@@ -23,12 +23,7 @@ fn shell(command: &str) -> String {
 
 /// `openbolt lsp` in `project` against `standin`, with `options`.
 async fn lsp(project: &TempProject, standin: &StandIn, options: serde_json::Value) -> Lsp {
-    let env = project.lsp_env(standin);
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .collect();
-    Lsp::start(&project.path, &env, options, false).await
+    Lsp::start(&project.path, &project.lsp_env(standin), options, false).await
 }
 
 async fn chat(

@@ -24,10 +24,6 @@ async fn start(workspace: &Path, standin: &StandIn, options: Value) -> Lsp {
         "OPENBOLT_DATA_DIR",
         data_dir(workspace).display().to_string(),
     ));
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .collect();
     Lsp::start(workspace, &env, options, false).await
 }
 
@@ -75,7 +71,7 @@ const APP: &str = "I'll add the page.\n\n<boltArtifact id=\"app\" title=\"App\">
 async fn initialize_negotiates_the_encoding_and_offers_commands() {
     let workspace = workspace();
     for (utf8, expected) in [(true, "utf-8"), (false, "utf-16")] {
-        let mut lsp = Lsp::spawn(&[]);
+        let mut lsp = Lsp::spawn(lsp_client::NO_ENV);
         let encodings = if utf8 {
             json!(["utf-8", "utf-16"])
         } else {
@@ -158,7 +154,7 @@ fn position_of(text: &str, byte: usize) -> (usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_rapid_incremental_edits_leave_the_same_text() {
     let workspace = workspace();
-    let mut lsp = Lsp::start(workspace.path(), &[], json!({}), false).await;
+    let mut lsp = Lsp::start(workspace.path(), lsp_client::NO_ENV, json!({}), false).await;
     let path = workspace.path().join("notes.md");
     let mut text = "start 🦀\r\nsecond 日本語\rthird\nend".to_owned();
     lsp.open_document(&path, &text).await;
@@ -672,7 +668,7 @@ async fn the_abort_request_stops_a_running_turn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_get_errors_and_the_server_keeps_running() {
     let workspace = workspace();
-    let mut lsp = Lsp::spawn(&[]);
+    let mut lsp = Lsp::spawn(lsp_client::NO_ENV);
     // Before initialize.
     let early = lsp.request("openbolt/sessions", Value::Null).await;
     assert_eq!(early["error"]["code"], -32002, "{early}");

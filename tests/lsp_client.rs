@@ -37,9 +37,12 @@ pub fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
+/// No environment beyond PATH and HOME.
+pub const NO_ENV: &[(&str, &str)] = &[];
+
 impl Lsp {
     /// Starts the server with only `env` in its environment (plus PATH and HOME).
-    pub fn spawn(env: &[(&str, &str)]) -> Lsp {
+    pub fn spawn<V: AsRef<std::ffi::OsStr>>(env: &[(&str, V)]) -> Lsp {
         let home = std::env::temp_dir();
         let mut command = Command::new(env!("CARGO_BIN_EXE_openbolt"));
         command
@@ -47,7 +50,7 @@ impl Lsp {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", home)
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(key, value)| (*key, value.as_ref())))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -97,7 +100,12 @@ impl Lsp {
     }
 
     /// Spawns and initializes with `workspace` as the root.
-    pub async fn start(workspace: &Path, env: &[(&str, &str)], options: Value, utf8: bool) -> Lsp {
+    pub async fn start<V: AsRef<std::ffi::OsStr>>(
+        workspace: &Path,
+        env: &[(&str, V)],
+        options: Value,
+        utf8: bool,
+    ) -> Lsp {
         let mut lsp = Lsp::spawn(env);
         lsp.saves_edits = options["savesEdits"] == true;
         let encodings = if utf8 {

@@ -168,10 +168,6 @@ async fn start_lsp(project: &TempProject, standin: &StandIn, env: &[(&str, &str)
     let mut all: Vec<(&str, String)> = project.lsp_env(standin);
     all.push(("HOME", project.path.display().to_string()));
     all.extend(env.iter().map(|(key, value)| (*key, (*value).to_owned())));
-    let all: Vec<(&str, &str)> = all
-        .iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .collect();
     Lsp::start(&project.path, &all, json!({}), false).await
 }
 
