@@ -954,6 +954,8 @@ pub fn describe_tools(tools: &[ToolInfo], budget: usize) -> String {
     let mut out = String::from(
         "MCP tools you may call (the user approves each call). Call one with\n<boltAction type=\"tool\" server=\"SERVER\" tool=\"TOOL\">{\"argument\": \"value\"}</boltAction>\n(inside an artifact; the content is the JSON arguments). The results come back in this turn; then go on.\n",
     );
+    // What the text costs so far, counted as it grows (each piece ends at a line or a word).
+    let mut spent = crate::tokens::estimate(&out);
     let mut left_out = Vec::new();
     for tool in tools {
         let description = tool
@@ -968,29 +970,26 @@ pub fn describe_tools(tools: &[ToolInfo], budget: usize) -> String {
             description.trim(),
             compact_schema(&tool.input_schema)
         );
+        let cost = crate::tokens::estimate(&line);
         // Descriptions take up to 85% of the budget: the names of the rest get what is left.
-        if !left_out.is_empty()
-            || crate::tokens::estimate(&out) + crate::tokens::estimate(&line) > budget * 85 / 100
-        {
+        if !left_out.is_empty() || spent + cost > budget * 85 / 100 {
             left_out.push(format!("{}/{}", tool.server, tool.name));
         } else {
             out.push_str(&line);
+            spent += cost;
         }
     }
     if !left_out.is_empty() {
-        // Their names, as far as the budget goes.
+        // Their names, as far as the budget goes (a few tokens kept for "and N more").
         let mut named = String::from("More tools (no room to describe them):");
+        spent += crate::tokens::estimate(&named) + 8;
         let mut more = 0;
         for name in &left_out {
             let entry = format!(" {name},");
-            if more == 0
-                && crate::tokens::estimate(&out)
-                    + crate::tokens::estimate(&named)
-                    + crate::tokens::estimate(&entry)
-                    + 8
-                    <= budget
-            {
+            let cost = crate::tokens::estimate(&entry);
+            if more == 0 && spent + cost <= budget {
                 named.push_str(&entry);
+                spent += cost;
             } else {
                 more += 1;
             }

@@ -341,6 +341,7 @@ impl Approver for EditorApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
         Box::pin(async move {
             let (what, always) = (request.subject.what(), request.subject.always());
+            let properties = asking(request);
             let params = ShowMessageRequestParams {
                 typ: MessageType::WARNING,
                 message: format!("OpenBolt wants to {what}: {}", request.command),
@@ -348,7 +349,7 @@ impl Approver for EditorApprover {
                     [RUN, always, SKIP]
                         .map(|title| MessageActionItem {
                             title: title.to_owned(),
-                            properties: asking(request),
+                            properties: properties.clone(),
                         })
                         .to_vec(),
                 ),

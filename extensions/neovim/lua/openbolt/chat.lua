@@ -248,6 +248,7 @@ function M.show_transcript(transcript)
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   end)
   action_marks = {}
+  actions = {}
   for _, mark in ipairs(marks) do
     action_marks[mark.key] = vim.api.nvim_buf_set_extmark(M.buf, ns, mark.row, 0, { right_gravity = false })
     actions[mark.key] = mark.update
