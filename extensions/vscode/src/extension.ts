@@ -192,8 +192,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     );
     if (!chosen) return;
     const transcript = await connected.sendRequest(ext.loadSession, { sessionId: chosen.session.sessionId });
-    sessionId = transcript.sessionId;
-    chatView.post({ type: 'reset', messages: transcript.messages });
+    show(transcript.sessionId, transcript.messages);
+  }
+
+  /** Shows a session in the panel (none: a new chat); questions asked on the old cards move to
+   * notifications. */
+  function show(session: string | undefined, messages: ext.TranscriptMessage[]): void {
+    sessionId = session;
+    chatView.post({ type: 'reset', messages });
     approvals.panelReset();
   }
 
@@ -236,9 +242,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         await stop();
         break;
       case 'newChat':
-        sessionId = undefined;
-        chatView.post({ type: 'reset', messages: [] });
-        approvals.panelReset();
+        show(undefined, []);
         break;
       case 'pickSession':
         await pickSession();
@@ -277,9 +281,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       chatView.post({ type: 'focusPrompt' });
     }),
     vscode.commands.registerCommand('openbolt.newChat', async () => {
-      sessionId = undefined;
-      chatView.post({ type: 'reset', messages: [] });
-        approvals.panelReset();
+      show(undefined, []);
       await chatView.reveal();
     }),
     vscode.commands.registerCommand('openbolt.stop', stop),
