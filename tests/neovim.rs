@@ -31,6 +31,8 @@ const LINT_FIXED: &str = "Fixing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\
 const FOLLOW: &str = "Following.\n\n<boltArtifact id=\"follow\" title=\"Follow\">\n<boltAction type=\"file\" filePath=\"follow-a.js\">\nexport const a = 'first file';\n</boltAction>\n<boltAction type=\"file\" filePath=\"follow-b.js\">\nexport const b = 'second file';\n</boltAction>\n</boltArtifact>\n\nFollowed.";
 const TOOL: &str = "Asking the server.\n\n<boltArtifact id=\"ask\" title=\"Ask\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"echo\">{\"message\": \"hello from Neovim\"}</boltAction>\n</boltArtifact>";
 const TOOL_DONE: &str = "The server echoed it.";
+const SUM: &str = "Adding.\n\n<boltArtifact id=\"sum\" title=\"Sum\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"get-sum\">{\"a\": 2, \"b\": 3}</boltAction>\n</boltArtifact>";
+const SUM_DONE: &str = "Summed.";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +57,8 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(FOLLOW),
             Reply::text(TOOL),
             Reply::text(TOOL_DONE),
+            Reply::text(SUM),
+            Reply::text(SUM_DONE),
         ],
     )
     .await;
@@ -105,7 +109,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("20 passed, 0 failed") && output.status.success(),
+        stdout.contains("21 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

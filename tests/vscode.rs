@@ -28,6 +28,8 @@ const KEYS: &str = "Keys first.\n\n<boltArtifact id=\"keys\" title=\"Keys\">\n<b
 const FOLLOW: &str = "Following.\n\n<boltArtifact id=\"follow\" title=\"Follow\">\n<boltAction type=\"file\" filePath=\"follow-a.js\">\nexport const a = 'first file';\n</boltAction>\n<boltAction type=\"file\" filePath=\"follow-b.js\">\nexport const b = 'second file';\n</boltAction>\n</boltArtifact>\n\nFollowed.";
 const TOOL: &str = "Asking the server.\n\n<boltArtifact id=\"ask\" title=\"Ask\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"echo\">{\"message\": \"hello from VS Code\"}</boltAction>\n</boltArtifact>";
 const TOOL_DONE: &str = "The server echoed it.";
+const SUM: &str = "Adding.\n\n<boltArtifact id=\"sum\" title=\"Sum\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"get-sum\">{\"a\": 2, \"b\": 3}</boltAction>\n</boltArtifact>";
+const SUM_DONE: &str = "Summed.";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,6 +61,8 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(FOLLOW),
             Reply::text(TOOL),
             Reply::text(TOOL_DONE),
+            Reply::text(SUM),
+            Reply::text(SUM_DONE),
         ],
     )
     .await;
@@ -109,7 +113,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("20 passed, 0 failed") && output.status.success(),
+        stdout.contains("21 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

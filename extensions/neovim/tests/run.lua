@@ -87,6 +87,8 @@ local options = {
     contextTokens = 40000,
     -- A real MCP server (npm's reference server), configured by the user: it starts unasked.
     mcpServers = { everything = { command = os.getenv('MCP_EVERYTHING'), args = { 'stdio' } } },
+    -- This one tool is called without asking.
+    mcpAllow = { 'everything/get-sum' },
   },
 }
 
@@ -549,6 +551,19 @@ test('an MCP tool call shows in place, and :OpenBoltMcp lists the server as read
   local listed = table.concat(vim.api.nvim_buf_get_lines(vim.fn.bufnr('openbolt://mcp'), 0, -1, false), '\n')
   assert(listed:find('ready, %d+ tools: .*echo'), listed)
   vim.cmd('bwipeout ' .. vim.fn.bufnr('openbolt://mcp'))
+end)
+
+test('settings.mcpAllow: an allowed tool is called without asking', function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  local asked = #questions
+  require('openbolt').chat('add two numbers')
+  wait_for('the sum', function()
+    return turn_ended('add two numbers') and not require('openbolt').busy()
+  end)
+  assert(chat_text():find('✓ tool everything · get-sum {"a":2,"b":3}', 1, true), chat_text():sub(-800))
+  assert(#questions == asked, 'asked: ' .. vim.inspect(questions[#questions]))
 end)
 
 test(':checkhealth openbolt finds the server', function()

@@ -90,6 +90,8 @@ fs.writeFileSync(
     'openbolt.preview.open': 'none',
     // A real MCP server (npm's reference server): the user's own configuration, so it starts unasked.
     'openbolt.mcpServers': { everything: { command: process.env.MCP_EVERYTHING, args: ['stdio'] } },
+    // This one tool is called without asking.
+    'openbolt.mcpAllow': ['everything/get-sum'],
   }),
 );
 fs.writeFileSync(path.join(home, 'config.yaml'), 'auth: none\n');
@@ -594,6 +596,17 @@ try {
     );
     await page.screenshot({ path: path.join(artifacts, 'mcp-servers.png') });
     await page.keyboard.press('Escape');
+  });
+
+  await test('openbolt.mcpAllow: an allowed tool is called without asking', async () => {
+    const frame = await chatFrame();
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'add two numbers');
+    await frame.press('#prompt', 'Enter');
+    // Nothing is clicked: had it asked, the turn would wait for an answer.
+    await waitFor('the tool card with its result', async () => frame.$('.action.status-complete:has-text("everything · get-sum")'));
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Summed.') && (await composerFree(frame)));
+    if (await page.$('.notification-toast:has-text("get-sum")')) throw new Error('a notification asked about the allowed tool');
   });
 
   await test('a session of 200 turns and 2,000 cards opens from the store, newest at the bottom, oldest there too', async () => {
