@@ -110,6 +110,8 @@ async fn an_edit_changes_one_line_and_a_failed_one_changes_nothing_and_tells_the
         text.contains("✓ edit src/ledger.js (+1 −1, exact)"),
         "{text}"
     );
+    // An edit is quick, like a file: only its end is shown, never a "running" line.
+    assert!(!text.contains("▸ edit"), "{text}");
     assert!(
         text.contains("✗ edit src/ledger.js — nothing was changed in src/ledger.js: block 1: the SEARCH text is not in the file"),
         "{text}"

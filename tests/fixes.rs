@@ -82,6 +82,18 @@ async fn a_broken_file_and_a_failing_command_are_fixed_in_one_round() {
         "{report}"
     );
     assert!(report.contains("| checking"), "{report}");
+    // Each failure is stated once: the list of the last actions gives statuses, the report the detail.
+    let message = support::last_user_message(&requests[1].body);
+    assert_eq!(
+        message.matches("exited with code 2").count(),
+        1,
+        "{message}"
+    );
+    assert_eq!(message.matches("| checking").count(), 1, "{message}");
+    assert!(
+        message.contains("- shell `echo checking; node -e 'process.exit(2)'`: failed\n"),
+        "{message}"
+    );
     assert_eq!(
         std::fs::read_to_string(project.path.join("src/total.js")).expect("file"),
         FIXED

@@ -111,6 +111,8 @@ pub struct TurnRequest {
     pub shell_timeout: Duration,
     /// How many automatic fix rounds may follow a turn with problems (0: none).
     pub auto_fix: u32,
+    /// The prompt is a fix round's report (set by the conversation itself).
+    pub fix_round: bool,
 }
 
 /// A finished turn: its reply's id and how it went.
@@ -457,10 +459,7 @@ impl Conversations {
                 .iter()
                 .filter(|update| {
                     update.status == crate::types::ActionStatus::Complete
-                        && matches!(
-                            update.kind,
-                            crate::types::ActionKind::File | crate::types::ActionKind::Edit
-                        )
+                        && crate::types::KindTraits::of(&update.kind).writes_file
                 })
                 .filter_map(|update| update.file_path.clone())
                 .collect();
@@ -494,11 +493,12 @@ impl Conversations {
                 problems: failures.len(),
             };
             request = TurnRequest {
-                prompt: fixes::report(&failures, next.round, rounds),
+                prompt: crate::voice::fix_report(&failures, next.round, rounds),
                 editor: self.front_end.editor(),
                 policy,
                 shell_timeout,
                 auto_fix: rounds,
+                fix_round: true,
             };
             fix = Some(next);
         }
@@ -566,14 +566,12 @@ impl Conversations {
                 sink.event(&event).await;
             }
         };
-        let turn = engine.run_turn(
-            session,
-            &request.prompt,
-            &request.editor,
-            runner,
-            events,
-            cancel,
-        );
+        let prompt = crate::engine::Prompt {
+            text: &request.prompt,
+            editor: &request.editor,
+            fix_round: request.fix_round,
+        };
+        let turn = engine.run_turn(session, prompt, runner, events, cancel);
         let (outcome, ()) = tokio::join!(turn, present);
         finish(conversation, recorder, message_id, &outcome, sink).await;
         outcome

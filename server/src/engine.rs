@@ -6,7 +6,6 @@
 
 pub mod context;
 pub mod history;
-pub mod prompt;
 
 use crate::actions::{PreviousContent, Runner, RunnerReport};
 use crate::project::ProjectMap;
@@ -15,8 +14,10 @@ use crate::provider::{
     ChatRequest, Message, Provider, ProviderError, Role, StopReason, StreamItem, Usage,
 };
 pub use crate::types::TurnEvent;
-use crate::types::{ActionKind, ActionStatus, ActionUpdate, Job};
+use crate::types::{ActionStatus, ActionUpdate, Job, KindTraits};
+use crate::voice::{self, system::Containment, system::Machine};
 use context::{Budget, EditorContext};
+use history::Kept;
 use openbolt_parser::{Event, Parser};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,7 +63,7 @@ impl TurnOutcome {
 /// A conversation: its messages, and what the last turn's actions did (told to the model next time).
 #[derive(Clone, Debug, Default)]
 pub struct Session {
-    pub messages: Vec<Message>,
+    pub messages: Vec<Kept>,
     pub last_results: Vec<ActionUpdate>,
     /// Files the session wrote or read (relative): the project map ranks them higher.
     pub touched: Vec<String>,
@@ -73,10 +74,7 @@ impl Session {
     pub fn touch(&mut self, actions: &[ActionUpdate]) {
         for update in actions {
             if update.status == ActionStatus::Complete
-                && matches!(
-                    update.kind,
-                    ActionKind::File | ActionKind::Edit | ActionKind::Read
-                )
+                && KindTraits::of(&update.kind).touches_file
                 && let Some(path) = &update.file_path
             {
                 let path = path.trim().trim_start_matches("./").to_owned();
@@ -121,12 +119,21 @@ pub struct Plan {
     pub input: usize,
 }
 
+/// What a turn is asked: the prompt, what the editor shows, and whether it is a fix round (its prompt
+/// is then the report of the previous round's problems).
+#[derive(Clone, Copy, Debug)]
+pub struct Prompt<'a> {
+    pub text: &'a str,
+    pub editor: &'a EditorContext,
+    pub fix_round: bool,
+}
+
 /// Runs turns against one provider in one workspace.
 #[derive(Debug)]
 pub struct Engine {
     provider: Arc<Provider>,
     workspace: PathBuf,
-    system_prompt: String,
+    machine: Machine,
     pub max_tokens: u32,
     pub budget: Budget,
     /// The user's `contextTokens`: the model's window, over what servers and the table say.
@@ -138,11 +145,10 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(provider: Arc<Provider>, workspace: PathBuf) -> Engine {
-        let system_prompt = prompt::system_prompt(&prompt::Machine::detect(), &workspace);
         Engine {
             provider,
             workspace,
-            system_prompt,
+            machine: Machine::detect(),
             max_tokens: 16_384,
             budget: Budget::default(),
             context_tokens: None,
@@ -155,12 +161,14 @@ impl Engine {
         &self.provider
     }
 
-    /// The system prompt of a turn: the workspace's, and the MCP tools the model may call (`tools`).
-    fn system(&self, tools: &str) -> String {
+    /// The system prompt of a turn: the machine, the workspace, what contains the commands, and the
+    /// MCP tools the model may call (`tools`). It changes only with them, so providers can cache it.
+    fn system(&self, tools: &str, containment: &Containment) -> String {
+        let prompt = voice::system::system_prompt(&self.machine, &self.workspace, containment);
         if tools.is_empty() {
-            self.system_prompt.clone()
+            prompt
         } else {
-            format!("{}\n\n{tools}", self.system_prompt)
+            format!("{prompt}\n\n{tools}")
         }
     }
 
@@ -197,19 +205,18 @@ impl Engine {
         &self,
         system: &str,
         session: &Session,
-        prompt: &str,
-        editor: &EditorContext,
+        prompt: Prompt<'_>,
         plan: Plan,
-    ) -> (Vec<Message>, context::Assembled) {
-        let mut tail = String::new();
-        let results = describe_results(&session.last_results);
-        if !results.is_empty() {
-            tail.push_str("\nWhat the actions of your previous reply did:\n");
-            tail.push_str(&results);
-        }
-        tail.push_str("\n<request>\n");
-        tail.push_str(prompt);
-        tail.push_str("\n</request>\n");
+    ) -> (Vec<Message>, Kept, context::Assembled) {
+        // A fix round's report states every failure: the list of the last actions gives statuses only.
+        let detail = if prompt.fix_round {
+            voice::Detail::StatusOnly
+        } else {
+            voice::Detail::Full
+        };
+        let mut tail = voice::previous_results(&session.last_results, detail);
+        tail.push_str(&voice::request(prompt.text));
+        let (editor, prompt) = (prompt.editor, prompt.text);
         let fixed = crate::tokens::estimate(system) + crate::tokens::estimate(&tail);
         let available = plan.input.saturating_sub(fixed);
         // The history may take half of what is left; the context gets the rest.
@@ -228,19 +235,20 @@ impl Engine {
             tokens: context_tokens,
         });
         let mut message = assembled.text.clone();
-        if !assembled.refused.is_empty() {
-            message.push_str("\nNot attached:\n");
-            for refused in &assembled.refused {
-                message.push_str(&format!("- {refused}\n"));
-            }
-        }
+        message.push_str(&voice::not_attached(&assembled.refused));
         message.push_str(&tail);
+        let kept = Kept {
+            message: Message {
+                role: Role::User,
+                content: message,
+            },
+            // Old, it keeps what its actions did and the request; the context goes.
+            short: Some(tail.trim_start().to_owned()),
+            answers: false,
+        };
         let mut messages = history;
-        messages.push(Message {
-            role: Role::User,
-            content: message,
-        });
-        (messages, assembled)
+        messages.push(kept.message.clone());
+        (messages, kept, assembled)
     }
 
     /// Runs one turn to its end. Events go to `events` as they happen; the session gains the user's
@@ -252,8 +260,7 @@ impl Engine {
     pub async fn run_turn(
         &self,
         session: &mut Session,
-        prompt: &str,
-        editor: &EditorContext,
+        prompt: Prompt<'_>,
         runner: &mut Runner,
         events: mpsc::Sender<TurnEvent>,
         cancel: CancellationToken,
@@ -282,19 +289,19 @@ impl Engine {
                     let _ = events.send(TurnEvent::Notice(failure)).await;
                 }
                 let budget = (window.tokens as usize / 10).min(MAX_TOOLS_TOKENS);
-                crate::mcp::describe_tools(&tools, budget)
+                voice::tools(&tools, budget)
             }
             None => String::new(),
         };
-        let system = self.system(&tools);
+        let system = self.system(&tools, &Containment::of(runner.sandbox().as_ref()));
         let mut shrink = 1;
         let mut plan = self.plan(window.tokens, shrink);
         // The context walks the workspace and reads files.
-        let (mut messages, assembled) =
-            crate::blocking(|| self.first_request(&system, session, prompt, editor, plan));
+        let (mut messages, first, assembled) =
+            crate::blocking(|| self.first_request(&system, session, prompt, plan));
         runner.saw_context(&assembled.shown);
-        // Where this turn's messages begin (after the fitted history).
-        let mut history_len = messages.len() - 1;
+        // This turn's messages, as history keeps them.
+        let mut said = vec![first];
         let mut outcome = TurnOutcome {
             status: TurnStatus::Complete,
             error: None,
@@ -307,7 +314,7 @@ impl Engine {
         let mut rounds = 0;
         loop {
             // Reads may fill what the request leaves of the input budget.
-            runner.read_tokens = plan
+            runner.answer_tokens = plan
                 .input
                 .saturating_sub(estimate_messages(&system, &messages));
             let (streamed, report) = self
@@ -332,11 +339,11 @@ impl Engine {
                     )))
                     .await;
                 outcome.usage += streamed.usage;
-                let (smaller, assembled) =
-                    crate::blocking(|| self.first_request(&system, session, prompt, editor, plan));
+                let (smaller, first, assembled) =
+                    crate::blocking(|| self.first_request(&system, session, prompt, plan));
                 runner.saw_context(&assembled.shown);
                 messages = smaller;
-                history_len = messages.len() - 1;
+                said = vec![first];
                 continue;
             }
             let mut error = streamed.error.clone();
@@ -357,20 +364,19 @@ impl Engine {
             let mut actions = streamed.unfinished;
             actions.extend(report.updates.iter().cloned());
             actions.sort_by_key(|update| update.action_id);
-            let reads = read_results(&actions, &report);
+            let answers = voice::answers(&actions, &report);
             outcome.actions.extend(actions);
             outcome.previous_contents.extend(report.previous_contents);
             if !streamed.reply.is_empty() {
-                messages.push(Message {
-                    role: Role::Assistant,
-                    content: streamed.reply,
-                });
+                let reply = Kept::plain(Role::Assistant, streamed.reply);
+                messages.push(reply.message.clone());
+                said.push(reply);
             }
             outcome.status = streamed.status;
             outcome.error = error;
-            if streamed.status != TurnStatus::Complete || reads.is_empty() {
+            let Some(answers) = answers.filter(|_| streamed.status == TurnStatus::Complete) else {
                 break;
-            }
+            };
             rounds += 1;
             if rounds > MAX_READ_ROUNDS {
                 outcome.status = TurnStatus::Failed;
@@ -379,15 +385,21 @@ impl Engine {
                 ));
                 break;
             }
-            messages.push(Message {
-                role: Role::User,
-                content: reads,
-            });
+            let answers = Kept {
+                message: Message {
+                    role: Role::User,
+                    content: answers.text,
+                },
+                short: Some(answers.short),
+                answers: true,
+            };
+            messages.push(answers.message.clone());
+            said.push(answers);
             // The next round's prose is a new paragraph, live as in the stored reply.
             let _ = events.send(TurnEvent::Text("\n\n".to_owned())).await;
         }
 
-        session.messages.extend(messages.drain(history_len..));
+        session.messages.extend(said);
         session.last_results = outcome.actions.clone();
         session.touch(&outcome.actions);
         if let Some(map) = &self.map {
@@ -547,7 +559,7 @@ impl Engine {
                     });
                     messages.push(Message {
                         role: Role::User,
-                        content: prompt::CONTINUE_PROMPT.to_owned(),
+                        content: voice::CONTINUE_PROMPT.to_owned(),
                     });
                 }
                 StopReason::MaxTokens => break Err(TurnEnd::TooLong),
@@ -668,63 +680,6 @@ fn merge_usage(total: &mut Usage, update: Usage) {
     total.cache_write_tokens = keep(total.cache_write_tokens, update.cache_write_tokens);
 }
 
-/// The message answering a round's read and tool actions: each file read and each tool's result, or
-/// why there is none.
-fn read_results(actions: &[ActionUpdate], report: &RunnerReport) -> String {
-    let mut files = String::new();
-    let mut tools = String::new();
-    for update in actions {
-        match update.kind {
-            ActionKind::Read => {
-                let path = update.file_path.as_deref().unwrap_or("(no filePath)");
-                match report.reads.iter().find(|(id, _)| *id == update.action_id) {
-                    Some((_, text)) => files.push_str(text),
-                    None => files.push_str(&format!(
-                        "<file path=\"{path}\" refused=\"{}\"/>\n",
-                        refusal(update, "not read")
-                    )),
-                }
-            }
-            ActionKind::Tool => match report.tools.iter().find(|(id, _)| *id == update.action_id) {
-                Some((_, text)) => tools.push_str(text),
-                None => tools.push_str(&format!(
-                    "<tool-result call=\"{}\" refused=\"{}\"/>\n",
-                    update
-                        .command
-                        .as_deref()
-                        .unwrap_or("tool")
-                        .replace('"', "'"),
-                    refusal(update, "not called")
-                )),
-            },
-            _ => {}
-        }
-    }
-    if files.is_empty() && tools.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from(history::READ_RESULTS_TAG);
-    if !files.is_empty() {
-        out.push_str("\nThe files you asked to read, as they are now:\n");
-        out.push_str(&files);
-    }
-    if !tools.is_empty() {
-        out.push_str("\nThe results of the tools you called:\n");
-        out.push_str(&tools);
-    }
-    out.push_str("\nContinue with the request. Read more only if you must; do not repeat what you already wrote.\n");
-    out
-}
-
-/// Why an action gave the model nothing, for an attribute.
-fn refusal(update: &ActionUpdate, otherwise: &str) -> String {
-    update
-        .error
-        .as_deref()
-        .unwrap_or(otherwise)
-        .replace('"', "'")
-}
-
 /// The most the list of MCP tools takes of the system prompt (and never more than a tenth of the window).
 const MAX_TOOLS_TOKENS: usize = 4_000;
 
@@ -745,30 +700,4 @@ fn too_long_message(sent: usize, window: ContextWindow, error: &str) -> String {
         "the model sent no reply ({error}): the prompt, about {sent} tokens, is most likely longer than the context window the server runs with ({} tokens, from {source}); set contextTokens to the server's real window (for llama.cpp, its --ctx-size)",
         window.tokens
     )
-}
-
-/// The last turn's action results, for the model: what failed or was skipped, and why.
-fn describe_results(updates: &[ActionUpdate]) -> String {
-    let mut out = String::new();
-    for update in updates {
-        let what = update.describe();
-        out.push_str(&format!("- {what}: {}", update.status.as_str()));
-        if let Some(code) = update.exit_code {
-            out.push_str(&format!(" (exit code {code})"));
-        }
-        if let Some(error) = &update.error {
-            out.push_str(&format!(" — {error}"));
-        }
-        out.push('\n');
-        if let Some(tail) = update.output_tail.as_deref().map(str::trim_end)
-            && !tail.is_empty()
-        {
-            out.push_str("  Its last output:\n  ```\n");
-            for line in tail.lines() {
-                out.push_str(&format!("  {line}\n"));
-            }
-            out.push_str("  ```\n");
-        }
-    }
-    out
 }

@@ -15,6 +15,7 @@ pub mod store;
 pub mod terminal;
 pub mod tokens;
 pub mod types;
+pub mod voice;
 
 /// Runs blocking work (the file system, SQLite) without stalling the async threads: on a multi-thread
 /// runtime the worker hands its other tasks on while this runs.
@@ -62,6 +63,7 @@ mod layers {
         "store",
         "conversation",
         "mcp",
+        "voice",
     ];
 
     /// Each module and the modules it may use. `openbolt-parser` is below them all.
@@ -78,11 +80,12 @@ mod layers {
             "actions",
             &["types", "secrets", "tokens", "sandbox", "terminal", "mcp"],
         ),
+        ("voice", &["types", "tokens", "sandbox", "mcp", "actions"]),
         ("project", &["secrets", "tokens", "actions"]),
         (
             "engine",
             &[
-                "types", "secrets", "tokens", "provider", "actions", "project", "mcp",
+                "types", "secrets", "tokens", "provider", "actions", "project", "mcp", "voice",
             ],
         ),
         (
@@ -93,7 +96,7 @@ mod layers {
             "conversation",
             &[
                 "types", "secrets", "tokens", "sandbox", "config", "provider", "terminal",
-                "actions", "project", "engine", "store", "mcp",
+                "actions", "project", "engine", "store", "mcp", "voice",
             ],
         ),
         ("cli", FRONT_END),

@@ -1,5 +1,6 @@
-//! The words every layer shares: an action's status and its updates, a closed action ready to run, and
-//! what a turn reports while it runs. A leaf: it depends on the parser's types only.
+//! The words every layer shares: an action's status and its updates, a closed action ready to run, what
+//! a turn reports while it runs, and the table of what each action kind is. A leaf: it depends on the
+//! parser's types only.
 
 use openbolt_parser::ActionInfo;
 pub use openbolt_parser::ActionKind;
@@ -120,6 +121,12 @@ impl ActionUpdate {
         self
     }
 
+    /// The update of an action the user's Stop ended.
+    pub fn stopped(self) -> ActionUpdate {
+        self.with_error("the turn was stopped")
+            .status(ActionStatus::Aborted)
+    }
+
     pub fn status(mut self, status: ActionStatus) -> ActionUpdate {
         self.status = status;
         self
@@ -184,5 +191,134 @@ mod kind_name {
     ) -> Result<ActionKind, D::Error> {
         let name = <String as serde::Deserialize>::deserialize(deserializer)?;
         Ok(ActionKind::from_attribute(&name))
+    }
+}
+
+/// What an action kind is, as every layer needs to know it: one row of [`KindTraits::of`] per kind, so
+/// that a new kind is one row here (and one module in `actions/`), never a case added to lists spread
+/// over the engine, the conversation, the fix rounds, the history and the front ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindTraits {
+    /// Changes a workspace file: its syntax is checked, the editor is asked for its errors, a reverted
+    /// turn restores it.
+    pub writes_file: bool,
+    /// Runs a command in a terminal: awaited to its exit (`shell`), or left running (`start`).
+    pub terminal: Option<Lifetime>,
+    /// Asks the user before it runs (unless a rule or an earlier "always" allows it).
+    pub asks_first: bool,
+    /// Answered within the turn: the round ends and a follow-up request carries the answer.
+    pub answers_in_turn: bool,
+    /// Counts as a file the session touched (the project map ranks it higher).
+    pub touches_file: bool,
+    /// A failure skips the rest of its artifact (later actions depend on a command's effect).
+    pub failure_stops_artifact: bool,
+    /// A failure is a problem of the turn, for a fix round.
+    pub failure_is_problem: bool,
+    /// What a card and a status line name: its path, its command, or its call.
+    pub label: Label,
+    /// A status line says when it starts running (quick ones show only their end).
+    pub shows_running: bool,
+    /// How it is shortened when old history must fit the window.
+    pub in_history: InHistory,
+}
+
+/// How long a terminal action's process lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Awaited to its exit (with a timeout); its exit decides the action.
+    Exit,
+    /// A dev server: left running; its end, later, is the action's final status.
+    Kept,
+}
+
+/// What names an action on a card, a status line and in a fix report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Label {
+    /// `filePath`.
+    Path,
+    /// The command (the action's content).
+    Command,
+    /// An MCP call: `server · tool {arguments}`.
+    Call,
+}
+
+/// What a closed action of an old reply becomes when history is shortened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InHistory {
+    /// A whole file: its path and how many lines it has.
+    Lines,
+    /// SEARCH/REPLACE blocks: the path and how many lines they changed.
+    Changed,
+    /// Its path alone (what it showed came back in another message).
+    Named,
+    /// Its content as written (a command is short).
+    Verbatim,
+}
+
+impl KindTraits {
+    /// The row of `kind`.
+    pub const fn of(kind: &ActionKind) -> KindTraits {
+        const QUIET: KindTraits = KindTraits {
+            writes_file: false,
+            terminal: None,
+            asks_first: false,
+            answers_in_turn: false,
+            touches_file: false,
+            failure_stops_artifact: false,
+            failure_is_problem: false,
+            label: Label::Path,
+            shows_running: false,
+            in_history: InHistory::Verbatim,
+        };
+        match kind {
+            ActionKind::File => KindTraits {
+                writes_file: true,
+                touches_file: true,
+                failure_is_problem: true,
+                in_history: InHistory::Lines,
+                ..QUIET
+            },
+            ActionKind::Edit => KindTraits {
+                writes_file: true,
+                touches_file: true,
+                failure_is_problem: true,
+                in_history: InHistory::Changed,
+                ..QUIET
+            },
+            ActionKind::Read => KindTraits {
+                answers_in_turn: true,
+                touches_file: true,
+                failure_is_problem: true,
+                in_history: InHistory::Named,
+                ..QUIET
+            },
+            ActionKind::Shell => KindTraits {
+                terminal: Some(Lifetime::Exit),
+                asks_first: true,
+                failure_stops_artifact: true,
+                failure_is_problem: true,
+                label: Label::Command,
+                shows_running: true,
+                ..QUIET
+            },
+            // A dev server's failures are found by watching it after the turn (`conversation::fixes`).
+            ActionKind::Start => KindTraits {
+                terminal: Some(Lifetime::Kept),
+                asks_first: true,
+                label: Label::Command,
+                shows_running: true,
+                ..QUIET
+            },
+            // A failed call was answered within the turn (the model read the error and went on): a fix
+            // round would state it a second time.
+            ActionKind::Tool => KindTraits {
+                asks_first: true,
+                answers_in_turn: true,
+                label: Label::Call,
+                shows_running: true,
+                ..QUIET
+            },
+            ActionKind::Other(_) => QUIET,
+        }
     }
 }

@@ -15,7 +15,9 @@
 //! so far; if one fails, nothing is applied and the reason shows the closest region of the file with line
 //! numbers. Replaced lines take the file's line ending (a CRLF file stays CRLF).
 
+use super::{Runner, RunnerReport};
 use std::fmt::Write as _;
+use std::path::Path;
 
 /// One SEARCH/REPLACE block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -433,6 +435,48 @@ pub fn placeholder(content: &str) -> Option<&str> {
         WORDS.iter().any(|word| comment.contains(word))
             && (elided || comment.contains("rest of the") || comment.contains("existing code"))
     })
+}
+
+impl Runner {
+    /// An edit action: its blocks applied to the file as the user sees it (the editor's buffer when
+    /// open, the user's unsaved changes elsewhere kept), all or none.
+    pub(super) async fn edit(
+        &mut self,
+        path: &Path,
+        relative: &str,
+        body: &str,
+        report: &mut RunnerReport,
+    ) -> Result<(Option<String>, String), String> {
+        let Some(current) = crate::blocking(|| self.writer.current(path)) else {
+            return Err(format!(
+                "{relative} does not exist: an edit changes an existing file (create one with a file action)"
+            ));
+        };
+        if current[..current.len().min(8192)].contains(&0) {
+            return Err(format!("{relative} is a binary file"));
+        }
+        let before =
+            String::from_utf8(current).map_err(|_| format!("{relative} is not UTF-8 text"))?;
+        let blocks = parse_blocks(body)?;
+        // Matching (and, when it fails, finding the closest lines) reads the whole file.
+        let applied = crate::blocking(|| apply(&before, &blocks))
+            .map_err(|reason| format!("nothing was changed in {relative}: {reason}"))?;
+        Self::remember_previous(path, Some(before.as_bytes()), report);
+        let note = self
+            .writer
+            .edit(path, &before, &applied.text)
+            .await
+            .map_err(|error| format!("cannot edit {relative}: {error}"))?;
+        // Whoever saw the file whole before the edit knows it after.
+        if self.seen.has_seen(path, before.as_bytes()) {
+            self.seen.saw(path, applied.text.as_bytes());
+        }
+        let mut summary = applied.summary();
+        if let Some(note) = note {
+            summary.push_str(&format!("; {note}"));
+        }
+        Ok((Some(summary), applied.text))
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,12 @@
-//! Read actions: a file's current text for the model, numbered when long, in line ranges within a
-//! budget.
+//! `read` actions: a file's current text for the model, numbered when long, in line ranges within a
+//! budget — the file as the user sees it (the editor's buffer when open), through the same workspace
+//! gate as writes; secrets are refused. Answered within the turn as a typed [`Shown`] (the voice module
+//! renders it).
 
+use super::{ActionStatus, ActionUpdate, Answer, Job, Runner, RunnerReport, files};
 use crate::tokens;
 use std::fmt::Write as _;
+use std::path::Path;
 
 /// Files longer than this many lines are shown with line numbers.
 const NUMBERED_FROM: usize = 60;
@@ -27,23 +31,48 @@ pub fn parse_lines(spec: &str) -> Result<(usize, Option<usize>), String> {
     Ok((start, end))
 }
 
-/// A read as the model is shown it.
+/// What a read shows the model of a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rendered {
-    pub text: String,
-    /// For people: `412 lines`, `lines 120-240 of 412`.
-    pub summary: String,
+pub struct Shown {
+    /// The path as the model wrote it (trimmed).
+    pub path: String,
+    /// The file's line count.
+    pub total: usize,
+    /// The first and last line shown (1-based; `last` < `first` when nothing was).
+    pub first: usize,
+    pub last: usize,
+    /// The line the model may read on from, when the budget cut the range short.
+    pub read_on: Option<usize>,
+    /// The lines, numbered (`120│ …`) when the file is long or a range was asked for.
+    pub body: String,
     /// Every line was shown.
     pub whole: bool,
 }
 
+impl Shown {
+    /// For people: `412 lines`, `lines 120-240 of 412`, `empty`.
+    pub fn summary(&self) -> String {
+        if self.whole {
+            format!(
+                "{} line{}",
+                self.total,
+                if self.total == 1 { "" } else { "s" }
+            )
+        } else if self.total == 0 {
+            "empty".to_owned()
+        } else {
+            format!("lines {}-{} of {}", self.first, self.last, self.total)
+        }
+    }
+}
+
 /// What the model is shown of `content`, in `budget` tokens.
-pub fn render(
+pub fn show(
     path: &str,
     content: &str,
     range: Option<(usize, Option<usize>)>,
     budget: usize,
-) -> Rendered {
+) -> Shown {
     let lines: Vec<&str> = content.lines().collect();
     let total = lines.len();
     let (first, last) = match range {
@@ -81,32 +110,59 @@ pub fn render(
         body.push_str(&piece);
         shown_last = number;
     }
-    let whole = first == 1 && shown_last == total && !cut_line;
-    let summary = if whole {
-        format!("{total} line{}", if total == 1 { "" } else { "s" })
-    } else if total == 0 {
-        "empty".to_owned()
-    } else {
-        format!("lines {first}-{shown_last} of {total}")
-    };
-    let mut text = if whole {
-        format!("<file path=\"{path}\" lines=\"{total}\">\n")
-    } else {
-        format!("<file path=\"{path}\" shown=\"{first}-{shown_last}\" of=\"{total}\">\n")
-    };
-    text.push_str(&body);
-    if shown_last < last {
-        let _ = writeln!(
-            text,
-            "(cut to fit: read on with <boltAction type=\"read\" filePath=\"{path}\" lines=\"{}-{total}\"/>)",
-            shown_last + 1
-        );
+    Shown {
+        path: path.to_owned(),
+        total,
+        first,
+        last: shown_last,
+        read_on: (shown_last < last).then_some(shown_last + 1),
+        body,
+        whole: first == 1 && shown_last == total && !cut_line,
     }
-    text.push_str("</file>\n");
-    Rendered {
-        text,
-        summary,
-        whole,
+}
+
+impl Runner {
+    /// A `read` action, run: its [`Shown`] kept for the follow-up request.
+    pub(super) fn run_read(
+        &mut self,
+        job: &Job,
+        update: ActionUpdate,
+        report: &mut RunnerReport,
+    ) -> ActionUpdate {
+        match self.read(job) {
+            Ok(shown) => {
+                let mut update = update.status(ActionStatus::Complete);
+                update.summary = Some(shown.summary());
+                self.answered(job, Answer::Read(shown), report);
+                update
+            }
+            Err(reason) => update.with_error(reason).status(ActionStatus::Failed),
+        }
+    }
+
+    fn read(&mut self, job: &Job) -> Result<Shown, String> {
+        let Some(relative) = job.action.file_path.as_deref() else {
+            return Err("the read action has no filePath".to_owned());
+        };
+        let path = files::resolve_in_workspace(&self.root, relative)
+            .map_err(|error| format!("refused: {error}"))?;
+        if crate::secrets::is_secret(Path::new(relative.trim())) {
+            return Err(format!(
+                "refused: {relative} holds secrets, which are never sent to the model"
+            ));
+        }
+        let range = job.action.lines.as_deref().map(parse_lines).transpose()?;
+        let bytes = crate::blocking(|| self.writer.current(&path))
+            .ok_or_else(|| format!("{relative} does not exist"))?;
+        if bytes[..bytes.len().min(8192)].contains(&0) {
+            return Err(format!("{relative} is a binary file"));
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let shown = show(relative.trim(), &text, range, self.answer_allowance());
+        if shown.whole {
+            self.seen.saw(&path, &bytes);
+        }
+        Ok(shown)
     }
 }
 
@@ -127,44 +183,38 @@ mod tests {
     #[test]
     fn long_files_are_numbered_and_cut_to_the_budget() {
         let content: String = (1..=412).map(|n| format!("let v{n} = {n};\n")).collect();
-        let Rendered {
-            text,
-            summary,
-            whole,
-        } = render("src/big.js", &content, None, 100_000);
-        assert_eq!(summary, "412 lines");
-        assert!(whole);
-        assert!(text.contains("  1│ let v1 = 1;\n") && text.contains("412│ let v412 = 412;\n"));
-
-        let Rendered { text, summary, .. } =
-            render("src/big.js", &content, Some((120, Some(240))), 100_000);
-        assert_eq!(summary, "lines 120-240 of 412");
+        let shown = show("src/big.js", &content, None, 100_000);
+        assert_eq!(shown.summary(), "412 lines");
+        assert!(shown.whole);
         assert!(
-            text.starts_with(
-                "<file path=\"src/big.js\" shown=\"120-240\" of=\"412\">\n120│ let v120"
-            )
+            shown.body.contains("  1│ let v1 = 1;\n")
+                && shown.body.contains("412│ let v412 = 412;\n")
         );
 
-        let Rendered {
-            text,
-            summary,
-            whole,
-        } = render("src/big.js", &content, None, 200);
-        assert!(summary.starts_with("lines 1-") && !whole, "{summary}");
-        assert!(
-            text.contains(
-                "read on with <boltAction type=\"read\" filePath=\"src/big.js\" lines=\""
-            )
-        );
-        assert!(tokens::estimate(&text) < 300);
+        let shown = show("src/big.js", &content, Some((120, Some(240))), 100_000);
+        assert_eq!(shown.summary(), "lines 120-240 of 412");
+        assert!(shown.body.starts_with("120│ let v120"));
+        assert_eq!(shown.read_on, None);
 
-        let text = render("a.txt", "short\n", None, 100).text;
-        assert_eq!(text, "<file path=\"a.txt\" lines=\"1\">\nshort\n</file>\n");
+        let shown = show("src/big.js", &content, None, 200);
+        assert!(
+            shown.summary().starts_with("lines 1-") && !shown.whole,
+            "{}",
+            shown.summary()
+        );
+        assert_eq!(shown.read_on, Some(shown.last + 1));
+        assert!(tokens::estimate(&shown.body) < 300);
+
+        let shown = show("a.txt", "short\n", None, 100);
+        assert_eq!(
+            (shown.body.as_str(), shown.total, shown.whole),
+            ("short\n", 1, true)
+        );
 
         // One line over the whole budget: its start, and not whole.
         let bundle = format!("{}\n", "var a=1;".repeat(20_000));
-        let read = render("dist/bundle.js", &bundle, None, 300);
+        let read = show("dist/bundle.js", &bundle, None, 300);
         assert!(!read.whole);
-        assert!(tokens::estimate(&read.text) < 400, "{}", read.text.len());
+        assert!(tokens::estimate(&read.body) < 400, "{}", read.body.len());
     }
 }

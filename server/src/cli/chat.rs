@@ -14,7 +14,7 @@ use crate::project::ProjectMap;
 use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
-use crate::types::{ActionKind, ActionStatus, ActionUpdate, TurnEvent};
+use crate::types::{ActionStatus, ActionUpdate, KindTraits, TurnEvent};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use std::io::{IsTerminal, Write};
@@ -375,6 +375,7 @@ impl Chat<'_> {
             policy: self.policy.clone(),
             shell_timeout: self.shell_timeout,
             auto_fix: self.auto_fix,
+            fix_round: false,
         };
         // The turn's events come through a channel, shown after the terminals' events that were
         // already there: a command's output is sent before its end is known, and shows first.
@@ -754,7 +755,7 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
     match update.status {
         // The question itself is the approver's.
         ActionStatus::Pending | ActionStatus::Approval => None,
-        ActionStatus::Running if matches!(update.kind, ActionKind::File | ActionKind::Read) => None,
+        ActionStatus::Running if !KindTraits::of(&update.kind).shows_running => None,
         ActionStatus::Running => Some(format!("  ▸ {what}")),
         ActionStatus::Complete => {
             let mut line = format!("  ✓ {what}{exit}");

@@ -1,22 +1,14 @@
-//! What went wrong in a turn, gathered when its actions are done, and the report a fix round sends the
-//! model: syntax errors in files it wrote (with the lines around them), failed commands (exit code and
-//! output tail), a dev server that exits or prints an error soon after it starts, edits that did not
-//! match, reads that were refused.
+//! What went wrong in a turn, gathered when its actions are done, as typed problems (`crate::voice`
+//! states them to the model): syntax errors in files it wrote (with the lines around them), failed
+//! actions of the kinds whose failures are problems (a command's exit code and output tail, an edit that
+//! did not match, a refused read, a failed tool call), a dev server that exits or prints an error soon
+//! after it starts, a preview answering 5xx.
 
 use crate::terminal::Terminals;
-use crate::types::{ActionKind, ActionStatus, ActionUpdate};
-use std::fmt::Write as _;
+use crate::types::{ActionStatus, ActionUpdate, KindTraits, Lifetime};
+use crate::voice::{Problem, lines_around};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// One problem of a turn.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    /// What stays the same when the same problem comes back (to see a round that made no progress).
-    pub key: String,
-    /// For the model: what failed, where, and the relevant lines.
-    pub report: String,
-}
 
 /// An error the editor's own tools report in a file the turn wrote (new since the turn began).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,30 +20,20 @@ pub struct EditorError {
     pub source: Option<String>,
 }
 
-/// The editor's errors as failures, with the lines around them.
-pub fn editor_failures(errors: &[EditorError], root: &Path) -> Vec<Failure> {
+/// The editor's errors as problems, with the lines around them.
+pub fn editor_failures(errors: &[EditorError], root: &Path) -> Vec<Problem> {
     errors
         .iter()
         .take(10)
         .map(|error| {
             let text = std::fs::read_to_string(root.join(&error.file_path)).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
             let line = error.line as usize;
-            let source = error
-                .source
-                .as_deref()
-                .map(|source| format!(" ({source})"))
-                .unwrap_or_default();
-            let mut report = format!(
-                "{}:{}: {}{source}\n",
-                error.file_path,
-                line + 1,
-                error.message
-            );
-            push_lines_around(&mut report, &lines, line);
-            Failure {
-                key: format!("editor {}:{} {}", error.file_path, line + 1, error.message),
-                report,
+            Problem::Editor {
+                path: error.file_path.clone(),
+                line,
+                message: error.message.clone(),
+                source: error.source.clone(),
+                around: lines_around(&text, line),
             }
         })
         .collect()
@@ -75,89 +57,46 @@ const ERROR_MARKERS: [&str; 9] = [
 
 /// The problems of a turn's actions. `root` is the canonical workspace; `terminals` lets dev servers
 /// started by the turn be watched for [`DEV_SERVER_SETTLE`].
-pub async fn gather(actions: &[ActionUpdate], root: &Path, terminals: &Terminals) -> Vec<Failure> {
-    let mut failures = Vec::new();
+pub async fn gather(actions: &[ActionUpdate], root: &Path, terminals: &Terminals) -> Vec<Problem> {
+    let mut problems = Vec::new();
     for update in actions {
-        let path = update.file_path.as_deref().unwrap_or("");
-        match (&update.kind, update.status) {
-            (ActionKind::File | ActionKind::Edit, ActionStatus::Complete) => {
+        let traits = KindTraits::of(&update.kind);
+        match update.status {
+            ActionStatus::Complete if traits.writes_file => {
+                let path = update.file_path.as_deref().unwrap_or("");
                 let text = std::fs::read_to_string(root.join(path)).unwrap_or_default();
-                let lines: Vec<&str> = text.lines().collect();
                 for diagnostic in update.diagnostics.iter().take(5) {
                     let line = diagnostic.line as usize;
-                    let mut report = format!(
-                        "{path}:{}:{}: {}\n",
-                        line + 1,
-                        diagnostic.column + 1,
-                        diagnostic.message
-                    );
-                    push_lines_around(&mut report, &lines, line);
-                    failures.push(Failure {
-                        key: format!("syntax {path}:{} {}", line + 1, diagnostic.message),
-                        report,
+                    problems.push(Problem::Syntax {
+                        path: path.to_owned(),
+                        line,
+                        column: diagnostic.column as usize,
+                        message: diagnostic.message.clone(),
+                        around: lines_around(&text, line),
                     });
                 }
             }
-            (ActionKind::Edit | ActionKind::File | ActionKind::Read, ActionStatus::Failed) => {
-                let error = update.error.as_deref().unwrap_or("failed");
-                failures.push(Failure {
-                    key: format!("{} {path} {error}", update.kind.as_str()),
-                    report: format!("{} {path} failed: {error}\n", update.kind.as_str()),
-                });
-            }
-            (ActionKind::Shell, ActionStatus::Failed) => {
-                let command = update.command.as_deref().unwrap_or("");
-                let mut report = format!(
-                    "the command `{command}` failed{}",
-                    update
-                        .error
-                        .as_deref()
-                        .map(|error| format!(": {error}"))
-                        .unwrap_or_default()
-                );
-                report.push('\n');
-                if let Some(tail) = update.output_tail.as_deref().map(str::trim_end)
-                    && !tail.is_empty()
-                {
-                    report.push_str("  its last output:\n");
-                    for line in last_lines(tail, 30) {
-                        let _ = writeln!(report, "  | {line}");
-                    }
-                }
-                failures.push(Failure {
-                    key: format!("shell `{command}` {:?}", update.exit_code),
-                    report,
-                });
+            ActionStatus::Failed if traits.failure_is_problem => {
+                problems.push(Problem::failed(update));
             }
             _ => {}
         }
     }
     let servers: Vec<&ActionUpdate> = actions
         .iter()
-        .filter(|update| update.kind == ActionKind::Start && update.terminal_id.is_some())
+        .filter(|update| {
+            KindTraits::of(&update.kind).terminal == Some(Lifetime::Kept)
+                && update.terminal_id.is_some()
+        })
         .collect();
     if !servers.is_empty() {
-        failures.extend(watch_servers(&servers, terminals).await);
+        problems.extend(watch_servers(&servers, terminals).await);
     }
-    failures
-}
-
-/// The lines two before to two after `line` (0-based), numbered as editors count.
-fn push_lines_around(report: &mut String, lines: &[&str], line: usize) {
-    let from = line.saturating_sub(2);
-    let to = (line + 3).min(lines.len());
-    for (number, text) in lines.iter().enumerate().take(to).skip(from) {
-        let _ = writeln!(report, "  {:>5}│ {text}", number + 1);
-    }
-}
-
-fn last_lines(text: &str, count: usize) -> Vec<&str> {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(count)..].to_vec()
+    problems
 }
 
 /// Dev servers the turn started: one that exits, or prints an error, within the settle time fails.
-async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<Failure> {
+async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<Problem> {
     let deadline = Instant::now() + DEV_SERVER_SETTLE;
     loop {
         let mut failures = Vec::new();
@@ -177,24 +116,10 @@ async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<
             let exited = info.as_ref().is_some_and(|info| !info.running);
             let error = ERROR_MARKERS.iter().any(|marker| tail.contains(marker));
             if exited || error {
-                let what = if exited {
-                    format!(
-                        "the dev server `{command}` exited (code {}) right after it started",
-                        info.and_then(|info| info.exit_code).unwrap_or(-1)
-                    )
-                } else {
-                    format!("the dev server `{command}` printed an error right after it started")
-                };
-                let mut report = format!("{what}\n  its last output:\n");
-                for line in last_lines(tail.trim_end(), 30) {
-                    let _ = writeln!(report, "  | {line}");
-                }
-                failures.push(Failure {
-                    key: format!(
-                        "server `{command}` {}",
-                        if exited { "exited" } else { "error" }
-                    ),
-                    report,
+                failures.push(Problem::Server {
+                    command: command.to_owned(),
+                    exit_code: exited.then(|| info.and_then(|info| info.exit_code).unwrap_or(-1)),
+                    output: tail,
                 });
             }
         }
@@ -210,7 +135,7 @@ async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<
 }
 
 /// Servers still running after the settle time: a preview URL they printed that answers 5xx fails.
-async fn preview_errors(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<Failure> {
+async fn preview_errors(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<Problem> {
     crate::install_crypto_provider();
     let Ok(client) = reqwest::Client::builder()
         .no_proxy()
@@ -240,38 +165,15 @@ async fn preview_errors(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec
         let status = response.status().as_u16();
         if status >= 500 {
             let body = response.text().await.unwrap_or_default();
-            let mut report = format!("the preview {url} answers HTTP {status}\n");
-            for line in last_lines(body.trim_end(), 20) {
-                let _ = writeln!(report, "  | {line}");
-            }
-            failures.push(Failure {
-                key: format!("preview {status}"),
-                report,
-            });
+            failures.push(Problem::Preview { url, status, body });
         }
     }
     failures
 }
 
-/// The message of a fix round: the problems, numbered, and what to do.
-pub fn report(failures: &[Failure], round: u32, rounds: u32) -> String {
-    let mut out = format!(
-        "Your last changes have {} problem{} (automatic fix round {round} of {rounds}). Fix what is wrong, with edits; do not rewrite what works, and do not start over.\n\n",
-        failures.len(),
-        if failures.len() == 1 { "" } else { "s" }
-    );
-    for (index, failure) in failures.iter().enumerate() {
-        let _ = write!(out, "{}. {}", index + 1, failure.report);
-        if !failure.report.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// The keys of `failures`, sorted: two rounds with the same keys made no progress.
-pub fn keys(failures: &[Failure]) -> Vec<String> {
-    let mut keys: Vec<String> = failures.iter().map(|failure| failure.key.clone()).collect();
+/// The keys of `problems`, sorted: two rounds with the same keys made no progress.
+pub fn keys(problems: &[Problem]) -> Vec<String> {
+    let mut keys: Vec<String> = problems.iter().map(Problem::key).collect();
     keys.sort();
     keys.dedup();
     keys
@@ -280,7 +182,7 @@ pub fn keys(failures: &[Failure]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Diagnostic;
+    use crate::types::{ActionKind, Diagnostic};
     use openbolt_parser::ActionInfo;
 
     fn update(
@@ -344,7 +246,7 @@ mod tests {
         );
         let failures = gather(&[written, command, clean], directory.path(), &terminals).await;
         assert_eq!(failures.len(), 2, "{failures:?}");
-        let message = report(&failures, 1, 3);
+        let message = crate::voice::fix_report(&failures, 1, 3);
         assert!(
             message.contains("2 problems (automatic fix round 1 of 3)"),
             "{message}"
@@ -355,5 +257,27 @@ mod tests {
             keys(&failures),
             keys(&failures.iter().rev().cloned().collect::<Vec<_>>())
         );
+    }
+
+    #[tokio::test]
+    async fn a_tool_call_answered_within_the_turn_is_no_problem_for_a_fix_round() {
+        let mut failed = update(
+            ActionKind::Tool,
+            None,
+            Some("everything · echo {}"),
+            ActionStatus::Failed,
+        );
+        failed.error = Some("the tool failed: boom".into());
+        let mut command = update(ActionKind::Shell, None, Some("false"), ActionStatus::Failed);
+        command.exit_code = Some(1);
+        let (terminals_events, _receiver) = tokio::sync::mpsc::channel(4);
+        let terminals = Terminals::new(
+            crate::terminal::TerminalOptions::default(),
+            terminals_events,
+        );
+        let directory = tempfile::tempdir().expect("dir");
+        let problems = gather(&[failed, command], directory.path(), &terminals).await;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key(), "shell `false` Some(1)");
     }
 }

@@ -1,44 +1,69 @@
 //! The conversation so far, fitted to a token budget: the oldest turns are shortened first (a prompt
-//! loses the workspace context it carried, a reply its file bodies, read results their files), then
-//! dropped; the last exchange is never touched.
+//! loses the workspace context it carried, a reply its file bodies and edit blocks, answers their
+//! files), then dropped; the last exchange is never touched unless nothing else is left.
+//!
+//! Each message is kept with what it becomes when shortened ([`Kept`]), decided when it was made — the
+//! text is never searched for the markers that built it.
 
 use crate::provider::{Message, Role};
 use crate::tokens;
-use openbolt_parser::{ActionKind, Event, Parser};
-use std::fmt::Write as _;
 
-/// Marks a message that carries files the model asked to read (shortened to their names later).
-pub const READ_RESULTS_TAG: &str = "<read-results>";
+/// A message of the conversation as history keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub message: Message,
+    /// Its short form; `None` for a reply (shortened by [`crate::voice::short_reply`]) and for a
+    /// prompt that carried nothing but itself.
+    pub short: Option<String>,
+    /// It answers the reply before it (a look-up round), rather than beginning an exchange.
+    pub answers: bool,
+}
 
-/// Where the request starts in a user message the engine built (context before it is dropped when
-/// the turn is shortened).
-const REQUEST_MARKERS: [&str; 2] = [
-    "\nWhat the actions of your previous reply did:",
-    "\n<request>",
-];
+impl Kept {
+    /// A message kept whole, and shortened as its role's default.
+    pub fn plain(role: Role, content: String) -> Kept {
+        Kept {
+            message: Message { role, content },
+            short: None,
+            answers: false,
+        }
+    }
+
+    fn shortened(&self) -> String {
+        match (&self.short, self.message.role) {
+            (Some(short), _) => short.clone(),
+            (None, Role::Assistant) => crate::voice::short_reply(&self.message.content),
+            (None, Role::User) => self.message.content.clone(),
+        }
+    }
+}
 
 /// The estimated tokens of `messages` (each message's text and a few for its framing).
 pub fn cost(messages: &[Message]) -> usize {
-    messages
-        .iter()
-        .map(|message| tokens::estimate(&message.content) + 4)
-        .sum()
+    messages.iter().map(message_cost).sum()
 }
 
-/// The conversation so far (`messages`, without the new prompt) cut to about `budget` tokens. The last
-/// exchange — the last prompt and everything after it — is kept whole unless nothing else is left to
-/// cut (a window too small for it): then it is shortened too.
-pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
-    let mut fitted: Vec<Message> = messages.to_vec();
-    let keep_from = last_exchange_start(&fitted);
-    if cost(&fitted) <= budget {
+fn message_cost(message: &Message) -> usize {
+    tokens::estimate(&message.content) + 4
+}
+
+/// The conversation so far (without the new prompt) cut to about `budget` tokens. The last exchange —
+/// the last prompt and everything after it — is kept whole unless nothing else is left to cut (a window
+/// too small for it): then it is shortened too.
+pub fn fit(history: &[Kept], budget: usize) -> Vec<Message> {
+    let mut fitted: Vec<Message> = history.iter().map(|kept| kept.message.clone()).collect();
+    let keep_from = last_exchange_start(history);
+    let mut spent = cost(&fitted);
+    if spent <= budget {
         return fitted;
     }
     // Shorten, oldest first.
     for index in 0..keep_from {
-        let short = shorten(&fitted[index]);
+        let short = history[index].shortened();
+        spent -= message_cost(&fitted[index]);
         fitted[index].content = short;
-        if cost(&fitted) <= budget {
+        spent += message_cost(&fitted[index]);
+        if spent <= budget {
             return fitted;
         }
     }
@@ -47,17 +72,16 @@ pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
     let mut start = 0;
     while cost(&fitted[start..]) > budget && start < keep_from {
         start += 1;
-        while start < keep_from && fitted[start].role != Role::User {
+        while start < keep_from && (fitted[start].role != Role::User || history[start].answers) {
             start += 1;
         }
         dropped = start;
     }
     let mut kept = fitted.split_off(dropped);
-    // Still too long (a small window, a huge last exchange): its context and file bodies go too.
+    // Still too long (a small window, a huge last exchange): its context and bodies go too.
     if cost(&kept) > budget {
-        for message in &mut kept {
-            let short = shorten(message);
-            message.content = short;
+        for (message, original) in kept.iter_mut().zip(&history[dropped..]) {
+            message.content = original.shortened();
         }
     }
     if dropped > 0
@@ -71,89 +95,35 @@ pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
     kept
 }
 
-/// Index of the user message that begins the last exchange (a prompt, its reply and any read rounds).
-fn last_exchange_start(messages: &[Message]) -> usize {
-    messages
+/// Index of the user message that begins the last exchange (a prompt, its reply and any look-up rounds).
+fn last_exchange_start(history: &[Kept]) -> usize {
+    history
         .iter()
-        .rposition(|message| {
-            message.role == Role::User && !message.content.starts_with(READ_RESULTS_TAG)
-        })
-        .unwrap_or(messages.len())
-}
-
-/// A shorter form of an old message.
-pub fn shorten(message: &Message) -> String {
-    let content = &message.content;
-    match message.role {
-        Role::User if content.starts_with(READ_RESULTS_TAG) => {
-            let names: Vec<&str> = content
-                .match_indices("<file path=\"")
-                .filter_map(|(at, tag)| {
-                    let rest = &content[at + tag.len()..];
-                    rest.split('"').next()
-                })
-                .collect();
-            format!(
-                "{READ_RESULTS_TAG}(files shown then: {}; read them again if you need them)",
-                names.join(", ")
-            )
-        }
-        Role::User => REQUEST_MARKERS
-            .iter()
-            .filter_map(|marker| content.find(marker))
-            .min()
-            .map_or_else(|| content.clone(), |at| content[at + 1..].to_owned()),
-        Role::Assistant => compact_reply(content),
-    }
-}
-
-/// A reply with its prose and one line per action instead of file bodies.
-fn compact_reply(reply: &str) -> String {
-    let mut parser = Parser::new();
-    let mut out = String::new();
-    let mut handle = |event: Event<'_>| match event {
-        Event::Text(text) => out.push_str(&text),
-        Event::ActionClose { action, content } => {
-            let _ = match (&action.kind, &action.file_path) {
-                (ActionKind::File, Some(path)) => writeln!(
-                    out,
-                    "[wrote {path}: {} lines, not repeated here]",
-                    content.lines().count()
-                ),
-                (ActionKind::Read, Some(path)) => writeln!(out, "[read {path}]"),
-                (kind, _) => writeln!(out, "[{} `{}`]", kind.as_str(), content.trim()),
-            };
-        }
-        _ => {}
-    };
-    parser.feed_with(reply, &mut handle);
-    parser.finish_with(&mut handle);
-    out
+        .rposition(|kept| kept.message.role == Role::User && !kept.answers)
+        .unwrap_or(history.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn user(content: &str) -> Message {
-        Message {
-            role: Role::User,
-            content: content.to_owned(),
-        }
+    fn assistant(content: &str) -> Kept {
+        Kept::plain(Role::Assistant, content.to_owned())
     }
 
-    fn assistant(content: &str) -> Message {
-        Message {
-            role: Role::Assistant,
-            content: content.to_owned(),
-        }
-    }
-
-    fn turn(n: usize) -> [Message; 2] {
+    fn turn(n: usize) -> [Kept; 2] {
         let context = "<workspace>\n".to_owned() + &"src/file.js\n".repeat(300) + "</workspace>";
         let body = "const x = 1;\n".repeat(200);
+        let request = crate::voice::request(&format!("step {n}"));
         [
-            user(&format!("{context}\n<request>\nstep {n}\n</request>\n")),
+            Kept {
+                message: Message {
+                    role: Role::User,
+                    content: format!("{context}{request}"),
+                },
+                short: Some(request.trim_start().to_owned()),
+                answers: false,
+            },
             assistant(&format!(
                 "Doing step {n}.\n<boltArtifact id=\"a\" title=\"A\"><boltAction type=\"file\" filePath=\"src/s{n}.js\">\n{body}</boltAction></boltArtifact>\nDone {n}."
             )),
@@ -162,9 +132,10 @@ mod tests {
 
     #[test]
     fn old_turns_shrink_first_and_the_last_exchange_stays_whole() {
-        let messages: Vec<Message> = (1..=6).flat_map(turn).collect();
+        let history: Vec<Kept> = (1..=6).flat_map(turn).collect();
+        let messages: Vec<Message> = history.iter().map(|kept| kept.message.clone()).collect();
         let whole: usize = messages.iter().map(|m| tokens::estimate(&m.content)).sum();
-        let fitted = fit(&messages, whole / 2);
+        let fitted = fit(&history, whole / 2);
         assert_eq!(fitted.len(), messages.len());
         assert_eq!(fitted[0].content, "<request>\nstep 1\n</request>\n");
         assert!(
@@ -183,7 +154,7 @@ mod tests {
             .iter()
             .map(|message| tokens::estimate(&message.content) + 4)
             .sum();
-        let tight = fit(&messages, last + 40);
+        let tight = fit(&history, last + 40);
         assert!(
             tight.len() < messages.len() && tight.len().is_multiple_of(2),
             "{}",
@@ -194,7 +165,7 @@ mod tests {
         assert_eq!(tight.last(), messages.last());
 
         // A window too small even for the last exchange: it is shortened too (a retry can shrink).
-        let tiny = fit(&messages, 60);
+        let tiny = fit(&history, 60);
         let last = tiny.last().expect("the last reply");
         assert!(
             last.content
@@ -211,15 +182,61 @@ mod tests {
     }
 
     #[test]
-    fn read_results_shrink_to_their_names() {
-        let message = user(&format!(
-            "{READ_RESULTS_TAG}\n<file path=\"src/a.js\" lines=\"3\">\n1\n2\n3\n</file>\n<file path=\"b.py\" lines=\"1\">\nx\n</file>\n"
-        ));
+    fn answers_shrink_to_their_short_form_and_do_not_begin_an_exchange() {
+        let history = vec![
+            Kept::plain(Role::User, "read a.js".to_owned()),
+            assistant(
+                "<boltArtifact id=\"r\" title=\"R\"><boltAction type=\"read\" filePath=\"a.js\"/></boltArtifact>",
+            ),
+            Kept {
+                message: Message {
+                    role: Role::User,
+                    content: format!("<file path=\"a.js\">\n{}</file>\n", "x\n".repeat(2_000)),
+                },
+                short: Some(
+                    "(files shown then: a.js; read them again if you need them)".to_owned(),
+                ),
+                answers: true,
+            },
+            assistant("Done."),
+            Kept::plain(Role::User, "next".to_owned()),
+            assistant("Sure."),
+        ];
+        let fitted = fit(&history, 200);
+        assert_eq!(fitted.len(), 6);
         assert_eq!(
-            shorten(&message),
-            format!(
-                "{READ_RESULTS_TAG}(files shown then: src/a.js, b.py; read them again if you need them)"
-            )
+            fitted[2].content,
+            "(files shown then: a.js; read them again if you need them)"
         );
+        assert_eq!(fitted[1].content, "[read a.js]\n");
+        // The answers belong to the first exchange: the last one begins at "next".
+        assert_eq!(last_exchange_start(&history), 4);
+    }
+
+    #[test]
+    fn an_old_edit_becomes_one_line_with_its_path_and_changed_lines() {
+        let body = (0..40)
+            .map(|n| format!("<<<<<<< SEARCH\nold line {n}\n=======\nnew line {n}\nanother {n}\n>>>>>>> REPLACE\n"))
+            .collect::<String>();
+        let reply = format!(
+            "Changing it.\n<boltArtifact id=\"a\" title=\"A\"><boltAction type=\"edit\" filePath=\"src/app.js\">\n{body}</boltAction></boltArtifact>\nDone."
+        );
+        let history = vec![
+            Kept::plain(Role::User, "change it".to_owned()),
+            assistant(&reply),
+            Kept::plain(Role::User, "next".to_owned()),
+            assistant("Sure."),
+        ];
+        let fitted = fit(&history, 60);
+        let short = &fitted[1].content;
+        assert!(
+            short.contains("[edited src/app.js: +80 −40 lines, not repeated here]"),
+            "{short}"
+        );
+        assert!(
+            !short.contains("SEARCH") && !short.contains("old line"),
+            "{short}"
+        );
+        assert!(short.starts_with("Changing it.") && short.contains("Done."));
     }
 }

@@ -11,7 +11,7 @@ use crate::actions::FileWriter;
 use crate::actions::approval::Approver;
 use crate::conversation::{FixRound, FrontEnd, Sink, TurnRequest};
 use crate::engine::TurnStatus;
-use crate::types::{ActionKind, ActionStatus, TurnEvent};
+use crate::types::{ActionStatus, KindTraits, Lifetime, TurnEvent};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -154,15 +154,16 @@ impl Sink for Notifications {
                         .await;
                 }
                 TurnEvent::Action(update) => {
+                    let traits = KindTraits::of(&update.kind);
                     if update.status == ActionStatus::Complete
-                        && matches!(update.kind, ActionKind::File | ActionKind::Edit)
+                        && traits.writes_file
                         && let Some(path) = &update.file_path
                     {
                         self.state.publish_syntax(path, &update.diagnostics).await;
                     }
                     if let Some(terminal) = update.terminal_id
                         && update.status == ActionStatus::Running
-                        && update.kind == ActionKind::Shell
+                        && traits.terminal == Some(Lifetime::Exit)
                         && self.state.work_done_progress.load(Ordering::Acquire)
                     {
                         self.state
@@ -288,6 +289,7 @@ pub(super) async fn run_chat(
             policy: settings.approval_policy(),
             shell_timeout: Duration::from_secs(settings.command_timeout.unwrap_or(600).max(1)),
             auto_fix: settings.auto_fix.unwrap_or(DEFAULT_AUTO_FIX),
+            fix_round: false,
         };
         let mut sink = Notifications {
             state: task_state.clone(),

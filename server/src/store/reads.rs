@@ -3,7 +3,8 @@
 use super::schema::sqlite;
 use super::{MessageRole, MessageRow, SessionRow, Store, StoreError, StoredStatus};
 use crate::engine::Session;
-use crate::provider::{Message, Role, Usage};
+use crate::engine::history::Kept;
+use crate::provider::{Role, Usage};
 use crate::types::ActionUpdate;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
@@ -134,10 +135,10 @@ pub fn load_conversation(store: &Store, session_id: &str) -> Result<Session, Sto
                 index += 2;
                 continue;
             }
-            session.messages.push(Message {
-                role: Role::User,
-                content: message.text.clone(),
-            });
+            // What was stored is the prompt alone (never the context sent with it).
+            session
+                .messages
+                .push(Kept::plain(Role::User, message.text.clone()));
         } else {
             let content =
                 if message.status == Some(StoredStatus::Complete) || message.prose.is_empty() {
@@ -146,10 +147,7 @@ pub fn load_conversation(store: &Store, session_id: &str) -> Result<Session, Sto
                     message.prose.clone()
                 };
             if !content.is_empty() {
-                session.messages.push(Message {
-                    role: Role::Assistant,
-                    content,
-                });
+                session.messages.push(Kept::plain(Role::Assistant, content));
             }
             session.last_results = message.actions.clone();
             session.touch(&message.actions);
@@ -160,7 +158,7 @@ pub fn load_conversation(store: &Store, session_id: &str) -> Result<Session, Sto
     if session
         .messages
         .last()
-        .is_some_and(|last| last.role == Role::User)
+        .is_some_and(|last| last.message.role == Role::User)
     {
         session.messages.pop();
     }

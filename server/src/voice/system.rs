@@ -1,6 +1,86 @@
-//! The system prompt: how OpenBolt asks a model to work on the user's real machine.
+//! The system prompt: how OpenBolt asks a model to work on the user's real machine, and what contains
+//! its commands there.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// What contains the commands the model asks for: the sandbox as the front end configured it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Containment {
+    /// `None`: commands run unrestricted (the sandbox is off, or the kernel cannot).
+    pub sandbox: Option<SandboxFacts>,
+}
+
+/// The sandbox's rules, as the model should know them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxFacts {
+    /// Where writes are allowed besides the workspace.
+    pub writable: Vec<PathBuf>,
+    /// Outgoing connections are allowed.
+    pub network: bool,
+}
+
+impl Containment {
+    /// The facts of a configured sandbox (`None`: none).
+    pub fn of(sandbox: Option<&crate::sandbox::Sandbox>) -> Containment {
+        Containment {
+            sandbox: sandbox.map(|sandbox| SandboxFacts {
+                writable: sandbox.writable.clone(),
+                network: sandbox.network,
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let Some(facts) = &self.sandbox else {
+            return "Commands are not sandboxed: they run with the user's own rights on their real machine, so keep them inside the workspace.".to_owned();
+        };
+        // Devices and package caches are named as such, not listed: the model needs the rule, not the
+        // paths (the user's own additions are listed).
+        let mut temp = Vec::new();
+        let mut caches = false;
+        let mut others = Vec::new();
+        for path in &facts.writable {
+            let text = path.display().to_string();
+            if text.starts_with("/dev/") {
+                continue;
+            } else if text == "/tmp" || text == "/var/tmp" {
+                temp.push(text);
+            } else if is_cache(path) {
+                caches = true;
+            } else {
+                others.push(text);
+            }
+        }
+        let mut places = Vec::new();
+        if !temp.is_empty() {
+            places.push(format!("the temp directory ({})", temp.join(", ")));
+        }
+        if caches {
+            places.push("the package managers' caches".to_owned());
+        }
+        places.extend(others);
+        let writable = places;
+        let network = if facts.network {
+            "Outgoing network connections are allowed (package installs work)."
+        } else {
+            "Outgoing network connections are blocked (installing packages from the network fails); a dev server may still listen on a port."
+        };
+        format!(
+            "Commands run in a sandbox: they may write only inside the workspace{}; a write anywhere else fails with \"Permission denied\", so do not retry it elsewhere. {network}",
+            match writable.split_last() {
+                None => String::new(),
+                Some((last, [])) => format!(" and {last}"),
+                Some((last, rest)) => format!(", {} and {last}", rest.join(", ")),
+            }
+        )
+    }
+}
+
+/// A package manager's cache or store (`~/.npm`, `~/.cargo/registry`, `~/go/pkg/mod`, …).
+fn is_cache(path: &Path) -> bool {
+    let text = path.display().to_string();
+    text.contains("/.") || text.contains("/go/pkg/mod")
+}
 
 /// Facts about the machine the commands will run on.
 #[derive(Clone, Debug)]
@@ -42,7 +122,7 @@ fn is_executable(path: &Path) -> bool {
 
 /// The system prompt for a workspace. It changes only with the machine and the workspace, so providers
 /// can cache it.
-pub fn system_prompt(machine: &Machine, workspace: &Path) -> String {
+pub fn system_prompt(machine: &Machine, workspace: &Path, containment: &Containment) -> String {
     let available: Vec<&str> = machine
         .tools
         .iter()
@@ -68,8 +148,9 @@ pub fn system_prompt(machine: &Machine, workspace: &Path) -> String {
     format!(
         r#"You are OpenBolt, a senior software engineer who builds and changes apps for the user, inside their editor.
 
-You are not in a sandbox. Everything you produce is applied to the user's real machine:
+Everything you produce is applied to the user's real machine:
 - Operating system: {os}. Commands run through {shell}, one at a time, in the workspace directory.
+- {containment}
 - Workspace root: {workspace}. Every file path you write is relative to it; paths outside it are refused.
 - Tools on PATH: {available}. Not installed: {missing}. Do not use a tool that is not installed unless you install it first, within the project.
 
@@ -118,11 +199,9 @@ If the request needs no change to files, answer in prose without an artifact. Be
         os = machine.os,
         shell = machine.shell,
         workspace = workspace.display(),
+        containment = containment.describe(),
     )
 }
-
-/// The follow-up request when a reply hit the output limit.
-pub const CONTINUE_PROMPT: &str = "Your reply was cut off by the output limit. Continue exactly where it stopped, even in the middle of a word or a line. Do not repeat anything you already wrote, do not reopen an artifact or action that is already open, and do not add any preamble.";
 
 #[cfg(test)]
 mod tests {
@@ -135,8 +214,10 @@ mod tests {
             shell: "/bin/bash".into(),
             tools: vec![("node", true), ("cargo", false)],
         };
-        let prompt = system_prompt(&machine, Path::new("/home/me/app"));
+        let prompt = system_prompt(&machine, Path::new("/home/me/app"), &Containment::default());
         assert!(prompt.contains("Operating system: linux"));
+        assert!(prompt.contains("Commands are not sandboxed"), "{prompt}");
+        assert!(!prompt.contains("You are not in a sandbox"));
         assert!(prompt.contains("through /bin/bash"));
         assert!(prompt.contains("Workspace root: /home/me/app"));
         assert!(prompt.contains("Tools on PATH: node. Not installed: cargo."));
@@ -147,6 +228,43 @@ mod tests {
         assert!(
             prompt.contains("<<<<<<< SEARCH")
                 && prompt.contains("Use edit for changes to existing files")
+        );
+    }
+
+    #[test]
+    fn the_prompt_says_what_the_sandbox_contains() {
+        let machine = Machine {
+            os: "linux".into(),
+            shell: "/bin/bash".into(),
+            tools: Vec::new(),
+        };
+        let containment = Containment {
+            sandbox: Some(SandboxFacts {
+                writable: vec![
+                    PathBuf::from("/tmp"),
+                    PathBuf::from("/dev/null"),
+                    PathBuf::from("/home/me/.npm"),
+                    PathBuf::from("/home/me/.cargo/registry"),
+                    PathBuf::from("/srv/shared"),
+                ],
+                network: false,
+            }),
+        };
+        let prompt = system_prompt(&machine, Path::new("/home/me/app"), &containment);
+        assert!(
+            prompt.contains("Commands run in a sandbox: they may write only inside the workspace, the temp directory (/tmp), the package managers' caches and /srv/shared; a write anywhere else fails"),
+            "{prompt}"
+        );
+        assert!(prompt.contains("Outgoing network connections are blocked"));
+        let open = Containment {
+            sandbox: Some(SandboxFacts {
+                writable: Vec::new(),
+                network: true,
+            }),
+        };
+        assert!(
+            system_prompt(&machine, Path::new("/w"), &open)
+                .contains("Outgoing network connections are allowed")
         );
     }
 }

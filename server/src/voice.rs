@@ -1,0 +1,580 @@
+//! One voice to the model: everything the model reads that OpenBolt writes — the system prompt and its
+//! facts (`voice/system.rs`), the MCP tools it may call, what its previous actions did, the answers to its
+//! reads and tool calls, a fix round's problems, the continuation prompt, and the short forms old
+//! messages take when history must fit the window — is rendered here, from typed parts. Nothing else
+//! writes model text, and nothing searches model text for strings written here: what must be known
+//! later (a message's short form, whether it answers actions) is kept beside the text when it is made.
+
+pub mod system;
+
+use crate::actions::read::Shown;
+use crate::actions::tool::ToolAnswer;
+use crate::actions::{Answer, RunnerReport, diff, edit};
+use crate::mcp::ToolInfo;
+use crate::types::{ActionUpdate, InHistory, KindTraits, Label};
+use openbolt_parser::{Event, Parser};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// The follow-up request when a reply hit the output limit.
+pub const CONTINUE_PROMPT: &str = "Your reply was cut off by the output limit. Continue exactly where it stopped, even in the middle of a word or a line. Do not repeat anything you already wrote, do not reopen an artifact or action that is already open, and do not add any preamble.";
+
+/// How much of a failed command's output a fix round shows (lines).
+const PROBLEM_OUTPUT_LINES: usize = 30;
+
+/// How much of a 5xx page a fix round shows (lines).
+const PREVIEW_BODY_LINES: usize = 20;
+
+/// Part of the tools budget the descriptions may take; the names of the rest get what is left.
+const TOOL_DESCRIPTIONS_PERCENT: usize = 85;
+
+/// The user's request, as the new message ends with it.
+pub fn request(prompt: &str) -> String {
+    format!("\n<request>\n{prompt}\n</request>\n")
+}
+
+/// How much a list of the previous reply's actions says about each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Statuses, errors and a failed command's last output.
+    Full,
+    /// Statuses only: a fix round's report, in the same message, gives every failure's detail.
+    StatusOnly,
+}
+
+/// What the previous reply's actions did, for the model (empty when there were none).
+pub fn previous_results(updates: &[ActionUpdate], detail: Detail) -> String {
+    if updates.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nWhat the actions of your previous reply did:\n");
+    for update in updates {
+        let _ = write!(out, "- {}: {}", update.describe(), update.status.as_str());
+        if detail == Detail::StatusOnly {
+            out.push('\n');
+            continue;
+        }
+        if let Some(code) = update.exit_code {
+            let _ = write!(out, " (exit code {code})");
+        }
+        if let Some(error) = &update.error {
+            let _ = write!(out, " — {error}");
+        }
+        out.push('\n');
+        if let Some(tail) = update.output_tail.as_deref().map(str::trim_end)
+            && !tail.is_empty()
+        {
+            out.push_str("  Its last output:\n  ```\n");
+            for line in tail.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+            out.push_str("  ```\n");
+        }
+    }
+    out
+}
+
+/// Files the user named that could not be attached, and why.
+pub fn not_attached(refused: &[String]) -> String {
+    if refused.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nNot attached:\n");
+    for refused in refused {
+        let _ = writeln!(out, "- {refused}");
+    }
+    out
+}
+
+/// A message the model reads, with the shorter form it takes when old history must fit the window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Said {
+    pub text: String,
+    pub short: String,
+}
+
+/// The message answering a round's actions that answer within the turn: each file read and each tool's
+/// result, or why there is none. `None` when no action of the round asked.
+pub fn answers(actions: &[ActionUpdate], report: &RunnerReport) -> Option<Said> {
+    let mut files = String::new();
+    let mut tools = String::new();
+    let mut names = Vec::new();
+    for update in actions
+        .iter()
+        .filter(|update| KindTraits::of(&update.kind).answers_in_turn)
+    {
+        match report.answer(update.action_id) {
+            Some(Answer::Read(shown)) => {
+                files.push_str(&shown_file(shown));
+                names.push(shown.path.clone());
+            }
+            Some(Answer::Tool(answer)) => tools.push_str(&tool_result(answer)),
+            None => match KindTraits::of(&update.kind).label {
+                Label::Path => {
+                    let path = update.file_path.as_deref().unwrap_or("(no filePath)");
+                    let _ = writeln!(
+                        files,
+                        "<file path=\"{path}\" refused=\"{}\"/>",
+                        attribute(update.error.as_deref().unwrap_or("not read"))
+                    );
+                }
+                Label::Call | Label::Command => {
+                    let _ = writeln!(
+                        tools,
+                        "<tool-result call=\"{}\" refused=\"{}\"/>",
+                        attribute(update.command.as_deref().unwrap_or("tool")),
+                        attribute(update.error.as_deref().unwrap_or("not called"))
+                    );
+                }
+            },
+        }
+    }
+    if files.is_empty() && tools.is_empty() {
+        return None;
+    }
+    let mut text = String::new();
+    if !files.is_empty() {
+        text.push_str("The files you asked to read, as they are now:\n");
+        text.push_str(&files);
+    }
+    if !tools.is_empty() {
+        text.push_str("\nThe results of the tools you called:\n");
+        text.push_str(&tools);
+    }
+    text.push_str("\nContinue with the request. Read more only if you must; do not repeat what you already wrote.\n");
+    let short = if names.is_empty() {
+        "(tool results shown then; call the tools again if you need them)".to_owned()
+    } else {
+        format!(
+            "(files shown then: {}; read them again if you need them)",
+            names.join(", ")
+        )
+    };
+    Some(Said { text, short })
+}
+
+/// A read's file as the model reads it.
+pub fn shown_file(shown: &Shown) -> String {
+    let mut text = if shown.whole {
+        format!("<file path=\"{}\" lines=\"{}\">\n", shown.path, shown.total)
+    } else {
+        format!(
+            "<file path=\"{}\" shown=\"{}-{}\" of=\"{}\">\n",
+            shown.path, shown.first, shown.last, shown.total
+        )
+    };
+    text.push_str(&shown.body);
+    if let Some(from) = shown.read_on {
+        let _ = writeln!(
+            text,
+            "(cut to fit: read on with <boltAction type=\"read\" filePath=\"{}\" lines=\"{from}-{}\"/>)",
+            shown.path, shown.total
+        );
+    }
+    text.push_str("</file>\n");
+    text
+}
+
+/// A tool's result as the model reads it.
+fn tool_result(answer: &ToolAnswer) -> String {
+    let mut text = format!(
+        "<tool-result server=\"{}\" tool=\"{}\"{}>\n{}",
+        answer.server,
+        answer.tool,
+        if answer.is_error {
+            " error=\"true\""
+        } else {
+            ""
+        },
+        answer.text
+    );
+    if let Some((shown, total)) = answer.cut {
+        let _ = write!(
+            text,
+            "\n[… cut to fit the context: {shown} of {total} characters shown]"
+        );
+    }
+    text.push_str("\n</tool-result>\n");
+    text
+}
+
+/// A value inside a double-quoted attribute.
+fn attribute(value: &str) -> String {
+    value.replace('"', "'")
+}
+
+/// One problem of a turn, as gathered after its actions (`conversation::fixes`) or reported by the
+/// editor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// A syntax error in a file the turn wrote (0-based line and byte column).
+    Syntax {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+        around: Lines,
+    },
+    /// An error the editor's own tools report in a file the turn wrote.
+    Editor {
+        path: String,
+        line: usize,
+        message: String,
+        source: Option<String>,
+        around: Lines,
+    },
+    /// An action that failed: a command (with its last output), an edit, a read, a tool call.
+    Failed {
+        label: Label,
+        /// `edit src/a.js`, the command, the tool call.
+        what: String,
+        error: Option<String>,
+        exit_code: Option<i32>,
+        output: Option<String>,
+    },
+    /// A dev server the turn started exited, or printed an error, right after it started.
+    Server {
+        command: String,
+        exit_code: Option<i32>,
+        output: String,
+    },
+    /// A preview the dev server printed answers 5xx.
+    Preview {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// Numbered lines of a file around a problem: (1-based number, text).
+pub type Lines = Vec<(usize, String)>;
+
+/// The lines two before to two after `line` (0-based) of `text`.
+pub fn lines_around(text: &str, line: usize) -> Lines {
+    let from = line.saturating_sub(2);
+    text.lines()
+        .enumerate()
+        .skip(from)
+        .take(line + 3 - from)
+        .map(|(index, text)| (index + 1, text.to_owned()))
+        .collect()
+}
+
+impl Problem {
+    /// The problem from a failed action of a kind whose failures are problems.
+    pub fn failed(update: &ActionUpdate) -> Problem {
+        let label = KindTraits::of(&update.kind).label;
+        Problem::Failed {
+            label,
+            what: match label {
+                Label::Command | Label::Call => update.command.clone().unwrap_or_default(),
+                Label::Path => format!(
+                    "{} {}",
+                    update.kind.as_str(),
+                    update.file_path.as_deref().unwrap_or("")
+                ),
+            },
+            error: update.error.clone(),
+            exit_code: update.exit_code,
+            // A command's output explains its failure; a tool's result was answered in the turn.
+            output: (label == Label::Command)
+                .then(|| update.output_tail.clone())
+                .flatten(),
+        }
+    }
+
+    /// What stays the same when the same problem comes back (to see a round that made no progress).
+    pub fn key(&self) -> String {
+        match self {
+            Problem::Syntax {
+                path,
+                line,
+                message,
+                ..
+            } => format!("syntax {path}:{} {message}", line + 1),
+            Problem::Editor {
+                path,
+                line,
+                message,
+                ..
+            } => format!("editor {path}:{} {message}", line + 1),
+            Problem::Failed {
+                label: Label::Command,
+                what,
+                exit_code,
+                ..
+            } => format!("shell `{what}` {exit_code:?}"),
+            Problem::Failed { what, error, .. } => {
+                format!("{what} {}", error.as_deref().unwrap_or("failed"))
+            }
+            Problem::Server {
+                command, exit_code, ..
+            } => format!(
+                "server `{command}` {}",
+                if exit_code.is_some() {
+                    "exited"
+                } else {
+                    "error"
+                }
+            ),
+            Problem::Preview { status, .. } => format!("preview {status}"),
+        }
+    }
+
+    /// The problem as a fix round states it.
+    fn render(&self, out: &mut String) {
+        match self {
+            Problem::Syntax {
+                path,
+                line,
+                column,
+                message,
+                around,
+            } => {
+                let _ = writeln!(out, "{path}:{}:{}: {message}", line + 1, column + 1);
+                push_lines(out, around);
+            }
+            Problem::Editor {
+                path,
+                line,
+                message,
+                source,
+                around,
+            } => {
+                let source = source
+                    .as_deref()
+                    .map(|source| format!(" ({source})"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "{path}:{}: {message}{source}", line + 1);
+                push_lines(out, around);
+            }
+            Problem::Failed {
+                label,
+                what,
+                error,
+                output,
+                ..
+            } => {
+                match label {
+                    Label::Command => {
+                        let _ = write!(out, "the command `{what}` failed");
+                        if let Some(error) = error {
+                            let _ = write!(out, ": {error}");
+                        }
+                    }
+                    Label::Path | Label::Call => {
+                        let _ = write!(
+                            out,
+                            "{what} failed: {}",
+                            error.as_deref().unwrap_or("failed")
+                        );
+                    }
+                }
+                out.push('\n');
+                if let Some(output) = output.as_deref().map(str::trim_end)
+                    && !output.is_empty()
+                {
+                    push_output(out, output, PROBLEM_OUTPUT_LINES);
+                }
+            }
+            Problem::Server {
+                command,
+                exit_code,
+                output,
+            } => {
+                match exit_code {
+                    Some(code) => {
+                        let _ = writeln!(
+                            out,
+                            "the dev server `{command}` exited (code {code}) right after it started"
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            out,
+                            "the dev server `{command}` printed an error right after it started"
+                        );
+                    }
+                }
+                push_output(out, output.trim_end(), PROBLEM_OUTPUT_LINES);
+            }
+            Problem::Preview { url, status, body } => {
+                let _ = writeln!(out, "the preview {url} answers HTTP {status}");
+                for line in last_lines(body.trim_end(), PREVIEW_BODY_LINES) {
+                    let _ = writeln!(out, "  | {line}");
+                }
+            }
+        }
+    }
+}
+
+fn push_lines(out: &mut String, lines: &Lines) {
+    for (number, text) in lines {
+        let _ = writeln!(out, "  {number:>5}│ {text}");
+    }
+}
+
+fn push_output(out: &mut String, output: &str, count: usize) {
+    out.push_str("  its last output:\n");
+    for line in last_lines(output, count) {
+        let _ = writeln!(out, "  | {line}");
+    }
+}
+
+fn last_lines(text: &str, count: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].to_vec()
+}
+
+/// The message of a fix round: the problems, numbered, and what to do.
+pub fn fix_report(problems: &[Problem], round: u32, rounds: u32) -> String {
+    let mut out = format!(
+        "Your last changes have {} problem{} (automatic fix round {round} of {rounds}). Fix what is wrong, with edits; do not rewrite what works, and do not start over.\n\n",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for (index, problem) in problems.iter().enumerate() {
+        let _ = write!(out, "{}. ", index + 1);
+        problem.render(&mut out);
+    }
+    out
+}
+
+/// A reply of an old turn with its prose and one line per action instead of bodies: a file its path and
+/// lines, an edit its path and the lines it changed, a read its path, a command itself.
+pub fn short_reply(reply: &str) -> String {
+    let mut parser = Parser::new();
+    let mut out = String::new();
+    let mut handle = |event: Event<'_>| match event {
+        Event::Text(text) => out.push_str(&text),
+        Event::ActionClose { action, content } => {
+            let kind = action.kind.as_str();
+            let _ = match (KindTraits::of(&action.kind).in_history, &action.file_path) {
+                (InHistory::Lines, Some(path)) => writeln!(
+                    out,
+                    "[wrote {path}: {} lines, not repeated here]",
+                    content.lines().count()
+                ),
+                (InHistory::Changed, Some(path)) => {
+                    let (added, removed) = changed_lines(&content);
+                    writeln!(
+                        out,
+                        "[edited {path}: +{added} −{removed} lines, not repeated here]"
+                    )
+                }
+                (InHistory::Named, Some(path)) => writeln!(out, "[{kind} {path}]"),
+                (_, _) => writeln!(out, "[{kind} `{}`]", content.trim()),
+            };
+        }
+        _ => {}
+    };
+    parser.feed_with(reply, &mut handle);
+    parser.finish_with(&mut handle);
+    out
+}
+
+/// How many lines an edit's SEARCH/REPLACE blocks add and remove (0, 0 when they do not parse).
+fn changed_lines(body: &str) -> (usize, usize) {
+    let Ok(blocks) = edit::parse_blocks(body) else {
+        return (0, 0);
+    };
+    blocks.iter().fold((0, 0), |(added, removed), block| {
+        let (plus, minus) = diff::counts(&block.search.join("\n"), &block.replace.join("\n"));
+        (added + plus, removed + minus)
+    })
+}
+
+/// The MCP tools as the system prompt lists them: one line each, `server` · `tool`, its description's
+/// first line, its arguments compactly — within `budget` tokens (the rest are named only).
+pub fn tools(tools: &[ToolInfo], budget: usize) -> String {
+    if tools.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "MCP tools you may call (the user approves each call). Call one with\n<boltAction type=\"tool\" server=\"SERVER\" tool=\"TOOL\">{\"argument\": \"value\"}</boltAction>\n(inside an artifact; the content is the JSON arguments). The results come back in this turn; then go on.\n",
+    );
+    // What the text costs so far, counted as it grows (each piece ends at a line or a word).
+    let mut spent = crate::tokens::estimate(&out);
+    let mut left_out = Vec::new();
+    for tool in tools {
+        let description = tool
+            .description
+            .split_terminator(['\n'])
+            .next()
+            .unwrap_or_default();
+        let line = format!(
+            "- server=\"{}\" tool=\"{}\": {} Arguments: {}\n",
+            tool.server,
+            tool.name,
+            description.trim(),
+            compact_schema(&tool.input_schema)
+        );
+        let cost = crate::tokens::estimate(&line);
+        if !left_out.is_empty() || spent + cost > budget * TOOL_DESCRIPTIONS_PERCENT / 100 {
+            left_out.push(format!("{}/{}", tool.server, tool.name));
+        } else {
+            out.push_str(&line);
+            spent += cost;
+        }
+    }
+    if !left_out.is_empty() {
+        // Their names, as far as the budget goes (a few tokens kept for "and N more").
+        let mut named = String::from("More tools (no room to describe them):");
+        spent += crate::tokens::estimate(&named) + 8;
+        let mut more = 0;
+        for name in &left_out {
+            let entry = format!(" {name},");
+            let cost = crate::tokens::estimate(&entry);
+            if more == 0 && spent + cost <= budget {
+                named.push_str(&entry);
+                spent += cost;
+            } else {
+                more += 1;
+            }
+        }
+        let mut named = named.trim_end_matches(',').to_owned();
+        if more > 0 {
+            let _ = write!(named, " and {more} more");
+        }
+        out.push_str(&named);
+        out.push('\n');
+    }
+    out
+}
+
+/// `{message: string (required), times?: integer}` for an object schema.
+fn compact_schema(schema: &Value) -> String {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return "none".to_owned();
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let fields: Vec<String> = properties
+        .iter()
+        .map(|(name, property)| {
+            let kind = match property.get("type") {
+                Some(Value::String(kind)) => kind.clone(),
+                Some(Value::Array(kinds)) => kinds
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                _ if property.get("enum").is_some() => property["enum"].to_string(),
+                _ => "any".to_owned(),
+            };
+            let optional = if required.contains(&name.as_str()) {
+                ""
+            } else {
+                "?"
+            };
+            format!("{name}{optional}: {kind}")
+        })
+        .collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
+#[cfg(test)]
+mod tests;

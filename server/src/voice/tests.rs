@@ -1,0 +1,126 @@
+//! The voice's renderings, checked as the model reads them.
+
+use super::*;
+use crate::actions::read::show;
+use crate::types::{ActionKind, ActionStatus};
+use openbolt_parser::ActionInfo;
+use serde_json::json;
+
+fn update(kind: ActionKind, path: Option<&str>, command: Option<&str>) -> ActionUpdate {
+    let info = ActionInfo {
+        artifact_id: "a".into(),
+        index: 0,
+        kind,
+        file_path: path.map(str::to_owned),
+        lines: None,
+        server: None,
+        tool: None,
+    };
+    ActionUpdate::new(&info, command, ActionStatus::Failed)
+}
+
+#[test]
+fn tools_are_listed_compactly_within_their_budget() {
+    let tool = |name: &str| ToolInfo {
+        server: "everything".into(),
+        name: name.into(),
+        description: "Echoes back the input.\nMore detail.".into(),
+        input_schema: json!({"type": "object", "properties": {"message": {"type": "string"}, "n": {"type": "integer"}}, "required": ["message"]}),
+    };
+    let listed = tools(&[tool("echo")], 1_000);
+    assert!(listed.contains("- server=\"everything\" tool=\"echo\": Echoes back the input. Arguments: {message: string, n?: integer}"), "{listed}");
+    let many: Vec<ToolInfo> = (0..200).map(|index| tool(&format!("t{index}"))).collect();
+    let listed = tools(&many, 500);
+    assert!(
+        crate::tokens::estimate(&listed) <= 510,
+        "{}",
+        crate::tokens::estimate(&listed)
+    );
+    assert!(
+        listed.contains("More tools (no room to describe them): everything/t"),
+        "{listed}"
+    );
+    assert!(listed.trim_end().ends_with(" more"), "{listed}");
+}
+
+#[test]
+fn a_read_is_shown_as_a_file_with_how_to_read_on() {
+    let content: String = (1..=412).map(|n| format!("let v{n} = {n};\n")).collect();
+    let text = shown_file(&show(
+        "src/big.js",
+        &content,
+        Some((120, Some(240))),
+        100_000,
+    ));
+    assert!(
+        text.starts_with("<file path=\"src/big.js\" shown=\"120-240\" of=\"412\">\n120│ let v120"),
+        "{text}"
+    );
+    let cut = shown_file(&show("src/big.js", &content, None, 200));
+    assert!(
+        cut.contains("read on with <boltAction type=\"read\" filePath=\"src/big.js\" lines=\""),
+        "{cut}"
+    );
+    assert!(crate::tokens::estimate(&cut) < 300);
+    assert_eq!(
+        shown_file(&show("a.txt", "short\n", None, 100)),
+        "<file path=\"a.txt\" lines=\"1\">\nshort\n</file>\n"
+    );
+}
+
+#[test]
+fn answers_name_their_files_for_history_and_say_why_one_is_missing() {
+    let mut read = update(ActionKind::Read, Some("src/a.js"), None);
+    read.status = ActionStatus::Complete;
+    read.action_id = 0;
+    let mut refused = update(ActionKind::Read, Some(".env"), None);
+    refused.action_id = 1;
+    refused.error = Some("refused: \".env\" holds secrets".into());
+    let mut tool = update(ActionKind::Tool, None, Some("everything · echo {}"));
+    tool.action_id = 2;
+    let report = RunnerReport {
+        answers: vec![(0, Answer::Read(show("src/a.js", "x\n", None, 100)))],
+        ..RunnerReport::default()
+    };
+    let said = answers(&[read, refused, tool], &report).expect("answers");
+    assert!(
+        said.text
+            .contains("<file path=\"src/a.js\" lines=\"1\">\nx\n</file>\n<file path=\".env\" refused=\"refused: '.env' holds secrets\"/>"),
+        "{}",
+        said.text
+    );
+    assert!(
+        said.text
+            .contains("<tool-result call=\"everything · echo {}\" refused=\"not called\"/>"),
+        "{}",
+        said.text
+    );
+    assert_eq!(
+        said.short,
+        "(files shown then: src/a.js; read them again if you need them)"
+    );
+    // Actions that do not answer within the turn ask for nothing.
+    assert_eq!(
+        answers(&[update(ActionKind::Shell, None, Some("ls"))], &report),
+        None
+    );
+}
+
+#[test]
+fn a_fix_round_states_each_problem_once_and_the_results_list_only_statuses() {
+    let mut command = update(ActionKind::Shell, None, Some("npm test"));
+    command.exit_code = Some(1);
+    command.error = Some("exited with code 1".into());
+    command.output_tail = Some("FAIL app.test.js\nexpected 2, got 3\n".into());
+    let report = fix_report(&[Problem::failed(&command)], 1, 3);
+    let listed = previous_results(std::slice::from_ref(&command), Detail::StatusOnly);
+    let whole = format!("{listed}{report}");
+    assert_eq!(whole.matches("expected 2, got 3").count(), 1, "{whole}");
+    assert_eq!(whole.matches("exited with code 1").count(), 1, "{whole}");
+    assert!(listed.contains("- shell `npm test`: failed\n"), "{listed}");
+    // Outside a fix round the list gives the detail.
+    let full = previous_results(std::slice::from_ref(&command), Detail::Full);
+    assert!(
+        full.contains("(exit code 1) — exited with code 1") && full.contains("expected 2, got 3")
+    );
+}
