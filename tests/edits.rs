@@ -336,3 +336,78 @@ async fn a_rewrite_of_an_open_document_is_sent_as_a_line_diff() {
     assert_eq!(project.read("src/long.txt"), after);
     assert!(lsp.stop().await.success());
 }
+
+/// What models trained on other tools write (tests/edits cases, as data): blank lines at the edges of
+/// SEARCH that the file does not have, Cline's markers, markers one character longer.
+const TOLERATED: [&str; 4] = [
+    "blank_line_before_search",
+    "blank_line_after_search",
+    "cline_markers",
+    "longer_markers",
+];
+
+/// Each tolerated case's file, its edit action, the summary it must report and the file after.
+fn tolerated_cases(project: &TempProject) -> (String, Vec<(String, String, String)>) {
+    let cases = support::repository().join("tests/edits");
+    let read = |name: &str, extension: &str| {
+        std::fs::read_to_string(cases.join(format!("{name}.{extension}"))).expect("a case file")
+    };
+    let mut actions = String::new();
+    let mut expected = Vec::new();
+    for name in TOLERATED {
+        let path = format!("src/{name}.js");
+        std::fs::write(project.path.join(&path), read(name, "before")).expect("before");
+        actions.push_str(&format!(
+            "<boltAction type=\"edit\" filePath=\"{path}\">\n{}</boltAction>\n",
+            read(name, "edit")
+        ));
+        let summary = read(name, "result")
+            .trim()
+            .strip_prefix("ok: ")
+            .expect("a tolerated case applies")
+            .to_owned();
+        expected.push((path, summary, read(name, "after")));
+    }
+    (artifact(&actions), expected)
+}
+
+#[tokio::test]
+async fn what_models_really_write_applies_through_the_cli() {
+    let project = project();
+    let (reply, expected) = tolerated_cases(&project);
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&reply)]).await;
+    let (code, text) = project
+        .openbolt(&standin, &["chat", "--auto-fix", "0", "apply them"])
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    for (path, summary, after) in expected {
+        assert!(
+            text.contains(&format!("✓ edit {path} ({summary})")),
+            "{text}"
+        );
+        assert_eq!(project.read(&path), after, "{path}");
+    }
+    assert!(text.contains("blank edges"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_models_really_write_applies_through_the_lsp() {
+    let project = project();
+    let (reply, expected) = tolerated_cases(&project);
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&reply)]).await;
+    let mut lsp = lsp(&project, &standin, json!({"savesEdits": true})).await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "apply them"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let updates = lsp.notifications("openbolt/actionUpdate");
+    for (path, summary, after) in expected {
+        let update = updates
+            .iter()
+            .find(|update| update["status"] == "complete" && update["filePath"] == path.as_str())
+            .unwrap_or_else(|| panic!("{path} completes: {updates:?}"));
+        assert_eq!(update["summary"], summary.as_str(), "{path}");
+        assert_eq!(project.read(&path), after, "{path}");
+    }
+    assert!(lsp.stop().await.success());
+}

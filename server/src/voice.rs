@@ -19,6 +19,9 @@ use std::fmt::Write as _;
 /// The follow-up request when a reply hit the output limit.
 pub const CONTINUE_PROMPT: &str = "Your reply was cut off by the output limit. Continue exactly where it stopped, even in the middle of a word or a line. Do not repeat anything you already wrote, do not reopen an artifact or action that is already open, and do not add any preamble.";
 
+/// Opens the message that answers a reply's look-ups, so the model tells it from a new request.
+const ANSWERS_TAG: &str = "<read-results>";
+
 /// How much of a failed command's output a fix round shows (lines).
 const PROBLEM_OUTPUT_LINES: usize = 30;
 
@@ -132,9 +135,9 @@ pub fn answers(actions: &[ActionUpdate], report: &RunnerReport) -> Option<Said> 
     if files.is_empty() && tools.is_empty() {
         return None;
     }
-    let mut text = String::new();
+    let mut text = String::from(ANSWERS_TAG);
     if !files.is_empty() {
-        text.push_str("The files you asked to read, as they are now:\n");
+        text.push_str("\nThe files you asked to read, as they are now:\n");
         text.push_str(&files);
     }
     if !tools.is_empty() {
@@ -143,10 +146,10 @@ pub fn answers(actions: &[ActionUpdate], report: &RunnerReport) -> Option<Said> 
     }
     text.push_str("\nContinue with the request. Read more only if you must; do not repeat what you already wrote.\n");
     let short = if names.is_empty() {
-        "(tool results shown then; call the tools again if you need them)".to_owned()
+        format!("{ANSWERS_TAG}(tool results shown then; call the tools again if you need them)")
     } else {
         format!(
-            "(files shown then: {}; read them again if you need them)",
+            "{ANSWERS_TAG}(files shown then: {}; read them again if you need them)",
             names.join(", ")
         )
     };

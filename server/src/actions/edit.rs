@@ -8,9 +8,17 @@
 //! >>>>>>> REPLACE
 //! ```
 //!
-//! Matching is line by line; the first rule that finds a place wins: exact; then ignoring trailing
+//! Matching is line by line; the first rule that finds a place wins: exact; then without blank lines at
+//! the SEARCH text's edges that the file does not have there (the REPLACE text loses the same blank edge
+//! lines, so the file neither gains nor loses blank lines the model did not mean); then ignoring trailing
 //! whitespace and the line-ending style; then ignoring a uniform difference in leading indentation (the
-//! replacement is re-indented by the same difference). A SEARCH that matches in more than one place
+//! replacement is re-indented by the same difference). The looser rules also try the SEARCH text
+//! without its blank edges.
+//!
+//! The markers are read as models write them where that cannot be taken for content: five or more `<`
+//! (or Cline's `-`) before `SEARCH`, five or more `>` (or Cline's `+`) before `REPLACE`, trailing spaces
+//! ignored; the divider is a line of exactly seven or eight `=` inside a block (a Markdown `=====`
+//! underline in SEARCH stays text). A SEARCH that matches in more than one place
 //! fails, naming the lines of each; an empty SEARCH fails. Blocks apply in order to the text as changed
 //! so far; if one fails, nothing is applied and the reason shows the closest region of the file with line
 //! numbers. Replaced lines take the file's line ending (a CRLF file stays CRLF).
@@ -26,10 +34,50 @@ pub struct Block {
     pub replace: Vec<String>,
 }
 
+impl Block {
+    /// The block without the blank lines at its SEARCH text's edges, and as many blank lines at the same
+    /// edges of its REPLACE text (where it has them); `None` when SEARCH has no blank edge.
+    fn without_blank_edges(&self) -> Option<Block> {
+        let blank = |line: &String| line.trim().is_empty();
+        let head = self.search.iter().take_while(|line| blank(line)).count();
+        if head == self.search.len() {
+            return None;
+        }
+        let tail = self
+            .search
+            .iter()
+            .rev()
+            .take_while(|line| blank(line))
+            .count();
+        if head == 0 && tail == 0 {
+            return None;
+        }
+        let replace_head = self
+            .replace
+            .iter()
+            .take_while(|line| blank(line))
+            .count()
+            .min(head);
+        let rest = &self.replace[replace_head..];
+        let replace_tail = rest
+            .iter()
+            .rev()
+            .take_while(|line| blank(line))
+            .count()
+            .min(tail);
+        Some(Block {
+            search: self.search[head..self.search.len() - tail].to_vec(),
+            replace: rest[..rest.len() - replace_tail].to_vec(),
+        })
+    }
+}
+
 /// How a block found its place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rule {
     Exact,
+    /// Blank lines at the SEARCH text's edges that the file does not have dropped.
+    BlankEdges,
     /// Trailing whitespace and line endings ignored.
     Whitespace,
     /// A uniform difference in leading indentation ignored.
@@ -40,6 +88,7 @@ impl Rule {
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::Exact => "exact",
+            Rule::BlankEdges => "blank edges",
             Rule::Whitespace => "whitespace",
             Rule::Indentation => "indentation",
         }
@@ -63,14 +112,23 @@ impl Applied {
     }
 }
 
-fn is_marker(line: &str, symbol: char, word: &str) -> bool {
+/// Whether `line` is a marker: five or more of one of `symbols`, then `word` (spaces around it allowed).
+fn is_marker(line: &str, symbols: [char; 2], word: &str) -> bool {
     let line = line.trim_end();
-    let run = line.chars().take_while(|c| *c == symbol).count();
-    run >= 5 && line[run..].trim() == word
+    symbols.iter().any(|symbol| {
+        let run = line.chars().take_while(|c| c == symbol).count();
+        run >= 5 && line[run..].trim() == word
+    })
+}
+
+/// Whether `line` divides SEARCH from REPLACE: exactly seven or eight `=` (trailing spaces allowed).
+fn is_divider(line: &str) -> bool {
+    let line = line.trim_end();
+    (7..=8).contains(&line.len()) && line.bytes().all(|byte| byte == b'=')
 }
 
 /// Reads the blocks of an edit action's body. Text outside blocks is ignored. The SEARCH and REPLACE
-/// markers may have 5 or more `<` / `>`; the divider is exactly `=======`.
+/// markers may have 5 or more `<` / `>` (Cline's `-` / `+` too); the divider is seven or eight `=`.
 pub fn parse_blocks(body: &str) -> Result<Vec<Block>, String> {
     enum State {
         Outside,
@@ -85,20 +143,20 @@ pub fn parse_blocks(body: &str) -> Result<Vec<Block>, String> {
         let line = line.strip_suffix('\r').unwrap_or(line);
         match state {
             State::Outside => {
-                if is_marker(line, '<', "SEARCH") {
+                if is_marker(line, ['<', '-'], "SEARCH") {
                     state = State::Search;
                 }
             }
             State::Search => {
-                // Exactly seven: a Markdown underline (`=====`) inside the SEARCH text is text.
-                if line.trim_end() == "=======" {
+                // Seven or eight: a Markdown underline (`=====`) inside the SEARCH text is text.
+                if is_divider(line) {
                     state = State::Replace;
                 } else {
                     search.push(line.to_owned());
                 }
             }
             State::Replace => {
-                if is_marker(line, '>', "REPLACE") {
+                if is_marker(line, ['>', '+'], "REPLACE") {
                     blocks.push(Block {
                         search: std::mem::take(&mut search),
                         replace: std::mem::take(&mut replace),
@@ -205,7 +263,7 @@ fn places(lines: &[String], search: &[String], rule: Rule) -> Vec<(usize, Reinde
     for start in 0..=lines.len() - count {
         let window = &lines[start..start + count];
         let matched = match rule {
-            Rule::Exact => window
+            Rule::Exact | Rule::BlankEdges => window
                 .iter()
                 .zip(search)
                 .all(|(a, b)| a == b)
@@ -353,29 +411,48 @@ pub fn apply(text: &str, blocks: &[Block]) -> Result<Applied, String> {
                 "block {number} has an empty SEARCH: an edit changes lines that exist (create a file with a file action)"
             ));
         }
+        let trimmed = block.without_blank_edges();
         let mut chosen = None;
-        for rule in [Rule::Exact, Rule::Whitespace, Rule::Indentation] {
-            let found = places(&file.lines, &block.search, rule);
-            match found.len() {
-                0 => continue,
-                1 => {
-                    chosen = Some((rule, found.into_iter().next().expect("one place")));
-                    break;
-                }
-                _ => {
-                    let lines: Vec<String> = found
-                        .iter()
-                        .map(|(start, _)| format!("{}-{}", start + 1, start + block.search.len()))
-                        .collect();
-                    return Err(format!(
-                        "block {number}: the SEARCH text is in {} places (lines {}); make it unique with more lines around the change",
-                        found.len(),
-                        lines.join(", ")
-                    ));
+        'ladder: for rule in [
+            Rule::Exact,
+            Rule::BlankEdges,
+            Rule::Whitespace,
+            Rule::Indentation,
+        ] {
+            // Each rule past the exact one also tries the SEARCH text without its blank edges.
+            let candidates: Vec<&Block> = match (rule, trimmed.as_ref()) {
+                (Rule::Exact, _) => vec![block],
+                (Rule::BlankEdges, Some(trimmed)) => vec![trimmed],
+                (Rule::BlankEdges, None) => Vec::new(),
+                (_, Some(trimmed)) => vec![block, trimmed],
+                (_, None) => vec![block],
+            };
+            for candidate in candidates {
+                let found = places(&file.lines, &candidate.search, rule);
+                match found.len() {
+                    0 => continue,
+                    1 => {
+                        let place = found.into_iter().next().expect("one place");
+                        chosen = Some((rule, place, candidate));
+                        break 'ladder;
+                    }
+                    _ => {
+                        let lines: Vec<String> = found
+                            .iter()
+                            .map(|(start, _)| {
+                                format!("{}-{}", start + 1, start + candidate.search.len())
+                            })
+                            .collect();
+                        return Err(format!(
+                            "block {number}: the SEARCH text is in {} places (lines {}); make it unique with more lines around the change",
+                            found.len(),
+                            lines.join(", ")
+                        ));
+                    }
                 }
             }
         }
-        let Some((rule, (start, reindent))) = chosen else {
+        let Some((rule, (start, reindent), block)) = chosen else {
             return Err(format!(
                 "block {number}: the SEARCH text is not in the file (after the blocks before it); {}",
                 closest_region(&file.lines, &block.search)

@@ -97,7 +97,11 @@ fn answers_name_their_files_for_history_and_say_why_one_is_missing() {
     );
     assert_eq!(
         said.short,
-        "(files shown then: src/a.js; read them again if you need them)"
+        "<read-results>(files shown then: src/a.js; read them again if you need them)"
+    );
+    assert!(
+        said.text
+            .starts_with("<read-results>\nThe files you asked to read")
     );
     // Actions that do not answer within the turn ask for nothing.
     assert_eq!(
