@@ -394,7 +394,7 @@ async fn a_turn_retried_smaller_stays_in_the_conversation() {
         ("ANTHROPIC_BASE_URL", standin.url.as_str()),
         ("OPENBOLT_DATA_DIR", data.as_str()),
     ];
-    let mut lsp = Lsp::start(&project.path, &env, json!({"contextTokens": 9000}), false).await;
+    let mut lsp = Lsp::start(&project.path, &env, json!({"contextTokens": 12000}), false).await;
     let mut session = Value::Null;
     for prompt in ["one", "two", "three", "the refused one", "after it"] {
         let response = lsp
@@ -425,4 +425,98 @@ async fn a_turn_retried_smaller_stays_in_the_conversation() {
         "{last}"
     );
     assert!(lsp.stop().await.success());
+}
+
+/// The files `request` names outside its `<workspace>` listing, in order of first appearance.
+fn named_in_order(request: &str, files: &[String]) -> Vec<String> {
+    let body = match (request.find("<workspace"), request.find("</workspace>")) {
+        (Some(start), Some(end)) => format!("{}{}", &request[..start], &request[end..]),
+        _ => request.to_owned(),
+    };
+    let mut found: Vec<(usize, String)> = files
+        .iter()
+        .filter_map(|name| body.find(name.as_str()).map(|at| (at, name.clone())))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, name)| name).collect()
+}
+
+/// A request in plain words — no identifier, no path — reaches the file it is about, among ~50 files of
+/// which many talk about npm, installs and servers.
+#[test]
+fn a_request_in_plain_words_reaches_the_code_it_is_about() {
+    let project = Project::new();
+    let root = &project.path;
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "lib/runtime/action-runner.ts".into(),
+            "import { Terminal } from '../shell/terminal';\n\n/** Runs the actions of an artifact in order. */\nexport class ActionRunner {\n  #current: Promise<void> = Promise.resolve();\n\n  async runShellAction(command: string, terminal: Terminal) {\n    await terminal.execute(command);\n  }\n\n  async runStartAction(command: string, terminal: Terminal) {\n    // Starts without waiting for the queue.\n    terminal.spawn(command);\n  }\n\n  addAction(action: { type: string; content: string }) {\n    this.#current = this.#current.then(() => this.run(action));\n  }\n}\n".into(),
+        ),
+        (
+            "lib/npm/registry.ts".into(),
+            "/** The npm registry client: package metadata for npm install. */\nexport async function fetchPackage(name: string) {\n  return fetch(`https://registry.npmjs.org/${name}`);\n}\nexport function installCommand(packages: string[]) {\n  return `npm install ${packages.join(' ')}`;\n}\n".into(),
+        ),
+        (
+            "lib/npm/lockfile.ts".into(),
+            "// npm lockfile parsing: what npm install resolved.\nexport function parseLockfile(text: string) { return JSON.parse(text); }\n".into(),
+        ),
+        (
+            "server/dev-server.ts".into(),
+            "// The site's own dev server (vite), for contributors: npm run dev.\nexport function startDevServer(port: number) {\n  console.log(`dev server on ${port}`);\n}\n".into(),
+        ),
+        (
+            "server/index.ts".into(),
+            "import { startDevServer } from './dev-server';\n// Starting the server.\nstartDevServer(5173);\n".into(),
+        ),
+        (
+            "components/InstallButton.tsx".into(),
+            "// A button that says npm install and copies it.\nexport function InstallButton() { return <button>npm install</button>; }\n".into(),
+        ),
+        (
+            "lib/shell/terminal.ts".into(),
+            "export class Terminal {\n  async execute(command: string) {}\n  spawn(command: string) {}\n}\n".into(),
+        ),
+        (
+            "lib/logger.ts".into(),
+            "export const logger = { info(message: string) { console.log(message); } };\n".into(),
+        ),
+        (
+            "docs/installing.ts".into(),
+            "// How to install: npm install, then npm run dev starts the dev server. Wait for it.\nexport const installing = 'npm install';\n".into(),
+        ),
+    ];
+    for n in 0..42 {
+        files.push((
+            format!("components/widgets/Widget{n}.tsx"),
+            format!(
+                "import {{ logger }} from '../../lib/logger';\nexport function Widget{n}() {{ logger.info('widget {n}'); return null; }}\n"
+            ),
+        ));
+    }
+    for (name, text) in &files {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .args(["context", "--context-tokens", "16384", "--workspace"])
+        .arg(root)
+        .arg("the action runner does not wait for npm install before starting the dev server")
+        .output()
+        .expect("openbolt context runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let request = String::from_utf8(output.stdout).expect("UTF-8");
+    let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+    let named = named_in_order(&request, &names);
+    assert!(
+        named
+            .iter()
+            .take(3)
+            .any(|name| name == "lib/runtime/action-runner.ts"),
+        "first files named: {named:?}\n{request}"
+    );
 }

@@ -1,5 +1,6 @@
 //! The subcommands of `openbolt`, one module each.
 
 pub mod chat;
+pub mod context;
 pub mod parse;
 pub mod sessions;

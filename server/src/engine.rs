@@ -104,6 +104,9 @@ const MAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long a turn waits for the map to take in the latest changes.
 const SETTLE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// How many earlier requests lend their words to the ranking.
+const RECENT_REQUESTS: usize = 2;
+
 /// Part of the context budget left for the files the model reads within the turn.
 const READ_RESERVE_PERCENT: usize = 30;
 
@@ -225,10 +228,12 @@ impl Engine {
         let snapshot = self.map.as_ref().map(ProjectMap::snapshot);
         // A part of the budget stays free for the files the model reads in this turn.
         let context_tokens = available.saturating_sub(spent) * (100 - READ_RESERVE_PERCENT) / 100;
+        let recent = history::recent_requests(&session.messages, RECENT_REQUESTS);
         let assembled = context::assemble(&context::Inputs {
             root: &self.workspace,
             editor,
             prompt,
+            recent: &recent,
             touched: &session.touched,
             map: snapshot.as_deref(),
             limits: self.budget,
@@ -249,6 +254,21 @@ impl Engine {
         let mut messages = history;
         messages.push(kept.message.clone());
         (messages, kept, assembled)
+    }
+
+    /// The user message a new conversation's first request would carry for `prompt` in a window of
+    /// `window` tokens (no MCP tools, no sandbox): what `openbolt context` prints.
+    pub fn first_message(&self, prompt: &str, window: u32) -> String {
+        let system = self.system("", &Containment::default());
+        let editor = EditorContext::default();
+        let prompt = Prompt {
+            text: prompt,
+            editor: &editor,
+            fix_round: false,
+        };
+        let (_, kept, _) =
+            self.first_request(&system, &Session::default(), prompt, self.plan(window, 1));
+        kept.message.content
     }
 
     /// Runs one turn to its end. Events go to `events` as they happen; the session gains the user's

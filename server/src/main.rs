@@ -24,6 +24,9 @@ enum Command {
     Sessions(openbolt::cli::sessions::SessionsArguments),
     /// Undo the files of the last turn (or of every turn from a message on).
     Revert(openbolt::cli::sessions::RevertArguments),
+    /// Print the first request a prompt would send, built offline (for benchmarks).
+    #[command(hide = true)]
+    Context(openbolt::cli::context::ContextArguments),
     /// Run a command in the sandbox (the terminals use it; not for people).
     #[command(hide = true, name = "sandbox-exec")]
     SandboxExec(openbolt::sandbox::ExecArguments),
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
     openbolt::terminal::install_panic_hook();
     let result = match arguments.command {
         Command::Parse(parse) => openbolt::cli::parse::run(&parse).map(|()| 0),
+        Command::Context(context) => openbolt::cli::context::run(&context).map(|()| 0),
         Command::Sessions(sessions) => openbolt::cli::sessions::run_sessions(&sessions).map(|()| 0),
         Command::Revert(revert) => runtime()
             .and_then(|runtime| runtime.block_on(openbolt::cli::sessions::run_revert(&revert))),

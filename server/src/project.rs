@@ -10,6 +10,7 @@
 pub mod index;
 pub mod rank;
 pub mod render;
+pub mod words;
 
 use crate::lock;
 use index::{FileEntry, Files};

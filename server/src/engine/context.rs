@@ -62,6 +62,8 @@ pub struct Inputs<'a> {
     pub root: &'a Path,
     pub editor: &'a EditorContext,
     pub prompt: &'a str,
+    /// The recent conversation's requests: their words help the ranking, less than the prompt's.
+    pub recent: &'a str,
     /// Files the session wrote or read (relative).
     pub touched: &'a [String],
     /// The project map, if there is one.
@@ -88,6 +90,15 @@ const BUFFERS_SHARE: usize = 40;
 const MAP_SHARE: usize = 30;
 const MAP_MAX_TOKENS: usize = 8_192;
 const TREE_SHARE: usize = 10;
+/// The most relevant files shown whole or in part after the map, and the share they may take.
+const TOP_FILES: usize = 3;
+const TOP_FILES_SHARE: usize = 50;
+/// The most one of them takes: a larger file is shown in part, and read in ranges when needed.
+const TOP_FILE_TOKENS: usize = 4_000;
+/// A file larger than this is never read for the context (the map describes it).
+const MAX_TOP_FILE_BYTES: u64 = 1024 * 1024;
+/// How many of the best-ranked files keep their directories unfolded in the file tree.
+const TREE_EXPANDED_FILES: usize = 12;
 
 /// The `@path` mentions of a prompt: `@` at the start or after whitespace, then a path; trailing
 /// punctuation is not part of it.
@@ -194,6 +205,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
     // 4. The project map.
     let focus = Focus {
         prompt: inputs.prompt.to_owned(),
+        recent: inputs.recent.to_owned(),
         open: inputs
             .editor
             .buffers
@@ -228,34 +240,61 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
         }
     }
 
-    // 5. The file tree.
+    // 5. The file tree: directories folded, except the branches that hold the ranked files.
     let mut tree = String::new();
     let _ = writeln!(tree, "<workspace root=\"{}\">", inputs.root.display());
     if names.is_empty() {
         tree.push_str("The workspace is empty.\n");
     } else {
         let tree_budget = share(TREE_SHARE, left).max(64);
-        let mut listed = String::new();
-        let mut spent = 0;
-        let mut count = 0;
-        for name in names.iter().take(inputs.limits.max_tree_entries) {
-            let cost = tokens::estimate(name) + 1;
-            if spent + cost > tree_budget {
-                break;
-            }
-            spent += cost;
-            listed.push_str(name);
-            listed.push('\n');
-            count += 1;
-        }
-        let _ = writeln!(tree, "Files ({count} of {listed_total}):");
+        let hot: Vec<&str> = ranking
+            .files
+            .iter()
+            .take(TREE_EXPANDED_FILES)
+            .map(|(name, _)| name.as_str())
+            .chain(ranking.focused.iter().map(String::as_str))
+            .collect();
+        let listed = folded_tree(&names, &hot, tree_budget, inputs.limits.max_tree_entries);
+        let _ = writeln!(
+            tree,
+            "Files ({listed_total}; a folded directory shows how many files it holds):"
+        );
         tree.push_str(&listed);
     }
     tree.push_str("</workspace>\n");
     left = left.saturating_sub(tokens::estimate(&tree));
     out.text.insert_str(0, &tree);
 
-    // 6. Small files, most relevant first, whole or not at all.
+    // 6. The most relevant files, whole when they fit and in part otherwise.
+    let mut top_left = share(TOP_FILES_SHARE, left);
+    for (name, _) in ranking.files.iter().take(TOP_FILES) {
+        if out.shown.iter().any(|(shown, _)| shown == name)
+            || is_secret(Path::new(name))
+            || inputs
+                .editor
+                .buffers
+                .iter()
+                .any(|buffer| buffer.path == Path::new(name))
+        {
+            continue;
+        }
+        let Some(text) = read_text(inputs.root, name, MAX_TOP_FILE_BYTES) else {
+            continue;
+        };
+        let (block, whole) = file_block(name, &text, None, (top_left / 2).min(TOP_FILE_TOKENS));
+        if block.is_empty() {
+            continue;
+        }
+        let cost = tokens::estimate(&block);
+        top_left = top_left.saturating_sub(cost);
+        left = left.saturating_sub(cost);
+        out.text.push_str(&block);
+        if whole {
+            out.shown.push((name.clone(), text));
+        }
+    }
+
+    // 7. Small files, most relevant first, whole or not at all.
     let order: Vec<&String> = if ranking.files.is_empty() {
         names.iter().collect()
     } else {
@@ -361,6 +400,103 @@ fn read_mention(root: &Path, editor: &EditorContext, mention: &str) -> Result<St
     String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
 }
 
+/// A text file of the workspace, when it is not larger than `limit` and is UTF-8 text.
+fn read_text(root: &Path, name: &str, limit: u64) -> Option<String> {
+    let metadata = std::fs::metadata(root.join(name)).ok()?;
+    if metadata.len() > limit {
+        return None;
+    }
+    let bytes = std::fs::read(root.join(name)).ok()?;
+    if bytes.contains(&0) {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The file tree within `budget` tokens: every file when they all fit; else the files at the root and
+/// in the directories that lead to a `hot` file, every other directory folded into one line
+/// (`app/components/ (212 files)`). When even that is too long, directories are folded from the
+/// deepest hot branch up; what still does not fit is cut.
+pub fn folded_tree(names: &[String], hot: &[&str], budget: usize, max_entries: usize) -> String {
+    let whole: usize = names.iter().map(|name| tokens::estimate(name) + 1).sum();
+    if whole <= budget && names.len() <= max_entries {
+        return names.iter().map(|name| format!("{name}\n")).collect();
+    }
+    let mut expanded: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for name in hot {
+        let mut end = 0;
+        while let Some(at) = name[end..].find('/') {
+            end += at + 1;
+            expanded.insert(&name[..end]);
+        }
+    }
+    loop {
+        let lines = tree_lines(names, &expanded);
+        let cost: usize = lines.iter().map(|line| tokens::estimate(line) + 1).sum();
+        if (cost <= budget && lines.len() <= max_entries) || expanded.is_empty() {
+            let mut out = String::new();
+            let mut spent = 0;
+            for line in lines.iter().take(max_entries) {
+                let cost = tokens::estimate(line) + 1;
+                if spent + cost > budget {
+                    let shown = out.lines().count();
+                    let _ = writeln!(out, "… ({} more entries)", lines.len() - shown);
+                    break;
+                }
+                spent += cost;
+                out.push_str(line);
+                out.push('\n');
+            }
+            return out;
+        }
+        // Fold the deepest expanded directory (the last of the longest).
+        let deepest = expanded
+            .iter()
+            .max_by_key(|directory| (directory.matches('/').count(), directory.len()))
+            .copied();
+        if let Some(deepest) = deepest {
+            expanded.remove(deepest);
+        }
+    }
+}
+
+/// The lines of the tree with `expanded` directories open (`names` sorted).
+fn tree_lines(names: &[String], expanded: &std::collections::BTreeSet<&str>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut index = 0;
+    while index < names.len() {
+        let name = &names[index];
+        // The outermost directory of `name` that is folded, if any.
+        let mut folded = None;
+        let mut end = 0;
+        while let Some(at) = name[end..].find('/') {
+            end += at + 1;
+            if !expanded.contains(&name[..end]) {
+                folded = Some(&name[..end]);
+                break;
+            }
+        }
+        match folded {
+            None => {
+                lines.push(name.clone());
+                index += 1;
+            }
+            Some(directory) => {
+                let count = names[index..]
+                    .iter()
+                    .take_while(|other| other.starts_with(directory))
+                    .count();
+                lines.push(format!(
+                    "{directory} ({count} file{})",
+                    if count == 1 { "" } else { "s" }
+                ));
+                index += count;
+            }
+        }
+    }
+    lines
+}
+
 /// The workspace's files when there is no map: the map's walk, capped the same way.
 fn walk_names(root: &Path) -> (Vec<String>, usize) {
     let walked = index::walk(root, &std::sync::atomic::AtomicBool::new(false));
@@ -372,6 +508,42 @@ fn walk_names(root: &Path) -> (Vec<String>, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tree_folds_directories_but_the_branches_of_ranked_files() {
+        let mut names: Vec<String> = (0..200)
+            .map(|n| format!("app/components/c{n}.tsx"))
+            .chain((0..50).map(|n| format!("app/lib/runtime/r{n}.ts")))
+            .chain([
+                "app/lib/runtime/action-runner.ts".to_owned(),
+                "package.json".to_owned(),
+            ])
+            .chain((0..30).map(|n| format!(".github/w{n}.yml")))
+            .collect();
+        names.sort();
+        let tree = folded_tree(&names, &["app/lib/runtime/action-runner.ts"], 600, 400);
+        assert!(tree.contains("app/components/ (200 files)\n"), "{tree}");
+        assert!(tree.contains(".github/ (30 files)\n"), "{tree}");
+        assert!(
+            tree.contains("app/lib/runtime/action-runner.ts\n"),
+            "{tree}"
+        );
+        assert!(tree.contains("package.json\n"), "{tree}");
+        assert!(
+            tokens::estimate(&tree) <= 700,
+            "{}",
+            tokens::estimate(&tree)
+        );
+        // A tight budget folds the hot branch too, from the deepest up.
+        let tight = folded_tree(&names, &["app/lib/runtime/action-runner.ts"], 40, 400);
+        assert!(
+            tight.contains("app/lib/runtime/ (51 files)") || tight.contains("app/ (281 files)"),
+            "{tight}"
+        );
+        // Everything that fits is listed.
+        let small: Vec<String> = vec!["a/b.js".into(), "c.js".into()];
+        assert_eq!(folded_tree(&small, &[], 100, 400), "a/b.js\nc.js\n");
+    }
 
     fn write(root: &Path, path: &str, text: &str) {
         let path = root.join(path);
@@ -389,6 +561,7 @@ mod tests {
             root,
             editor,
             prompt,
+            recent: "",
             touched: &[],
             map: None,
             limits: Budget::default(),

@@ -95,6 +95,19 @@ pub fn fit(history: &[Kept], budget: usize) -> Vec<Message> {
     kept
 }
 
+/// The last `count` requests of the conversation (without the context they carried), oldest first.
+pub fn recent_requests(history: &[Kept], count: usize) -> String {
+    let mut requests: Vec<&str> = history
+        .iter()
+        .rev()
+        .filter(|kept| kept.message.role == Role::User && !kept.answers)
+        .take(count)
+        .map(|kept| kept.short.as_deref().unwrap_or(&kept.message.content))
+        .collect();
+    requests.reverse();
+    requests.join("\n")
+}
+
 /// Index of the user message that begins the last exchange (a prompt, its reply and any look-up rounds).
 fn last_exchange_start(history: &[Kept]) -> usize {
     history

@@ -68,6 +68,10 @@ pub struct FileEntry {
     pub definitions: Vec<Definition>,
     /// Names used, with how often.
     pub references: Vec<(Name, u32)>,
+    /// The words of the text (identifiers split, comments and strings included; see
+    /// `project::words`), with how often: the lexical ranking's postings.
+    #[serde(default)]
+    pub words: Vec<(Name, u32)>,
 }
 
 /// Files by path relative to the workspace (with `/`).
@@ -149,6 +153,7 @@ pub fn entry_for(name: &str, content: &[u8], modified: u128) -> FileEntry {
         unmapped: None,
         definitions: Vec::new(),
         references: Vec::new(),
+        words: Vec::new(),
     };
     let path = Path::new(name);
     let language = Language::detect(path, &content[..content.len().min(256)]);
@@ -188,7 +193,23 @@ pub fn entry_for(name: &str, content: &[u8], modified: u128) -> FileEntry {
         .into_iter()
         .map(|(name, uses)| (Name::from(name), uses))
         .collect();
+    entry.words = word_counts(&String::from_utf8_lossy(content));
     entry
+}
+
+/// The words of `text` with their counts, sorted.
+fn word_counts(text: &str) -> Vec<(Name, u32)> {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    super::words::each_word(text, |word| match counts.get_mut(word) {
+        Some(count) => *count += 1,
+        None => {
+            counts.insert(word.to_owned(), 1);
+        }
+    });
+    counts
+        .into_iter()
+        .map(|(word, count)| (Name::from(word), count))
+        .collect()
 }
 
 /// One copy of each name for the whole index: the same identifier is used in many files (and defined
@@ -214,6 +235,9 @@ impl Interner {
         for (name, _) in &mut entry.references {
             self.intern(name);
         }
+        for (word, _) in &mut entry.words {
+            self.intern(word);
+        }
     }
 
     /// Forgets names no entry uses any more.
@@ -232,6 +256,7 @@ pub fn unreadable(size: u64, modified: u128) -> FileEntry {
         unmapped: Some(Unmapped::Unreadable),
         definitions: Vec::new(),
         references: Vec::new(),
+        words: Vec::new(),
     }
 }
 
@@ -367,7 +392,8 @@ struct CacheFile {
     files: BTreeMap<String, FileEntry>,
 }
 
-const CACHE_VERSION: u32 = 1;
+/// 2: entries hold their words (the lexical ranking's postings).
+const CACHE_VERSION: u32 = 2;
 
 /// The cached index, if there is a readable one of this version.
 pub fn load_cache(path: &Path, interner: &mut Interner) -> Option<Files> {
