@@ -268,14 +268,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
     // 6. The most relevant files, whole when they fit and in part otherwise.
     let mut top_left = share(TOP_FILES_SHARE, left);
     for (name, _) in ranking.files.iter().take(TOP_FILES) {
-        if out.shown.iter().any(|(shown, _)| shown == name)
-            || is_secret(Path::new(name))
-            || inputs
-                .editor
-                .buffers
-                .iter()
-                .any(|buffer| buffer.path == Path::new(name))
-        {
+        if not_to_show(&out, inputs.editor, name) {
             continue;
         }
         let Some(text) = read_text(inputs.root, name, MAX_TOP_FILE_BYTES) else {
@@ -302,14 +295,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
     };
     let mut spent_bytes = 0usize;
     for name in order {
-        if out.shown.iter().any(|(shown, _)| shown == name)
-            || is_secret(Path::new(name))
-            || inputs
-                .editor
-                .buffers
-                .iter()
-                .any(|buffer| buffer.path == Path::new(name))
-        {
+        if not_to_show(&out, inputs.editor, name) {
             continue;
         }
         let Ok(metadata) = std::fs::metadata(inputs.root.join(name)) else {
@@ -398,6 +384,16 @@ fn read_mention(root: &Path, editor: &EditorContext, mention: &str) -> Result<St
         return Err("a binary file".to_owned());
     }
     String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
+}
+
+/// Whether `name` is already in the context (shown, or an open buffer) or holds secrets.
+fn not_to_show(out: &Assembled, editor: &EditorContext, name: &str) -> bool {
+    out.shown.iter().any(|(shown, _)| shown == name)
+        || is_secret(Path::new(name))
+        || editor
+            .buffers
+            .iter()
+            .any(|buffer| buffer.path == Path::new(name))
 }
 
 /// A text file of the workspace, when it is not larger than `limit` and is UTF-8 text.
