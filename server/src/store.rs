@@ -133,6 +133,27 @@ pub struct Store {
     /// Why a turn's commands failed, by reply: reported when the turn ends.
     failures: Failures,
     reader: Arc<Mutex<Connection>>,
+    /// Last, so it drops after the sender and the reader: when the last copy of the store goes, the
+    /// writer thread is waited for, so both connections are closed and SQLite folds its WAL back into
+    /// the database and removes it.
+    #[expect(dead_code, reason = "held for its drop, which waits for the writer")]
+    closer: Arc<Closer>,
+}
+
+/// Waits for the writer thread when the last copy of the store is dropped.
+#[derive(Debug)]
+struct Closer(Mutex<Option<std::thread::JoinHandle<()>>>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let writer = crate::lock(&self.0).take();
+        if let Some(writer) = writer
+            && writer.thread().id() != std::thread::current().id()
+        {
+            // Every sender is gone: the writer commits what it holds and ends, closing its connection.
+            let _ = writer.join();
+        }
+    }
 }
 
 /// Failed writes, by the reply they belong to.
@@ -155,7 +176,7 @@ impl Store {
         let writer_appends = appends.clone();
         let failures = Failures::default();
         let writer_failures = failures.clone();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("openbolt-store".to_owned())
             .spawn(move || {
                 write_loop(
@@ -176,6 +197,7 @@ impl Store {
             appends,
             failures,
             reader: Arc::new(Mutex::new(reader)),
+            closer: Arc::new(Closer(Mutex::new(Some(writer)))),
         })
     }
 
@@ -298,6 +320,26 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closing_the_store_leaves_no_wal_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        store.begin_turn("s1", Path::new("/w"), "hello", "u1", "m1");
+        store.append_prose("m1", "world");
+        store.flush();
+        let copy = store.clone();
+        drop(store);
+        // A copy still open keeps the store (and its WAL) alive.
+        assert!(dir.path().join("sessions.sqlite3-wal").exists());
+        drop(copy);
+        assert!(
+            !dir.path().join("sessions.sqlite3-wal").exists(),
+            "the WAL file stays after the store is closed"
+        );
+        let reopened = Store::open(dir.path()).expect("reopened");
+        assert_eq!(reopened.messages("s1").expect("messages").len(), 2);
+    }
     use crate::types::{ActionKind, ActionStatus};
 
     /// A complete file action of `a.txt`.
