@@ -116,6 +116,26 @@ impl ActionUpdate {
         }
     }
 
+    /// An update of a first action of artifact `a` (for tests of what reads updates).
+    #[cfg(test)]
+    pub fn for_test(
+        kind: ActionKind,
+        path: Option<&str>,
+        command: Option<&str>,
+        status: ActionStatus,
+    ) -> ActionUpdate {
+        let info = ActionInfo {
+            artifact_id: "a".into(),
+            index: 0,
+            kind,
+            file_path: path.map(str::to_owned),
+            lines: None,
+            server: None,
+            tool: None,
+        };
+        ActionUpdate::new(&info, command, status)
+    }
+
     pub fn with_error(mut self, error: impl Into<String>) -> ActionUpdate {
         self.error = Some(error.into());
         self

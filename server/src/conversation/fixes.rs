@@ -183,25 +183,6 @@ pub fn keys(problems: &[Problem]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::types::{ActionKind, Diagnostic};
-    use openbolt_parser::ActionInfo;
-
-    fn update(
-        kind: ActionKind,
-        path: Option<&str>,
-        command: Option<&str>,
-        status: ActionStatus,
-    ) -> ActionUpdate {
-        let info = ActionInfo {
-            artifact_id: "a".into(),
-            index: 0,
-            kind,
-            file_path: path.map(str::to_owned),
-            lines: None,
-            server: None,
-            tool: None,
-        };
-        ActionUpdate::new(&info, command, status)
-    }
 
     #[tokio::test]
     async fn a_turns_problems_are_reported_with_their_lines() {
@@ -211,7 +192,7 @@ mod tests {
             "const a = 1;\nfunction bad( {\n}\n",
         )
         .expect("write");
-        let mut written = update(
+        let mut written = ActionUpdate::for_test(
             ActionKind::File,
             Some("app.js"),
             None,
@@ -224,7 +205,7 @@ mod tests {
             end_column: 14,
             message: "syntax error near `{`".into(),
         }];
-        let mut command = update(
+        let mut command = ActionUpdate::for_test(
             ActionKind::Shell,
             None,
             Some("npm test"),
@@ -233,7 +214,7 @@ mod tests {
         command.exit_code = Some(1);
         command.error = Some("exited with code 1".into());
         command.output_tail = Some("FAIL app.test.js\nexpected 2, got 3\n".into());
-        let clean = update(
+        let clean = ActionUpdate::for_test(
             ActionKind::File,
             Some("ok.js"),
             None,
@@ -261,14 +242,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_tool_call_answered_within_the_turn_is_no_problem_for_a_fix_round() {
-        let mut failed = update(
+        let mut failed = ActionUpdate::for_test(
             ActionKind::Tool,
             None,
             Some("everything · echo {}"),
             ActionStatus::Failed,
         );
         failed.error = Some("the tool failed: boom".into());
-        let mut command = update(ActionKind::Shell, None, Some("false"), ActionStatus::Failed);
+        let mut command =
+            ActionUpdate::for_test(ActionKind::Shell, None, Some("false"), ActionStatus::Failed);
         command.exit_code = Some(1);
         let (terminals_events, _receiver) = tokio::sync::mpsc::channel(4);
         let terminals = Terminals::new(

@@ -298,21 +298,12 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
         if not_to_show(&out, inputs.editor, name) {
             continue;
         }
-        let Ok(metadata) = std::fs::metadata(inputs.root.join(name)) else {
-            continue;
-        };
-        let size = metadata.len() as usize;
-        if size > inputs.limits.max_file_bytes || spent_bytes + size > inputs.limits.max_total_bytes
-        {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(inputs.root.join(name)) else {
-            continue;
-        };
-        if bytes.contains(&0) {
-            continue;
-        }
-        let Ok(text) = String::from_utf8(bytes) else {
+        // Within the per-file limit and what is left of the total.
+        let limit = inputs
+            .limits
+            .max_file_bytes
+            .min(inputs.limits.max_total_bytes.saturating_sub(spent_bytes));
+        let Some(text) = read_text(inputs.root, name, limit as u64) else {
             continue;
         };
         let block = format!("<file path=\"{name}\">\n{}\n</file>\n", text.trim_end());

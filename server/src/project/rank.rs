@@ -253,19 +253,11 @@ impl Lexicon {
         lexicon
     }
 
-    /// Each file's BM25F score for the words of `prompt` (and, weighing less, of `recent`).
-    fn score(&self, prompt: &str, recent: &str) -> Vec<f64> {
-        let mut query: Vec<(String, f64)> = Vec::new();
-        for (text, weight) in [(prompt, 1.0), (recent, RECENT_WEIGHT)] {
-            super::words::each_word(text, |word| {
-                if !query.iter().any(|(known, _)| known == word) {
-                    query.push((word.to_owned(), weight));
-                }
-            });
-        }
+    /// Each file's BM25F score for `query`'s words, each weighted.
+    fn score(&self, query: &[(String, f64)]) -> Vec<f64> {
         let files = self.lengths.len();
         let mut scores = vec![0.0f64; files];
-        for (word, weight) in &query {
+        for (word, weight) in query {
             let Some(postings) = self.postings.get(word.as_str()) else {
                 continue;
             };
@@ -288,6 +280,20 @@ impl Lexicon {
         }
         scores
     }
+}
+
+/// The words a ranking looks for: the prompt's (weight 1), then the recent requests' not already there
+/// (weight [`RECENT_WEIGHT`]).
+fn query(prompt: &str, recent: &str) -> Vec<(String, f64)> {
+    let mut query: Vec<(String, f64)> = Vec::new();
+    for (text, weight) in [(prompt, 1.0), (recent, RECENT_WEIGHT)] {
+        super::words::each_word(text, |word| {
+            if !query.iter().any(|(known, _)| known == word) {
+                query.push((word.to_owned(), weight));
+            }
+        });
+    }
+    query
 }
 
 impl Graph {
@@ -390,12 +396,13 @@ impl Graph {
             }
         }
         // The request's words, scored per file (BM25F), relative to the best match.
-        let mut lexical = self.lexicon.score(&focus.prompt, &focus.recent);
+        let query = query(&focus.prompt, &focus.recent);
+        let mut lexical = self.lexicon.score(&query);
         // A request is about the code; its tests match the same words. Unless it speaks of tests, a
         // test file's match counts half.
-        if !super::words::words(&focus.prompt)
+        if !query
             .iter()
-            .any(|word| word == "test" || word == "spec")
+            .any(|(word, weight)| *weight == 1.0 && (word == "test" || word == "spec"))
         {
             for (file, score) in lexical.iter_mut().enumerate() {
                 if is_test(names[file]) {

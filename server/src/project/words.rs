@@ -7,9 +7,11 @@
 //! need not be an English word.
 
 /// Words of English prose and of code that say nothing about which file a request is about.
+/// Sorted, for a binary search (every word of every file is looked up at indexing).
 const STOP_WORDS: &[&str] = &[
     "a",
     "about",
+    "add",
     "after",
     "all",
     "also",
@@ -25,7 +27,11 @@ const STOP_WORDS: &[&str] = &[
     "but",
     "by",
     "can",
+    "change",
+    "class",
+    "const",
     "could",
+    "def",
     "did",
     "do",
     "does",
@@ -34,19 +40,27 @@ const STOP_WORDS: &[&str] = &[
     "each",
     "else",
     "every",
+    "export",
+    "false",
+    "fix",
+    "fn",
     "for",
     "from",
+    "function",
     "get",
     "had",
     "has",
     "have",
     "how",
     "if",
+    "import",
     "in",
+    "instead",
     "into",
     "is",
     "isn",
     "it",
+    "it's",
     "its",
     "just",
     "let",
@@ -56,10 +70,13 @@ const STOP_WORDS: &[&str] = &[
     "more",
     "most",
     "must",
+    "need",
     "new",
     "no",
+    "none",
     "not",
     "now",
+    "null",
     "of",
     "on",
     "one",
@@ -70,10 +87,14 @@ const STOP_WORDS: &[&str] = &[
     "out",
     "over",
     "please",
+    "pub",
+    "return",
     "same",
+    "self",
     "should",
     "so",
     "some",
+    "still",
     "such",
     "than",
     "that",
@@ -88,12 +109,16 @@ const STOP_WORDS: &[&str] = &[
     "those",
     "to",
     "too",
+    "true",
+    "undefined",
     "up",
     "us",
     "use",
     "used",
     "using",
+    "var",
     "very",
+    "want",
     "was",
     "way",
     "we",
@@ -108,35 +133,11 @@ const STOP_WORDS: &[&str] = &[
     "will",
     "with",
     "without",
+    "work",
+    "works",
     "would",
     "you",
     "your",
-    "fix",
-    "add",
-    "change",
-    "instead",
-    "still",
-    "need",
-    "want",
-    "work",
-    "works",
-    "it's",
-    "const",
-    "var",
-    "function",
-    "return",
-    "true",
-    "false",
-    "null",
-    "undefined",
-    "self",
-    "pub",
-    "fn",
-    "def",
-    "import",
-    "export",
-    "class",
-    "none",
 ];
 
 /// Calls `each` with every word of `text`, lowercased and stemmed (stop words and one-letter pieces
@@ -190,9 +191,13 @@ fn split_identifier(run: &str, mut each: impl FnMut(&str)) {
     each(&run[from..]);
 }
 
+fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
 /// The stem of a lowercase word, or `None` for a stop word or a word too short to say anything.
 fn stem(word: &str) -> Option<&str> {
-    if word.len() < 2 || STOP_WORDS.contains(&word) {
+    if word.len() < 2 || is_stop_word(word) {
         return None;
     }
     let mut stem = word;
@@ -230,12 +235,17 @@ fn stem(word: &str) -> Option<&str> {
     {
         stem = &stem[..stem.len() - 1];
     }
-    (!STOP_WORDS.contains(&stem)).then_some(stem)
+    (!is_stop_word(stem)).then_some(stem)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stop_words_are_sorted_for_their_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|pair| pair[0] < pair[1]));
+    }
 
     #[test]
     fn identifiers_paths_and_prose_give_the_same_words() {

@@ -3,20 +3,10 @@
 use super::*;
 use crate::actions::read::show;
 use crate::types::{ActionKind, ActionStatus};
-use openbolt_parser::ActionInfo;
 use serde_json::json;
 
 fn update(kind: ActionKind, path: Option<&str>, command: Option<&str>) -> ActionUpdate {
-    let info = ActionInfo {
-        artifact_id: "a".into(),
-        index: 0,
-        kind,
-        file_path: path.map(str::to_owned),
-        lines: None,
-        server: None,
-        tool: None,
-    };
-    ActionUpdate::new(&info, command, ActionStatus::Failed)
+    ActionUpdate::for_test(kind, path, command, ActionStatus::Failed)
 }
 
 #[test]
