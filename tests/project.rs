@@ -182,19 +182,115 @@ async fn a_read_is_answered_within_the_turn_and_secrets_and_escapes_are_refused(
 }
 
 #[tokio::test]
-async fn a_model_that_keeps_reading_is_stopped_after_five_rounds() {
-    let read_again = "<boltArtifact id=\"r\" title=\"R\"><boltAction type=\"read\" filePath=\"src/money.js\"/></boltArtifact>";
-    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(read_again)]).await;
+async fn a_model_that_keeps_looking_is_told_to_go_on_and_the_turn_ends_without_failing() {
+    let look_again = "<boltArtifact id=\"r\" title=\"R\"><boltAction type=\"search\" pattern=\"roundCents\"/><boltAction type=\"read\" filePath=\"src/money.js\"/></boltArtifact>";
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(look_again)]).await;
     let project = Project::new();
-    let output = chat(&standin, &project, &["go"]).await;
+    let output = chat(&standin, &project, &["go", "--auto-fix", "0"]).await;
     let text = stdout(&output);
+    let requests = standin.recorded();
     assert_eq!(
-        standin.recorded().len(),
-        6,
-        "the request and five read rounds:\n{text}"
+        requests.len(),
+        9,
+        "the request and eight look-up rounds:\n{text}"
     );
-    assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("asked to read files in 5 rounds"), "{text}");
+    let last = support::last_user_message(&requests[8].body);
+    assert!(
+        last.contains("That was the last look-up this turn allows"),
+        "{last}"
+    );
+    let before = support::last_user_message(&requests[7].body);
+    assert!(
+        before.contains("Look up more only if you must"),
+        "{before}"
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("the model looked things up in 8 rounds, the most a turn allows"),
+        "{text}"
+    );
+}
+
+/// A scripted session on the fixture project: the model searches for a name, reads the file the
+/// search found, and edits it — all within one turn.
+#[tokio::test]
+async fn search_then_read_then_edit_within_one_turn() {
+    let search = "I will find where cents are rounded.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"search\" pattern=\"roundcents(\"/>\n<boltAction type=\"search\" pattern=\"STRIPE\"/>\n<boltAction type=\"search\" pattern=\"round\" path=\"../**\"/>\n<boltAction type=\"search\" pattern=\"Math\\.(round|floor)\\(\" regex=\"true\" path=\"src/*.js\"/>\n<boltAction type=\"search\" pattern=\"(unclosed\" regex=\"true\"/>\n<boltAction type=\"search\" path=\"src/*\"/>\n</boltArtifact>";
+    let read = "<boltArtifact id=\"look\" title=\"Look\"><boltAction type=\"read\" filePath=\"src/money.js\"/></boltArtifact>";
+    let edit = "<boltArtifact id=\"fix\" title=\"Fix\"><boltAction type=\"edit\" filePath=\"src/money.js\">\n<<<<<<< SEARCH\n  return Math.round(value * 100) / 100;\n=======\n  return Math.round((value + Number.EPSILON) * 100) / 100;\n>>>>>>> REPLACE\n</boltAction></boltArtifact>\nRounded with an epsilon.";
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(search), Reply::text(read), Reply::text(edit)],
+    )
+    .await;
+    let project = Project::new();
+    let output = chat(
+        &standin,
+        &project,
+        &["round cents correctly", "--auto-fix", "0"],
+    )
+    .await;
+    let text = stdout(&output);
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 3, "search, read, edit:\n{text}");
+
+    let found = support::last_user_message(&requests[1].body);
+    // Literal, case ignored; the files the request ranks first.
+    assert!(
+        found.contains("<search pattern=\"roundcents(\" found=\"2 matches in 2 files\">"),
+        "{found}"
+    );
+    assert!(
+        found.contains("src/money.js:1: export function roundCents(value) {\nsrc/money.js-2-   return Math.round(value * 100) / 100;"),
+        "{found}"
+    );
+    assert!(found.contains("src/ledger.js:8:   return roundCents(total);"), "{found}");
+    // The secret is never searched; the escape and the bad regex are answered, not failed.
+    assert!(
+        found.contains("<search pattern=\"STRIPE\" found=\"no matches\">"),
+        "{found}"
+    );
+    assert!(
+        found.contains(
+            "<search query=\"'round' in ../**\" error=\"refused: .. leaves the workspace\"/>"
+        ),
+        "{found}"
+    );
+    assert!(
+        found.contains("error=\"the pattern is not a valid regular expression:"),
+        "{found}"
+    );
+    assert!(
+        found.contains("regex=\"true\" path=\"src/*.js\" found=\"1 match in 1 file\">"),
+        "{found}"
+    );
+    // A glob and no pattern: the files.
+    assert!(
+        found.contains("path=\"src/*\" found=\"3 files\">\nsrc/checkout.js\nsrc/ledger.js\nsrc/money.js\n</search>"),
+        "{found}"
+    );
+    for request in &requests {
+        assert!(!request.body.to_string().contains("sk-live-do-not-send"));
+    }
+    let shown = support::last_user_message(&requests[2].body);
+    assert!(shown.contains("<file path=\"src/money.js\" lines=\"3\">"), "{shown}");
+
+    assert_eq!(
+        std::fs::read_to_string(project.path.join("src/money.js")).expect("money"),
+        "export function roundCents(value) {\n  return Math.round((value + Number.EPSILON) * 100) / 100;\n}\n"
+    );
+    assert!(
+        text.contains("✓ search \"roundcents(\" — 2 matches in 2 files"),
+        "{text}"
+    );
+    assert!(text.contains("✓ search \"STRIPE\" — no matches"), "{text}");
+    assert!(
+        text.contains("✗ search \"round\" in ../** — refused: .. leaves the workspace"),
+        "{text}"
+    );
+    assert!(text.contains("✓ search files src/* — 3 files"), "{text}");
+    assert!(text.contains("✓ edit src/money.js"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "a failed search is a failed action:\n{text}");
 }
 
 #[tokio::test]

@@ -436,6 +436,9 @@ fn action(index: usize, kind: ActionKind, file_path: Option<&str>) -> ActionInfo
         lines: None,
         server: None,
         tool: None,
+        pattern: None,
+        regex: None,
+        case: None,
     }
 }
 

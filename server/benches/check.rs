@@ -105,6 +105,9 @@ fn main() {
             lines: None,
             server: None,
             tool: None,
+            pattern: None,
+            regex: None,
+            case: None,
         };
         let mut update = ActionUpdate::new(&info, None, ActionStatus::Complete);
         if index < 2 {
@@ -126,6 +129,9 @@ fn main() {
         lines: None,
         server: None,
         tool: None,
+        pattern: None,
+        regex: None,
+        case: None,
     };
     let mut failed = ActionUpdate::new(&info, Some("npm test"), ActionStatus::Failed);
     failed.output_tail = Some("1 failing\n".repeat(100));

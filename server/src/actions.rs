@@ -8,6 +8,7 @@ pub mod edit;
 pub mod file;
 pub mod files;
 pub mod read;
+pub mod search;
 pub mod tool;
 
 use crate::terminal::Terminals;
@@ -46,6 +47,12 @@ pub trait FileWriter: Send + Sync {
         before: &'a str,
         after: &'a str,
     ) -> futures::future::BoxFuture<'a, Result<Option<String>, String>>;
+
+    /// The documents open in an editor (absolute path, text as the user sees it): a search looks at
+    /// their text rather than the disk's.
+    fn open_documents(&self) -> Vec<(PathBuf, String)> {
+        Vec::new()
+    }
 }
 
 /// Writes to disk, atomically.
@@ -135,6 +142,8 @@ pub enum Answer {
     Read(read::Shown),
     /// An MCP tool's result.
     Tool(tool::ToolAnswer),
+    /// What a search found.
+    Search(search::Found),
 }
 
 impl Answer {
@@ -143,6 +152,7 @@ impl Answer {
         let text = match self {
             Answer::Read(shown) => &shown.body,
             Answer::Tool(answer) => &answer.text,
+            Answer::Search(found) => &found.body,
         };
         crate::tokens::estimate(text) + ANSWER_FRAMING_TOKENS
     }
@@ -211,6 +221,9 @@ pub struct Runner {
     /// How many tokens this round's answers (reads, tool results) may still show the model (each
     /// takes at most half of what is left, and never less than a small minimum).
     pub answer_tokens: usize,
+    /// The workspace's files as the turn's request ranked them, best first: a search shows matches
+    /// in these first.
+    pub ranked: Vec<String>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -250,6 +263,7 @@ impl Runner {
             answer_tokens: 8_000,
             seen: Seen::default(),
             parsed: Vec::new(),
+            ranked: Vec::new(),
         })
     }
 
@@ -295,6 +309,7 @@ impl Runner {
             let command = match KindTraits::of(&job.action.kind).label {
                 Label::Command => Some(job.content.clone()),
                 Label::Call => Some(tool::label(&job.action, &job.content)),
+                Label::Query => Some(search::Query::of(&job.action).label()),
                 Label::Path => None,
             };
             let update = ActionUpdate::new(&job.action, command.as_deref(), ActionStatus::Running);
@@ -342,6 +357,7 @@ impl Runner {
                 self.run_command(job, update, events, cancel).await
             }
             ActionKind::Tool => self.run_tool(job, update, report, events, cancel).await,
+            ActionKind::Search => self.run_search(job, update, report),
             ActionKind::Other(name) => update
                 .with_error(format!("unknown action type {name:?}: nothing was run"))
                 .status(ActionStatus::Skipped),

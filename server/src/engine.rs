@@ -95,8 +95,7 @@ const QUEUED_ACTIONS: usize = 256;
 /// How many follow-up requests a reply cut off by the output limit may take.
 const MAX_CONTINUATIONS: u32 = 5;
 
-/// How many times one turn may answer the model's read actions.
-pub const MAX_READ_ROUNDS: usize = 5;
+pub use crate::types::MAX_LOOKUP_ROUNDS;
 
 /// How long a turn waits for a project map that is still on its first walk.
 const MAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -274,8 +273,9 @@ impl Engine {
     /// Runs one turn to its end. Events go to `events` as they happen; the session gains the user's
     /// message and the reply (also a partial one: the text streamed so far is kept).
     ///
-    /// When a reply asks to read files, the turn answers it: a follow-up request carries the files,
-    /// up to [`MAX_READ_ROUNDS`] times. When the provider refuses the first request as too long (or
+    /// When a reply looks things up (reads, searches, tool calls), the turn answers it: a follow-up
+    /// request carries the answers, up to [`MAX_LOOKUP_ROUNDS`] times — the last answers tell the model
+    /// to go on with what it has. When the provider refuses the first request as too long (or
     /// answers with nothing at all), it is sent once more with half the budget.
     pub async fn run_turn(
         &self,
@@ -320,6 +320,7 @@ impl Engine {
         let (mut messages, first, assembled) =
             crate::blocking(|| self.first_request(&system, session, prompt, plan));
         runner.saw_context(&assembled.shown);
+        runner.ranked = assembled.ranked;
         // This turn's messages, as history keeps them.
         let mut said = vec![first];
         let mut outcome = TurnOutcome {
@@ -362,6 +363,7 @@ impl Engine {
                 let (smaller, first, assembled) =
                     crate::blocking(|| self.first_request(&system, session, prompt, plan));
                 runner.saw_context(&assembled.shown);
+                runner.ranked = assembled.ranked;
                 messages = smaller;
                 said = vec![first];
                 continue;
@@ -384,7 +386,11 @@ impl Engine {
             let mut actions = streamed.unfinished;
             actions.extend(report.updates.iter().cloned());
             actions.sort_by_key(|update| update.action_id);
-            let answers = voice::answers(&actions, &report);
+            let answers = voice::answers(
+                &actions,
+                &report,
+                MAX_LOOKUP_ROUNDS.saturating_sub(rounds + 1),
+            );
             outcome.actions.extend(actions);
             outcome.previous_contents.extend(report.previous_contents);
             if !streamed.reply.is_empty() {
@@ -397,14 +403,17 @@ impl Engine {
             let Some(answers) = answers.filter(|_| streamed.status == TurnStatus::Complete) else {
                 break;
             };
-            rounds += 1;
-            if rounds > MAX_READ_ROUNDS {
-                outcome.status = TurnStatus::Failed;
-                outcome.error = Some(format!(
-                    "the model asked to read files in {MAX_READ_ROUNDS} rounds and then wanted more; the turn stops here (ask again, naming the files with @path)"
-                ));
+            if rounds == MAX_LOOKUP_ROUNDS {
+                // Its last answers told the model to go on with what it had: what it asked for
+                // after them stays unanswered, and the turn ends with what the reply did.
+                let _ = events
+                    .send(TurnEvent::Notice(format!(
+                        "the model looked things up in {MAX_LOOKUP_ROUNDS} rounds, the most a turn allows, and then asked for more; the turn ends here with what it did (ask again to go on)"
+                    )))
+                    .await;
                 break;
             }
+            rounds += 1;
             let answers = Kept {
                 message: Message {
                     role: Role::User,

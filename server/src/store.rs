@@ -344,21 +344,12 @@ mod tests {
 
     /// A complete file action of `a.txt`.
     fn file_update() -> ActionUpdate {
-        ActionUpdate {
-            artifact_id: "a".into(),
-            action_id: 0,
-            kind: ActionKind::File,
-            file_path: Some("a.txt".into()),
-            command: None,
-            status: ActionStatus::Complete,
-            exit_code: None,
-            error: None,
-            terminal_id: None,
-            summary: None,
-            diagnostics: Vec::new(),
-            prose_offset: None,
-            output_tail: None,
-        }
+        ActionUpdate::for_test(
+            ActionKind::File,
+            Some("a.txt"),
+            None,
+            ActionStatus::Complete,
+        )
     }
 
     #[test]

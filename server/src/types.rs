@@ -5,6 +5,10 @@
 use openbolt_parser::ActionInfo;
 pub use openbolt_parser::ActionKind;
 
+/// How many times one turn answers the model's look-ups (reads, searches, tool calls) with a follow-up
+/// request. Search → read → edit takes two; a model that needs more narrows its searches.
+pub const MAX_LOOKUP_ROUNDS: usize = 8;
+
 /// Identifies a terminal for the life of the server.
 pub type TerminalId = u64;
 
@@ -70,6 +74,10 @@ pub struct ActionUpdate {
     /// Syntax errors in what a `file` or `edit` action wrote (empty: none, or not a mapped language).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub diagnostics: Vec<Diagnostic>,
+    /// What a `search` action found, as the model was shown it: matching lines, or the files a glob
+    /// listed (a card expands to them; each opens its file at its line).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub found: Vec<Hit>,
     /// Where the action sits in its reply's prose (set by the conversation layer as the action opens), so
     /// a chat panel shows the reply in the order the model wrote it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -111,6 +119,7 @@ impl ActionUpdate {
             terminal_id: None,
             summary: None,
             diagnostics: Vec::new(),
+            found: Vec::new(),
             prose_offset: None,
             output_tail: None,
         }
@@ -132,6 +141,9 @@ impl ActionUpdate {
             lines: None,
             server: None,
             tool: None,
+            pattern: None,
+            regex: None,
+            case: None,
         };
         ActionUpdate::new(&info, command, status)
     }
@@ -152,14 +164,29 @@ impl ActionUpdate {
         self
     }
 
-    /// What the action is, for people and the model: `file src/app.js`, ``shell `npm install` ``.
+    /// What the action is, for people and the model: `file src/app.js`, ``shell `npm install` ``,
+    /// `search "npm install" in app/**`.
     pub fn describe(&self) -> String {
-        match (&self.file_path, &self.command) {
-            (Some(path), _) => format!("{} {path}", self.kind.as_str()),
-            (None, Some(command)) => format!("{} `{command}`", self.kind.as_str()),
-            (None, None) => self.kind.as_str().to_owned(),
+        let kind = self.kind.as_str();
+        match (KindTraits::of(&self.kind).label, &self.file_path, &self.command) {
+            (Label::Query, _, Some(query)) => format!("{kind} {query}"),
+            (_, Some(path), _) => format!("{kind} {path}"),
+            (_, None, Some(command)) => format!("{kind} `{command}`"),
+            (_, None, None) => kind.to_owned(),
         }
     }
+}
+
+/// One thing a `search` action found: a matching line (1-based), or a file a glob listed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hit {
+    /// Relative to the workspace, with `/`.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub line: Option<u32>,
+    /// The line's text (cut when long).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
 }
 
 /// A syntax error in a file the AI wrote: 0-based lines, byte columns.
@@ -194,8 +221,8 @@ pub enum TurnEvent {
     Action(ActionUpdate),
 }
 
-/// An action's kind on the wire and in the store: its name (`file`, `shell`, `start`, `read`, or an unknown type
-/// as written).
+/// An action's kind on the wire and in the store: its name (`file`, `shell`, `start`, `read`, `edit`,
+/// `tool`, `search`, or an unknown type as written).
 mod kind_name {
     use super::ActionKind;
 
@@ -260,6 +287,8 @@ pub enum Label {
     Command,
     /// An MCP call: `server · tool {arguments}`.
     Call,
+    /// A search: its pattern and where (`"npm install" in app/**`), or the glob it lists.
+    Query,
 }
 
 /// What a closed action of an old reply becomes when history is shortened.
@@ -273,6 +302,8 @@ pub enum InHistory {
     Named,
     /// Its content as written (a command is short).
     Verbatim,
+    /// Its query (what it found came back in another message).
+    Query,
 }
 
 impl KindTraits {
@@ -336,6 +367,14 @@ impl KindTraits {
                 answers_in_turn: true,
                 label: Label::Call,
                 shows_running: true,
+                ..QUIET
+            },
+            // Like a read, answered within the turn; a failure (a bad pattern, a path outside the
+            // workspace) was answered there too.
+            ActionKind::Search => KindTraits {
+                answers_in_turn: true,
+                label: Label::Query,
+                in_history: InHistory::Query,
                 ..QUIET
             },
             ActionKind::Other(_) => QUIET,

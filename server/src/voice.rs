@@ -8,8 +8,9 @@
 pub mod system;
 
 use crate::actions::read::Shown;
+use crate::actions::search::{Found, Stopped};
 use crate::actions::tool::ToolAnswer;
-use crate::actions::{Answer, RunnerReport, diff, edit};
+use crate::actions::{Answer, RunnerReport, diff, edit, search};
 use crate::mcp::ToolInfo;
 use crate::types::{ActionUpdate, InHistory, KindTraits, Label};
 use openbolt_parser::{Event, Parser};
@@ -96,12 +97,15 @@ pub struct Said {
     pub short: String,
 }
 
-/// The message answering a round's actions that answer within the turn: each file read and each tool's
-/// result, or why there is none. `None` when no action of the round asked.
-pub fn answers(actions: &[ActionUpdate], report: &RunnerReport) -> Option<Said> {
+/// The message answering a round's actions that answer within the turn: each file read, each search's
+/// findings and each tool's result, or why there is none — and, when `rounds_left` is 0, that these were
+/// the turn's last look-ups. `None` when no action of the round asked.
+pub fn answers(actions: &[ActionUpdate], report: &RunnerReport, rounds_left: usize) -> Option<Said> {
     let mut files = String::new();
+    let mut searches = String::new();
     let mut tools = String::new();
     let mut names = Vec::new();
+    let mut queries = Vec::new();
     for update in actions
         .iter()
         .filter(|update| KindTraits::of(&update.kind).answers_in_turn)
@@ -111,31 +115,51 @@ pub fn answers(actions: &[ActionUpdate], report: &RunnerReport) -> Option<Said> 
                 files.push_str(&shown_file(shown));
                 names.push(shown.path.clone());
             }
+            Some(Answer::Search(found)) => {
+                searches.push_str(&search_result(found));
+                queries.push(found.query.label());
+            }
             Some(Answer::Tool(answer)) => tools.push_str(&tool_result(answer)),
-            None => match KindTraits::of(&update.kind).label {
-                Label::Path => {
-                    let path = update.file_path.as_deref().unwrap_or("(no filePath)");
-                    let _ = writeln!(
-                        files,
-                        "<file path=\"{path}\" refused=\"{}\"/>",
-                        attribute(update.error.as_deref().unwrap_or("not read"))
-                    );
+            None => {
+                let label = KindTraits::of(&update.kind).label;
+                let why = attribute(update.error.as_deref().unwrap_or(match label {
+                    Label::Path => "not read",
+                    Label::Query => "not searched",
+                    Label::Call | Label::Command => "not called",
+                }));
+                match label {
+                    Label::Path => {
+                        let path = update.file_path.as_deref().unwrap_or("(no filePath)");
+                        let _ = writeln!(files, "<file path=\"{path}\" refused=\"{why}\"/>");
+                    }
+                    Label::Query => {
+                        let query = update.command.as_deref().unwrap_or("search");
+                        let _ = writeln!(
+                            searches,
+                            "<search query=\"{}\" error=\"{why}\"/>",
+                            attribute(query)
+                        );
+                        queries.push(query.to_owned());
+                    }
+                    Label::Call | Label::Command => {
+                        let _ = writeln!(
+                            tools,
+                            "<tool-result call=\"{}\" refused=\"{why}\"/>",
+                            attribute(update.command.as_deref().unwrap_or("tool")),
+                        );
+                    }
                 }
-                Label::Call | Label::Command => {
-                    let _ = writeln!(
-                        tools,
-                        "<tool-result call=\"{}\" refused=\"{}\"/>",
-                        attribute(update.command.as_deref().unwrap_or("tool")),
-                        attribute(update.error.as_deref().unwrap_or("not called"))
-                    );
-                }
-            },
+            }
         }
     }
-    if files.is_empty() && tools.is_empty() {
+    if files.is_empty() && searches.is_empty() && tools.is_empty() {
         return None;
     }
     let mut text = String::from(ANSWERS_TAG);
+    if !searches.is_empty() {
+        text.push_str("\nWhat your searches found (path:line: a matching line, path-line- a line around it):\n");
+        text.push_str(&searches);
+    }
     if !files.is_empty() {
         text.push_str("\nThe files you asked to read, as they are now:\n");
         text.push_str(&files);
@@ -144,16 +168,79 @@ pub fn answers(actions: &[ActionUpdate], report: &RunnerReport) -> Option<Said> 
         text.push_str("\nThe results of the tools you called:\n");
         text.push_str(&tools);
     }
-    text.push_str("\nContinue with the request. Read more only if you must; do not repeat what you already wrote.\n");
-    let short = if names.is_empty() {
-        format!("{ANSWERS_TAG}(tool results shown then; call the tools again if you need them)")
+    if rounds_left == 0 {
+        text.push_str("\nThat was the last look-up this turn allows: further reads, searches and tool calls will not be answered. Make the change now with what you have (or say what you still need to know), and do not repeat what you already wrote.\n");
     } else {
-        format!(
-            "{ANSWERS_TAG}(files shown then: {}; read them again if you need them)",
-            names.join(", ")
-        )
-    };
+        text.push_str("\nContinue with the request. Look up more only if you must; do not repeat what you already wrote.\n");
+    }
+    let mut shown = Vec::new();
+    if !names.is_empty() {
+        shown.push(format!("files shown then: {}", names.join(", ")));
+    }
+    if !queries.is_empty() {
+        shown.push(format!("searches answered then: {}", queries.join(", ")));
+    }
+    if !tools.is_empty() {
+        shown.push("tool results shown then".to_owned());
+    }
+    let short = format!(
+        "{ANSWERS_TAG}({}; look them up again if you need them)",
+        shown.join("; ")
+    );
     Some(Said { text, short })
+}
+
+/// A search's findings as the model reads them: the lines, then what the budget or the limits left out.
+pub fn search_result(found: &Found) -> String {
+    let query = &found.query;
+    let mut text = String::from("<search");
+    if let Some(pattern) = &query.pattern {
+        let _ = write!(text, " pattern=\"{}\"", attribute(pattern));
+        if query.regex {
+            text.push_str(" regex=\"true\"");
+        }
+        if query.case_sensitive {
+            text.push_str(" case=\"sensitive\"");
+        }
+    }
+    if let Some(path) = &query.path {
+        let _ = write!(text, " path=\"{}\"", attribute(path));
+    }
+    let _ = writeln!(text, " found=\"{}\">", found.summary());
+    text.push_str(&found.body);
+    if found.more_matches > 0 {
+        let _ = if query.pattern.is_some() {
+            writeln!(
+                text,
+                "[{} more matching lines in {} files, not shown — narrow the pattern or the path]",
+                found.more_matches, found.more_files
+            )
+        } else {
+            writeln!(
+                text,
+                "[{} more files, not shown — narrow the path]",
+                found.more_matches
+            )
+        };
+    }
+    match found.stopped {
+        Some(Stopped::Time(time)) => {
+            let _ = writeln!(
+                text,
+                "[the search stopped after {} s: only part of the workspace was searched — narrow the path]",
+                time.as_secs()
+            );
+        }
+        Some(Stopped::Files(files)) => {
+            let _ = writeln!(
+                text,
+                "[the search stopped after {files} files: only part of the workspace was searched — narrow the path]"
+            );
+        }
+        None => {}
+    }
+    text.push_str("</search>\n");
+    text
 }
 
 /// A read's file as the model reads it.
@@ -270,7 +357,9 @@ impl Problem {
         Problem::Failed {
             label,
             what: match label {
-                Label::Command | Label::Call => update.command.clone().unwrap_or_default(),
+                Label::Command | Label::Call | Label::Query => {
+                    update.command.clone().unwrap_or_default()
+                }
                 Label::Path => format!(
                     "{} {}",
                     update.kind.as_str(),
@@ -365,7 +454,7 @@ impl Problem {
                             let _ = write!(out, ": {error}");
                         }
                     }
-                    Label::Path | Label::Call => {
+                    Label::Path | Label::Call | Label::Query => {
                         let _ = write!(
                             out,
                             "{what} failed: {}",
@@ -444,7 +533,8 @@ pub fn fix_report(problems: &[Problem], round: u32, rounds: u32) -> String {
 }
 
 /// A reply of an old turn with its prose and one line per action instead of bodies: a file its path and
-/// lines, an edit its path and the lines it changed, a read its path, a command itself.
+/// lines, an edit its path and the lines it changed, a read its path, a search its query, a command
+/// itself.
 pub fn short_reply(reply: &str) -> String {
     let mut parser = Parser::new();
     let mut out = String::new();
@@ -466,6 +556,9 @@ pub fn short_reply(reply: &str) -> String {
                     )
                 }
                 (InHistory::Named, Some(path)) => writeln!(out, "[{kind} {path}]"),
+                (InHistory::Query, _) => {
+                    writeln!(out, "[{kind} {}]", search::Query::of(&action).label())
+                }
                 (_, _) => writeln!(out, "[{kind} `{}`]", content.trim()),
             };
         }

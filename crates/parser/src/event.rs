@@ -58,6 +58,11 @@ pub struct ActionInfo {
     /// its JSON arguments), as written.
     pub server: Option<String>,
     pub tool: Option<String>,
+    /// The `pattern` attribute of a `search` action (also accepted as `query`), and its `regex` and
+    /// `case` flags, as written. A search's `path` glob is [`ActionInfo::file_path`].
+    pub pattern: Option<String>,
+    pub regex: Option<String>,
+    pub case: Option<String>,
 }
 
 /// The `type` of an action.
@@ -76,6 +81,9 @@ pub enum ActionKind {
     /// Call `tool` of the MCP server `server` with the JSON arguments of the content: the engine answers
     /// within the same turn.
     Tool,
+    /// Look for `pattern` in the workspace's files (or list the files a `path` glob matches): the engine
+    /// answers within the same turn.
+    Search,
     /// Any other type, as written (empty when the attribute is missing), so that the caller can report it.
     Other(String),
 }
@@ -95,12 +103,15 @@ impl ActionKind {
             ActionKind::Edit
         } else if value.eq_ignore_ascii_case("tool") {
             ActionKind::Tool
+        } else if value.eq_ignore_ascii_case("search") {
+            ActionKind::Search
         } else {
             ActionKind::Other(value.to_owned())
         }
     }
 
-    /// The name as the protocol spells it: `file`, `shell`, `start`, `read`, `edit`, `tool`, or the unknown type itself.
+    /// The name as the protocol spells it: `file`, `shell`, `start`, `read`, `edit`, `tool`, `search`,
+    /// or the unknown type itself.
     pub fn as_str(&self) -> &str {
         match self {
             ActionKind::File => "file",
@@ -109,6 +120,7 @@ impl ActionKind {
             ActionKind::Read => "read",
             ActionKind::Edit => "edit",
             ActionKind::Tool => "tool",
+            ActionKind::Search => "search",
             ActionKind::Other(name) => name,
         }
     }

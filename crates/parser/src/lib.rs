@@ -31,6 +31,7 @@
 //!   <boltAction type="start">npm run dev</boltAction>
 //!   <boltAction type="read" filePath="src/big.js" lines="120-240"/>
 //!   <boltAction type="tool" server="docs" tool="search">{"query": "useEffect"}</boltAction>
+//!   <boltAction type="search" pattern="npm install" path="app/lib/**"/>
 //!   <boltAction type="edit" filePath="src/ledger.js">
 //! <<<<<<< SEARCH
 //!     total += item.price * item.qty;
@@ -54,9 +55,11 @@
 //! only right after `=`, and `>` inside a quoted value does not end the tag. Unknown attributes are
 //! ignored. `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` and numeric references are decoded in values.
 //! An artifact reads `id` and `title` (empty when missing). An action reads `type` — `file`, `shell`,
-//! `start`, `read`, `edit` ignoring case; anything else is reported as [`ActionKind::Other`] with the type as
-//! written, never dropped; a missing `type` with a `filePath` means `file` — `filePath` (also accepted as
-//! `file_path`, `path` or `file`, ignoring case), and `lines` (a `read` action's range, as written).
+//! `start`, `read`, `edit`, `tool`, `search` ignoring case; anything else is reported as
+//! [`ActionKind::Other`] with the type as written, never dropped; a missing `type` with a `filePath`
+//! means `file` — `filePath` (also accepted as `file_path`, `path`, `file` or `glob`, ignoring case),
+//! `lines` (a `read` action's range), `server` and `tool` (a `tool` action's), and `pattern` (also
+//! `query`), `regex` and `case` (a `search` action's), all as written.
 //!
 //! **Where tags are recognised.** In prose, only `<boltArtifact`. Inside an artifact, `<boltAction`,
 //! `</boltArtifact>`, and `<boltArtifact` (which closes the open artifact first). Inside an action, only
@@ -512,9 +515,18 @@ fn read_action(tag: &str, artifact_id: &str, index: usize) -> ActionInfo {
     let mut lines = None;
     let mut server = None;
     let mut tool = None;
+    let mut pattern = None;
+    let mut regex = None;
+    let mut case = None;
     tag::attributes(tag, |name, value| {
         let value = value.unwrap_or_default();
-        if name.eq_ignore_ascii_case("lines") {
+        if name.eq_ignore_ascii_case("pattern") || name.eq_ignore_ascii_case("query") {
+            pattern = Some(value.into_owned());
+        } else if name.eq_ignore_ascii_case("regex") {
+            regex = Some(value.into_owned());
+        } else if name.eq_ignore_ascii_case("case") {
+            case = Some(value.into_owned());
+        } else if name.eq_ignore_ascii_case("lines") {
             lines = Some(value.into_owned());
         } else if name.eq_ignore_ascii_case("server") {
             server = Some(value.into_owned());
@@ -522,7 +534,7 @@ fn read_action(tag: &str, artifact_id: &str, index: usize) -> ActionInfo {
             tool = Some(value.into_owned());
         } else if name.eq_ignore_ascii_case("type") {
             kind = Some(ActionKind::from_attribute(&value));
-        } else if ["filePath", "file_path", "path", "file"]
+        } else if ["filePath", "file_path", "path", "file", "glob"]
             .iter()
             .any(|alias| name.eq_ignore_ascii_case(alias))
         {
@@ -542,6 +554,9 @@ fn read_action(tag: &str, artifact_id: &str, index: usize) -> ActionInfo {
         lines,
         server,
         tool,
+        pattern,
+        regex,
+        case,
     }
 }
 

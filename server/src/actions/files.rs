@@ -1,7 +1,53 @@
-//! Files: where an action may write (inside the workspace only) and how (atomically).
+//! Files: where an action may write (inside the workspace only) and how (atomically), and which files
+//! make the workspace.
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
+
+/// Directories never worth mapping or searching, even without a .gitignore.
+pub const SKIPPED_DIRECTORIES: &[&str] = &[
+    ".git",
+    "node_modules",
+    "target",
+    "dist",
+    "build",
+    ".next",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".openbolt",
+];
+
+/// A walk of the workspace's files from `start` — the one definition of them that the project map and
+/// searches share: `.gitignore` (and `.ignore`) respected, in a Git repository or not; hidden files
+/// included; [`SKIPPED_DIRECTORIES`] below `start` skipped; symbolic links not followed, so loops
+/// cannot trap it.
+pub fn walker(start: &Path) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(start);
+    builder
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|entry| {
+            !(entry.file_type().is_some_and(|kind| kind.is_dir())
+                && entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name)))
+        });
+    builder
+}
+
+/// `path` relative to `root`, with `/` separators; `None` when outside or not UTF-8.
+pub fn relative_name(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = relative
+        .components()
+        .map(|component| component.as_os_str().to_str())
+        .collect();
+    let name = parts?.join("/");
+    (!name.is_empty()).then_some(name)
+}
 
 /// Why a path was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

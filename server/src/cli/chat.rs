@@ -14,7 +14,7 @@ use crate::project::ProjectMap;
 use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
-use crate::types::{ActionStatus, ActionUpdate, KindTraits, TurnEvent};
+use crate::types::{ActionStatus, ActionUpdate, KindTraits, Label, TurnEvent};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use std::io::{IsTerminal, Write};
@@ -749,6 +749,10 @@ fn describe_update(update: &ActionUpdate) -> Option<String> {
         .unwrap_or_default();
     let exit = match (&update.exit_code, &update.summary) {
         (Some(code), _) => format!(" (exit {code})"),
+        // A search's query ends in a quote or a glob: its count reads better set apart.
+        (None, Some(summary)) if KindTraits::of(&update.kind).label == Label::Query => {
+            format!(" — {summary}")
+        }
         (None, Some(summary)) => format!(" ({summary})"),
         (None, None) => String::new(),
     };

@@ -81,6 +81,8 @@ pub struct Assembled {
     pub shown: Vec<(String, String)>,
     /// `@path` mentions that could not be attached, with why.
     pub refused: Vec<String>,
+    /// The workspace's files as the request ranked them, best first (empty without a map).
+    pub ranked: Vec<String>,
 }
 
 /// Shares of the budget (in percent) each part may take at most.
@@ -226,6 +228,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Assembled {
         let budget = share(MAP_SHARE, left).min(MAP_MAX_TOKENS);
         let (ranked, text) = map.render(&focus, budget.saturating_sub(40));
         ranking = ranked;
+        out.ranked = ranking.files.iter().map(|(name, _)| name.clone()).collect();
         if !text.is_empty() {
             let note = if map.complete {
                 ""

@@ -149,6 +149,14 @@ impl FileWriter for EditorWriter {
         })
     }
 
+    fn open_documents(&self) -> Vec<(std::path::PathBuf, String)> {
+        self.documents
+            .all()
+            .into_iter()
+            .filter_map(|document| Some((document.path?, document.rope.to_string())))
+            .collect()
+    }
+
     fn current(&self, path: &Path) -> Option<Vec<u8>> {
         // The editor's text is what counts for an open document.
         match self.documents.by_path(path) {

@@ -17,20 +17,6 @@ pub const MAX_MAPPED_BYTES: u64 = 1024 * 1024;
 /// At most this many files are indexed; a larger workspace is capped (the rest is not mapped).
 pub const MAX_FILES: usize = 50_000;
 
-/// Directories never worth indexing, even without a .gitignore.
-pub const SKIPPED_DIRECTORIES: &[&str] = &[
-    ".git",
-    "node_modules",
-    "target",
-    "dist",
-    "build",
-    ".next",
-    ".venv",
-    "venv",
-    "__pycache__",
-    ".openbolt",
-];
-
 /// Why a file has a name in the map but no tags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,18 +73,7 @@ pub struct Walked {
 
 /// Lists the workspace's files (not following symbolic links, so loops cannot trap it).
 pub fn walk(root: &Path, stop: &AtomicBool) -> Walked {
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .require_git(false)
-        .follow_links(false)
-        .filter_entry(|entry| {
-            !(entry.file_type().is_some_and(|kind| kind.is_dir())
-                && entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name)))
-        })
-        .build();
+    let walker = crate::actions::files::walker(root).build();
     let mut walked = Walked::default();
     for entry in walker.flatten() {
         if stop.load(Ordering::Relaxed) {
@@ -124,16 +99,8 @@ pub fn walk(root: &Path, stop: &AtomicBool) -> Walked {
     walked
 }
 
-/// `path` relative to `root`, with `/` separators; `None` when outside or not UTF-8.
-pub fn relative_name(root: &Path, path: &Path) -> Option<String> {
-    let relative = path.strip_prefix(root).ok()?;
-    let parts: Option<Vec<&str>> = relative
-        .components()
-        .map(|component| component.as_os_str().to_str())
-        .collect();
-    let name = parts?.join("/");
-    (!name.is_empty()).then_some(name)
-}
+pub use crate::actions::files::relative_name;
+
 
 pub fn modified_nanos(metadata: &std::fs::Metadata) -> u128 {
     metadata

@@ -186,20 +186,23 @@ Rules for actions:
 
 Working on an existing project:
 - Orient yourself with the <map> below the workspace listing: the files that matter most for the request, with the lines that define their main symbols (signatures, not bodies).
-- Read what you need before you change it. Never guess a file's content, and never rewrite a file you have not seen whole. To read, reply with read actions and stop; the files come back to you in this same turn:
+- Read what you need before you change it. Never guess a file's content, and never rewrite a file you have not seen whole. To look, reply with read and search actions and stop; the answers come back to you in this same turn:
 
-<boltArtifact id="read" title="Read the invoice code">
+<boltArtifact id="look" title="Find the invoice code">
+  <boltAction type="search" pattern="computeInvoiceTotals"/>
+  <boltAction type="search" pattern="discount" path="src/**/*.js"/>
   <boltAction type="read" filePath="src/invoice.js"/>
   <boltAction type="read" filePath="src/big.js" lines="120-240"/>
 </boltArtifact>
 
-  Read only what you need (a long file in line ranges, as its numbered lines and the map suggest); you may read up to 5 times in one turn. Files holding secrets (.env, keys) cannot be read.
+  A search finds the lines that contain its pattern, a literal string matched ignoring case (add regex="true" for a regular expression, case="sensitive" to match case); path narrows it to a file, a directory or a glob (src/**/*.ts). With a path and no pattern it lists the files the glob matches. When the request names something the map does not show, search for the names and phrases it uses, then read the lines that matter. Read only what you need (a long file in line ranges, as its numbered lines, the map and the search results suggest). You may look things up {rounds} times in one turn; put the reads and searches you need in one reply. Files holding secrets (.env, keys) cannot be read or searched.
 
 If the request needs no change to files, answer in prose without an artifact. Be concise: the work speaks for itself."#,
         os = machine.os,
         shell = machine.shell,
         workspace = workspace.display(),
         containment = containment.describe(),
+        rounds = crate::types::MAX_LOOKUP_ROUNDS,
     )
 }
 

@@ -72,7 +72,7 @@ fn answers_name_their_files_for_history_and_say_why_one_is_missing() {
         answers: vec![(0, Answer::Read(show("src/a.js", "x\n", None, 100)))],
         ..RunnerReport::default()
     };
-    let said = answers(&[read, refused, tool], &report).expect("answers");
+    let said = answers(&[read, refused, tool], &report, 3).expect("answers");
     assert!(
         said.text
             .contains("<file path=\"src/a.js\" lines=\"1\">\nx\n</file>\n<file path=\".env\" refused=\"refused: '.env' holds secrets\"/>"),
@@ -87,7 +87,7 @@ fn answers_name_their_files_for_history_and_say_why_one_is_missing() {
     );
     assert_eq!(
         said.short,
-        "<read-results>(files shown then: src/a.js; read them again if you need them)"
+        "<read-results>(files shown then: src/a.js; tool results shown then; look them up again if you need them)"
     );
     assert!(
         said.text
@@ -95,8 +95,73 @@ fn answers_name_their_files_for_history_and_say_why_one_is_missing() {
     );
     // Actions that do not answer within the turn ask for nothing.
     assert_eq!(
-        answers(&[update(ActionKind::Shell, None, Some("ls"))], &report),
+        answers(&[update(ActionKind::Shell, None, Some("ls"))], &report, 3),
         None
+    );
+    assert!(said.text.contains("Look up more only if you must"));
+}
+
+#[test]
+fn searches_answer_with_their_lines_and_the_last_round_says_so() {
+    use crate::actions::search::{Found, Query, Stopped};
+    let query = Query {
+        pattern: Some("npm install".into()),
+        path: Some("app/**".into()),
+        regex: false,
+        case_sensitive: false,
+    };
+    let found = Found {
+        query: query.clone(),
+        body: "app/a.ts:3: run('npm install')\n".into(),
+        hits: Vec::new(),
+        matches: 40,
+        files: 7,
+        more_matches: 39,
+        more_files: 6,
+        stopped: Some(Stopped::Time(std::time::Duration::from_secs(2))),
+    };
+    let mut search = update(ActionKind::Search, Some("app/**"), Some(&query.label()));
+    search.status = ActionStatus::Complete;
+    let mut bad = update(ActionKind::Search, None, Some("/run((/"));
+    bad.action_id = 1;
+    bad.error = Some("the pattern is not a valid regular expression: unclosed group".into());
+    let report = RunnerReport {
+        answers: vec![(0, Answer::Search(found))],
+        ..RunnerReport::default()
+    };
+    let said = answers(&[search, bad], &report, 0).expect("answers");
+    assert!(
+        said.text.contains(
+            "<search pattern=\"npm install\" path=\"app/**\" found=\"40 matches in 7 files (stopped early)\">\napp/a.ts:3: run('npm install')\n[39 more matching lines in 6 files, not shown — narrow the pattern or the path]\n[the search stopped after 2 s: only part of the workspace was searched — narrow the path]\n</search>\n"
+        ),
+        "{}",
+        said.text
+    );
+    assert!(
+        said.text.contains(
+            "<search query=\"/run((/\" error=\"the pattern is not a valid regular expression: unclosed group\"/>"
+        ),
+        "{}",
+        said.text
+    );
+    assert!(said.text.contains("That was the last look-up this turn allows"));
+    assert_eq!(
+        said.short,
+        "<read-results>(searches answered then: \"npm install\" in app/**, /run((/; look them up again if you need them)"
+    );
+    let mut many_files = report.answers[0].1.clone();
+    if let Answer::Search(found) = &mut many_files {
+        found.stopped = Some(Stopped::Files(100_000));
+        found.query.pattern = None;
+        let text = search_result(found);
+        assert!(
+            text.contains("[39 more files, not shown — narrow the path]\n[the search stopped after 100000 files"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        short_reply("<boltArtifact id=\"a\" title=\"A\"><boltAction type=\"search\" pattern=\"x\" path=\"src\"/></boltArtifact>"),
+        "[search \"x\" in src]\n"
     );
 }
 

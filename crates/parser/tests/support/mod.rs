@@ -81,8 +81,15 @@ pub fn render(events: &[Event<'_>]) -> String {
                     action.file_path,
                     action.artifact_id
                 );
-                if let Some(lines) = &action.lines {
-                    line.push_str(&format!(" lines={lines:?}"));
+                for (name, value) in [
+                    ("lines", &action.lines),
+                    ("pattern", &action.pattern),
+                    ("regex", &action.regex),
+                    ("case", &action.case),
+                ] {
+                    if let Some(value) = value {
+                        line.push_str(&format!(" {name}={value:?}"));
+                    }
                 }
                 line
             }
