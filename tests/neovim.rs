@@ -23,7 +23,7 @@ const PAGE: &str = "I'll write the page.\n\n<boltArtifact id=\"page\" title=\"Pa
 const COMMAND: &str = "Running it.\n<boltArtifact id=\"run\" title=\"Run\">\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n</boltArtifact>\n";
 const TERMINAL: &str = "An interactive program.\n<boltArtifact id=\"term\" title=\"Terminal\">\n<boltAction type=\"start\">\necho ready; while read line; do echo \"got:$line size:$(stty size)\"; done\n</boltAction>\n</boltArtifact>\n";
 const EDIT: &str = "Changing it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed</h1>\n</boltAction>\n</boltArtifact>\n";
-const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
+const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n<boltAction type=\"search\" pattern=\"needle\" path=\"notes/**\"/>\n</boltArtifact>";
 const READ_DONE: &str = "It is one heading.";
 const NOTES: &str = "Tweaking them.\n<boltArtifact id=\"notes\" title=\"Notes\">\n<boltAction type=\"edit\" filePath=\"notes.txt\">\n<<<<<<< SEARCH\none\n=======\nONE\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nfive\n=======\nFIVE\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
 const LINT: &str = "Writing it.\n<boltArtifact id=\"lint\" title=\"Lint\">\n<boltAction type=\"file\" filePath=\"src/lint.js\">\nexport const a = b;\n</boltAction>\n</boltArtifact>\n";
@@ -63,6 +63,8 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     )
     .await;
     let workspace = tempfile::tempdir().expect("workspace");
+    // What the search scenario finds: one match, on line 23.
+    support::write_needle_notes(workspace.path());
     let home = tempfile::tempdir().expect("home");
     let xdg = |name: &str| {
         let path = home.path().join(name);

@@ -200,10 +200,7 @@ async fn a_model_that_keeps_looking_is_told_to_go_on_and_the_turn_ends_without_f
         "{last}"
     );
     let before = support::last_user_message(&requests[7].body);
-    assert!(
-        before.contains("Look up more only if you must"),
-        "{before}"
-    );
+    assert!(before.contains("Look up more only if you must"), "{before}");
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("the model looked things up in 8 rounds, the most a turn allows"),
@@ -244,7 +241,10 @@ async fn search_then_read_then_edit_within_one_turn() {
         found.contains("src/money.js:1: export function roundCents(value) {\nsrc/money.js-2-   return Math.round(value * 100) / 100;"),
         "{found}"
     );
-    assert!(found.contains("src/ledger.js:8:   return roundCents(total);"), "{found}");
+    assert!(
+        found.contains("src/ledger.js:8:   return roundCents(total);"),
+        "{found}"
+    );
     // The secret is never searched; the escape and the bad regex are answered, not failed.
     assert!(
         found.contains("<search pattern=\"STRIPE\" found=\"no matches\">"),
@@ -273,7 +273,10 @@ async fn search_then_read_then_edit_within_one_turn() {
         assert!(!request.body.to_string().contains("sk-live-do-not-send"));
     }
     let shown = support::last_user_message(&requests[2].body);
-    assert!(shown.contains("<file path=\"src/money.js\" lines=\"3\">"), "{shown}");
+    assert!(
+        shown.contains("<file path=\"src/money.js\" lines=\"3\">"),
+        "{shown}"
+    );
 
     assert_eq!(
         std::fs::read_to_string(project.path.join("src/money.js")).expect("money"),
@@ -290,7 +293,11 @@ async fn search_then_read_then_edit_within_one_turn() {
     );
     assert!(text.contains("✓ search files src/* — 3 files"), "{text}");
     assert!(text.contains("✓ edit src/money.js"), "{text}");
-    assert_eq!(output.status.code(), Some(1), "a failed search is a failed action:\n{text}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed search is a failed action:\n{text}"
+    );
 }
 
 #[tokio::test]

@@ -531,6 +531,21 @@ pub fn assert_editor_context(standin: &StandIn) {
     );
 }
 
+/// Both editors' search scenario: `notes/search-me.txt`, whose only line with "needle" is line 23.
+pub fn write_needle_notes(workspace: &std::path::Path) {
+    let notes: String = (1..=30)
+        .map(|line| {
+            if line == 23 {
+                "the needle is here\n".to_owned()
+            } else {
+                format!("line {line} of the notes\n")
+            }
+        })
+        .collect();
+    std::fs::create_dir_all(workspace.join("notes")).expect("notes");
+    std::fs::write(workspace.join("notes/search-me.txt"), notes).expect("notes");
+}
+
 /// Both editors' fix-round scenario: a file with a syntax error, then the fix round's reply, which runs a
 /// command first (its approval question is when the test looks at the editor's diagnostics).
 pub const BROKEN_TOTAL: &str = "Writing it.\n<boltArtifact id=\"total\" title=\"Total\">\n<boltAction type=\"file\" filePath=\"src/total.js\">\nexport function total(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n";

@@ -19,7 +19,7 @@ fn required(path: PathBuf) -> PathBuf {
 }
 
 const APP: &str = "Here is your page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from VS Code</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n\nOpen the preview.";
-const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n</boltArtifact>";
+const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n<boltAction type=\"search\" pattern=\"needle\" path=\"notes/**\"/>\n</boltArtifact>";
 const READ_DONE: &str = "It is one heading.";
 const TWEAK: &str = "Tweaking it.\n<boltArtifact id=\"tweak\" title=\"Tweak\">\n<boltAction type=\"edit\" filePath=\"index.html\">\n<<<<<<< SEARCH\n<h1>Hello from VS Code</h1>\n=======\n<h1>Edited in VS Code</h1>\n>>>>>>> REPLACE\n</boltAction>\n</boltArtifact>\n";
 const TYPED: &str = "Typing it.\n<boltArtifact id=\"typed\" title=\"Typed\">\n<boltAction type=\"file\" filePath=\"src/typed.ts\">\nexport const count: number = 'many';\n</boltAction>\n<boltAction type=\"shell\">\necho checking types\n</boltAction>\n</boltArtifact>\n";
@@ -69,6 +69,8 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
     let home = tempfile::tempdir().expect("home");
     let workspace = home.path().join("project");
     std::fs::create_dir(&workspace).expect("workspace");
+    // What the search scenario finds: one match, on line 23.
+    support::write_needle_notes(&workspace);
     // A real MCP server (npm's reference server), configured in the user's settings (e2e.mjs).
     let everything = required(root.join(".mcp-test/node_modules/.bin/mcp-server-everything"));
     // A long session, opened from the store by the last scenario.

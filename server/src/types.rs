@@ -168,7 +168,11 @@ impl ActionUpdate {
     /// `search "npm install" in app/**`.
     pub fn describe(&self) -> String {
         let kind = self.kind.as_str();
-        match (KindTraits::of(&self.kind).label, &self.file_path, &self.command) {
+        match (
+            KindTraits::of(&self.kind).label,
+            &self.file_path,
+            &self.command,
+        ) {
             (Label::Query, _, Some(query)) => format!("{kind} {query}"),
             (_, Some(path), _) => format!("{kind} {path}"),
             (_, None, Some(command)) => format!("{kind} `{command}`"),

@@ -100,7 +100,11 @@ pub struct Said {
 /// The message answering a round's actions that answer within the turn: each file read, each search's
 /// findings and each tool's result, or why there is none — and, when `rounds_left` is 0, that these were
 /// the turn's last look-ups. `None` when no action of the round asked.
-pub fn answers(actions: &[ActionUpdate], report: &RunnerReport, rounds_left: usize) -> Option<Said> {
+pub fn answers(
+    actions: &[ActionUpdate],
+    report: &RunnerReport,
+    rounds_left: usize,
+) -> Option<Said> {
     let mut files = String::new();
     let mut searches = String::new();
     let mut tools = String::new();

@@ -292,7 +292,17 @@ test(':OpenBoltRevert puts the last turn\'s files back', function()
   assert(vim.api.nvim_buf_get_lines(buf, 0, -1, false)[1] == '<h1>Hello from Neovim</h1>', 'the buffer shows it')
 end)
 
-test('@ in the prompt completes a workspace file, and a read the model asks for shows in place', function()
+--- The row (1-based) of the first line of the chat containing `needle`, after line `from`.
+local function row_of(needle, from)
+  for row, line in ipairs(require('openbolt.chat').lines()) do
+    if row > (from or 0) and line:find(needle, 1, true) then
+      return row
+    end
+  end
+  return nil
+end
+
+test('@ in the prompt completes a workspace file; a read and a search the model asks for show in place, and <CR> opens a match at its line', function()
   local chat = require('openbolt.chat')
   assert(chat.rank_mentions({ 'src/ledger.js', 'ledger.md', 'lib/old-ledger.js' }, 'led')[1] == 'ledger.md')
   wait_for('the previous turn to end', function()
@@ -314,6 +324,23 @@ test('@ in the prompt completes a workspace file, and a read the model asks for 
   wait_for('the turn to end', function()
     return turn_ended('explain @index.html') and chat_text():find('It is one heading.', 1, true) ~= nil
   end)
+  -- <CR> on the search's line lists what it found in the quickfix list; <CR> there opens the match.
+  local row = assert(row_of('✓ search "needle" in notes/** (1 match in 1 file)'), chat_text())
+  vim.api.nvim_set_current_win(chat.win)
+  vim.api.nvim_win_set_cursor(chat.win, { row, 0 })
+  vim.api.nvim_feedkeys(vim.keycode('<CR>'), 'x', false)
+  local list = vim.fn.getqflist({ items = 1, title = 1, winid = 1 })
+  assert(list.winid ~= 0, 'the quickfix window is open')
+  assert(list.title == 'OpenBolt: search "needle" in notes/**', list.title)
+  assert(#list.items == 1 and list.items[1].lnum == 23 and list.items[1].text == 'the needle is here', vim.inspect(list.items))
+  assert(vim.api.nvim_get_current_win() == list.winid, 'the cursor is in the list')
+  vim.api.nvim_win_set_cursor(list.winid, { 1, 0 })
+  vim.api.nvim_feedkeys(vim.keycode('<CR>'), 'x', false)
+  wait_for('the match in an editing window', function()
+    return vim.api.nvim_buf_get_name(0) == workspace .. '/notes/search-me.txt'
+  end)
+  assert(vim.api.nvim_win_get_cursor(0)[1] == 23, vim.inspect(vim.api.nvim_win_get_cursor(0)))
+  vim.cmd('cclose')
 end)
 
 test('an edit changes only its lines in the buffer, one undo takes it back, and :OpenBoltDiff shows it', function()
@@ -431,16 +458,6 @@ test("the editor's own errors in a file the AI wrote start a fix round", functio
   linter:close()
   assert(read(workspace .. '/src/lint.js') == 'export const a = 1;\n', chat_text())
 end)
-
---- The row (1-based) of the first line of the chat containing `needle`, after line `from`.
-local function row_of(needle, from)
-  for row, line in ipairs(require('openbolt.chat').lines()) do
-    if row > (from or 0) and line:find(needle, 1, true) then
-      return row
-    end
-  end
-  return nil
-end
 
 test('follow_files = "all" opens each file the AI writes, the cursor staying where it is; <CR> on a card opens its file', function()
   wait_for('the previous turn to end', function()

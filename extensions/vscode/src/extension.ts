@@ -251,7 +251,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
         if (root) {
           const document = await vscode.workspace.openTextDocument(path.join(root, message.path));
-          await vscode.window.showTextDocument(document, { preview: false });
+          // A search's match opens at its line (1-based on the wire).
+          const at = message.line !== undefined ? new vscode.Position(Math.max(0, message.line - 1), 0) : undefined;
+          await vscode.window.showTextDocument(document, {
+            preview: false,
+            selection: at ? new vscode.Range(at, at) : undefined,
+          });
         }
         break;
       }

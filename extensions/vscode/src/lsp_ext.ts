@@ -9,17 +9,25 @@ export interface ActionUpdate {
   messageId: string;
   artifactId: string;
   actionId: number;
-  type: 'file' | 'shell' | 'start' | 'read' | 'edit' | string;
+  type: 'file' | 'shell' | 'start' | 'read' | 'edit' | 'tool' | 'search' | string;
   filePath?: string;
   command?: string;
   status: ActionStatus;
   exitCode?: number;
   error?: string;
   terminalId?: number;
-  /** A short result: `412 lines` for a read. */
+  /** A short result: `412 lines` for a read, `7 matches in 3 files` for a search. */
   summary?: string;
+  /** What a search found, as the model was shown it: matching lines (1-based), or listed files. */
+  found?: Hit[];
   /** Where the action sits in its reply's prose (the prose's length when it opened). */
   proseOffset?: { utf8: number; utf16: number };
+}
+
+export interface Hit {
+  path: string;
+  line?: number;
+  text?: string;
 }
 
 export interface Usage {

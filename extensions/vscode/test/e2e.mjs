@@ -389,7 +389,7 @@ try {
     });
   });
 
-  await test('@ completes a workspace file into the prompt, and the read the model asks for shows as a card', async () => {
+  await test('@ completes a workspace file into the prompt; the read and the search the model asks for show as cards, and a match opens at its line', async () => {
     const frame = await chatFrame();
     await frame.click('#new');
     await waitFor('the composer to be free', () => composerFree(frame));
@@ -403,7 +403,22 @@ try {
     await frame.press('#prompt', 'Enter');
     await waitFor('the read card', async () => frame.$('.action.status-complete:has-text("read index.html (1 line)")'));
     await waitFor('the turn to end', async () => (await webviewText(frame)).includes('It is one heading.') && (await composerFree(frame)));
+    // The search's card unfolds to its match; the match opens the file at its line.
+    const search = '.action.status-complete:has-text(\'search "needle" in notes/** (1 match in 1 file)\')';
+    await waitFor('the search card', async () => frame.$(search));
+    if (await frame.$(`${search} .found`)) throw new Error('the search card is unfolded before a click');
+    await frame.click(`${search} .open`);
+    const hit = `${search} .found button.hit:has-text("notes/search-me.txt:23  the needle is here")`;
+    await waitFor('the match under the card', async () => frame.$(hit));
+    const expanded = await frame.$eval(`${search} .open`, (button) => button.getAttribute('aria-expanded'));
+    if (expanded !== 'true') throw new Error(`the card's aria-expanded is ${expanded}`);
     await page.screenshot({ path: path.join(artifacts, 'read.png') });
+    await frame.click(hit);
+    await waitFor('an editor tab for search-me.txt', async () => page.$('.tabs-container .tab[aria-label*="search-me.txt"]'));
+    await waitFor('the cursor on line 23', async () => {
+      const where = await page.$eval('[id="status.editor.selection"]', (item) => item.textContent ?? '');
+      return where.includes('Ln 23, Col 1');
+    });
   });
 
   await test('an edit changes only its lines in the open editor, undoes in one step, and its card opens the diff', async () => {

@@ -3,12 +3,14 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import {
   StreamingMarkdown,
+  actionAria,
   actionLabel,
   actionNote,
+  expands,
   highlight,
+  hitLabel,
   opensDiff,
   opensFile,
-  actionAria,
   renderMarkdown,
   segments,
   stableBoundary,
@@ -57,6 +59,28 @@ test('an applied edit shows its change; its label says how much and how it match
   assert.equal(actionLabel(edit), 'edit src/ledger.js (+1 −1, exact)');
   assert.equal(opensDiff(edit), true);
   assert.equal(opensDiff({ ...edit, status: 'failed' }), false);
+});
+
+test('a search card names its query and count, and unfolds to what it found', () => {
+  const search = {
+    actionId: 0,
+    artifactId: 'a',
+    type: 'search',
+    command: '"npm install" in app/**',
+    status: 'complete' as const,
+    summary: '2 matches in 1 file',
+    found: [
+      { path: 'app/a.ts', line: 12, text: "  run('npm install');" },
+      { path: 'app/a.ts', line: 40, text: 'npm install --frozen' },
+    ],
+  };
+  assert.equal(actionLabel(search), 'search "npm install" in app/** (2 matches in 1 file)');
+  assert.equal(expands(search), true);
+  assert.equal(opensFile(search), false);
+  assert.match(actionAria(search), /activate to show what it found/);
+  assert.equal(hitLabel(search.found[0]), "app/a.ts:12  run('npm install');");
+  assert.equal(hitLabel({ path: 'src/index.ts' }), 'src/index.ts');
+  assert.equal(expands({ ...search, found: [], summary: 'no matches' }), false);
 });
 
 test('file and read cards open their file', () => {

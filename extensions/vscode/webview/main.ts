@@ -13,6 +13,8 @@ import {
   actionAria,
   actionLabel,
   actionNote,
+  expands,
+  hitLabel,
   escapeHtml,
   opensDiff,
   opensFile,
@@ -34,6 +36,8 @@ interface Question {
 
 interface Card extends ActionView {
   question?: Question;
+  /** A search card shows what it found. */
+  unfolded?: boolean;
 }
 
 interface Message {
@@ -110,10 +114,18 @@ function cardHtml(messageId: string, card: Card): string {
   const title = full ? ` title="${escapeHtml(full)}"` : '';
   let html =
     `<div class="action status-${card.status}" role="listitem" data-message="${escapeHtml(messageId)}" data-action="${card.actionId}">` +
-    `<button class="open" aria-label="${escapeHtml(actionAria(card))}"${title}>` +
+    `<button class="open" aria-label="${escapeHtml(actionAria(card))}"${title}${expands(card) ? ` aria-expanded="${card.unfolded ? 'true' : 'false'}"` : ''}>` +
     `<span class="icon" aria-hidden="true">${STATUS_ICONS[card.status]}</span>` +
     `<span class="label">${escapeHtml(actionLabel(card))}</span></button>`;
   if (note) html += `<span class="reason">${escapeHtml(note)}</span>`;
+  if (card.unfolded && expands(card)) {
+    html += `<ul class="found" aria-label="Found">`;
+    (card.found ?? []).forEach((hit, index) => {
+      const label = hitLabel(hit);
+      html += `<li><button class="hit" data-hit="${index}" title="${escapeHtml(label)}" aria-label="open ${escapeHtml(hit.line === undefined ? hit.path : `${hit.path} at line ${hit.line}`)}">${escapeHtml(label)}</button></li>`;
+    });
+    html += '</ul>';
+  }
   if (card.question && card.status === 'approval') {
     const what = escapeHtml(actionLabel(card));
     html += `<div class="choices" role="group" aria-label="Approve ${what}">`;
@@ -310,8 +322,18 @@ log.addEventListener('click', (event) => {
     }
     return;
   }
+  const hit = target.closest<HTMLButtonElement>('button.hit');
+  if (hit) {
+    const found = card.found?.[Number(hit.dataset.hit)];
+    if (found) vscode.postMessage({ type: 'openFile', path: found.path, line: found.line });
+    return;
+  }
   if (!target.closest('button.open')) return;
-  if (opensDiff(card) && card.filePath) {
+  if (expands(card)) {
+    card.unfolded = !card.unfolded;
+    entry.changedCards.add(card.actionId);
+    schedule(entry);
+  } else if (opensDiff(card) && card.filePath) {
     vscode.postMessage({ type: 'openDiff', messageId: entry.id, path: card.filePath });
   } else if (opensFile(card) && card.filePath) {
     vscode.postMessage({ type: 'openFile', path: card.filePath });
@@ -545,6 +567,7 @@ window.addEventListener('message', (event: MessageEvent) => {
       const card: Card = { ...data.update, proseOffset: known?.proseOffset ?? data.update.proseOffset };
       if (known) {
         card.question = known.question;
+        card.unfolded = known.unfolded;
         entry.actions.set(card.actionId, card);
         entry.changedCards.add(card.actionId);
       } else {

@@ -127,6 +127,8 @@ export function actionLabel(action: ActionView): string {
     label = action.filePath ?? 'file';
   } else if (action.type === 'read' || action.type === 'edit') {
     label = `${action.type} ${action.filePath ?? '…'}`;
+  } else if (action.type === 'search') {
+    label = `search ${action.command ?? action.filePath ?? '…'}`;
   } else {
     label = `${action.type} ${action.command?.split('\n')[0] ?? '…'}`;
   }
@@ -141,6 +143,17 @@ export function actionLabel(action: ActionView): string {
 /** Whether clicking the card opens its file. */
 export function opensFile(action: ActionView): boolean {
   return (action.type === 'file' || action.type === 'read') && action.filePath !== undefined;
+}
+
+/** Whether clicking the card unfolds what it found (a search's matches or files). */
+export function expands(action: ActionView): boolean {
+  return action.type === 'search' && (action.found?.length ?? 0) > 0;
+}
+
+/** One thing a search found, as its row reads: `src/app.ts:12  const x = 1`, or the path it listed. */
+export function hitLabel(hit: { path: string; line?: number; text?: string }): string {
+  if (hit.line === undefined) return hit.path;
+  return `${hit.path}:${hit.line}  ${(hit.text ?? '').trim()}`;
 }
 
 /** Whether clicking the card shows the change it made (an applied edit): before and after, side by side. */
@@ -164,7 +177,9 @@ export function actionNote(action: ActionView): string | undefined {
 export function actionAria(action: ActionView): string {
   const does = opensDiff(action)
     ? 'show the change'
-    : opensFile(action)
+    : expands(action)
+      ? 'show what it found'
+      : opensFile(action)
       ? 'open the file'
       : action.terminalId !== undefined
         ? 'show the terminal'

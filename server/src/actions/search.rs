@@ -203,7 +203,11 @@ impl Scope {
         let path = path.trim_start_matches("./");
         let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
         let is_glob = |part: &&str| part.contains(['*', '?', '[', '{']);
-        let literal: Vec<&str> = parts.iter().copied().take_while(|part| !is_glob(part)).collect();
+        let literal: Vec<&str> = parts
+            .iter()
+            .copied()
+            .take_while(|part| !is_glob(part))
+            .collect();
         if parts.iter().skip(literal.len()).any(|part| *part == "..") {
             return Err(format!("refused: {path} leaves the workspace"));
         }
@@ -338,49 +342,47 @@ impl Walk<'_> {
     /// its relative name, in parallel, until the limits.
     fn run(&self, directories: bool, visit: &(dyn Fn(&Path, String) + Sync)) {
         let root = self.setting.root;
-        files::walker(&self.scope.start)
-            .build_parallel()
-            .run(|| {
-                Box::new(move |entry| {
-                    use ignore::WalkState;
-                    if self.quit.load(Ordering::Relaxed) {
+        files::walker(&self.scope.start).build_parallel().run(|| {
+            Box::new(move |entry| {
+                use ignore::WalkState;
+                if self.quit.load(Ordering::Relaxed) {
+                    return WalkState::Quit;
+                }
+                let Ok(entry) = entry else {
+                    return WalkState::Continue;
+                };
+                let is_directory = entry.file_type().is_some_and(|kind| kind.is_dir());
+                if !(entry.file_type().is_some_and(|kind| kind.is_file())
+                    || directories && is_directory && entry.depth() > 0)
+                {
+                    return WalkState::Continue;
+                }
+                if !is_directory {
+                    let looked_at = self.looked_at.fetch_add(1, Ordering::Relaxed) + 1;
+                    if looked_at > self.setting.limits.files {
+                        self.stop(Stopped::Files(self.setting.limits.files));
                         return WalkState::Quit;
                     }
-                    let Ok(entry) = entry else {
-                        return WalkState::Continue;
-                    };
-                    let is_directory = entry.file_type().is_some_and(|kind| kind.is_dir());
-                    if !(entry.file_type().is_some_and(|kind| kind.is_file())
-                        || directories && is_directory && entry.depth() > 0)
-                    {
-                        return WalkState::Continue;
-                    }
-                    if !is_directory {
-                        let looked_at = self.looked_at.fetch_add(1, Ordering::Relaxed) + 1;
-                        if looked_at > self.setting.limits.files {
-                            self.stop(Stopped::Files(self.setting.limits.files));
-                            return WalkState::Quit;
-                        }
-                    }
-                    if self.started.elapsed() > self.setting.limits.time {
-                        self.stop(Stopped::Time(self.setting.limits.time));
-                        return WalkState::Quit;
-                    }
-                    let Some(mut name) = files::relative_name(root, entry.path()) else {
-                        return WalkState::Continue;
-                    };
-                    if let Some(glob) = &self.scope.glob
-                        && !glob.is_match(&name)
-                    {
-                        return WalkState::Continue;
-                    }
-                    if is_directory {
-                        name.push('/');
-                    }
-                    visit(entry.path(), name);
-                    WalkState::Continue
-                })
-            });
+                }
+                if self.started.elapsed() > self.setting.limits.time {
+                    self.stop(Stopped::Time(self.setting.limits.time));
+                    return WalkState::Quit;
+                }
+                let Some(mut name) = files::relative_name(root, entry.path()) else {
+                    return WalkState::Continue;
+                };
+                if let Some(glob) = &self.scope.glob
+                    && !glob.is_match(&name)
+                {
+                    return WalkState::Continue;
+                }
+                if is_directory {
+                    name.push('/');
+                }
+                visit(entry.path(), name);
+                WalkState::Continue
+            })
+        });
     }
 
     fn stop(&self, why: Stopped) {
@@ -431,7 +433,9 @@ fn find(query: &Query, scope: &Scope, matcher: &RegexMatcher, setting: &Setting<
     } else {
         walk.run(false, &search_one);
     }
-    let mut found = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut found = found
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let rank: HashMap<&str, usize> = setting
         .ranked
         .iter()
@@ -525,7 +529,9 @@ fn list(query: &Query, scope: &Scope, setting: &Setting<'_>) -> Found {
     } else {
         walk.run(true, &|_, name| crate::lock(&names).push(name));
     }
-    let mut names = names.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut names = names
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     names.sort();
     let mut result = Found {
         query: query.clone(),

@@ -101,7 +101,6 @@ pub fn walk(root: &Path, stop: &AtomicBool) -> Walked {
 
 pub use crate::actions::files::relative_name;
 
-
 pub fn modified_nanos(metadata: &std::fs::Metadata) -> u128 {
     metadata
         .modified()

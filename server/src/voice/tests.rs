@@ -144,7 +144,10 @@ fn searches_answer_with_their_lines_and_the_last_round_says_so() {
         "{}",
         said.text
     );
-    assert!(said.text.contains("That was the last look-up this turn allows"));
+    assert!(
+        said.text
+            .contains("That was the last look-up this turn allows")
+    );
     assert_eq!(
         said.short,
         "<read-results>(searches answered then: \"npm install\" in app/**, /run((/; look them up again if you need them)"
@@ -160,7 +163,9 @@ fn searches_answer_with_their_lines_and_the_last_round_says_so() {
         );
     }
     assert_eq!(
-        short_reply("<boltArtifact id=\"a\" title=\"A\"><boltAction type=\"search\" pattern=\"x\" path=\"src\"/></boltArtifact>"),
+        short_reply(
+            "<boltArtifact id=\"a\" title=\"A\"><boltAction type=\"search\" pattern=\"x\" path=\"src\"/></boltArtifact>"
+        ),
         "[search \"x\" in src]\n"
     );
 }

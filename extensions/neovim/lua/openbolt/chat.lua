@@ -43,10 +43,10 @@ local function ensure_buffer()
   vim.bo[M.buf].modifiable = false
   action_marks = {}
   actions = {}
-  -- <CR> on an action's line opens what it made: its file, its change, its terminal.
+  -- <CR> on an action's line opens what it made: its file, its change, its terminal, what it found.
   vim.keymap.set('n', '<CR>', function()
     require('openbolt').open_action(M.action_at_cursor())
-  end, { buffer = M.buf, desc = "OpenBolt: open the action's file, change or terminal" })
+  end, { buffer = M.buf, desc = "OpenBolt: open the action's file, change, terminal or matches" })
   return M.buf
 end
 
@@ -123,7 +123,8 @@ function M.status_line(text)
 end
 
 local function describe(update)
-  local what = update.filePath or update.command or update.type
+  -- A search is named by its query (its path is part of it).
+  local what = (update.type == 'search' and update.command) or update.filePath or update.command or update.type
   what = (what:gsub('\n.*', ' …'))
   local line = string.format('%s %s %s', icons[update.status] or '?', update.type, what)
   if update.exitCode and update.status ~= 'complete' then

@@ -427,8 +427,30 @@ function M.on_action_update(params)
   chat.action(params)
 end
 
+--- A search's findings in the quickfix list, opened below the editing windows: <CR> on a match opens
+--- its file at its line (a listed file at its top).
+local function show_found(action)
+  local client = M.client(false)
+  local root = client and client.config.root_dir or vim.fn.getcwd()
+  local items = {}
+  for _, hit in ipairs(action.found) do
+    table.insert(items, {
+      filename = vim.fs.joinpath(root, hit.path),
+      lnum = hit.line or 1,
+      col = 1,
+      text = hit.text or '',
+    })
+  end
+  vim.fn.setqflist({}, ' ', { title = 'OpenBolt: search ' .. (action.command or ''), items = items })
+  local editing = editing_window()
+  if editing then
+    vim.api.nvim_set_current_win(editing)
+  end
+  vim.cmd('botright copen')
+end
+
 --- Opens what an action made (<CR> on its line in the chat): an edit's change as a diff, a file, a
---- command's terminal.
+--- command's terminal, a search's matches (in the quickfix list).
 function M.open_action(action)
   if not action then
     vim.notify('[openbolt] no action on this line')
@@ -443,6 +465,8 @@ function M.open_action(action)
     if win ~= -1 then
       vim.api.nvim_set_current_win(win)
     end
+  elseif action.type == 'search' and action.found and #action.found > 0 then
+    show_found(action)
   elseif action.terminalId then
     require('openbolt.terminal').open(action.terminalId)
   else

@@ -8,7 +8,7 @@ export type FromWebview =
   | { type: 'stop' }
   | { type: 'newChat' }
   | { type: 'pickSession' }
-  | { type: 'openFile'; path: string }
+  | { type: 'openFile'; path: string; line?: number }
   | { type: 'openDiff'; messageId: string; path: string }
   | { type: 'showTerminal'; terminalId: number }
   | { type: 'openPreview'; url: string }

@@ -91,8 +91,14 @@ fn matching_lines_come_as_path_line_text_with_a_line_around_them() {
 fn the_ranked_files_come_first() {
     let (_dir, root) = workspace(APP);
     let ranked = vec!["docs/guide/setup.md".to_owned(), "app/lib/ci.ts".to_owned()];
-    let found = run_with(&root, &query(Some("npm install"), None), &ranked, &[], 10_000)
-        .expect("found");
+    let found = run_with(
+        &root,
+        &query(Some("npm install"), None),
+        &ranked,
+        &[],
+        10_000,
+    )
+    .expect("found");
     let order: Vec<&str> = found.hits.iter().map(|hit| hit.path.as_str()).collect();
     assert_eq!(
         order,
@@ -120,7 +126,11 @@ fn what_does_not_fit_the_budget_is_counted_not_shown() {
     let (_dir, root) = workspace(&borrowed);
     let found = run_with(&root, &query(Some("needle"), None), &[], &[], 600).expect("found");
     assert_eq!((found.matches, found.files), (6_000, 30));
-    assert!(crate::tokens::estimate(&found.body) <= 600, "{}", found.body);
+    assert!(
+        crate::tokens::estimate(&found.body) <= 600,
+        "{}",
+        found.body
+    );
     // No file shows all of its 200 matches.
     assert_eq!(found.more_files, 30, "{found:?}");
     assert_eq!(
@@ -129,8 +139,14 @@ fn what_does_not_fit_the_budget_is_counted_not_shown() {
         "everything not shown is counted"
     );
     // A file shows its first ten matches, and says how many more it has.
-    let roomy = run_with(&root, &query(Some("needle"), Some("src/module00.js")), &[], &[], 10_000)
-        .expect("found");
+    let roomy = run_with(
+        &root,
+        &query(Some("needle"), Some("src/module00.js")),
+        &[],
+        &[],
+        10_000,
+    )
+    .expect("found");
     assert_eq!(roomy.hits.len(), 10);
     assert!(
         roomy
@@ -178,8 +194,7 @@ fn a_glob_without_a_pattern_lists_files() {
     let (_dir, root) = workspace(APP);
     let listed = run(&root, &query(None, Some("app/**"))).expect("listed");
     assert_eq!(
-        listed.body,
-        "app/lib/\napp/lib/ci.ts\napp/lib/install.ts\n",
+        listed.body, "app/lib/\napp/lib/ci.ts\napp/lib/install.ts\n",
         "{listed:?}"
     );
     assert_eq!(listed.summary(), "3 files");
@@ -245,7 +260,13 @@ fn secrets_binaries_and_ignored_files_are_never_searched() {
 #[test]
 fn paths_that_leave_the_workspace_are_refused() {
     let (_dir, root) = workspace(APP);
-    for outside in ["../", "../elsewhere/**", "/etc/passwd", "app/**/../../..", ".git/**"] {
+    for outside in [
+        "../",
+        "../elsewhere/**",
+        "/etc/passwd",
+        "app/**/../../..",
+        ".git/**",
+    ] {
         let error = run(&root, &query(Some("root"), Some(outside))).expect_err(outside);
         assert!(error.starts_with("refused:"), "{outside}: {error}");
     }
@@ -258,10 +279,18 @@ fn the_editors_unsaved_text_is_what_is_searched() {
         root.join("app/lib/ci.ts"),
         "// typed, not saved: yarn install\n".to_owned(),
     )];
-    let found = run_with(&root, &query(Some("install"), Some("app/**")), &[], &open, 10_000)
-        .expect("found");
+    let found = run_with(
+        &root,
+        &query(Some("install"), Some("app/**")),
+        &[],
+        &open,
+        10_000,
+    )
+    .expect("found");
     assert!(
-        found.body.contains("app/lib/ci.ts:1: // typed, not saved: yarn install"),
+        found
+            .body
+            .contains("app/lib/ci.ts:1: // typed, not saved: yarn install"),
         "{}",
         found.body
     );
