@@ -3,7 +3,10 @@
 //! order and statuses of a turn's actions.
 
 use openbolt::actions::approval::{Approval, ApprovalPolicy, FixedApprover};
-use openbolt::actions::{ActionStatus, ActionUpdate, DevServers, DiskWriter, Job, Runner};
+use openbolt::actions::command::COMMAND_TIMEOUT;
+use openbolt::actions::{
+    ActionStatus, ActionUpdate, DevServers, DiskWriter, Job, RunSettings, Runner,
+};
 use openbolt::engine::TurnEvent;
 use openbolt::terminal::{Preview, Purpose, TerminalEvent, TerminalId, TerminalOptions, Terminals};
 use openbolt_parser::{ActionInfo, ActionKind};
@@ -391,7 +394,7 @@ async fn a_dev_servers_end_is_its_actions_final_status() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dev_servers = DevServers::default();
     let mut runner = runner_with(dir.path(), &terminals, &dev_servers, Approval::Run, true);
-    runner.begin_turn("reply-1");
+    runner.begin_turn("reply-1", settings(true, COMMAND_TIMEOUT));
     let (updates, _) = run(
         &mut runner,
         vec![job(0, ActionKind::Start, None, "echo up; exec sleep 600")],
@@ -453,19 +456,28 @@ fn runner_with(
     approval: Approval,
     auto: bool,
 ) -> Runner {
-    Runner::new(
+    let mut runner = Runner::new(
         root,
         Box::new(DiskWriter),
         Box::new(FixedApprover(approval)),
-        ApprovalPolicy {
-            auto_approve: auto,
-            ..ApprovalPolicy::default()
-        },
         terminals.clone(),
         dev_servers.clone(),
         "session",
     )
-    .expect("runner")
+    .expect("runner");
+    runner.begin_turn("reply-0", settings(auto, COMMAND_TIMEOUT));
+    runner
+}
+
+/// A turn's settings: commands approved or asked for, and the command timeout.
+fn settings(auto: bool, shell_timeout: Duration) -> RunSettings {
+    RunSettings {
+        policy: ApprovalPolicy {
+            auto_approve: auto,
+            ..ApprovalPolicy::default()
+        },
+        shell_timeout,
+    }
 }
 
 /// Runs `jobs` through the runner; the final updates and every event.
@@ -584,7 +596,7 @@ async fn a_shell_command_that_runs_too_long_is_stopped_and_fails() {
     let (terminals, _events) = terminals(1024);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut runner = runner(dir.path(), &terminals, Approval::Run, true);
-    runner.shell_timeout = Duration::from_secs(1);
+    runner.begin_turn("reply-1", settings(true, Duration::from_secs(1)));
     let (updates, _) = run(
         &mut runner,
         vec![job(0, ActionKind::Shell, None, "echo serving; sleep 600")],

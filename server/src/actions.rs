@@ -194,20 +194,27 @@ impl Seen {
     }
 }
 
+/// What a turn's settings say to the runner.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    pub policy: ApprovalPolicy,
+    /// A `shell` action still running after this long is stopped and fails.
+    pub shell_timeout: Duration,
+}
+
 /// Runs a session's actions in order.
 pub struct Runner {
     root: PathBuf,
     writer: Box<dyn FileWriter>,
     approver: Box<dyn Approver>,
-    policy: ApprovalPolicy,
     terminals: Terminals,
     /// Whose terminals these are (the session).
     owner: String,
     dev_servers: DevServers,
     /// The reply whose actions run now.
     message_id: String,
-    /// A `shell` action still running after this long is stopped and fails.
-    pub shell_timeout: Duration,
+    /// What this turn's settings say (approval, the command timeout).
+    settings: RunSettings,
     /// The user answered "always" once: commands of this session run without asking.
     always_this_session: bool,
     /// MCP tools (`server/tool`) the user allowed for the session.
@@ -242,7 +249,6 @@ impl Runner {
         root: &Path,
         writer: Box<dyn FileWriter>,
         approver: Box<dyn Approver>,
-        policy: ApprovalPolicy,
         terminals: Terminals,
         dev_servers: DevServers,
         owner: &str,
@@ -251,12 +257,14 @@ impl Runner {
             root: std::fs::canonicalize(root)?,
             writer,
             approver,
-            policy,
             terminals,
             owner: owner.to_owned(),
             dev_servers,
             message_id: String::new(),
-            shell_timeout: Duration::from_secs(600),
+            settings: RunSettings {
+                policy: ApprovalPolicy::default(),
+                shell_timeout: command::COMMAND_TIMEOUT,
+            },
             always_this_session: false,
             allowed_tools: std::collections::HashSet::new(),
             mcp: None,
@@ -284,15 +292,12 @@ impl Runner {
         }
     }
 
-    /// Takes new approval settings; an "always for this session" answer still stands.
-    pub fn set_policy(&mut self, mut policy: ApprovalPolicy) {
-        policy.auto_approve |= self.always_this_session;
-        self.policy = policy;
-    }
-
-    /// The reply whose actions the next queue holds (a dev server's end is reported to it).
-    pub fn begin_turn(&mut self, message_id: &str) {
+    /// A turn begins: the reply whose actions the next queue holds (a dev server's end is reported to
+    /// it), and the turn's settings (an "always for this session" answer still stands).
+    pub fn begin_turn(&mut self, message_id: &str, mut settings: RunSettings) {
         message_id.clone_into(&mut self.message_id);
+        settings.policy.auto_approve |= self.always_this_session;
+        self.settings = settings;
     }
 
     /// Runs jobs until the queue closes. After `cancel`, the running action is aborted and every later

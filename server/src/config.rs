@@ -1,5 +1,6 @@
 //! Settings: which provider and model, where, with which key. Resolved from explicit values (CLI flags,
-//! LSP settings) first, then the environment (the official SDKs' variable names).
+//! LSP settings) first, then the environment (the official SDKs' variable names), then the settings
+//! files (`options::Files`), then the provider's defaults.
 
 use std::path::PathBuf;
 
@@ -64,7 +65,7 @@ pub struct ProviderChoice {
     pub replay_bytes_per_second: Option<u64>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error(
         "no model provider is configured: set ANTHROPIC_API_KEY for Anthropic, OPENAI_API_KEY for OpenAI, \
@@ -162,15 +163,32 @@ const KNOWN: &[Known] = &[
 pub const DEFAULT_REPLAY_BYTES_PER_SECOND: u64 = 2_000;
 
 impl ProviderChoice {
-    /// Resolves against the environment, read through `env` (so tests need not touch the process's).
+    /// Resolves against the environment, read through `env` (so tests need not touch the process's):
+    /// what was chosen explicitly, else the environment, else the provider's defaults.
     pub fn resolve(
         &self,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ProviderSettings, ConfigError> {
+        self.resolve_over(&ProviderChoice::default(), env)
+    }
+
+    /// As [`ProviderChoice::resolve`], with `files` (the settings files' choice) between the
+    /// environment and the provider's defaults.
+    pub fn resolve_over(
+        &self,
+        files: &ProviderChoice,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProviderSettings, ConfigError> {
         let env = |name: &str| env(name).filter(|value| !value.trim().is_empty());
-        let name = match self.provider.clone().or_else(|| env("OPENBOLT_PROVIDER")) {
+        let chosen = self
+            .provider
+            .clone()
+            .or_else(|| env("OPENBOLT_PROVIDER"))
+            .or_else(|| files.provider.clone());
+        let replay_file = self.replay_file.clone().or_else(|| files.replay_file.clone());
+        let name = match chosen {
             Some(name) => name.trim().to_ascii_lowercase(),
-            None if self.replay_file.is_some() => "replay".to_owned(),
+            None if replay_file.is_some() => "replay".to_owned(),
             None if env("ANTHROPIC_API_KEY").is_some() => "anthropic".to_owned(),
             None if env("OPENAI_API_KEY").is_some() || env("OPENAI_BASE_URL").is_some() => {
                 "openai".to_owned()
@@ -178,7 +196,7 @@ impl ProviderChoice {
             None => return Err(ConfigError::NothingConfigured),
         };
         if name == "replay" {
-            let replay_file = self.replay_file.clone().ok_or(ConfigError::NoReplyFile)?;
+            let replay_file = replay_file.ok_or(ConfigError::NoReplyFile)?;
             return Ok(ProviderSettings {
                 name,
                 kind: ProviderKind::Replay,
@@ -188,6 +206,7 @@ impl ProviderChoice {
                 replay_file: Some(replay_file),
                 replay_bytes_per_second: self
                     .replay_bytes_per_second
+                    .or(files.replay_bytes_per_second)
                     .unwrap_or(DEFAULT_REPLAY_BYTES_PER_SECOND),
             });
         }
@@ -209,6 +228,7 @@ impl ProviderChoice {
             .base_url
             .clone()
             .or(env_base_url)
+            .or_else(|| files.base_url.clone())
             .unwrap_or_else(|| known.base_url.to_owned());
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ConfigError::BadUrl { url: base_url });
@@ -217,6 +237,7 @@ impl ProviderChoice {
             .model
             .clone()
             .or_else(|| env("OPENBOLT_MODEL"))
+            .or_else(|| files.model.clone())
             .or_else(|| known.model.map(str::to_owned))
             .ok_or_else(|| ConfigError::NoModel {
                 provider: name.clone(),
@@ -224,7 +245,8 @@ impl ProviderChoice {
         let api_key = self
             .api_key
             .clone()
-            .or_else(|| env(known.key_variable).map(Secret::new));
+            .or_else(|| env(known.key_variable).map(Secret::new))
+            .or_else(|| files.api_key.clone());
         // OpenAI itself needs a key; a compatible server at another address may not.
         let needs_key = known.needs_key
             || (known.name == "openai" && base_url.starts_with("https://api.openai.com"));

@@ -10,8 +10,8 @@ pub mod fixes;
 pub mod revert;
 pub mod transcript;
 
-use crate::actions::approval::{ApprovalPolicy, Approver};
-use crate::actions::{DevServer, DevServers, FileWriter, Runner};
+use crate::actions::approval::Approver;
+use crate::actions::{DevServer, DevServers, FileWriter, RunSettings, Runner};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, Session, TurnOutcome};
 use crate::lock;
@@ -25,6 +25,10 @@ use std::time::Duration;
 use tokio::sync::{OwnedMutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 pub use transcript::{Entry, EntryRole};
+
+/// How many automatic fix rounds follow a turn with problems unless the settings say otherwise
+/// (`autoFix`).
+pub const AUTO_FIX: u32 = 3;
 
 /// Forgets a conversation's cancel token when its turn (with all its rounds) is over.
 struct ClearCancel<'a>(&'a Conversation);
@@ -106,9 +110,8 @@ pub trait Sink: Send {
 pub struct TurnRequest {
     pub prompt: String,
     pub editor: EditorContext,
-    pub policy: ApprovalPolicy,
-    /// A `shell` action still running after this long is stopped.
-    pub shell_timeout: Duration,
+    /// What the runner follows this turn: approvals, the command timeout.
+    pub run: RunSettings,
     /// How many automatic fix rounds may follow a turn with problems (0: none).
     pub auto_fix: u32,
     /// The prompt is a fix round's report (set by the conversation itself).
@@ -424,7 +427,7 @@ impl Conversations {
         loop {
             let message_id = new_id("m");
             sink.started(&message_id, fix.as_ref()).await;
-            let (policy, shell_timeout) = (request.policy.clone(), request.shell_timeout);
+            let run = request.run.clone();
             let mut outcome = self
                 .drive(
                     conversation,
@@ -495,8 +498,7 @@ impl Conversations {
             request = TurnRequest {
                 prompt: crate::voice::fix_report(&failures, next.round, rounds),
                 editor: self.front_end.editor(),
-                policy,
-                shell_timeout,
+                run,
                 auto_fix: rounds,
                 fix_round: true,
             };
@@ -532,7 +534,6 @@ impl Conversations {
                 &self.workspace,
                 self.front_end.writer(),
                 self.front_end.approver(),
-                request.policy.clone(),
                 self.terminals.clone(),
                 self.dev_servers.clone(),
                 &conversation.id,
@@ -548,10 +549,8 @@ impl Conversations {
                 }
             },
         };
-        runner.set_policy(request.policy);
         runner.mcp.clone_from(&self.mcp);
-        runner.shell_timeout = request.shell_timeout;
-        runner.begin_turn(message_id);
+        runner.begin_turn(message_id, request.run);
 
         let (events, mut receiver) = mpsc::channel::<TurnEvent>(256);
         let present = async {

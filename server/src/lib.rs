@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod engine;
 pub mod lsp;
 pub mod mcp;
+pub mod options;
 pub mod project;
 pub mod provider;
 pub mod sandbox;
@@ -64,6 +65,7 @@ mod layers {
         "conversation",
         "mcp",
         "voice",
+        "options",
     ];
 
     /// Each module and the modules it may use. `openbolt-parser` is below them all.
@@ -97,6 +99,13 @@ mod layers {
             &[
                 "types", "secrets", "tokens", "sandbox", "config", "provider", "terminal",
                 "actions", "project", "engine", "store", "mcp", "voice",
+            ],
+        ),
+        (
+            "options",
+            &[
+                "types", "config", "provider", "sandbox", "actions", "engine", "project", "mcp",
+                "conversation",
             ],
         ),
         ("cli", FRONT_END),

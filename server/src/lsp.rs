@@ -16,7 +16,6 @@ mod forward;
 mod handlers;
 pub mod position;
 pub mod protocol;
-pub mod settings;
 pub mod transport;
 mod turn;
 

@@ -174,6 +174,10 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How long a stream may stay silent before the turn fails, unless the settings say otherwise
+/// (`idleTimeout`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
 /// A configured provider.
 #[derive(Debug)]
 pub struct Provider {
@@ -198,7 +202,7 @@ impl Provider {
             settings,
             http,
             retry: RetryPolicy::default(),
-            idle_timeout: Duration::from_secs(90),
+            idle_timeout: IDLE_TIMEOUT,
         })
     }
 

@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 /// How much of a failed command's output the model is shown.
 const OUTPUT_TAIL_FOR_MODEL: usize = 3000;
 
+/// How long a `shell` action may run unless the settings say otherwise (`commandTimeout`).
+pub const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A running dev server: its `start` action outlives its turn, and its end is that action's final status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevServer {
@@ -82,7 +85,7 @@ impl Runner {
         events: &mpsc::Sender<TurnEvent>,
         cancel: &CancellationToken,
     ) -> ActionUpdate {
-        let approval = match self.policy.decide(&job.content) {
+        let approval = match self.settings.policy.decide(&job.content) {
             Some(decision) => decision,
             None => match self.ask(job, &job.content, &update, events, cancel).await {
                 Some(approval) => approval,
@@ -95,7 +98,7 @@ impl Runner {
             Approval::Run => {}
             Approval::AlwaysThisSession => {
                 self.always_this_session = true;
-                self.policy.auto_approve = true;
+                self.settings.policy.auto_approve = true;
             }
             Approval::Skip(reason) => {
                 return update.with_error(reason).status(ActionStatus::Skipped);
@@ -146,7 +149,7 @@ impl Runner {
             return update;
         }
         let _ = events.send(TurnEvent::Action(update.clone())).await;
-        let timeout = self.shell_timeout;
+        let timeout = self.settings.shell_timeout;
         let exit = tokio::select! {
             exit = spawned.exited() => exit,
             () = tokio::time::sleep(timeout) => {

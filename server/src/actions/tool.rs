@@ -47,6 +47,7 @@ impl Runner {
         let mut refused = Vec::new();
         for (name, runs) in mcp.unapproved() {
             let allowed = self
+                .settings
                 .policy
                 .mcp_allow
                 .iter()
@@ -129,7 +130,7 @@ impl Runner {
                 .status(ActionStatus::Failed);
         }
         let key = format!("{server}/{name}");
-        if !self.policy.allows_tool(server, name) && !self.allowed_tools.contains(&key) {
+        if !self.settings.policy.allows_tool(server, name) && !self.allowed_tools.contains(&key) {
             let label = update.command.clone().unwrap_or_default();
             let Some(approval) = self.ask(job, &label, &update, events, cancel).await else {
                 return update.stopped();

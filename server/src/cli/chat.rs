@@ -1,17 +1,16 @@
 //! `openbolt chat`: the whole loop in a terminal — stream the reply, apply its actions, show what happens.
 
 use crate::actions::approval::{
-    Approval, ApprovalPolicy, ApprovalRequest, Approver, FixedApprover, Subject,
+    Approval, ApprovalRequest, Approver, FixedApprover, Subject,
 };
 use crate::actions::{DiskWriter, FileWriter};
-use crate::config::{ProviderChoice, Secret};
+use crate::options::{ApprovalOptions, Effective, Options};
 use crate::conversation::{
-    Conversation, Conversations, FixRound, FrontEnd, Sink, TurnRequest, TurnState,
+    Conversation, Conversations, FixRound, FrontEnd, Sink, TurnState,
 };
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, TurnOutcome, TurnStatus};
 use crate::project::ProjectMap;
-use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
 use crate::types::{ActionStatus, ActionUpdate, KindTraits, Label, TurnEvent};
@@ -53,20 +52,20 @@ pub struct ChatArguments {
     #[arg(long, value_name = "TOKENS")]
     pub max_tokens: Option<u32>,
     /// After a turn whose files have syntax errors, whose commands failed or whose dev server broke, let
-    /// the model fix them in up to N automatic rounds (0: never) [env: OPENBOLT_AUTO_FIX]
-    #[arg(long, value_name = "N", env = "OPENBOLT_AUTO_FIX", default_value_t = 3)]
-    pub auto_fix: u32,
+    /// the model fix them in up to N automatic rounds (0: never) [default: 3] [env: OPENBOLT_AUTO_FIX]
+    #[arg(long, value_name = "N")]
+    pub auto_fix: Option<u32>,
     /// The model's context window, for models and servers that do not say (asked of llama.cpp, vLLM,
     /// Ollama and LM Studio; known for hosted models) [env: OPENBOLT_CONTEXT_TOKENS]
-    #[arg(long, value_name = "TOKENS", env = "OPENBOLT_CONTEXT_TOKENS")]
+    #[arg(long, value_name = "TOKENS")]
     pub context_tokens: Option<u32>,
-    /// Fail the turn when the provider sends nothing for this long (a stall), in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 90)]
-    pub idle_timeout: u64,
+    /// Fail the turn when the provider sends nothing for this long (a stall), in seconds [default: 90]
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<u64>,
     /// Stop a shell command still running after this long, in seconds (dev servers are `start`
-    /// actions and are not limited).
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
-    pub command_timeout: u64,
+    /// actions and are not limited) [default: 600]
+    #[arg(long, value_name = "SECONDS")]
+    pub command_timeout: Option<u64>,
     /// After a one-shot prompt, stop the dev servers it started instead of keeping them running until
     /// Ctrl-C.
     #[arg(long)]
@@ -75,19 +74,51 @@ pub struct ChatArguments {
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
     /// Run commands in a sandbox that lets them write only in the workspace, the temp directory and
-    /// package caches: auto (where the kernel supports it), required (refuse commands without it), off.
-    #[arg(long, value_name = "MODE", default_value = "auto")]
-    pub sandbox: crate::sandbox::SandboxMode,
+    /// package caches: auto (where the kernel supports it), required (refuse commands without it), off
+    /// [default: auto]
+    #[arg(long, value_name = "MODE")]
+    pub sandbox: Option<crate::sandbox::SandboxMode>,
     /// Another path sandboxed commands may write beneath (repeatable).
     #[arg(long, value_name = "PATH")]
     pub sandbox_writable: Vec<PathBuf>,
-    /// `false`: sandboxed commands make no outgoing TCP connection (they may still listen).
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub sandbox_network: bool,
+    /// `false`: sandboxed commands make no outgoing TCP connection (they may still listen) [default: true]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub sandbox_network: Option<bool>,
     /// Call this MCP server's tools (`NAME`) or this tool (`NAME/TOOL`) without asking (repeatable).
     /// Servers come from `.openbolt/mcp.json` and `~/.config/openbolt/mcp.json`.
     #[arg(long, value_name = "NAME[/TOOL]")]
     pub mcp_allow: Vec<String>,
+}
+
+impl ChatArguments {
+    /// What the flags set (a flag not given sets nothing: the environment, the settings files or the
+    /// default decide).
+    pub fn options(&self) -> Options {
+        fn some_list<T: Clone>(list: &[T]) -> Option<Vec<T>> {
+            (!list.is_empty()).then(|| list.to_vec())
+        }
+        Options {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            base_url: self.base_url.clone(),
+            replay_file: self.reply.clone(),
+            replay_speed: self.replay_speed,
+            max_tokens: self.max_tokens,
+            context_tokens: self.context_tokens,
+            auto_fix: self.auto_fix,
+            idle_timeout: self.idle_timeout,
+            command_timeout: self.command_timeout,
+            approval: ApprovalOptions {
+                auto_approve: self.yes.then_some(true),
+                ..ApprovalOptions::default()
+            },
+            sandbox: self.sandbox,
+            sandbox_writable: some_list(&self.sandbox_writable),
+            sandbox_network: self.sandbox_network,
+            mcp_allow: some_list(&self.mcp_allow),
+            ..Options::default()
+        }
+    }
 }
 
 /// How `openbolt chat` ended, as an exit code.
@@ -118,28 +149,15 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         .context("finding the current directory")?;
     let workspace = std::fs::canonicalize(&workspace)
         .with_context(|| format!("the workspace {} does not exist", workspace.display()))?;
-    let choice = ProviderChoice {
-        provider: arguments.provider.clone(),
-        model: arguments.model.clone(),
-        base_url: arguments.base_url.clone(),
-        api_key: None::<Secret>,
-        replay_file: arguments.reply.clone(),
-        replay_bytes_per_second: arguments.replay_speed,
-    };
-    let settings = choice.resolve(|name| std::env::var(name).ok())?;
-    let mut provider = Provider::new(settings)?;
-    provider.idle_timeout = std::time::Duration::from_secs(arguments.idle_timeout.max(1));
-    let provider = Arc::new(provider);
-    let mut engine = Engine::new(provider, workspace.clone());
-    if let Some(max_tokens) = arguments.max_tokens {
-        engine.max_tokens = max_tokens;
-    }
-    engine.context_tokens = arguments.context_tokens.filter(|tokens| *tokens > 0);
+    let effective = crate::options::effective(&arguments.options(), Some(&workspace));
     let data_dir = default_data_dir(|name| std::env::var(name).ok());
-    engine.map = Some(ProjectMap::start(
+    let map = ProjectMap::start(
         &workspace,
         Some(ProjectMap::cache_file(&data_dir, &workspace)),
-    ));
+    );
+    let engine = effective
+        .engine(workspace.clone(), Some(map))
+        .map_err(anyhow::Error::msg)?;
 
     let interactive = arguments.prompt.is_none() && std::io::stdin().is_terminal();
     let printer = Shared::default();
@@ -154,17 +172,10 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
     };
     let (terminal_events, mut terminal_receiver) = mpsc::channel(64);
     let terminals = Terminals::new(TerminalOptions::default(), terminal_events);
-    let program = std::env::current_exe().context("finding the openbolt binary")?;
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let (sandbox, configured) = crate::blocking(|| {
-        crate::sandbox::configure(
-            arguments.sandbox,
-            &arguments.sandbox_writable,
-            arguments.sandbox_network,
-            &program,
-            home.as_deref(),
-        )
-    });
+    for message in &effective.messages {
+        printer.lock().status(&format!("  ! {message}"));
+    }
+    let (sandbox, configured) = effective.sandbox();
     terminals.set_sandbox(sandbox);
     let sandbox_line = if configured.is_warning() {
         format!("  ! {}", configured.message())
@@ -176,8 +187,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         ask: std::io::stdin().is_terminal(),
     };
     // MCP servers from the user's and the workspace's files; they start with the first turn.
-    let config_dir = crate::mcp::user_config_dir();
-    let mcp_config = crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), None);
+    let mcp_config = effective.mcp_config(&workspace);
     for error in &mcp_config.errors {
         printer.lock().status(&format!("  ! {error}"));
     }
@@ -193,13 +203,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         conversations: &conversations,
         engine: &engine,
         printer,
-        policy: ApprovalPolicy {
-            auto_approve: arguments.yes,
-            mcp_allow: arguments.mcp_allow.clone(),
-            ..ApprovalPolicy::default()
-        },
-        shell_timeout: std::time::Duration::from_secs(arguments.command_timeout.max(1)),
-        auto_fix: arguments.auto_fix,
+        effective,
         sandbox_line,
     };
     let result = chat
@@ -225,10 +229,8 @@ struct Chat<'a> {
     conversations: &'a Conversations,
     engine: &'a Engine,
     printer: Shared,
-    policy: ApprovalPolicy,
-    shell_timeout: std::time::Duration,
-    /// Fix rounds after a turn with problems.
-    auto_fix: u32,
+    /// Every setting decided (flags, environment, settings files, defaults).
+    effective: Effective,
     /// Whether commands are sandboxed, said once under the header.
     sandbox_line: String,
 }
@@ -369,14 +371,7 @@ impl Chat<'_> {
             interrupted().await;
             interrupt.cancel();
         });
-        let request = TurnRequest {
-            prompt,
-            editor: EditorContext::default(),
-            policy: self.policy.clone(),
-            shell_timeout: self.shell_timeout,
-            auto_fix: self.auto_fix,
-            fix_round: false,
-        };
+        let request = self.effective.turn(prompt, EditorContext::default());
         // The turn's events come through a channel, shown after the terminals' events that were
         // already there: a command's output is sent before its end is known, and shows first.
         let (events, mut shown) = mpsc::channel(256);

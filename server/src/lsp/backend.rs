@@ -13,23 +13,21 @@ use super::errors::ServerError;
 use super::forward::{Progress, forward_terminal_events};
 use super::position::{self, Encoding};
 use super::protocol::*;
-use super::settings::Settings;
 use super::transport::Notifier;
 use super::turn::{EditorFrontEnd, run_chat};
 use crate::conversation::Conversations;
 use crate::engine::context::{EditorBuffer, EditorContext, Selection};
 use crate::engine::{Engine, TurnStatus};
 use crate::lock;
+use crate::options::{Effective, Options};
 use crate::project::ProjectMap;
-use crate::provider::Provider;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, Terminals};
 use crate::types::ActionStatus;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
@@ -47,7 +45,12 @@ pub(super) struct State {
     /// Our `openbolt/…` notifications, in order with the responses.
     pub notifier: Notifier,
     pub documents: Arc<Documents>,
-    settings: Mutex<Settings>,
+    /// What the editor's settings set (`initializationOptions`, `didChangeConfiguration`).
+    settings: Mutex<Options>,
+    /// The workspace root, once `initialize` named one.
+    root: OnceLock<std::path::PathBuf>,
+    /// Messages about the settings (files, environment) already shown: each is shown once.
+    reported: Mutex<Vec<String>>,
     client_options: Mutex<ClientOptions>,
     pub show_document: AtomicBool,
     /// The client answers `workspace/configuration`: settings are pulled from it.
@@ -97,7 +100,9 @@ impl Backend {
             client,
             notifier,
             documents: Arc::new(Documents::default()),
-            settings: Mutex::new(Settings::default()),
+            settings: Mutex::new(Options::default()),
+            root: OnceLock::new(),
+            reported: Mutex::new(Vec::new()),
             client_options: Mutex::new(ClientOptions::default()),
             show_document: AtomicBool::new(false),
             pull_configuration: AtomicBool::new(false),
@@ -130,8 +135,27 @@ impl State {
             .ok_or(ServerError::NoWorkspace)
     }
 
-    pub(super) fn settings(&self) -> Settings {
-        lock(&self.settings).clone()
+    /// Every setting decided: the editor's over the environment over the settings files over the
+    /// defaults (`options`). What is wrong with the files or the environment is shown once.
+    pub(super) fn effective(&self) -> Effective {
+        let settings = lock(&self.settings).clone();
+        let effective = crate::options::effective(&settings, self.root.get().map(PathBuf::as_path));
+        let new: Vec<String> = {
+            let mut reported = lock(&self.reported);
+            let new: Vec<String> = effective
+                .messages
+                .iter()
+                .filter(|message| !reported.contains(message))
+                .cloned()
+                .collect();
+            reported.extend(new.iter().cloned());
+            new
+        };
+        for message in new {
+            tracing::warn!(%message, "settings");
+            self.show(MessageType::WARNING, format!("OpenBolt: {message}"));
+        }
+        effective
     }
 
     pub(super) fn client_options(&self) -> ClientOptions {
@@ -167,22 +191,10 @@ impl State {
             return Ok(engine);
         }
         let workspace = self.conversations()?.workspace().to_path_buf();
-        let settings = self.settings();
-        let resolved = settings
-            .provider_choice()
-            .resolve(|name| std::env::var(name).ok())
-            .map_err(|failure| ServerError::Provider(failure.to_string()))?;
-        let mut provider = Provider::new(resolved)
-            .map_err(|failure| ServerError::Provider(failure.to_string()))?;
-        if let Some(seconds) = settings.idle_timeout {
-            provider.idle_timeout = Duration::from_secs(seconds.max(1));
-        }
-        let mut engine = Engine::new(Arc::new(provider), workspace);
-        if let Some(max_tokens) = settings.max_tokens {
-            engine.max_tokens = max_tokens;
-        }
-        engine.context_tokens = settings.context_tokens.filter(|tokens| *tokens > 0);
-        engine.map = self.map.get().cloned();
+        let engine = self
+            .effective()
+            .engine(workspace, self.map.get().cloned())
+            .map_err(ServerError::Provider)?;
         let engine = Arc::new(engine);
         *lock(&self.engine) = Some(engine.clone());
         Ok(engine)
@@ -192,10 +204,10 @@ impl State {
     /// settings (some clients send `{}` right after `initialized`) change nothing.
     /// Returns whether the settings changed.
     fn apply_settings(&self, value: Option<&Value>) -> bool {
-        if Settings::is_empty(value) {
+        if Options::is_empty(value) {
             return false;
         }
-        match Settings::from_value(value) {
+        match Options::from_value(value) {
             Ok(settings) => {
                 *lock(&self.settings) = settings;
                 *lock(&self.engine) = None;
@@ -224,24 +236,7 @@ impl State {
     /// Starts later commands in the sandbox the settings ask for, and tells the user whether they are
     /// sandboxed (the server log; a warning when they are not).
     fn apply_sandbox(&self) {
-        let settings = self.settings();
-        let program = match std::env::current_exe() {
-            Ok(program) => program,
-            Err(error) => {
-                tracing::error!(%error, "cannot find the openbolt binary: commands are not sandboxed");
-                return;
-            }
-        };
-        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-        let (sandbox, configured) = crate::blocking(|| {
-            crate::sandbox::configure(
-                settings.sandbox.unwrap_or_default(),
-                &settings.sandbox_writable,
-                settings.sandbox_network.unwrap_or(true),
-                &program,
-                home.as_deref(),
-            )
-        });
+        let (sandbox, configured) = self.effective().sandbox();
         self.terminals.set_sandbox(sandbox);
         let message = format!("OpenBolt: {}", configured.message());
         tracing::info!(%message, "sandbox");
@@ -329,11 +324,7 @@ impl State {
             return;
         };
         let workspace = conversations.workspace().to_path_buf();
-        let settings = self.settings().mcp_servers;
-        let config_dir = crate::mcp::user_config_dir();
-        let config = crate::blocking(|| {
-            crate::mcp::McpConfig::load(&workspace, config_dir.as_deref(), settings.as_ref())
-        });
+        let config = self.effective().mcp_config(&workspace);
         for error in &config.errors {
             tracing::warn!("{error}");
         }
@@ -405,6 +396,9 @@ impl LanguageServer for Backend {
         let options = params.initialization_options.as_ref();
         let client_options = ClientOptions::from_initialization_options(options);
         *lock(&self.state.client_options) = client_options.clone();
+        if let Some(root) = &root {
+            let _ = self.state.root.set(root.clone());
+        }
         self.state.apply_settings(options);
         // Whether commands are sandboxed (a check runs a process once): off the protocol thread.
         let state = self.state.clone();

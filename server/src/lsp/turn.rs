@@ -9,7 +9,7 @@ use super::forward::{ProgressEvent, report_progress};
 use super::protocol::*;
 use crate::actions::FileWriter;
 use crate::actions::approval::Approver;
-use crate::conversation::{FixRound, FrontEnd, Sink, TurnRequest};
+use crate::conversation::{FixRound, FrontEnd, Sink};
 use crate::engine::TurnStatus;
 use crate::types::{ActionStatus, KindTraits, Lifetime, TurnEvent};
 use futures::future::BoxFuture;
@@ -23,8 +23,6 @@ use tower_lsp_server::ls_types::MessageType;
 /// How long a turn waits for the editor's own diagnostics of the files it wrote.
 const EDITOR_DIAGNOSTICS_PATIENCE: Duration = Duration::from_secs(6);
 
-/// Fix rounds after a turn with problems, unless the `autoFix` setting says otherwise.
-const DEFAULT_AUTO_FIX: u32 = 3;
 
 /// How file actions and approvals reach the editor.
 pub(super) struct EditorFrontEnd {
@@ -276,21 +274,14 @@ pub(super) async fn run_chat(
     let mut turn_state = conversation.lock_turn().await?;
     let cancel = CancellationToken::new();
     let guard = cancel.clone().drop_guard();
-    let settings = state.settings();
+    let effective = state.effective();
     let task_state = state.clone();
     let task = state.work.spawn(async move {
         // Comparing open documents with their files reads the disk: off the protocol thread.
         let editor = crate::blocking(|| {
             task_state.editor_context(conversations.workspace(), params.context.as_ref())
         });
-        let request = TurnRequest {
-            prompt: params.prompt,
-            editor,
-            policy: settings.approval_policy(),
-            shell_timeout: Duration::from_secs(settings.command_timeout.unwrap_or(600).max(1)),
-            auto_fix: settings.auto_fix.unwrap_or(DEFAULT_AUTO_FIX),
-            fix_round: false,
-        };
+        let request = effective.turn(params.prompt, editor);
         let mut sink = Notifications {
             state: task_state.clone(),
             session_id: conversation.id.clone(),
