@@ -185,7 +185,10 @@ impl ProviderChoice {
             .clone()
             .or_else(|| env("OPENBOLT_PROVIDER"))
             .or_else(|| files.provider.clone());
-        let replay_file = self.replay_file.clone().or_else(|| files.replay_file.clone());
+        let replay_file = self
+            .replay_file
+            .clone()
+            .or_else(|| files.replay_file.clone());
         let name = match chosen {
             Some(name) => name.trim().to_ascii_lowercase(),
             None if replay_file.is_some() => "replay".to_owned(),

@@ -104,7 +104,14 @@ mod layers {
         (
             "options",
             &[
-                "types", "config", "provider", "sandbox", "actions", "engine", "project", "mcp",
+                "types",
+                "config",
+                "provider",
+                "sandbox",
+                "actions",
+                "engine",
+                "project",
+                "mcp",
                 "conversation",
             ],
         ),

@@ -17,7 +17,7 @@ struct Arguments {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Chat in the terminal: stream the reply, write its files, run its commands.
-    Chat(openbolt::cli::chat::ChatArguments),
+    Chat(Box<openbolt::cli::chat::ChatArguments>),
     /// Parse an assistant reply from stdin and print the parser's events as JSON Lines.
     Parse(openbolt::cli::parse::ParseArguments),
     /// List this workspace's saved sessions, or export one as Markdown.
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         Command::Revert(revert) => runtime()
             .and_then(|runtime| runtime.block_on(openbolt::cli::sessions::run_revert(&revert))),
         Command::Chat(chat) => {
-            runtime().and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(chat)))
+            runtime().and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(*chat)))
         }
         Command::SandboxExec(_) => Ok(0),
         Command::Lsp { stdio: _ } => {

@@ -123,9 +123,11 @@ impl Options {
     /// clients (GNU Emacs's eglot) send these right after `initialized`; they must not reset what
     /// `initializationOptions` gave.
     pub fn is_empty(value: Option<&Value>) -> bool {
+        // Lua clients send an empty table as `[]`.
         let nothing = |value: &Value| match value {
             Value::Null => true,
             Value::Object(map) => map.is_empty(),
+            Value::Array(items) => items.is_empty(),
             _ => false,
         };
         match value {
@@ -279,8 +281,7 @@ fn read_file(path: &Path, workspace: bool, messages: &mut Vec<String>) -> Option
     };
     let mut options = Options::default();
     for (key, value) in map {
-        if workspace
-            && let Some((_, why)) = WORKSPACE_REFUSED.iter().find(|(name, _)| *name == key)
+        if workspace && let Some((_, why)) = WORKSPACE_REFUSED.iter().find(|(name, _)| *name == key)
         {
             messages.push(format!(
                 "{}: \"{key}\" is refused in a workspace's settings file ({why}); set it in your own settings",
@@ -294,10 +295,9 @@ fn read_file(path: &Path, workspace: bool, messages: &mut Vec<String>) -> Option
                 one.blank_is_unset();
                 options = one.over(options);
             }
-            Err(error) => messages.push(format!(
-                "{}: \"{key}\" is ignored: {error}",
-                path.display()
-            )),
+            Err(error) => {
+                messages.push(format!("{}: \"{key}\" is ignored: {error}", path.display()))
+            }
         }
     }
     options
@@ -335,9 +335,11 @@ pub fn resolve(set: &Options, env: &dyn Fn(&str) -> Option<String>, files: &File
         max_tokens: options.max_tokens,
         context_tokens: options.context_tokens.filter(|tokens| *tokens > 0),
         auto_fix: options.auto_fix.unwrap_or(crate::conversation::AUTO_FIX),
-        idle_timeout: options.idle_timeout.map_or(crate::provider::IDLE_TIMEOUT, |seconds| {
-            Duration::from_secs(seconds.max(1))
-        }),
+        idle_timeout: options
+            .idle_timeout
+            .map_or(crate::provider::IDLE_TIMEOUT, |seconds| {
+                Duration::from_secs(seconds.max(1))
+            }),
         run: RunSettings {
             policy: ApprovalPolicy {
                 auto_approve: options.approval.auto_approve.unwrap_or(false),

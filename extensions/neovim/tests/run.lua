@@ -583,6 +583,34 @@ test('settings.mcpAllow: an allowed tool is called without asking', function()
   assert(#questions == asked, 'asked: ' .. vim.inspect(questions[#questions]))
 end)
 
+test('with auto_fix unset, the environment decides: OPENBOLT_AUTO_FIX=0 starts no fix round', function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  -- Until now the option (1) beat the environment's 0: fix rounds ran. setup() sends only what is set.
+  local unset = vim.deepcopy(options)
+  unset.auto_fix = nil
+  require('openbolt').setup(unset)
+  local sent = require('openbolt').options().settings
+  assert(sent.autoFix == nil and sent.approval == nil, vim.inspect(sent))
+  local bare = require('openbolt.config').resolve({}).settings
+  assert(vim.json.encode(bare) == '{}', vim.json.encode(bare))
+  -- A fresh server gets the options in its initialize.
+  local old = require('openbolt').client(false)
+  old:stop(true)
+  wait_for('the old server to stop', function()
+    return old:is_stopped()
+  end)
+  require('openbolt').chat('write the total once more')
+  wait_for('the turn to end', function()
+    return turn_ended('write the total once more') and chat_text():find('Written again.', 1, true) ~= nil and not require('openbolt').busy()
+  end)
+  local text = chat_text()
+  local turn = text:sub(assert(text:find('write the total once more', 1, true)))
+  assert(not turn:find('fix round', 1, true), turn)
+  require('openbolt').setup(options)
+end)
+
 test(':checkhealth openbolt finds the server', function()
   vim.cmd('checkhealth openbolt')
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')

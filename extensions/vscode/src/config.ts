@@ -10,38 +10,58 @@ export interface ServerSettings {
   /** The model's window when the server does not say; left out when 0 (unset). */
   contextTokens?: number;
   /** Automatic fix rounds after a turn with problems. */
-  autoFix: number;
-  approval: { autoApprove: boolean; allow: string[]; deny: string[] };
-  sandbox: 'auto' | 'required' | 'off';
-  sandboxWritable: string[];
-  sandboxNetwork: boolean;
+  autoFix?: number;
+  approval?: { autoApprove?: boolean; allow?: string[]; deny?: string[] };
+  sandbox?: 'auto' | 'required' | 'off';
+  sandboxWritable?: string[];
+  sandboxNetwork?: boolean;
   /** MCP servers by name (left out when none). */
   mcpServers?: Record<string, unknown>;
-  mcpAllow: string[];
+  mcpAllow?: string[];
 }
 
-/** The server's settings section: empty strings mean "from the environment" and are left out. */
+/**
+ * The server's settings section: only what the user set (in their settings, the workspace's or a
+ * folder's), so that for the rest the environment, the settings files and the server's defaults decide —
+ * one precedence in every front end. Blank text and a 0 window count as not set.
+ */
 export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSettings {
-  const text = (key: string): string | undefined => {
-    const value = config.get<string>(key, '').trim();
-    return value === '' ? undefined : value;
+  const isSet = (key: string): boolean => {
+    const inspected = config.inspect(key);
+    return (
+      inspected !== undefined &&
+      (inspected.globalValue !== undefined ||
+        inspected.workspaceValue !== undefined ||
+        inspected.workspaceFolderValue !== undefined ||
+        inspected.globalLanguageValue !== undefined ||
+        inspected.workspaceLanguageValue !== undefined ||
+        inspected.workspaceFolderLanguageValue !== undefined)
+    );
   };
+  const value = <T>(key: string): T | undefined => (isSet(key) ? config.get<T>(key) : undefined);
+  const text = (key: string): string | undefined => {
+    const set = value<string>(key)?.trim();
+    return set === '' ? undefined : set;
+  };
+  const contextTokens = value<number>('contextTokens');
+  const approval = {
+    autoApprove: value<boolean>('approval.autoApprove'),
+    allow: value<string[]>('approval.allow'),
+    deny: value<string[]>('approval.deny'),
+  };
+  const mcpServers = value<Record<string, unknown>>('mcpServers');
   return {
     provider: text('provider'),
     model: text('model'),
     baseUrl: text('baseUrl'),
-    contextTokens: config.get<number>('contextTokens', 0) > 0 ? config.get<number>('contextTokens', 0) : undefined,
-    autoFix: config.get<number>('autoFix', 3),
-    approval: {
-      autoApprove: config.get<boolean>('approval.autoApprove', false),
-      allow: config.get<string[]>('approval.allow', []),
-      deny: config.get<string[]>('approval.deny', []),
-    },
-    sandbox: config.get<'auto' | 'required' | 'off'>('sandbox', 'auto'),
-    sandboxWritable: config.get<string[]>('sandboxWritable', []),
-    sandboxNetwork: config.get<boolean>('sandboxNetwork', true),
-    mcpServers: Object.keys(config.get<Record<string, unknown>>('mcpServers', {}) ?? {}).length > 0 ? config.get<Record<string, unknown>>('mcpServers') : undefined,
-    mcpAllow: config.get<string[]>('mcpAllow', []),
+    contextTokens: contextTokens !== undefined && contextTokens > 0 ? contextTokens : undefined,
+    autoFix: value<number>('autoFix'),
+    approval: Object.values(approval).some((member) => member !== undefined) ? approval : undefined,
+    sandbox: value<'auto' | 'required' | 'off'>('sandbox'),
+    sandboxWritable: value<string[]>('sandboxWritable'),
+    sandboxNetwork: value<boolean>('sandboxNetwork'),
+    mcpServers: mcpServers && Object.keys(mcpServers).length > 0 ? mcpServers : undefined,
+    mcpAllow: value<string[]>('mcpAllow'),
   };
 }
 

@@ -8,39 +8,45 @@ import type * as vscode from 'vscode';
 import { findServer, previewTarget, serverSettings } from '../src/config';
 import { newErrors } from '../src/newErrors';
 
-function configuration(values: Record<string, unknown>): vscode.WorkspaceConfiguration {
+/** Settings the user set (`values`, in their user settings), over the extension's declared defaults. */
+function configuration(values: Record<string, unknown>, defaults: Record<string, unknown> = DEFAULTS): vscode.WorkspaceConfiguration {
   return {
-    get: (key: string, fallback?: unknown) => (key in values ? values[key] : fallback),
+    get: (key: string, fallback?: unknown) => (key in values ? values[key] : key in defaults ? defaults[key] : fallback),
+    inspect: (key: string) => ({ key, defaultValue: defaults[key], globalValue: values[key] }),
   } as unknown as vscode.WorkspaceConfiguration;
 }
 
-test('blank settings are left to the environment; the rest reach the server trimmed', () => {
+const DEFAULTS: Record<string, unknown> = {
+  provider: '',
+  model: '',
+  baseUrl: '',
+  contextTokens: 0,
+  autoFix: 3,
+  'approval.autoApprove': false,
+  'approval.allow': [],
+  'approval.deny': [],
+  sandbox: 'auto',
+  sandboxWritable: [],
+  sandboxNetwork: true,
+  mcpServers: {},
+  mcpAllow: [],
+};
+
+test('only what the user set reaches the server; blank text is not set; the rest is trimmed', () => {
+  // Nothing set: nothing sent, so the environment, the settings files and the server's defaults decide.
+  assert.equal(JSON.stringify(serverSettings(configuration({}))), '{}');
   const settings = serverSettings(configuration({ provider: '  ', model: ' llama3.1 ', baseUrl: '', 'approval.allow': ['npm install'] }));
-  assert.deepEqual(settings, {
-    provider: undefined,
-    model: 'llama3.1',
-    baseUrl: undefined,
-    contextTokens: undefined,
-    autoFix: 3,
-    approval: { autoApprove: false, allow: ['npm install'], deny: [] },
-    sandbox: 'auto',
-    sandboxWritable: [],
-    sandboxNetwork: true,
-    mcpServers: undefined,
-    mcpAllow: [],
-  });
-  // Undefined members are not sent at all.
-  assert.equal(
-    JSON.stringify(settings),
-    '{"model":"llama3.1","autoFix":3,"approval":{"autoApprove":false,"allow":["npm install"],"deny":[]},"sandbox":"auto","sandboxWritable":[],"sandboxNetwork":true,"mcpAllow":[]}',
-  );
+  assert.deepEqual(JSON.parse(JSON.stringify(settings)), { model: 'llama3.1', approval: { allow: ['npm install'] } });
   const sandboxed = serverSettings(configuration({ sandbox: 'required', sandboxWritable: ['/srv/shared'], sandboxNetwork: false }));
   assert.equal(sandboxed.sandbox, 'required');
   assert.equal(sandboxed.sandboxNetwork, false);
   assert.deepEqual(sandboxed.sandboxWritable, ['/srv/shared']);
   assert.equal(serverSettings(configuration({ contextTokens: 8192 })).contextTokens, 8192);
   assert.equal(serverSettings(configuration({ contextTokens: 0 })).contextTokens, undefined);
+  // A value set to the default is still set: it beats the environment.
+  assert.equal(serverSettings(configuration({ autoFix: 3 })).autoFix, 3);
   assert.equal(serverSettings(configuration({ autoFix: 0 })).autoFix, 0);
+  assert.equal(serverSettings(configuration({})).autoFix, undefined);
   // MCP servers go to the server as configured; none configured sends none.
   const servers = { docs: { command: 'npx', args: ['-y', 'docs-mcp'] } };
   const mcp = serverSettings(configuration({ mcpServers: servers, mcpAllow: ['docs'] }));

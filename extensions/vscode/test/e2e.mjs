@@ -541,28 +541,28 @@ try {
     await waitFor('the turn to stop', async () => (await webviewText(frame)).includes('Stopped') && (await composerFree(frame)));
   });
 
-  await test('followFiles "all" opens each file the AI writes as it completes, the focus staying in the prompt', async () => {
-    // The server says whether commands are sandboxed after each change of the `openbolt` settings: the
-    // line's count in the server log (VS Code keeps output channels in files) says when the change of the
-    // settings file has reached the extension.
-    const serverLog = () => {
-      const found = [];
-      const walk = (dir) => {
-        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-          if (entry.isDirectory()) walk(path.join(dir, entry.name));
-          else if (entry.name.includes('OpenBolt Server')) found.push(path.join(dir, entry.name));
-        }
-      };
-      walk(path.join(userData, 'logs'));
-      return found.map((file) => fs.readFileSync(file, 'utf8')).join('\n');
+  // The server says whether commands are sandboxed after each change of the `openbolt` settings: the
+  // line's count in the server log (VS Code keeps output channels in files) says when a change of the
+  // settings file has reached the extension.
+  const serverLogText = () => {
+    const found = [];
+    const walk = (dir) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) walk(path.join(dir, entry.name));
+        else if (entry.name.includes('OpenBolt Server')) found.push(path.join(dir, entry.name));
+      }
     };
-    const settingsChanges = () => serverLog().split('commands run in a sandbox').length;
+    walk(path.join(userData, 'logs'));
+    return found.map((file) => fs.readFileSync(file, 'utf8')).join('\n');
+  };
+  /** Changes the user's settings the way a user does, in the settings editor (code-server does not watch
+   * the file for changes made behind its back), and waits for the change to reach the server. */
+  const editUserSettings = async (change) => {
+    const settingsChanges = () => serverLogText().split('commands run in a sandbox').length;
     const before = settingsChanges();
     if (before < 2) throw new Error('the server log is not where it was expected');
-    // Set the way a user does: in the settings editor (code-server does not watch the file for changes
-    // made behind its back).
     const settingsFile = path.join(userData, 'User', 'settings.json');
-    const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+    const settings = change(JSON.parse(fs.readFileSync(settingsFile, 'utf8')));
     await runCommand('Preferences: Open User Settings (JSON)');
     // (It may open as a tab or as a modal editor.)
     const settingsEditor = '.monaco-editor .view-lines:has-text("workbench.startupEditor")';
@@ -570,15 +570,20 @@ try {
     await page.click(settingsEditor);
     await page.keyboard.press('Control+a');
     await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ ...settings, 'openbolt.followFiles': 'all' }));
+    await page.keyboard.insertText(JSON.stringify(settings));
     // What the editor closed by itself (a bracket, a quote) after the cursor goes.
     await page.keyboard.press('Control+Shift+End');
     await page.keyboard.press('Delete');
     await page.keyboard.press('Control+s');
     await waitFor('the settings change to reach the extension', async () => settingsChanges() > before);
-    if (JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['openbolt.followFiles'] !== 'all') throw new Error('settings.json was not saved as typed');
+    const saved = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+    if (JSON.stringify(saved) !== JSON.stringify(settings)) throw new Error(`settings.json was not saved as typed: ${JSON.stringify(saved)}`);
     await runCommand('View: Close Editor');
     await waitFor('the settings editor to close', async () => !(await page.$(settingsEditor)));
+  };
+
+  await test('followFiles "all" opens each file the AI writes as it completes, the focus staying in the prompt', async () => {
+    await editUserSettings((settings) => ({ ...settings, 'openbolt.followFiles': 'all' }));
     const frame = await chatFrame();
     await waitFor('the composer to be free', () => composerFree(frame));
     await frame.focus('#prompt');
@@ -650,6 +655,23 @@ try {
       }),
     );
     await page.screenshot({ path: path.join(artifacts, 'long-session-top.png') });
+  });
+
+  await test('with openbolt.autoFix unset, the environment decides: OPENBOLT_AUTO_FIX=0 starts no fix round', async () => {
+    // Until now the user's setting (1) beat the environment's 0: fix rounds ran. Without it, none.
+    await editUserSettings((settings) => {
+      const { ['openbolt.autoFix']: _unset, ...rest } = settings;
+      return rest;
+    });
+    const frame = await chatFrame();
+    await frame.click('#new');
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'write the total once more');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the file card', async () => frame.$('.action.status-complete:has-text("src/again.js")'));
+    await waitFor('the turn to end', async () => (await webviewText(frame)).includes('Written again.') && (await composerFree(frame)));
+    const text = await webviewText(frame);
+    if (text.includes('fix round')) throw new Error(`a fix round ran: ${text}`);
   });
 } catch (error) {
   results.failed += 1;

@@ -1,15 +1,11 @@
 //! `openbolt chat`: the whole loop in a terminal — stream the reply, apply its actions, show what happens.
 
-use crate::actions::approval::{
-    Approval, ApprovalRequest, Approver, FixedApprover, Subject,
-};
+use crate::actions::approval::{Approval, ApprovalRequest, Approver, FixedApprover, Subject};
 use crate::actions::{DiskWriter, FileWriter};
-use crate::options::{ApprovalOptions, Effective, Options};
-use crate::conversation::{
-    Conversation, Conversations, FixRound, FrontEnd, Sink, TurnState,
-};
+use crate::conversation::{Conversation, Conversations, FixRound, FrontEnd, Sink, TurnState};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, TurnOutcome, TurnStatus};
+use crate::options::{ApprovalOptions, Effective, Options};
 use crate::project::ProjectMap;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};

@@ -23,7 +23,6 @@ use tower_lsp_server::ls_types::MessageType;
 /// How long a turn waits for the editor's own diagnostics of the files it wrote.
 const EDITOR_DIAGNOSTICS_PATIENCE: Duration = Duration::from_secs(6);
 
-
 /// How file actions and approvals reach the editor.
 pub(super) struct EditorFrontEnd {
     pub state: Arc<State>,

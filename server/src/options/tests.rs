@@ -39,18 +39,16 @@ fn settings_come_wrapped_or_bare_and_errors_name_the_key() {
     assert_eq!(options.approval.auto_approve, Some(true));
     let bare = json!({"model": "gpt-4.1", "server": {"path": "/x"}, "savesEdits": true});
     assert_eq!(set(bare).model.as_deref(), Some("gpt-4.1"));
-    assert!(
-        Options::from_value(None)
-            .expect("defaults")
-            .model
-            .is_none()
-    );
+    assert!(Options::from_value(None).expect("defaults").model.is_none());
     let error = Options::from_value(Some(&json!({"modle": "x"}))).expect_err("unknown key");
     assert!(error.contains("modle"), "{error}");
     let error = Options::from_value(Some(&json!({"maxTokens": "many"}))).expect_err("wrong type");
     assert!(error.contains("invalid openbolt settings"), "{error}");
     let blank = set(json!({"provider": "", "model": " "}));
     assert_eq!((blank.provider, blank.model), (None, None));
+    for nothing in [json!(null), json!({}), json!([]), json!({"openbolt": []})] {
+        assert!(Options::is_empty(Some(&nothing)), "{nothing}");
+    }
     let keyed = set(json!({"apiKey": "sk-secret"}));
     assert!(!format!("{keyed:?}").contains("sk-secret"));
 }
@@ -68,7 +66,9 @@ fn what_the_user_set_beats_the_environment_which_beats_the_files_which_beat_the_
     assert!(defaults.messages.is_empty());
 
     let (_dir, user) = files(
-        Some(r#"{"autoFix": 1, "contextTokens": 4096, "commandTimeout": 30, "model": "from-file", "provider": "ollama"}"#),
+        Some(
+            r#"{"autoFix": 1, "contextTokens": 4096, "commandTimeout": 30, "model": "from-file", "provider": "ollama"}"#,
+        ),
         None,
     );
     let from_files = resolve(&Options::default(), &env(&[]), &user);
@@ -76,7 +76,10 @@ fn what_the_user_set_beats_the_environment_which_beats_the_files_which_beat_the_
     assert_eq!(from_files.context_tokens, Some(4096));
     assert_eq!(from_files.run.shell_timeout, Duration::from_secs(30));
     let provider = from_files.provider.clone().expect("a provider");
-    assert_eq!((provider.name.as_str(), provider.model.as_str()), ("ollama", "from-file"));
+    assert_eq!(
+        (provider.name.as_str(), provider.model.as_str()),
+        ("ollama", "from-file")
+    );
 
     // The environment beats the files: OPENBOLT_AUTO_FIX=0 means no fix rounds.
     let environment = env(&[
@@ -96,7 +99,11 @@ fn what_the_user_set_beats_the_environment_which_beats_the_files_which_beat_the_
     assert_eq!(over_all.context_tokens, Some(16384));
     assert_eq!(over_all.provider.expect("provider").model, "chosen");
 
-    let bad = resolve(&Options::default(), &env(&[("OPENBOLT_AUTO_FIX", "lots")]), &none);
+    let bad = resolve(
+        &Options::default(),
+        &env(&[("OPENBOLT_AUTO_FIX", "lots")]),
+        &none,
+    );
     assert_eq!(bad.auto_fix, 3);
     assert_eq!(
         bad.messages,

@@ -5,8 +5,9 @@ local M = {}
 M.defaults = {
   -- How to start the server.
   cmd = { 'openbolt', 'lsp' },
-  -- Sent to the server as the `openbolt` settings section (docs/protocol.md#settings); nil values fall
-  -- back to the environment (ANTHROPIC_API_KEY, OPENAI_BASE_URL, OPENBOLT_MODEL, ...).
+  -- Sent to the server as the `openbolt` settings section (docs/protocol.md#settings): only what you set
+  -- here. For the rest the environment (ANTHROPIC_API_KEY, OPENAI_BASE_URL, OPENBOLT_MODEL, ...), the
+  -- settings files (~/.config/openbolt/settings.json, .openbolt/settings.json) and the defaults decide.
   settings = {
     provider = nil,
     model = nil,
@@ -14,7 +15,8 @@ M.defaults = {
     -- The model's context window in tokens, for a model or server that does not say (the server asks
     -- llama.cpp, vLLM, Ollama and LM Studio, and knows hosted models).
     contextTokens = nil,
-    approval = { autoApprove = false, allow = {}, deny = {} },
+    -- { autoApprove = false, allow = { 'npm install' }, deny = {} }
+    approval = nil,
     -- 'auto' (the server's default), 'required' or 'off'; see :help openbolt-sandbox.
     sandbox = nil,
     -- More paths sandboxed commands may write beneath.
@@ -84,7 +86,8 @@ function M.resolve(opts)
       end,
       "'none', 'first' or 'all'",
     },
-    ['settings.approval.autoApprove'] = { merged.settings.approval.autoApprove, 'boolean' },
+    ['settings.approval'] = { merged.settings.approval, 'table', true },
+    ['settings.approval.autoApprove'] = { (merged.settings.approval or {}).autoApprove, 'boolean', true },
     ['settings.sandbox'] = {
       merged.settings.sandbox,
       function(mode)
@@ -113,6 +116,10 @@ function M.resolve(opts)
       error('[openbolt] option auto_fix must be a whole number of rounds, 0 or more', 0)
     end
     merged.settings.autoFix = merged.auto_fix
+  end
+  -- An empty table would go out as a JSON array.
+  if vim.tbl_isempty(merged.settings) then
+    merged.settings = vim.empty_dict()
   end
   return merged
 end

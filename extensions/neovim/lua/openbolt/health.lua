@@ -79,7 +79,7 @@ function M.check()
       vim.health.warn(string.format('endpoint %s not reachable: %s', base_url, tostring(reason)))
     end
   end
-  if settings.approval.autoApprove then
+  if (settings.approval or {}).autoApprove then
     vim.health.warn('commands run without asking (settings.approval.autoApprove)')
   else
     vim.health.ok('commands ask before they run')

@@ -20,7 +20,9 @@ function M.setup(opts)
   state.options = require('openbolt.config').resolve(opts)
   local client = M.client(false)
   if client then
-    client:notify('workspace/didChangeConfiguration', { settings = { openbolt = state.options.settings } })
+    -- The server pulls its section (workspace/configuration), answered from client.settings.
+    client.settings = { openbolt = state.options.settings }
+    client:notify('workspace/didChangeConfiguration', { settings = client.settings })
   end
   return M
 end
