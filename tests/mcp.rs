@@ -317,8 +317,17 @@ async fn a_changed_tool_list_is_picked_up_and_no_server_outlives_the_editor() {
         vec![Reply::text(call), Reply::text(DONE), Reply::text(DONE)],
     )
     .await;
-    // A provider key in OpenBolt's environment: the server must not get it.
-    let mut lsp = start_lsp(&project, &standin, &[("OPENAI_API_KEY", "sk-not-for-mcp")]).await;
+    // Provider keys in OpenBolt's environment: the server must get none of them (the same list as
+    // commands').
+    let mut lsp = start_lsp(
+        &project,
+        &standin,
+        &[
+            ("OPENAI_API_KEY", "sk-not-for-mcp"),
+            ("OPENBOLT_API_KEY", "sk-not-for-mcp-either"),
+        ],
+    )
+    .await;
     lsp.approval = Some("Always for this tool".to_owned());
     let session = "mcp-changing";
     let response = lsp

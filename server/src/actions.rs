@@ -12,7 +12,7 @@ pub mod search;
 pub mod tool;
 
 use crate::terminal::Terminals;
-pub use crate::types::{ActionStatus, ActionUpdate, Job, TurnEvent};
+pub use crate::types::{ActionStatus, ActionUpdate, Job, PreviousContent, TurnEvent};
 use crate::types::{KindTraits, Label};
 use approval::{Approval, ApprovalPolicy, ApprovalRequest, Approver};
 pub use command::{DevServer, DevServers};
@@ -104,14 +104,6 @@ impl FileWriter for DiskWriter {
             self.write(path, after).await.map(|()| None)
         })
     }
-}
-
-/// What a file held before the turn first touched it: for reverting the turn.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PreviousContent {
-    pub path: PathBuf,
-    /// `None`: the file did not exist.
-    pub content: Option<Vec<u8>>,
 }
 
 /// The runner's account of a turn.

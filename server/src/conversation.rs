@@ -8,6 +8,7 @@
 
 pub mod fixes;
 pub mod revert;
+pub mod stored;
 pub mod transcript;
 
 use crate::actions::approval::Approver;
@@ -15,13 +16,14 @@ use crate::actions::{DevServer, DevServers, FileWriter, RunSettings, Runner};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, Session, TurnOutcome};
 use crate::lock;
-use crate::store::{SessionRecorder, Store, StoreError, load_conversation, new_id};
+use crate::store::{SessionRecorder, Store, StoreError, new_id};
 use crate::terminal::{TerminalEvent, Terminals};
 use crate::types::TurnEvent;
 use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stored::load_conversation;
 use tokio::sync::{OwnedMutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 pub use transcript::{Entry, EntryRole};

@@ -7,7 +7,7 @@
 pub mod context;
 pub mod history;
 
-use crate::actions::{PreviousContent, Runner, RunnerReport};
+use crate::actions::{Runner, RunnerReport};
 use crate::project::ProjectMap;
 use crate::provider::window::{ContextWindow, WindowSource};
 use crate::provider::{
@@ -24,41 +24,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// How a turn ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TurnStatus {
-    Complete,
-    Aborted,
-    Failed,
-}
-
-/// A finished turn.
-#[derive(Clone, Debug)]
-pub struct TurnOutcome {
-    pub status: TurnStatus,
-    pub error: Option<String>,
-    /// The whole reply as the model wrote it, markup included, across continuations and read rounds.
-    pub reply: String,
-    pub usage: Usage,
-    /// Final statuses of every action of the reply.
-    pub actions: Vec<ActionUpdate>,
-    pub previous_contents: Vec<PreviousContent>,
-}
-
-impl TurnOutcome {
-    /// A turn that failed before it began.
-    pub fn failed(error: String) -> TurnOutcome {
-        TurnOutcome {
-            status: TurnStatus::Failed,
-            error: Some(error),
-            reply: String::new(),
-            usage: Usage::default(),
-            actions: Vec::new(),
-            previous_contents: Vec::new(),
-        }
-    }
-}
+pub use crate::types::{TurnOutcome, TurnStatus};
 
 /// A conversation: its messages, and what the last turn's actions did (told to the model next time).
 #[derive(Clone, Debug, Default)]

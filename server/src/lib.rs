@@ -73,11 +73,11 @@ mod layers {
         ("types", &[]),
         ("secrets", &[]),
         ("config", &[]),
-        ("provider", &["config"]),
+        ("provider", &["types", "config"]),
         ("sandbox", &[]),
-        ("terminal", &["types", "sandbox"]),
+        ("terminal", &["types", "secrets", "sandbox"]),
         ("tokens", &[]),
-        ("mcp", &["tokens", "terminal"]),
+        ("mcp", &["secrets", "tokens", "terminal"]),
         (
             "actions",
             &["types", "secrets", "tokens", "sandbox", "terminal", "mcp"],
@@ -90,10 +90,7 @@ mod layers {
                 "types", "secrets", "tokens", "provider", "actions", "project", "mcp", "voice",
             ],
         ),
-        (
-            "store",
-            &["types", "secrets", "provider", "actions", "engine"],
-        ),
+        ("store", &["types", "secrets"]),
         (
             "conversation",
             &[

@@ -728,9 +728,6 @@ fn describe_transport(transport: &Transport) -> String {
     }
 }
 
-/// Provider keys OpenBolt holds: never handed to an MCP server (its `env` gives it what it needs).
-const WITHHELD_ENV: &[&str] = &["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"];
-
 /// A server's connection and `initialize`, under way.
 type Connecting<'a> =
     futures::future::BoxFuture<'a, Result<RunningService<RoleClient, Listener>, String>>;
@@ -752,7 +749,7 @@ async fn start(
             cwd,
         } => {
             let mut process = tokio::process::Command::new(command);
-            for name in WITHHELD_ENV {
+            for name in crate::secrets::KEY_VARIABLES {
                 process.env_remove(name);
             }
             process

@@ -1,7 +1,18 @@
-//! Which files hold secrets. One list for everything that decides: their content never reaches the model
-//! (context building, reads), nor the session store (revert snapshots).
+//! Which files hold secrets, and which environment variables. One list of each for everything that
+//! decides: a secret file's content never reaches the model (context building, reads, searches), nor the
+//! session store (revert snapshots); the key variables never reach a command or an MCP server.
 
 use std::path::Path;
+
+/// The environment variables that hold the providers' keys OpenBolt uses: a command (its terminal) and
+/// an MCP server (its process) never inherit them — an MCP server's configured `env` gives it what it
+/// needs.
+pub const KEY_VARIABLES: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENBOLT_API_KEY",
+    "OPENROUTER_API_KEY",
+];
 
 /// Whether a file may hold secrets, by its name: environment files, keys, certificates and keystores,
 /// credential and token files of package managers.

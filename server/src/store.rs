@@ -23,10 +23,9 @@ mod revert;
 mod schema;
 mod writer;
 
-use crate::engine::TurnStatus;
-use crate::provider::Usage;
 use crate::types::ActionUpdate;
-pub use reads::load_conversation;
+use crate::types::TurnStatus;
+use crate::types::Usage;
 pub use recorder::SessionRecorder;
 pub use revert::{FileVersions, RevertStep};
 use rusqlite::Connection;

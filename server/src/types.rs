@@ -1,6 +1,6 @@
 //! The words every layer shares: an action's status and its updates, a closed action ready to run, what
-//! a turn reports while it runs, and the table of what each action kind is. A leaf: it depends on the
-//! parser's types only.
+//! a turn reports while it runs and how it ended (`TurnOutcome`, with its token `Usage` and what its files
+//! held before), and the table of what each action kind is. A leaf: it depends on the parser's types only.
 
 use openbolt_parser::ActionInfo;
 pub use openbolt_parser::ActionKind;
@@ -8,6 +8,69 @@ pub use openbolt_parser::ActionKind;
 /// How many times one turn answers the model's look-ups (reads, searches, tool calls) with a follow-up
 /// request. Search → read → edit takes two; a model that needs more narrows its searches.
 pub const MAX_LOOKUP_ROUNDS: usize = 8;
+
+/// Token counts of one request or, summed, of one turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+    }
+}
+
+/// How a turn ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TurnStatus {
+    Complete,
+    Aborted,
+    Failed,
+}
+
+/// What a file held before the turn first touched it: for reverting the turn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousContent {
+    pub path: std::path::PathBuf,
+    /// `None`: the file did not exist.
+    pub content: Option<Vec<u8>>,
+}
+
+/// A finished turn.
+#[derive(Clone, Debug)]
+pub struct TurnOutcome {
+    pub status: TurnStatus,
+    pub error: Option<String>,
+    /// The whole reply as the model wrote it, markup included, across continuations and look-up rounds.
+    pub reply: String,
+    pub usage: Usage,
+    /// Final statuses of every action of the reply.
+    pub actions: Vec<ActionUpdate>,
+    pub previous_contents: Vec<PreviousContent>,
+}
+
+impl TurnOutcome {
+    /// A turn that failed before it began.
+    pub fn failed(error: String) -> TurnOutcome {
+        TurnOutcome {
+            status: TurnStatus::Failed,
+            error: Some(error),
+            reply: String::new(),
+            usage: Usage::default(),
+            actions: Vec::new(),
+            previous_contents: Vec::new(),
+        }
+    }
+}
 
 /// Identifies a terminal for the life of the server.
 pub type TerminalId = u64;

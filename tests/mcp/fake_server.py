@@ -40,7 +40,7 @@ for line in sys.stdin:
         if mode == "long":
             send({"jsonrpc": "2.0", "id": message["id"], "result": {"content": [{"type": "text", "text": "x" * 200000}]}})
             continue
-        keys = [name for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY") if name in os.environ]
+        keys = [name for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY", "OPENBOLT_API_KEY") if name in os.environ]
         send({"jsonrpc": "2.0", "id": message["id"], "result": {
             "content": [{"type": "text", "text": "called " + message["params"]["name"] + "; provider keys seen: " + (", ".join(keys) or "none")}],
         }})

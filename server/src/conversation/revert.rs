@@ -3,10 +3,11 @@
 //! [`FileWriter`] applies the plan — the disk for the CLI, the editor for the LSP. Binary content goes
 //! back on disk, never through a text edit.
 
+use super::stored::load_conversation;
 use super::{Conversations, TurnState, lock};
 use crate::actions::FileWriter;
 use crate::actions::files::write_atomically;
-use crate::store::{MessageRole, RevertStep, Store, load_conversation};
+use crate::store::{MessageRole, RevertStep, Store};
 use std::path::Path;
 
 use super::ConversationError;

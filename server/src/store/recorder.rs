@@ -50,7 +50,7 @@ impl SessionRecorder {
     pub async fn end(
         &mut self,
         message_id: &str,
-        outcome: &crate::engine::TurnOutcome,
+        outcome: &crate::types::TurnOutcome,
         actions: Vec<crate::types::ActionUpdate>,
     ) -> Result<(), StoreError> {
         let Some(store) = self.store.clone() else {

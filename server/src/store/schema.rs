@@ -2,7 +2,7 @@
 //! stored.
 
 use super::StoreError;
-use crate::engine::TurnStatus;
+use crate::types::TurnStatus;
 use rusqlite::Connection;
 use std::path::Path;
 

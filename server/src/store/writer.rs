@@ -2,9 +2,9 @@
 //! in a savepoint of its own; file versions are stored once, compressed.
 
 use super::{Appends, FLUSH_EVERY, Failures, MAX_SNAPSHOT_BYTES, StoredStatus, now};
-use crate::provider::Usage;
 use crate::secrets::is_secret;
 use crate::types::ActionUpdate;
+use crate::types::Usage;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

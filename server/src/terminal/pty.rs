@@ -8,14 +8,6 @@ use std::io::{Read, Write};
 use std::path::Path;
 use tokio::sync::mpsc;
 
-/// Environment variables a command does not inherit from the server: our providers' keys and settings.
-const WITHHELD_ENV: &[&str] = &[
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "OPENBOLT_API_KEY",
-    "OPENROUTER_API_KEY",
-];
-
 /// A PTY's master side and our writer to it.
 pub(super) struct Pty {
     pub master: Box<dyn MasterPty + Send>,
@@ -67,7 +59,7 @@ pub(super) fn start(
     builder.env("COLORTERM", "truecolor");
     // Dev servers that open a browser themselves (CRA, some Vite setups) leave that to us.
     builder.env("BROWSER", "none");
-    for name in WITHHELD_ENV {
+    for name in crate::secrets::KEY_VARIABLES {
         builder.env_remove(name);
     }
     let child = pair
