@@ -15,7 +15,9 @@ mod errors;
 mod forward;
 mod handlers;
 pub mod position;
+mod progress;
 pub mod protocol;
+mod state;
 pub mod transport;
 mod turn;
 

@@ -2,11 +2,10 @@
 //! module supplies the editor's side — files as workspace edits, approvals as questions, and every event
 //! as an `openbolt/*` notification (with work-done progress for shell commands).
 
-use super::backend::State;
 use super::editor::EditorApprover;
 use super::errors::ServerError;
-use super::forward::{ProgressEvent, report_progress};
 use super::protocol::*;
+use super::state::State;
 use crate::actions::FileWriter;
 use crate::actions::approval::Approver;
 use crate::conversation::{FixRound, FrontEnd, Sink};
@@ -16,7 +15,6 @@ use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::ls_types::MessageType;
 
@@ -176,80 +174,6 @@ impl Sink for Notifications {
                 }
             }
         })
-    }
-}
-
-impl State {
-    /// Publishes the syntax errors of a file the AI wrote (`source: openbolt`); none clears them.
-    pub(super) async fn publish_syntax(
-        &self,
-        relative: &str,
-        diagnostics: &[crate::types::Diagnostic],
-    ) {
-        let Ok(conversations) = self.conversations() else {
-            return;
-        };
-        let Ok(root) = std::fs::canonicalize(conversations.workspace()) else {
-            return;
-        };
-        let Ok(path) = crate::actions::files::resolve_in_workspace(&root, relative) else {
-            return;
-        };
-        let Some(uri) = tower_lsp_server::ls_types::Uri::from_file_path(&path) else {
-            return;
-        };
-        let encoding = self.documents.encoding();
-        let rope = match self.documents.by_path(&path) {
-            Some((_, document)) => document.rope,
-            None if diagnostics.is_empty() => ropey::Rope::new(),
-            None => ropey::Rope::from_str(&String::from_utf8_lossy(
-                &tokio::fs::read(&path).await.unwrap_or_default(),
-            )),
-        };
-        let position = |line: u32, column: u32| {
-            let line = (line as usize).min(rope.len_lines().saturating_sub(1));
-            let start = rope.line_to_byte(line);
-            let end = rope.line_to_byte((line + 1).min(rope.len_lines()));
-            let byte = (start + column as usize).min(end);
-            let char_index = rope.byte_to_char(byte);
-            super::position::to_position(&rope, char_index, encoding)
-        };
-        let published = diagnostics
-            .iter()
-            .map(|diagnostic| tower_lsp_server::ls_types::Diagnostic {
-                range: tower_lsp_server::ls_types::Range {
-                    start: position(diagnostic.line, diagnostic.column),
-                    end: position(diagnostic.end_line, diagnostic.end_column),
-                },
-                severity: Some(tower_lsp_server::ls_types::DiagnosticSeverity::ERROR),
-                source: Some("openbolt".to_owned()),
-                message: diagnostic.message.clone(),
-                ..tower_lsp_server::ls_types::Diagnostic::default()
-            })
-            .collect();
-        self.client.publish_diagnostics(uri, published, None).await;
-    }
-
-    /// Reports a shell command's progress until its end.
-    fn start_progress(&self, terminal: crate::terminal::TerminalId, command: String) {
-        let (sender, receiver) = mpsc::channel(16);
-        self.progress.insert(terminal, sender.clone());
-        // It may have ended already, its exit forwarded before this registration.
-        if let Some(info) = self
-            .terminals
-            .list()
-            .into_iter()
-            .find(|info| info.terminal_id == terminal && !info.running)
-        {
-            self.progress.remove(terminal);
-            let _ = sender.try_send(ProgressEvent::Done(info.exit_code.unwrap_or(0)));
-        }
-        tokio::spawn(report_progress(
-            self.client.clone(),
-            terminal,
-            command,
-            receiver,
-        ));
     }
 }
 
