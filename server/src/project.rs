@@ -74,7 +74,8 @@ enum Command {
     Settle(std::sync::mpsc::Sender<()>),
 }
 
-struct Shared {
+/// What the map's worker thread and its handles share: the published snapshot and the stop flag.
+struct MapState {
     snapshot: Mutex<Arc<Snapshot>>,
     updated: Condvar,
     stop: AtomicBool,
@@ -87,7 +88,7 @@ struct Shared {
 #[derive(Clone)]
 pub struct ProjectMap {
     root: PathBuf,
-    shared: Arc<Shared>,
+    shared: Arc<MapState>,
     commands: Sender<Command>,
     _worker: Arc<Worker>,
 }
@@ -103,7 +104,7 @@ impl std::fmt::Debug for ProjectMap {
 
 /// Stops the worker when the last handle is dropped.
 struct Worker {
-    shared: Arc<Shared>,
+    shared: Arc<MapState>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Dropping the sender ends the worker's wait.
     commands: Mutex<Option<Sender<Command>>>,
@@ -126,7 +127,7 @@ impl ProjectMap {
     /// Starts mapping `root` (canonical). `cache`: where the index is kept between runs.
     pub fn start(root: &Path, cache: Option<PathBuf>) -> ProjectMap {
         let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(MapState {
             snapshot: Mutex::new(Arc::new(Snapshot::default())),
             updated: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -250,7 +251,7 @@ impl ProjectMap {
 
 /// The worker: cache, first walk, then changes as they come. The cache is written by a thread of its
 /// own, so that a change never waits for a save.
-fn run(root: &Path, cache: Option<PathBuf>, shared: &Arc<Shared>, commands: &Receiver<Command>) {
+fn run(root: &Path, cache: Option<PathBuf>, shared: &Arc<MapState>, commands: &Receiver<Command>) {
     let mut interner = index::Interner::default();
     let mut state = WorkerState {
         files: cache
@@ -427,7 +428,7 @@ impl WorkerState {
 
     fn publish(
         &mut self,
-        shared: &Arc<Shared>,
+        shared: &Arc<MapState>,
         complete: bool,
         parsed: usize,
         rebuild_graph: bool,

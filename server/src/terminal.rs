@@ -198,11 +198,12 @@ pub fn install_panic_hook() {
 /// Every terminal of the server.
 #[derive(Clone, Debug)]
 pub struct Terminals {
-    shared: Arc<Shared>,
+    shared: Arc<TerminalsInner>,
 }
 
+/// What every copy of a `Terminals` handle shares.
 #[derive(Debug)]
-struct Shared {
+struct TerminalsInner {
     options: TerminalOptions,
     /// Commands start in this sandbox (`None`: unrestricted); settings may change it.
     sandbox: Mutex<Option<Sandbox>>,
@@ -213,7 +214,7 @@ struct Shared {
 
 /// The last `Terminals` went without [`Terminals::shutdown`]: what still runs is stopped with grace
 /// before the drop returns — on a runtime's worker, with the worker's other tasks handed on meanwhile.
-impl Drop for Shared {
+impl Drop for TerminalsInner {
     fn drop(&mut self) {
         let leaders: Vec<i32> = lock(&self.terminals)
             .values()
@@ -263,7 +264,7 @@ impl Terminals {
     /// Terminals whose events go to `events`.
     pub fn new(options: TerminalOptions, events: mpsc::Sender<TerminalEvent>) -> Terminals {
         Terminals {
-            shared: Arc::new(Shared {
+            shared: Arc::new(TerminalsInner {
                 options,
                 sandbox: Mutex::new(None),
                 events,

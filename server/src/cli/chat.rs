@@ -1,22 +1,25 @@
 //! `openbolt chat`: the whole loop in a terminal — stream the reply, apply its actions, show what happens.
 
-use crate::actions::approval::{Approval, ApprovalRequest, Approver, FixedApprover, Subject};
-use crate::actions::{DiskWriter, FileWriter};
-use crate::conversation::{Conversation, Conversations, FixRound, FrontEnd, Sink, TurnState};
+use crate::conversation::{Conversation, Conversations, FixRound, Sink, TurnState};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, TurnOutcome, TurnStatus};
 use crate::options::{ApprovalOptions, Effective, Options};
 use crate::project::ProjectMap;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
-use crate::types::{ActionStatus, ActionUpdate, KindTraits, Label, TurnEvent};
+use crate::types::{ActionStatus, TurnEvent};
 use anyhow::Context;
 use futures::future::BoxFuture;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+mod printer;
+mod terminal;
+
+use printer::SharedPrinter;
+use terminal::{Terminal, read_line};
 
 #[derive(Debug, clap::Args)]
 pub struct ChatArguments {
@@ -156,7 +159,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         .map_err(anyhow::Error::msg)?;
 
     let interactive = arguments.prompt.is_none() && std::io::stdin().is_terminal();
-    let printer = Shared::default();
+    let printer = SharedPrinter::default();
     let store = match Store::open(&data_dir) {
         Ok(store) => Some(store),
         Err(error) => {
@@ -210,21 +213,11 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
     result
 }
 
-/// The printer, shared by the turn's events, the terminals' events and the approval questions.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Printer>>);
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Printer> {
-        crate::lock(&self.0)
-    }
-}
-
 /// One `openbolt chat`: its conversation layer and how it shows things.
 struct Chat<'a> {
     conversations: &'a Conversations,
     engine: &'a Engine,
-    printer: Shared,
+    printer: SharedPrinter,
     /// Every setting decided (flags, environment, settings files, defaults).
     effective: Effective,
     /// Whether commands are sandboxed, said once under the header.
@@ -417,19 +410,6 @@ async fn interrupted() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn read_line() -> Option<String> {
-    tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        match std::io::stdin().read_line(&mut line) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Some(line),
-        }
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
 /// Hands a turn's events to the loop that shows them.
 struct Forward(mpsc::Sender<TurnEvent>);
 
@@ -462,399 +442,5 @@ impl Sink for Forward {
     }
 }
 
-/// The terminal as a front end: files straight to disk, commands asked about on the terminal.
-struct Terminal {
-    printer: Shared,
-    /// Standard input is a terminal to ask on.
-    ask: bool,
-}
-
-impl FrontEnd for Terminal {
-    fn writer(&self) -> Box<dyn FileWriter> {
-        Box::new(DiskWriter)
-    }
-
-    fn approver(&self) -> Box<dyn Approver> {
-        if self.ask {
-            Box::new(TerminalApprover {
-                printer: self.printer.clone(),
-            })
-        } else {
-            Box::new(FixedApprover(Approval::Skip(
-                "not approved: commands need approval, and there is no terminal to ask on (pass --yes)"
-                    .to_owned(),
-            )))
-        }
-    }
-}
-
-/// Asks on the terminal: run, always, or skip. While the question is open, whatever else comes (the
-/// model's prose, other output) waits below it, so the question stays in view.
-struct TerminalApprover {
-    printer: Shared,
-}
-
-impl Approver for TerminalApprover {
-    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Approval> {
-        Box::pin(async move {
-            let question = match request.subject {
-                Subject::Command | Subject::DevServer => format!(
-                    "  ? run {} `{}`? [y]es, [a]lways this session, [n]o: ",
-                    request.subject.action_type().unwrap_or_default(),
-                    request.command
-                ),
-                Subject::Tool => format!(
-                    "  ? {} {}? [y]es, [a]lways this tool, [n]o: ",
-                    request.subject.what(),
-                    request.command
-                ),
-                Subject::McpServer => format!(
-                    "  ? {} {}? [y]es, [n]o: ",
-                    request.subject.what(),
-                    request.command
-                ),
-            };
-            self.printer.lock().ask(&question);
-            let answer = read_line()
-                .await
-                .map(|line| line.trim().to_ascii_lowercase());
-            self.printer.lock().answered();
-            match answer {
-                Some(answer) if answer == "y" || answer == "yes" => Approval::Run,
-                Some(answer) if answer == "a" || answer == "always" => Approval::AlwaysThisSession,
-                _ => Approval::Skip("the user declined to run it".to_owned()),
-            }
-        })
-    }
-}
-
-/// Writes the conversation to stdout: prose as it streams, status lines on lines of their own.
-///
-/// Actions run while the model is still writing: what they print (status lines, command output) waits
-/// while the model's current line is unfinished, and goes out after that line's break, so it never
-/// splits the model's words.
-struct Printer {
-    /// Standard output, or a buffer in tests.
-    sink: Box<dyn Write + Send>,
-    /// The last byte written was not a line break.
-    mid_line: bool,
-    /// The model's prose is in the middle of a line.
-    prose_open: bool,
-    /// What arrived while `prose_open`, in order (status lines and command output only).
-    held: Vec<Waiting>,
-    /// A question is open: everything waits below it, in order, until it is answered.
-    paused: Option<Vec<Waiting>>,
-}
-
-/// Output that waits to be written.
-#[derive(Debug)]
-enum Waiting {
-    Prose(String),
-    Status(String),
-    Raw(String),
-}
-
-impl Default for Printer {
-    fn default() -> Printer {
-        Printer::to(Box::new(std::io::stdout()))
-    }
-}
-
-impl std::fmt::Debug for Printer {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("Printer")
-            .field("mid_line", &self.mid_line)
-            .field("prose_open", &self.prose_open)
-            .field("held", &self.held)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Printer {
-    fn to(sink: Box<dyn Write + Send>) -> Printer {
-        Printer {
-            sink,
-            mid_line: false,
-            prose_open: false,
-            held: Vec::new(),
-            paused: None,
-        }
-    }
-
-    /// Asks a question on a line of its own; what comes until [`Printer::answered`] waits.
-    fn ask(&mut self, question: &str) {
-        if self.mid_line {
-            self.write("\n");
-        }
-        self.write(question);
-        self.paused.get_or_insert_with(Vec::new);
-    }
-
-    /// The question was answered (the user's Enter ended its line): what waited is shown, in order.
-    fn answered(&mut self) {
-        self.mid_line = false;
-        self.prose_open = false;
-        for paused in self.paused.take().unwrap_or_default() {
-            match paused {
-                Waiting::Prose(text) => self.prose(&text),
-                Waiting::Status(line) => self.status(&line),
-                Waiting::Raw(text) => self.raw(&text),
-            }
-        }
-    }
-
-    fn write(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        let _ = self.sink.write_all(text.as_bytes());
-        let _ = self.sink.flush();
-        self.mid_line = !text.ends_with('\n');
-    }
-
-    /// The model's words.
-    fn prose(&mut self, text: &str) {
-        if let Some(paused) = &mut self.paused {
-            paused.push(Waiting::Prose(text.to_owned()));
-            return;
-        }
-        match text.rfind('\n') {
-            Some(end) if !self.held.is_empty() => {
-                let (line_end, rest) = text.split_at(end + 1);
-                self.write(line_end);
-                self.release();
-                self.write(rest);
-                self.prose_open = !rest.is_empty();
-            }
-            _ => {
-                self.write(text);
-                if !text.is_empty() {
-                    self.prose_open = !text.ends_with('\n');
-                }
-            }
-        }
-    }
-
-    /// Writes what was held back, once the model's line is done (or the turn is).
-    fn release(&mut self) {
-        self.prose_open = false;
-        for held in std::mem::take(&mut self.held) {
-            match held {
-                Waiting::Status(line) => self.status(&line),
-                Waiting::Prose(text) | Waiting::Raw(text) => self.write(&text),
-            }
-        }
-    }
-
-    fn status(&mut self, line: &str) {
-        if let Some(paused) = &mut self.paused {
-            paused.push(Waiting::Status(line.to_owned()));
-            return;
-        }
-        if self.prose_open {
-            self.held.push(Waiting::Status(line.to_owned()));
-            return;
-        }
-        if self.mid_line {
-            self.write("\n");
-        }
-        self.write(&format!("{line}\n"));
-    }
-
-    /// A command's output.
-    fn raw(&mut self, text: &str) {
-        if let Some(paused) = &mut self.paused {
-            paused.push(Waiting::Raw(text.to_owned()));
-            return;
-        }
-        if self.prose_open {
-            self.held.push(Waiting::Raw(text.to_owned()));
-        } else {
-            self.write(text);
-        }
-    }
-
-    fn prompt(&mut self) {
-        self.release();
-        if self.mid_line {
-            self.write("\n");
-        }
-        self.write("\n› ");
-        self.mid_line = false;
-    }
-
-    fn event(&mut self, event: &TurnEvent) {
-        match event {
-            TurnEvent::Text(text) => self.prose(text),
-            TurnEvent::Notice(notice) => self.status(&format!("  ! {notice}")),
-            TurnEvent::Action(update) => {
-                if let Some(line) = describe_update(update) {
-                    self.status(&line);
-                }
-            }
-        }
-    }
-
-    fn terminal_event(&mut self, event: &TerminalEvent) {
-        match event {
-            TerminalEvent::Output { data, .. } => self.raw(data),
-            // A command's end shows as its action's status.
-            TerminalEvent::Exit { .. } => {}
-            TerminalEvent::Preview(preview) => {
-                self.status(&format!("  ◉ preview: {}", preview.url));
-            }
-        }
-    }
-
-    fn outcome(&mut self, outcome: &TurnOutcome) {
-        self.release();
-        let usage = outcome.usage;
-        let tokens = if usage.input_tokens + usage.output_tokens > 0 {
-            format!(
-                " · tokens in {} (cached {}), out {}",
-                usage.input_tokens, usage.cache_read_tokens, usage.output_tokens
-            )
-        } else {
-            String::new()
-        };
-        let line = match (outcome.status, &outcome.error) {
-            (TurnStatus::Complete, _) => format!("── done{tokens}"),
-            (TurnStatus::Aborted, _) => format!("── stopped{tokens}"),
-            (TurnStatus::Failed, error) => format!(
-                "── failed: {}{tokens}",
-                error.as_deref().unwrap_or("unknown error")
-            ),
-        };
-        self.status(&line);
-    }
-}
-
-/// One status line per meaningful change: running commands, and every final status.
-fn describe_update(update: &ActionUpdate) -> Option<String> {
-    let what = update.describe();
-    let reason = update
-        .error
-        .as_deref()
-        .map(|error| format!(" — {error}"))
-        .unwrap_or_default();
-    let exit = match (&update.exit_code, &update.summary) {
-        (Some(code), _) => format!(" (exit {code})"),
-        // A search's query ends in a quote or a glob: its count reads better set apart.
-        (None, Some(summary)) if KindTraits::of(&update.kind).label == Label::Query => {
-            format!(" — {summary}")
-        }
-        (None, Some(summary)) => format!(" ({summary})"),
-        (None, None) => String::new(),
-    };
-    match update.status {
-        // The question itself is the approver's.
-        ActionStatus::Pending | ActionStatus::Approval => None,
-        ActionStatus::Running if !KindTraits::of(&update.kind).shows_running => None,
-        ActionStatus::Running => Some(format!("  ▸ {what}")),
-        ActionStatus::Complete => {
-            let mut line = format!("  ✓ {what}{exit}");
-            // Syntax errors in what it wrote, one line each (1-based, as editors count).
-            for diagnostic in update.diagnostics.iter().take(5) {
-                line.push_str(&format!(
-                    "\n    ! {}:{}:{} {}",
-                    update.file_path.as_deref().unwrap_or(""),
-                    diagnostic.line + 1,
-                    diagnostic.column + 1,
-                    diagnostic.message
-                ));
-            }
-            if update.diagnostics.len() > 5 {
-                line.push_str(&format!(
-                    "\n    ! and {} more syntax errors",
-                    update.diagnostics.len() - 5
-                ));
-            }
-            Some(line)
-        }
-        ActionStatus::Failed => Some(format!("  ✗ {what}{exit}{reason}")),
-        ActionStatus::Aborted => Some(format!("  ■ {what} aborted{reason}")),
-        ActionStatus::Skipped => Some(format!("  – {what} skipped{reason}")),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("buffer").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn printed(shared: &Shared) -> String {
-        String::from_utf8(shared.0.lock().expect("buffer").clone()).expect("utf-8")
-    }
-
-    #[test]
-    fn what_actions_print_waits_for_the_end_of_the_models_line() {
-        let shared = Shared::default();
-        let mut printer = Printer::to(Box::new(shared.clone()));
-        printer.prose("Here is the app.\n\nA");
-        printer.status("  ✓ file src/second.js");
-        printer.raw("npm output\r\n");
-        assert_eq!(printed(&shared), "Here is the app.\n\nA");
-        printer.prose("ll done.\nAnd");
-        printer.prose(" more");
-        printer.status("  ✓ file src/third.js");
-        assert_eq!(
-            printed(&shared),
-            "Here is the app.\n\nAll done.\n  ✓ file src/second.js\nnpm output\r\nAnd more"
-        );
-        // The turn's end lets out what the unfinished last line held back.
-        printer.release();
-        assert_eq!(
-            printed(&shared),
-            "Here is the app.\n\nAll done.\n  ✓ file src/second.js\nnpm output\r\nAnd more\n  ✓ file src/third.js\n"
-        );
-    }
-
-    #[test]
-    fn status_lines_go_out_at_once_between_the_models_lines() {
-        let shared = Shared::default();
-        let mut printer = Printer::to(Box::new(shared.clone()));
-        printer.prose("Writing files.\n");
-        printer.status("  ✓ file a.js");
-        printer.raw("partial output");
-        printer.status("  ✓ shell make");
-        assert_eq!(
-            printed(&shared),
-            "Writing files.\n  ✓ file a.js\npartial output\n  ✓ shell make\n"
-        );
-    }
-
-    #[test]
-    fn an_open_question_stays_in_view_until_it_is_answered() {
-        let shared = Shared::default();
-        let mut printer = Printer::to(Box::new(shared.clone()));
-        printer.prose("Installing now.\nThen");
-        printer.ask("  ? run shell `npm install`? [y]es, [a]lways this session, [n]o: ");
-        printer.prose(" I will start the server.\n");
-        printer.status("  ✓ file a.js");
-        printer.raw("output\r\n");
-        assert_eq!(
-            printed(&shared),
-            "Installing now.\nThen\n  ? run shell `npm install`? [y]es, [a]lways this session, [n]o: "
-        );
-        printer.answered();
-        assert_eq!(
-            printed(&shared),
-            "Installing now.\nThen\n  ? run shell `npm install`? [y]es, [a]lways this session, [n]o:  I will start the server.\n  ✓ file a.js\noutput\r\n"
-        );
-    }
-}
+mod tests;
