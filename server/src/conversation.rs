@@ -14,7 +14,7 @@ pub mod transcript;
 use crate::actions::approval::Approver;
 use crate::actions::{DevServer, DevServers, FileWriter, RunSettings, Runner};
 use crate::engine::context::EditorContext;
-use crate::engine::{Engine, Session, TurnOutcome};
+use crate::engine::{Engine, History, TurnOutcome};
 use crate::lock;
 use crate::store::{SessionRecorder, Store, StoreError, new_id};
 use crate::terminal::{TerminalEvent, Terminals};
@@ -162,7 +162,7 @@ pub struct Conversation {
 /// What a turn changes: held for the whole turn.
 #[derive(Debug)]
 pub struct TurnState {
-    session: Session,
+    history: History,
     runner: Option<Runner>,
     recorder: SessionRecorder,
 }
@@ -343,7 +343,7 @@ impl Conversations {
         let stored = match &self.store {
             Some(store) => {
                 let read = load_conversation(store, &id)
-                    .and_then(|session| Ok((session, transcript::stored(store, &id)?)));
+                    .and_then(|history| Ok((history, transcript::stored(store, &id)?)));
                 match read {
                     Ok(found) => Some(found),
                     Err(error) if must_exist => return Err(error.into()),
@@ -359,17 +359,17 @@ impl Conversations {
             }
             None => None,
         };
-        let (session, transcript) = stored.unwrap_or_default();
-        let conversation = Arc::new(self.conversation(id, session, transcript));
+        let (history, transcript) = stored.unwrap_or_default();
+        let conversation = Arc::new(self.conversation(id, history, transcript));
         loaded.push(conversation.clone());
         self.unload_idle(&mut loaded);
         Ok(conversation)
     }
 
-    fn conversation(&self, id: String, session: Session, transcript: Vec<Entry>) -> Conversation {
+    fn conversation(&self, id: String, history: History, transcript: Vec<Entry>) -> Conversation {
         Conversation {
             state: Arc::new(tokio::sync::Mutex::new(TurnState {
-                session,
+                history,
                 runner: None,
                 recorder: SessionRecorder::new(self.store.clone(), id.clone(), &self.workspace),
             })),
@@ -520,7 +520,7 @@ impl Conversations {
         sink: &mut dyn Sink,
     ) -> TurnOutcome {
         let TurnState {
-            session,
+            history,
             runner,
             recorder,
         } = state;
@@ -572,7 +572,7 @@ impl Conversations {
             editor: &request.editor,
             fix_round: request.fix_round,
         };
-        let turn = engine.run_turn(session, prompt, runner, events, cancel);
+        let turn = engine.answer(history, prompt, runner, events, cancel);
         let (outcome, ()) = tokio::join!(turn, present);
         finish(conversation, recorder, message_id, &outcome, sink).await;
         outcome

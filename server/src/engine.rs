@@ -26,16 +26,18 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::types::{TurnOutcome, TurnStatus};
 
-/// A conversation: its messages, and what the last turn's actions did (told to the model next time).
+/// A session's history as the model knows it: its messages, and what the last turn's actions did (told
+/// to the model next time). Not the stored session (`store`), nor the conversation that drives turns
+/// (`conversation`).
 #[derive(Clone, Debug, Default)]
-pub struct Session {
+pub struct History {
     pub messages: Vec<Kept>,
     pub last_results: Vec<ActionUpdate>,
     /// Files the session wrote or read (relative): the project map ranks them higher.
     pub touched: Vec<String>,
 }
 
-impl Session {
+impl History {
     /// Notes the files `actions` wrote or read.
     pub fn touch(&mut self, actions: &[ActionUpdate]) {
         for update in actions {
@@ -172,7 +174,7 @@ impl Engine {
     pub fn first_request(
         &self,
         system: &str,
-        session: &Session,
+        past: &History,
         prompt: Prompt<'_>,
         plan: Plan,
     ) -> (Vec<Message>, Kept, context::Assembled) {
@@ -182,24 +184,24 @@ impl Engine {
         } else {
             voice::Detail::Full
         };
-        let mut tail = voice::previous_results(&session.last_results, detail);
+        let mut tail = voice::previous_results(&past.last_results, detail);
         tail.push_str(&voice::request(prompt.text));
         let (editor, prompt) = (prompt.editor, prompt.text);
         let fixed = crate::tokens::estimate(system) + crate::tokens::estimate(&tail);
         let available = plan.input.saturating_sub(fixed);
         // The history may take half of what is left; the context gets the rest.
-        let history = history::fit(&session.messages, available / 2);
+        let history = history::fit(&past.messages, available / 2);
         let spent = history::cost(&history);
         let snapshot = self.map.as_ref().map(ProjectMap::snapshot);
         // A part of the budget stays free for the files the model reads in this turn.
         let context_tokens = available.saturating_sub(spent) * (100 - READ_RESERVE_PERCENT) / 100;
-        let recent = history::recent_requests(&session.messages, RECENT_REQUESTS);
+        let recent = history::recent_requests(&past.messages, RECENT_REQUESTS);
         let assembled = context::assemble(&context::Inputs {
             root: &self.workspace,
             editor,
             prompt,
             recent: &recent,
-            touched: &session.touched,
+            touched: &past.touched,
             map: snapshot.as_deref(),
             limits: self.budget,
             tokens: context_tokens,
@@ -232,20 +234,20 @@ impl Engine {
             fix_round: false,
         };
         let (_, kept, _) =
-            self.first_request(&system, &Session::default(), prompt, self.plan(window, 1));
+            self.first_request(&system, &History::default(), prompt, self.plan(window, 1));
         kept.message.content
     }
 
-    /// Runs one turn to its end. Events go to `events` as they happen; the session gains the user's
+    /// Runs one turn to its end. Events go to `events` as they happen; `past` gains the user's
     /// message and the reply (also a partial one: the text streamed so far is kept).
     ///
     /// When a reply looks things up (reads, searches, tool calls), the turn answers it: a follow-up
     /// request carries the answers, up to [`MAX_LOOKUP_ROUNDS`] times — the last answers tell the model
     /// to go on with what it has. When the provider refuses the first request as too long (or
     /// answers with nothing at all), it is sent once more with half the budget.
-    pub async fn run_turn(
+    pub async fn answer(
         &self,
-        session: &mut Session,
+        past: &mut History,
         prompt: Prompt<'_>,
         runner: &mut Runner,
         events: mpsc::Sender<TurnEvent>,
@@ -284,7 +286,7 @@ impl Engine {
         let mut plan = self.plan(window.tokens, shrink);
         // The context walks the workspace and reads files.
         let (mut messages, first, assembled) =
-            crate::blocking(|| self.first_request(&system, session, prompt, plan));
+            crate::blocking(|| self.first_request(&system, past, prompt, plan));
         runner.saw_context(&assembled.shown);
         runner.ranked = assembled.ranked;
         // This turn's messages, as history keeps them.
@@ -298,14 +300,14 @@ impl Engine {
             previous_contents: Vec::new(),
         };
         let mut first_action = 0;
-        let mut rounds = 0;
+        let mut lookups = 0;
         loop {
             // Reads may fill what the request leaves of the input budget.
             runner.answer_tokens = plan
                 .input
                 .saturating_sub(estimate_messages(&system, &messages));
             let (streamed, report) = self
-                .round(
+                .exchange(
                     &system,
                     messages.clone(),
                     plan,
@@ -327,7 +329,7 @@ impl Engine {
                     .await;
                 outcome.usage += streamed.usage;
                 let (smaller, first, assembled) =
-                    crate::blocking(|| self.first_request(&system, session, prompt, plan));
+                    crate::blocking(|| self.first_request(&system, past, prompt, plan));
                 runner.saw_context(&assembled.shown);
                 runner.ranked = assembled.ranked;
                 messages = smaller;
@@ -355,7 +357,7 @@ impl Engine {
             let answers = voice::answers(
                 &actions,
                 &report,
-                MAX_LOOKUP_ROUNDS.saturating_sub(rounds + 1),
+                MAX_LOOKUP_ROUNDS.saturating_sub(lookups + 1),
             );
             outcome.actions.extend(actions);
             outcome.previous_contents.extend(report.previous_contents);
@@ -369,7 +371,7 @@ impl Engine {
             let Some(answers) = answers.filter(|_| streamed.status == TurnStatus::Complete) else {
                 break;
             };
-            if rounds == MAX_LOOKUP_ROUNDS {
+            if lookups == MAX_LOOKUP_ROUNDS {
                 // Its last answers told the model to go on with what it had: what it asked for
                 // after them stays unanswered, and the turn ends with what the reply did.
                 let _ = events
@@ -379,7 +381,7 @@ impl Engine {
                     .await;
                 break;
             }
-            rounds += 1;
+            lookups += 1;
             let answers = Kept {
                 message: Message {
                     role: Role::User,
@@ -390,13 +392,13 @@ impl Engine {
             };
             messages.push(answers.message.clone());
             said.push(answers);
-            // The next round's prose is a new paragraph, live as in the stored reply.
+            // The next exchange's prose is a new paragraph, live as in the stored reply.
             let _ = events.send(TurnEvent::Text("\n\n".to_owned())).await;
         }
 
-        session.messages.extend(said);
-        session.last_results = outcome.actions.clone();
-        session.touch(&outcome.actions);
+        past.messages.extend(said);
+        past.last_results = outcome.actions.clone();
+        past.touch(&outcome.actions);
         if let Some(map) = &self.map {
             let written: Vec<PathBuf> = outcome
                 .previous_contents
@@ -411,9 +413,9 @@ impl Engine {
     /// One request (with its continuations) and the actions of its reply, run as they close.
     #[expect(
         clippy::too_many_arguments,
-        reason = "one round's whole setting; a struct for it would be built at one call site"
+        reason = "one exchange's whole setting; a struct for it would be built at one call site"
     )]
-    async fn round(
+    async fn exchange(
         &self,
         system: &str,
         messages: Vec<Message>,

@@ -261,7 +261,7 @@ impl Chat<'_> {
                 anyhow::bail!("the prompt is empty: pass it as an argument or on stdin");
             }
             let outcome = self
-                .run_turn(&conversation, &mut state, prompt, terminal_events)
+                .show_turn(&conversation, &mut state, prompt, terminal_events)
                 .await;
             if outcome.status == TurnStatus::Complete && !arguments.no_wait {
                 self.serve_until_stopped(&conversation.id, terminal_events)
@@ -288,7 +288,7 @@ impl Chat<'_> {
                 self.show_terminal_event(event, false);
             }
             last = Some(
-                self.run_turn(&conversation, &mut state, line, terminal_events)
+                self.show_turn(&conversation, &mut state, line, terminal_events)
                     .await,
             );
         }
@@ -347,7 +347,7 @@ impl Chat<'_> {
         }
     }
 
-    async fn run_turn(
+    async fn show_turn(
         &self,
         conversation: &Conversation,
         state: &mut TurnState,

@@ -127,10 +127,10 @@ impl Conversations {
             }
         }
         // The model's history loses the reverted turns too.
-        if let Some(TurnState { session, .. }) = guard.as_deref_mut()
+        if let Some(TurnState { history, .. }) = guard.as_deref_mut()
             && let Ok(reloaded) = blocking(|| load_conversation(&store, session_id))
         {
-            *session = reloaded;
+            *history = reloaded;
         }
         Ok(reverted)
     }

@@ -1,16 +1,16 @@
 //! A stored session as the engine continues it: the store keeps rows, this makes them the engine's
 //! message history (the conversation layer is the one that knows both).
 
-use crate::engine::Session;
+use crate::engine::History;
 use crate::engine::history::Kept;
 use crate::provider::Role;
 use crate::store::{MessageRole, Store, StoreError, StoredStatus};
 
 /// The conversation of a stored session, as the engine continues it: prompts and replies (an unfinished
 /// reply as its prose), without reverted turns; and what the last reply's actions did.
-pub fn load_conversation(store: &Store, session_id: &str) -> Result<Session, StoreError> {
+pub fn load_conversation(store: &Store, session_id: &str) -> Result<History, StoreError> {
     let messages = store.messages(session_id)?;
-    let mut session = Session::default();
+    let mut session = History::default();
     let mut index = 0;
     while index < messages.len() {
         let message = &messages[index];
