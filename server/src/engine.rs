@@ -26,6 +26,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::types::{TurnOutcome, TurnStatus};
 
+/// The output limit per request unless the settings say otherwise (`maxTokens`); never more than a
+/// quarter of the context window.
+pub const MAX_OUTPUT_TOKENS: u32 = 16_384;
+
 /// A session's history as the model knows it: its messages, and what the last turn's actions did (told
 /// to the model next time). Not the stored session (`store`), nor the conversation that drives turns
 /// (`conversation`).
@@ -119,7 +123,7 @@ impl Engine {
             provider,
             workspace,
             machine: Machine::detect(),
-            max_tokens: 16_384,
+            max_tokens: MAX_OUTPUT_TOKENS,
             budget: Budget::default(),
             context_tokens: None,
             map: None,

@@ -121,8 +121,10 @@ pub struct ActionUpdate {
     pub kind: ActionKind,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub file_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub command: Option<String>,
+    /// What names the action besides its path, as its kind says (`KindTraits::label`): a command, an MCP
+    /// call (`server · tool {arguments}`), a search's query. `command` on the wire.
+    #[serde(rename = "command", skip_serializing_if = "Option::is_none", default)]
+    pub label: Option<String>,
     pub status: ActionStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exit_code: Option<i32>,
@@ -169,13 +171,13 @@ impl ProseOffset {
 }
 
 impl ActionUpdate {
-    pub fn new(action: &ActionInfo, command: Option<&str>, status: ActionStatus) -> ActionUpdate {
+    pub fn new(action: &ActionInfo, label: Option<&str>, status: ActionStatus) -> ActionUpdate {
         ActionUpdate {
             artifact_id: action.artifact_id.clone(),
             action_id: action.index,
             kind: action.kind.clone(),
             file_path: action.file_path.clone(),
-            command: command.map(str::to_owned),
+            label: label.map(str::to_owned),
             status,
             exit_code: None,
             error: None,
@@ -234,7 +236,7 @@ impl ActionUpdate {
         match (
             KindTraits::of(&self.kind).label,
             &self.file_path,
-            &self.command,
+            &self.label,
         ) {
             (Label::Query, _, Some(query)) => format!("{kind} {query}"),
             (_, Some(path), _) => format!("{kind} {path}"),

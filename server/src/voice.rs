@@ -134,7 +134,7 @@ pub fn answers(
                         let _ = writeln!(files, "<file path=\"{path}\" refused=\"{why}\"/>");
                     }
                     Label::Query => {
-                        let query = update.command.as_deref().unwrap_or("search");
+                        let query = update.label.as_deref().unwrap_or("search");
                         let _ = writeln!(
                             searches,
                             "<search query=\"{}\" error=\"{why}\"/>",
@@ -146,7 +146,7 @@ pub fn answers(
                         let _ = writeln!(
                             tools,
                             "<tool-result call=\"{}\" refused=\"{why}\"/>",
-                            attribute(update.command.as_deref().unwrap_or("tool")),
+                            attribute(update.label.as_deref().unwrap_or("tool")),
                         );
                     }
                 }

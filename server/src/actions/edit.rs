@@ -529,7 +529,7 @@ impl Runner {
                 "{relative} does not exist: an edit changes an existing file (create one with a file action)"
             ));
         };
-        if current[..current.len().min(8192)].contains(&0) {
+        if super::files::is_binary(&current) {
             return Err(format!("{relative} is a binary file"));
         }
         let before =

@@ -49,6 +49,15 @@ pub fn relative_name(root: &Path, path: &Path) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
+/// How many bytes from a file's start are looked at to tell binary from text.
+pub const BINARY_SNIFF_BYTES: usize = 8_192;
+
+/// Whether `content` is binary: a NUL byte among its first [`BINARY_SNIFF_BYTES`] (what Git and
+/// ripgrep look for). One rule for reads, edits and the project map.
+pub fn is_binary(content: &[u8]) -> bool {
+    memchr::memchr(0, &content[..content.len().min(BINARY_SNIFF_BYTES)]).is_some()
+}
+
 /// Why a path was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PathError {

@@ -11,24 +11,33 @@ use std::path::Path;
 /// Files longer than this many lines are shown with line numbers.
 const NUMBERED_FROM: usize = 60;
 
-/// A `lines` attribute: `120-240`, `120-` (to the end) or `120` (that line), 1-based and inclusive.
-pub fn parse_lines(spec: &str) -> Result<(usize, Option<usize>), String> {
-    let bad = || format!("lines={spec:?} is not a range like \"120-240\"");
-    let spec = spec.trim();
-    let (start, end) = match spec.split_once(['-', ':']) {
-        Some((start, end)) => (start.trim(), Some(end.trim())),
-        None => (spec, None),
-    };
-    let start: usize = start.parse().map_err(|_| bad())?;
-    let end = match end {
-        None => Some(start),
-        Some("") => None,
-        Some(end) => Some(end.parse::<usize>().map_err(|_| bad())?),
-    };
-    if start == 0 || end.is_some_and(|end| end < start) {
-        return Err(bad());
+/// The lines a `read` asks for: 1-based and inclusive; `last` `None` means to the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineRange {
+    pub first: usize,
+    pub last: Option<usize>,
+}
+
+impl LineRange {
+    /// A `lines` attribute: `120-240`, `120-` (to the end) or `120` (that line).
+    pub fn parse(spec: &str) -> Result<LineRange, String> {
+        let bad = || format!("lines={spec:?} is not a range like \"120-240\"");
+        let spec = spec.trim();
+        let (first, last) = match spec.split_once(['-', ':']) {
+            Some((first, last)) => (first.trim(), Some(last.trim())),
+            None => (spec, None),
+        };
+        let first: usize = first.parse().map_err(|_| bad())?;
+        let last = match last {
+            None => Some(first),
+            Some("") => None,
+            Some(last) => Some(last.parse::<usize>().map_err(|_| bad())?),
+        };
+        if first == 0 || last.is_some_and(|last| last < first) {
+            return Err(bad());
+        }
+        Ok(LineRange { first, last })
     }
-    Ok((start, end))
 }
 
 /// What a read shows the model of a file.
@@ -67,16 +76,13 @@ impl Shown {
 }
 
 /// What the model is shown of `content`, in `budget` tokens.
-pub fn show(
-    path: &str,
-    content: &str,
-    range: Option<(usize, Option<usize>)>,
-    budget: usize,
-) -> Shown {
+pub fn show(path: &str, content: &str, range: Option<LineRange>, budget: usize) -> Shown {
     let lines: Vec<&str> = content.lines().collect();
     let total = lines.len();
     let (first, last) = match range {
-        Some((start, end)) => (start.min(total.max(1)), end.unwrap_or(total).min(total)),
+        Some(LineRange { first, last }) => {
+            (first.min(total.max(1)), last.unwrap_or(total).min(total))
+        }
         None => (1, total),
     };
     let numbered = range.is_some() || total > NUMBERED_FROM;
@@ -151,10 +157,15 @@ impl Runner {
                 "refused: {relative} holds secrets, which are never sent to the model"
             ));
         }
-        let range = job.action.lines.as_deref().map(parse_lines).transpose()?;
+        let range = job
+            .action
+            .lines
+            .as_deref()
+            .map(LineRange::parse)
+            .transpose()?;
         let bytes = crate::blocking(|| self.writer.current(&path))
             .ok_or_else(|| format!("{relative} does not exist"))?;
-        if bytes[..bytes.len().min(8192)].contains(&0) {
+        if files::is_binary(&bytes) {
             return Err(format!("{relative} is a binary file"));
         }
         let text = String::from_utf8_lossy(&bytes);
@@ -172,12 +183,13 @@ mod tests {
 
     #[test]
     fn ranges_parse_and_bad_ones_are_named() {
-        assert_eq!(parse_lines("120-240"), Ok((120, Some(240))));
-        assert_eq!(parse_lines(" 7 "), Ok((7, Some(7))));
-        assert_eq!(parse_lines("30-"), Ok((30, None)));
-        assert!(parse_lines("0-3").is_err());
-        assert!(parse_lines("9-3").is_err());
-        assert!(parse_lines("all").is_err());
+        let range = |first, last| Ok(LineRange { first, last });
+        assert_eq!(LineRange::parse("120-240"), range(120, Some(240)));
+        assert_eq!(LineRange::parse(" 7 "), range(7, Some(7)));
+        assert_eq!(LineRange::parse("30-"), range(30, None));
+        assert!(LineRange::parse("0-3").is_err());
+        assert!(LineRange::parse("9-3").is_err());
+        assert!(LineRange::parse("all").is_err());
     }
 
     #[test]
@@ -191,7 +203,11 @@ mod tests {
                 && shown.body.contains("412│ let v412 = 412;\n")
         );
 
-        let shown = show("src/big.js", &content, Some((120, Some(240))), 100_000);
+        let range = LineRange {
+            first: 120,
+            last: Some(240),
+        };
+        let shown = show("src/big.js", &content, Some(range), 100_000);
         assert_eq!(shown.summary(), "lines 120-240 of 412");
         assert!(shown.body.starts_with("120│ let v120"));
         assert_eq!(shown.read_on, None);

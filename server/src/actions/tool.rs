@@ -131,7 +131,7 @@ impl Runner {
         }
         let key = format!("{server}/{name}");
         if !self.settings.policy.allows_tool(server, name) && !self.allowed_tools.contains(&key) {
-            let label = update.command.clone().unwrap_or_default();
+            let label = update.label.clone().unwrap_or_default();
             let Some(approval) = self.ask(job, &label, &update, events, cancel).await else {
                 return update.stopped();
             };

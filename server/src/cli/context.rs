@@ -29,6 +29,9 @@ pub struct ContextArguments {
     pub json: bool,
 }
 
+/// The window a request is built for when none is given (tokens; also `--context-tokens`' default).
+const DEFAULT_WINDOW: u32 = 16_384;
+
 /// How long the map may take to walk and parse the workspace.
 const MAP_PATIENCE: Duration = Duration::from_secs(600);
 
@@ -52,7 +55,11 @@ pub fn run(arguments: &ContextArguments) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if !arguments.json {
         let prompt = arguments.prompts.first().map_or("", String::as_str);
-        let window = arguments.context_tokens.first().copied().unwrap_or(16_384);
+        let window = arguments
+            .context_tokens
+            .first()
+            .copied()
+            .unwrap_or(DEFAULT_WINDOW);
         stdout.write_all(engine.first_message(prompt, window).as_bytes())?;
         stdout.flush()?;
         return Ok(());

@@ -104,7 +104,7 @@ async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<
             let Some(id) = server.terminal_id else {
                 continue;
             };
-            let command = server.command.as_deref().unwrap_or("");
+            let command = server.label.as_deref().unwrap_or("");
             let tail = terminals
                 .tail(id)
                 .map(|tail| crate::terminal::preview::plain_text(&tail))

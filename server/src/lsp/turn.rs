@@ -162,7 +162,7 @@ impl Sink for Notifications {
                         && self.state.work_done_progress.load(Ordering::Acquire)
                     {
                         self.state
-                            .start_progress(terminal, update.command.clone().unwrap_or_default());
+                            .start_progress(terminal, update.label.clone().unwrap_or_default());
                     }
                     notifier
                         .notify::<ActionUpdateNotification>(ActionUpdateParams {

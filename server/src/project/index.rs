@@ -127,7 +127,7 @@ pub fn entry_for(name: &str, content: &[u8], modified: u128) -> FileEntry {
         Some(Unmapped::Other)
     } else if content.len() as u64 > MAX_MAPPED_BYTES {
         Some(Unmapped::TooLarge)
-    } else if memchr::memchr(0, &content[..content.len().min(8192)]).is_some() {
+    } else if crate::actions::files::is_binary(content) {
         Some(Unmapped::Binary)
     } else if language.is_none() {
         Some(Unmapped::Other)

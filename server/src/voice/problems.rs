@@ -76,7 +76,7 @@ impl Problem {
             label,
             what: match label {
                 Label::Command | Label::Call | Label::Query => {
-                    update.command.clone().unwrap_or_default()
+                    update.label.clone().unwrap_or_default()
                 }
                 Label::Path => format!(
                     "{} {}",

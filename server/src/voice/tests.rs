@@ -39,7 +39,10 @@ fn a_read_is_shown_as_a_file_with_how_to_read_on() {
     let text = shown_file(&show(
         "src/big.js",
         &content,
-        Some((120, Some(240))),
+        Some(crate::actions::read::LineRange {
+            first: 120,
+            last: Some(240),
+        }),
         100_000,
     ));
     assert!(
