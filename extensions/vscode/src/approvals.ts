@@ -3,6 +3,7 @@
 // session / Skip on that action's card, and a notification asks too while the panel is hidden. Whichever
 // is answered first answers the server; the other stops asking.
 import * as vscode from 'vscode';
+import type { ToWebview } from './chat/messages';
 import { type LanguageClient, type MessageActionItem, MessageType, ShowMessageRequest } from 'vscode-languageclient/node';
 
 /** The action an item names (the server's extra properties). */
@@ -14,7 +15,7 @@ interface Asking {
 
 /** What the panel needs: to ask on a card, to be told a question was answered, whether anyone sees it. */
 export interface Panel {
-  post(message: unknown): void;
+  post(message: ToWebview): void;
   readonly visible: boolean;
   onDidChangeVisibility(listener: (visible: boolean) => void): vscode.Disposable;
 }
@@ -59,6 +60,7 @@ export class Approvals {
       // Not about an action: VS Code's own way.
       return Promise.resolve(notify(type, message, items)).then((item) => item ?? null);
     }
+    const { messageId, actionId } = asking;
     const key = `q${this.next++}`;
     return new Promise((resolve) => {
       const settle = (choice: string | undefined) => {
@@ -81,8 +83,8 @@ export class Approvals {
       this.panel.post({
         type: 'ask',
         key,
-        messageId: asking.messageId,
-        actionId: asking.actionId,
+        messageId,
+        actionId,
         command: asking.command,
         choices: items.map((item) => item.title),
       });

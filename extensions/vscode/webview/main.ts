@@ -24,8 +24,9 @@ import {
   usageText,
 } from './render';
 import { mentionAt } from './mentions';
+import type { FromWebview, ToWebview } from '../src/chat/messages';
 
-declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
+declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
 const vscode = acquireVsCodeApi();
 
 /** A question the extension asks on a card: Run / Always for this session / Skip. */
@@ -304,7 +305,7 @@ log.addEventListener('click', (event) => {
   const link = target.closest<HTMLAnchorElement>('a.preview');
   if (link) {
     event.preventDefault();
-    vscode.postMessage({ type: 'openPreview', url: link.dataset.url });
+    if (link.dataset.url) vscode.postMessage({ type: 'openPreview', url: link.dataset.url });
     return;
   }
   const row = target.closest<HTMLElement>('.action');
@@ -536,7 +537,7 @@ for (const kind of ['wheel', 'pointerdown', 'keydown', 'touchstart']) {
 let pendingUser = 0;
 /** Questions that arrived before their card, by message and action. */
 const early = new Map<string, Question>();
-window.addEventListener('message', (event: MessageEvent) => {
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const data = event.data;
   switch (data.type) {
     case 'user': {

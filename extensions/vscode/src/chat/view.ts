@@ -1,25 +1,15 @@
 // The chat side panel: a webview view that shows the conversation and forwards what the user does.
 import * as vscode from 'vscode';
 import { PAGE_BODY } from '../../webview/page';
+import type { FromWebview, ToWebview } from './messages';
 
-export type FromWebview =
-  | { type: 'ready' }
-  | { type: 'send'; prompt: string }
-  | { type: 'stop' }
-  | { type: 'newChat' }
-  | { type: 'pickSession' }
-  | { type: 'openFile'; path: string; line?: number }
-  | { type: 'openDiff'; messageId: string; path: string }
-  | { type: 'showTerminal'; terminalId: number }
-  | { type: 'openPreview'; url: string }
-  | { type: 'complete'; prefix: string }
-  | { type: 'answer'; key: string; choice: string | undefined };
+export type { FromWebview, ToWebview } from './messages';
 
 export class ChatView implements vscode.WebviewViewProvider {
   public static readonly id = 'openbolt.chat';
   private view: vscode.WebviewView | undefined;
   /** Posted before the view existed or while it was hidden; replayed when it is ready. */
-  private queue: unknown[] = [];
+  private queue: ToWebview[] = [];
   private ready = false;
   private readonly visibility = new vscode.EventEmitter<boolean>();
   /** Fires when the panel comes on screen or goes off it. */
@@ -76,7 +66,7 @@ ${PAGE_BODY}
     });
   }
 
-  post(message: unknown): void {
+  post(message: ToWebview): void {
     if (this.view && this.ready) {
       void this.view.webview.postMessage(message);
     } else {

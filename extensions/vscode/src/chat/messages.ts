@@ -1,0 +1,33 @@
+// What the chat panel's webview and the extension say to each other, typed once for both sides
+// (`chat/view.ts` posts and receives in the extension, `webview/main.ts` in the page). Types only: the
+// page's bundle takes nothing else from the extension.
+import type { ActionUpdate, ChatDelta, ChatResult, Notice, TranscriptMessage } from '../lsp_ext';
+
+/** From the extension to the page. */
+export type ToWebview =
+  | { type: 'user'; text: string }
+  | { type: 'fixRound'; messageId: string; text: string }
+  | ({ type: 'delta' } & ChatDelta)
+  | { type: 'action'; update: ActionUpdate }
+  | { type: 'ask'; key: string; messageId: string; actionId: number; command?: string; choices: string[] }
+  | { type: 'answered'; key: string }
+  | ({ type: 'notice' } & Notice)
+  | { type: 'preview'; url: string }
+  | { type: 'done'; result?: ChatResult; error?: string }
+  | { type: 'completions'; prefix: string; items: string[] }
+  | { type: 'focusPrompt' }
+  | { type: 'reset'; messages: TranscriptMessage[] };
+
+/** From the page to the extension. */
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'send'; prompt: string }
+  | { type: 'stop' }
+  | { type: 'newChat' }
+  | { type: 'pickSession' }
+  | { type: 'openFile'; path: string; line?: number }
+  | { type: 'openDiff'; messageId: string; path: string }
+  | { type: 'showTerminal'; terminalId: number }
+  | { type: 'openPreview'; url: string }
+  | { type: 'complete'; prefix: string }
+  | { type: 'answer'; key: string; choice: string | undefined };
