@@ -888,6 +888,13 @@ async fn sessions_survive_the_server_and_a_turn_reverts_through_the_editor() {
         .expect("session")
         .to_owned();
     assert!(lsp.stop().await.success());
+    // The store was closed: SQLite folded its write-ahead log back and removed it.
+    let wal = data_dir(workspace.path()).join("sessions.sqlite3-wal");
+    assert!(
+        data_dir(workspace.path()).join("sessions.sqlite3").exists() && !wal.exists(),
+        "{} is left after the server exited",
+        wal.display()
+    );
 
     // A new server process (the editor was restarted) lists and loads it.
     let mut lsp = start(workspace.path(), &standin, json!({})).await;

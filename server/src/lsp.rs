@@ -47,8 +47,18 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
         crate::mcp::Timeouts::default(),
     );
     let backend_mcp = mcp.clone();
+    // The store the backend opens: closed here at exit (the state that holds it outlives the protocol).
+    let store = std::sync::Arc::new(std::sync::OnceLock::new());
+    let backend_store = store.clone();
     let (service, socket) = LspService::build(move |client| {
-        Backend::new(client, notifier, backend_terminals, receiver, backend_mcp)
+        Backend::new(
+            client,
+            notifier,
+            backend_terminals,
+            receiver,
+            backend_mcp,
+            backend_store,
+        )
     })
     .custom_method("openbolt/chat", Backend::chat)
     .custom_method("openbolt/abort", Backend::abort)
@@ -114,6 +124,10 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     }
     terminals.shutdown().await;
     mcp.kill_now();
+    // What the store holds is committed and its connections closed, so SQLite removes its WAL.
+    if let Some(store) = store.get() {
+        crate::blocking(|| store.close());
+    }
     // The last answers (`shutdown`'s) and notifications reach the client before the process ends.
     let _ = tokio::time::timeout(std::time::Duration::from_millis(400), last_frames).await;
     Ok(())

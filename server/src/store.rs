@@ -63,6 +63,8 @@ pub enum StoreError {
     NoMessage(String),
     #[error("the store's writer has stopped")]
     WriterGone,
+    #[error("the session store is closed")]
+    Closed,
     #[error("part of this turn was not saved: {0}")]
     NotSaved(String),
 }
@@ -131,11 +133,11 @@ pub struct Store {
     appends: Appends,
     /// Why a turn's commands failed, by reply: reported when the turn ends.
     failures: Failures,
-    reader: Arc<Mutex<Connection>>,
+    /// `None` once the store is closed.
+    reader: Arc<Mutex<Option<Connection>>>,
     /// Last, so it drops after the sender and the reader: when the last copy of the store goes, the
     /// writer thread is waited for, so both connections are closed and SQLite folds its WAL back into
-    /// the database and removes it.
-    #[expect(dead_code, reason = "held for its drop, which waits for the writer")]
+    /// the database and removes it. [`Store::close`] does the same while copies remain.
     closer: Arc<Closer>,
 }
 
@@ -195,13 +197,28 @@ impl Store {
             commands,
             appends,
             failures,
-            reader: Arc::new(Mutex::new(reader)),
+            reader: Arc::new(Mutex::new(Some(reader))),
             closer: Arc::new(Closer(Mutex::new(Some(writer)))),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Closes the store for every copy of it: the writer commits what it holds and ends, both
+    /// connections close (SQLite folds its WAL back and removes it), and later reads and writes fail
+    /// with [`StoreError::Closed`] or are dropped. For a process about to exit while copies remain
+    /// (an LSP's state lives as long as the tasks that hold it).
+    pub fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+        let writer = crate::lock(&self.closer.0).take();
+        if let Some(writer) = writer
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
+        crate::lock(&self.reader).take();
     }
 
     fn send(&self, command: Command) {
@@ -338,6 +355,27 @@ mod tests {
         );
         let reopened = Store::open(dir.path()).expect("reopened");
         assert_eq!(reopened.messages("s1").expect("messages").len(), 2);
+    }
+
+    #[test]
+    fn close_commits_and_closes_while_copies_remain() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("store");
+        store.begin_turn("s1", Path::new("/w"), "hello", "u1", "m1");
+        store.append_prose("m1", "world");
+        let copy = store.clone();
+        store.close();
+        assert!(
+            !dir.path().join("sessions.sqlite3-wal").exists(),
+            "the WAL file stays after close"
+        );
+        assert!(matches!(copy.messages("s1"), Err(StoreError::Closed)));
+        // What was sent before the close was committed.
+        let reopened = Store::open(dir.path()).expect("reopened");
+        let messages = reopened.messages("s1").expect("messages");
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[1].prose, "world");
+        drop(copy);
     }
     use crate::types::{ActionKind, ActionStatus};
 

@@ -57,11 +57,13 @@ impl Backend {
         terminals: Terminals,
         terminal_events: mpsc::Receiver<TerminalEvent>,
         mcp: crate::mcp::Mcp,
+        store: Arc<OnceLock<Store>>,
     ) -> Backend {
         let (saved, _) = broadcast::channel(64);
         let state = Arc::new(State {
             client,
             notifier,
+            store,
             documents: Arc::new(Documents::default()),
             settings: Mutex::new(Options::default()),
             root: OnceLock::new(),
@@ -154,7 +156,11 @@ impl LanguageServer for Backend {
             })
             .await;
             let store = match opened {
-                Ok(Ok(store)) => Some(store),
+                Ok(Ok(store)) => {
+                    // Closed when the server exits, whoever still holds a copy.
+                    let _ = self.state.store.set(store.clone());
+                    Some(store)
+                }
                 Ok(Err(failure)) => {
                     self.warn_not_saved(failure.to_string());
                     None

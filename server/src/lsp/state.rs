@@ -49,6 +49,8 @@ pub(super) struct State {
     pub conversations: OnceLock<Arc<Conversations>>,
     /// The workspace's project map, started by `initialize`.
     pub map: OnceLock<ProjectMap>,
+    /// The session store, once `initialize` opened it: `serve_stdio` closes it at exit.
+    pub store: Arc<OnceLock<crate::store::Store>>,
     /// Turns waiting for the editor's diagnostics of their files, by reply id.
     pub editor_errors: Mutex<
         std::collections::HashMap<String, tokio::sync::oneshot::Sender<Vec<EditorFileDiagnostics>>>,

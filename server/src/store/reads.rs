@@ -13,7 +13,10 @@ impl Store {
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let connection = crate::lock(&self.reader);
-        work(&connection).map_err(sqlite(&self.path))
+        let Some(connection) = connection.as_ref() else {
+            return Err(StoreError::Closed);
+        };
+        work(connection).map_err(sqlite(&self.path))
     }
 
     /// The sessions of `workspace`, most recent first.

@@ -13,6 +13,8 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 pub(super) enum Command {
+    /// Commit what is held and end (the store is closing).
+    Close,
     BeginTurn {
         session_id: String,
         workspace: String,
@@ -54,7 +56,7 @@ impl Command {
             Command::MarkReverted { message_ids } => {
                 message_ids.first().cloned().unwrap_or_default()
             }
-            Command::Flush(_) => String::new(),
+            Command::Flush(_) | Command::Close => String::new(),
         }
     }
 }
@@ -81,6 +83,7 @@ pub(super) fn write_loop(
         });
         let mut stop = false;
         match queue.recv_timeout(wait) {
+            Ok(Command::Close) => stop = true,
             Ok(command) => {
                 let urgent = matches!(command, Command::Flush(_) | Command::BeginTurn { .. });
                 batch.push(command);
@@ -95,7 +98,10 @@ pub(super) fn write_loop(
         // The text first, then every command sent before it: a reply's row exists before its text.
         let text = std::mem::take(&mut *crate::lock(appends));
         while let Ok(command) = queue.try_recv() {
-            batch.push(command);
+            match command {
+                Command::Close => stop = true,
+                command => batch.push(command),
+            }
         }
         if (!batch.is_empty() || !text.is_empty())
             && let Err(error) = apply(&mut connection, std::mem::take(&mut batch), text, failures)
@@ -104,6 +110,13 @@ pub(super) fn write_loop(
         }
         batch_since = None;
         if stop {
+            // Text appended while the last batch was taken (a close comes right after it).
+            let rest = std::mem::take(&mut *crate::lock(appends));
+            if !rest.is_empty()
+                && let Err(error) = apply(&mut connection, Vec::new(), rest, failures)
+            {
+                tracing::error!(%error, path = %path.display(), "writing the session store failed");
+            }
             return;
         }
     }
@@ -308,7 +321,7 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
                 )?;
             }
         }
-        Command::Flush(_) => {}
+        Command::Flush(_) | Command::Close => {}
     }
     Ok(())
 }
