@@ -154,6 +154,13 @@ test('a command is approved and its output is in a terminal buffer', function()
     chat_at_question[#chat_at_question]
   )
   assert(chat_text():find('✓ shell echo', 1, true), chat_text())
+  -- The question may overtake the action's first update (they travel apart): the line keeps naming the
+  -- command, never "shell shell".
+  local chat = require('openbolt.chat')
+  chat.asking('m-overtaken', 7, true, 'npm test', 'shell')
+  chat.action({ messageId = 'm-overtaken', actionId = 7, artifactId = 'a', type = 'shell', status = 'pending' })
+  assert(chat_text():find('◌ shell npm test — waiting for your approval', 1, true), chat_text():sub(-400))
+  chat.asking('m-overtaken', 7, false)
   local terminals = require('openbolt.terminal').terminals
   local id, terminal = next(terminals)
   assert(id, 'a terminal')

@@ -145,6 +145,11 @@ end
 --- Shows an action's status on its own line, updated in place as the status changes.
 function M.action(update)
   local key = (update.messageId or '') .. '/' .. tostring(update.actionId)
+  -- An update that does not name the command yet (the action's first, overtaken by its approval
+  -- question) keeps the command already known.
+  if update.command == nil and actions[key] then
+    update.command = actions[key].command
+  end
   actions[key] = update
   local mark = action_marks[key]
   if mark then
