@@ -33,7 +33,6 @@ const TOOL: &str = "Asking the server.\n\n<boltArtifact id=\"ask\" title=\"Ask\"
 const TOOL_DONE: &str = "The server echoed it.";
 const SUM: &str = "Adding.\n\n<boltArtifact id=\"sum\" title=\"Sum\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"get-sum\">{\"a\": 2, \"b\": 3}</boltAction>\n</boltArtifact>";
 const SUM_DONE: &str = "Summed.";
-const AGAIN: &str = "Writing it again.\n<boltArtifact id=\"again\" title=\"Again\">\n<boltAction type=\"file\" filePath=\"src/again.js\">\nexport function again(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n\nWritten again.";
 const SERVER: &str = "Serving.\n<boltArtifact id=\"srv\" title=\"Server\">\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +59,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(TOOL_DONE),
             Reply::text(SUM),
             Reply::text(SUM_DONE),
-            Reply::text(AGAIN),
+            Reply::text(support::BROKEN_AGAIN),
         ],
     )
     .await;
@@ -121,16 +120,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     );
     support::assert_editor_context(&standin);
     // With auto_fix unset, OPENBOLT_AUTO_FIX=0 decided: the broken file started no fix round.
-    let last = standin
-        .recorded()
-        .last()
-        .expect("requests")
-        .body
-        .to_string();
-    assert!(
-        last.contains("write the total once more") && !last.contains("automatic fix round"),
-        "{last}"
-    );
+    support::assert_no_fix_round_after(&standin, support::BROKEN_AGAIN_PROMPT);
     // The editor's own error reached the model in the fix round.
     assert!(
         standin.recorded().iter().any(|request| request

@@ -546,6 +546,25 @@ pub fn write_needle_notes(workspace: &std::path::Path) {
     std::fs::write(workspace.join("notes/search-me.txt"), notes).expect("notes");
 }
 
+/// Both editors' scenario of the environment's `OPENBOLT_AUTO_FIX=0` deciding once the editor's own
+/// setting is unset: this prompt's reply writes a broken file, and no fix round may follow.
+pub const BROKEN_AGAIN_PROMPT: &str = "write the total once more";
+pub const BROKEN_AGAIN: &str = "Writing it again.\n<boltArtifact id=\"again\" title=\"Again\">\n<boltAction type=\"file\" filePath=\"src/again.js\">\nexport function again(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n\nWritten again.";
+
+/// The last request the stand-in got was `prompt`'s own, not a fix round's report.
+pub fn assert_no_fix_round_after(standin: &StandIn, prompt: &str) {
+    let last = standin
+        .recorded()
+        .last()
+        .expect("requests")
+        .body
+        .to_string();
+    assert!(
+        last.contains(prompt) && !last.contains("automatic fix round"),
+        "{last}"
+    );
+}
+
 /// Both editors' fix-round scenario: a file with a syntax error, then the fix round's reply, which runs a
 /// command first (its approval question is when the test looks at the editor's diagnostics).
 pub const BROKEN_TOTAL: &str = "Writing it.\n<boltArtifact id=\"total\" title=\"Total\">\n<boltAction type=\"file\" filePath=\"src/total.js\">\nexport function total(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n";

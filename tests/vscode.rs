@@ -30,7 +30,6 @@ const TOOL: &str = "Asking the server.\n\n<boltArtifact id=\"ask\" title=\"Ask\"
 const TOOL_DONE: &str = "The server echoed it.";
 const SUM: &str = "Adding.\n\n<boltArtifact id=\"sum\" title=\"Sum\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"get-sum\">{\"a\": 2, \"b\": 3}</boltAction>\n</boltArtifact>";
 const SUM_DONE: &str = "Summed.";
-const AGAIN: &str = "Writing it again.\n<boltArtifact id=\"again\" title=\"Again\">\n<boltAction type=\"file\" filePath=\"src/again.js\">\nexport function again(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n\nWritten again.";
 const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Changed in VS Code</h1>\n</boltAction>\n</boltArtifact>\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +63,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(TOOL_DONE),
             Reply::text(SUM),
             Reply::text(SUM_DONE),
-            Reply::text(AGAIN),
+            Reply::text(support::BROKEN_AGAIN),
         ],
     )
     .await;
@@ -140,16 +139,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
     );
     support::assert_editor_context(&standin);
     // With openbolt.autoFix unset, OPENBOLT_AUTO_FIX=0 decided: the broken file started no fix round.
-    let last = standin
-        .recorded()
-        .last()
-        .expect("requests")
-        .body
-        .to_string();
-    assert!(
-        last.contains("write the total once more") && !last.contains("automatic fix round"),
-        "{last}"
-    );
+    support::assert_no_fix_round_after(&standin, support::BROKEN_AGAIN_PROMPT);
     // VS Code's own TypeScript error reached the model in a fix round.
     assert!(
         standin
