@@ -431,18 +431,7 @@ async fn a_dev_servers_end_is_its_actions_final_status() {
 }
 
 fn action(index: usize, kind: ActionKind, file_path: Option<&str>) -> ActionInfo {
-    ActionInfo {
-        artifact_id: "app".to_owned(),
-        index,
-        kind,
-        file_path: file_path.map(str::to_owned),
-        lines: None,
-        server: None,
-        tool: None,
-        pattern: None,
-        regex: None,
-        case: None,
-    }
+    ActionInfo::new("app", index, kind, file_path)
 }
 
 fn runner(root: &Path, terminals: &Terminals, approval: Approval, auto: bool) -> Runner {

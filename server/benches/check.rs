@@ -97,18 +97,7 @@ fn main() {
         let path = directory.path().join(&name);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, &source[..20_000]).expect("write");
-        let info = ActionInfo {
-            artifact_id: "a".into(),
-            index,
-            kind: ActionKind::File,
-            file_path: Some(name),
-            lines: None,
-            server: None,
-            tool: None,
-            pattern: None,
-            regex: None,
-            case: None,
-        };
+        let info = ActionInfo::new("a", index, ActionKind::File, Some(&name));
         let mut update = ActionUpdate::new(&info, None, ActionStatus::Complete);
         if index < 2 {
             update.diagnostics = vec![Diagnostic {
@@ -121,18 +110,7 @@ fn main() {
         }
         actions.push(update);
     }
-    let info = ActionInfo {
-        artifact_id: "a".into(),
-        index: 10,
-        kind: ActionKind::Shell,
-        file_path: None,
-        lines: None,
-        server: None,
-        tool: None,
-        pattern: None,
-        regex: None,
-        case: None,
-    };
+    let info = ActionInfo::new("a", 10, ActionKind::Shell, None);
     let mut failed = ActionUpdate::new(&info, Some("npm test"), ActionStatus::Failed);
     failed.output_tail = Some("1 failing\n".repeat(100));
     actions.push(failed);

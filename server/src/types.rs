@@ -198,19 +198,7 @@ impl ActionUpdate {
         command: Option<&str>,
         status: ActionStatus,
     ) -> ActionUpdate {
-        let info = ActionInfo {
-            artifact_id: "a".into(),
-            index: 0,
-            kind,
-            file_path: path.map(str::to_owned),
-            lines: None,
-            server: None,
-            tool: None,
-            pattern: None,
-            regex: None,
-            case: None,
-        };
-        ActionUpdate::new(&info, command, status)
+        ActionUpdate::new(&ActionInfo::new("a", 0, kind, path), command, status)
     }
 
     pub fn with_error(mut self, error: impl Into<String>) -> ActionUpdate {

@@ -65,6 +65,30 @@ pub struct ActionInfo {
     pub case: Option<String>,
 }
 
+impl ActionInfo {
+    /// An action of `kind` at `index` in artifact `artifact_id`, with `file_path` and no other
+    /// attribute (for callers that make actions themselves: tests, benches).
+    pub fn new(
+        artifact_id: &str,
+        index: usize,
+        kind: ActionKind,
+        file_path: Option<&str>,
+    ) -> ActionInfo {
+        ActionInfo {
+            artifact_id: artifact_id.to_owned(),
+            index,
+            kind,
+            file_path: file_path.map(str::to_owned),
+            lines: None,
+            server: None,
+            tool: None,
+            pattern: None,
+            regex: None,
+            case: None,
+        }
+    }
+}
+
 /// The `type` of an action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ActionKind {
