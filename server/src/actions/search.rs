@@ -338,11 +338,17 @@ impl Walk<'_> {
         }
     }
 
-    /// Runs `visit` on every entry the scope takes (a file, or for a listing a directory too), with
-    /// its relative name, in parallel, until the limits.
-    fn run(&self, directories: bool, visit: &(dyn Fn(&Path, String) + Sync)) {
+    /// Runs a visitor on every entry the scope takes (a file, or for a listing a directory too), with
+    /// its relative name, in parallel, until the limits: `visitor` makes one per walking thread, so what
+    /// a visitor reuses from file to file (a searcher's buffers) is made once a thread.
+    fn run<V: FnMut(&Path, String) + Send>(
+        &self,
+        directories: bool,
+        visitor: &(dyn Fn() -> V + Sync),
+    ) {
         let root = self.setting.root;
         files::walker(&self.scope.start).build_parallel().run(|| {
+            let mut visit = visitor();
             Box::new(move |entry| {
                 use ignore::WalkState;
                 if self.quit.load(Ordering::Relaxed) {
@@ -395,6 +401,17 @@ impl Walk<'_> {
     }
 }
 
+/// A searcher for one thread: line numbers, a line around each match, and a NUL byte ends a file
+/// (binary).
+fn searcher() -> Searcher {
+    SearcherBuilder::new()
+        .line_number(true)
+        .before_context(CONTEXT_LINES)
+        .after_context(CONTEXT_LINES)
+        .binary_detection(BinaryDetection::quit(0))
+        .build()
+}
+
 fn find(query: &Query, scope: &Scope, matcher: &RegexMatcher, setting: &Setting<'_>) -> Found {
     let open: HashMap<&Path, &str> = setting
         .open
@@ -402,16 +419,10 @@ fn find(query: &Query, scope: &Scope, matcher: &RegexMatcher, setting: &Setting<
         .map(|(path, text)| (path.as_path(), text.as_str()))
         .collect();
     let found = Mutex::new(Vec::<FileLines>::new());
-    let search_one = |path: &Path, name: String| {
+    let search_one = |searcher: &mut Searcher, path: &Path, name: String| {
         if crate::secrets::is_secret(path) {
             return;
         }
-        let mut searcher = SearcherBuilder::new()
-            .line_number(true)
-            .before_context(CONTEXT_LINES)
-            .after_context(CONTEXT_LINES)
-            .binary_detection(BinaryDetection::quit(0))
-            .build();
         let mut gather = Gather::default();
         let searched = match open.get(path) {
             Some(text) => searcher.search_slice(matcher, text.as_bytes(), &mut gather),
@@ -428,10 +439,13 @@ fn find(query: &Query, scope: &Scope, matcher: &RegexMatcher, setting: &Setting<
     let walk = Walk::new(setting, scope);
     if scope.start.is_file() {
         if let Some(name) = files::relative_name(setting.root, &scope.start) {
-            search_one(&scope.start, name);
+            search_one(&mut searcher(), &scope.start, name);
         }
     } else {
-        walk.run(false, &search_one);
+        walk.run(false, &|| {
+            let mut searcher = searcher();
+            move |path: &Path, name| search_one(&mut searcher, path, name)
+        });
     }
     let mut found = found
         .into_inner()
@@ -522,12 +536,9 @@ fn list(query: &Query, scope: &Scope, setting: &Setting<'_>) -> Found {
     let names = Mutex::new(Vec::<String>::new());
     let walk = Walk::new(setting, scope);
     if scope.start.is_file() {
-        names
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(files::relative_name(setting.root, &scope.start));
+        crate::lock(&names).extend(files::relative_name(setting.root, &scope.start));
     } else {
-        walk.run(true, &|_, name| crate::lock(&names).push(name));
+        walk.run(true, &|| |_: &Path, name| crate::lock(&names).push(name));
     }
     let mut names = names
         .into_inner()
