@@ -4,6 +4,14 @@
 
 use std::path::PathBuf;
 
+/// The user's configuration directory: `$XDG_CONFIG_HOME`, else `~/.config`. Its `openbolt/` holds
+/// `settings.json` and `mcp.json`.
+pub fn user_config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
+}
+
 /// An API key. Its `Debug` never shows it; only [`Secret::expose`] does, at the HTTP header.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

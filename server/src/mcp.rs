@@ -17,7 +17,7 @@ mod connect;
 mod result;
 pub mod schema;
 
-pub use config::{McpConfig, ServerConfig, Transport, user_config_dir};
+pub use config::{McpConfig, ServerConfig, Transport};
 use connect::{Running, describe_transport, kill_group, list_tools, start};
 pub use result::{MAX_RESULT_CHARS, result_text};
 

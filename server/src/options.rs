@@ -15,7 +15,7 @@
 
 use crate::actions::RunSettings;
 use crate::actions::approval::ApprovalPolicy;
-use crate::config::{ConfigError, ProviderChoice, ProviderSettings, Secret};
+use crate::config::{ConfigError, ProviderChoice, ProviderSettings, Secret, user_config_dir};
 use crate::conversation::TurnRequest;
 use crate::engine::Engine;
 use crate::engine::context::EditorContext;
@@ -359,12 +359,6 @@ pub fn resolve(set: &Options, env: &dyn Fn(&str) -> Option<String>, files: &File
         mcp_servers: options.mcp_servers,
         messages,
     }
-}
-
-/// The user's configuration directory (`$XDG_CONFIG_HOME`, else `~/.config`), where `openbolt/` holds
-/// `settings.json` and `mcp.json`.
-pub fn user_config_dir() -> Option<PathBuf> {
-    crate::mcp::user_config_dir()
 }
 
 /// Reads the files and layers everything for `workspace` (none: the user's file only) with this

@@ -46,13 +46,6 @@ const KEYS: &[&str] = &[
     "command", "args", "env", "cwd", "url", "headers", "type", "disabled",
 ];
 
-/// The user's configuration directory: `$XDG_CONFIG_HOME`, else `~/.config`.
-pub fn user_config_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
-}
-
 impl McpConfig {
     /// The configuration for `workspace`: the user's file (`config_dir/openbolt/mcp.json`), the
     /// workspace's (`.openbolt/mcp.json`), then the editor's `mcpServers` setting.
