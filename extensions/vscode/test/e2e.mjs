@@ -69,6 +69,9 @@ fs.writeFileSync(
   path.join(userData, 'User', 'settings.json'),
   JSON.stringify({
     'workbench.startupEditor': 'none',
+    // Desktop VS Code's default. In the browser it is "afterDelay": the undone text a test leaves in an
+    // editor would be saved a second later, racing the test's own revert.
+    'files.autoSave': 'off',
     'chat.disableAIFeatures': true,
     'extensions.autoUpdate': false,
     'telemetry.telemetryLevel': 'off',
@@ -322,6 +325,9 @@ try {
     await page.click('.monaco-editor .view-lines');
     await page.keyboard.press('Control+z');
     await waitFor('undo to restore the old heading', async () => (await editorText()).includes('Hello from VS Code'));
+    // Undo is the editor's: the disk keeps the AI's change until the user saves.
+    await waitFor('the editor to show unsaved changes', async () => page.$('.tabs-container .tab.dirty[aria-label*="index.html"]'));
+    if (fs.readFileSync(path.join(workspace, 'index.html'), 'utf8') !== saved) throw new Error('undo changed the file on disk');
     await page.screenshot({ path: path.join(artifacts, 'undo.png') });
   });
 
@@ -444,6 +450,12 @@ try {
       return text.includes('Hello from VS Code') && text.includes('Edited in VS Code');
     });
     await page.screenshot({ path: path.join(artifacts, 'edit-diff.png') });
+    // The undo is the user's to keep: saved, it reaches the disk.
+    await page.click('.tabs-container .tab[aria-label*="index.html"]:not([aria-label*="change)"])');
+    await waitFor('the editor to show unsaved changes', async () => page.$('.tabs-container .tab.dirty[aria-label*="index.html"]'));
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+s');
+    await waitFor('the old heading on disk', async () => fs.readFileSync(path.join(workspace, 'index.html'), 'utf8') === '<h1>Hello from VS Code</h1>\n');
   });
 
   await test('a syntax error from the AI shows in the editor, and the fix round clears it', async () => {
