@@ -9,7 +9,11 @@ interface ServerTerminal {
   terminal: vscode.Terminal | undefined;
   write: vscode.EventEmitter<string>;
   close: vscode.EventEmitter<number | void>;
+  rename: vscode.EventEmitter<string>;
+  /** Its command's first line, once an action update has named it. */
   name: string;
+  /** The name the VS Code terminal has (output may create it before its action's update names it). */
+  shownName?: string;
   /** Output kept until the terminal is opened (VS Code drops what is written before `open`), at most
    * BACKLOG_LIMIT characters: the newest. */
   backlog: string[];
@@ -31,6 +35,15 @@ export class Terminals implements vscode.Disposable {
     const first = command.split('\n')[0].trim();
     // The command alone (tab lists are narrow); the bolt icon says whose terminal it is.
     entry.name = first.length > 40 ? `${first.slice(0, 39)}…` : first;
+    // VS Code renames a terminal only once it is open; `open` renames one that is not yet.
+    if (entry.opened) this.showName(entry);
+  }
+
+  private showName(entry: ServerTerminal): void {
+    if (entry.shownName !== entry.name) {
+      entry.shownName = entry.name;
+      entry.rename.fire(entry.name);
+    }
   }
 
   output(id: number, data: string): void {
@@ -78,6 +91,7 @@ export class Terminals implements vscode.Disposable {
         terminal: undefined,
         write: new vscode.EventEmitter<string>(),
         close: new vscode.EventEmitter<number | void>(),
+        rename: new vscode.EventEmitter<string>(),
         name: `OpenBolt: terminal ${id}`,
         backlog: [],
         backlogSize: 0,
@@ -97,8 +111,10 @@ export class Terminals implements vscode.Disposable {
     const pty: vscode.Pseudoterminal = {
       onDidWrite: entry.write.event,
       onDidClose: entry.close.event,
+      onDidChangeName: entry.rename.event,
       open: (dimensions) => {
         entry.opened = true;
+        this.showName(entry);
         for (const data of entry.backlog.splice(0)) {
           entry.write.fire(data);
         }
@@ -124,6 +140,7 @@ export class Terminals implements vscode.Disposable {
         request(ext.terminalResize, { terminalId: id, cols: dimensions.columns, rows: dimensions.rows });
       },
     };
+    entry.shownName = entry.name;
     entry.terminal = vscode.window.createTerminal({
       name: entry.name,
       pty,
