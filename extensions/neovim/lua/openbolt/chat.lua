@@ -17,6 +17,38 @@ local action_marks = {}
 local actions = {}
 --- actionKey -> true while the server's approval question about it is open
 local asking = {}
+--- The last line written is an action's: the prose after it starts one blank line below, whatever
+--- line breaks it begins with (the artifact's own, each look-up round's new paragraph).
+local after_action = false
+
+--- How many blank lines stand between prose and an action's line (none between two actions).
+local BLANK_BEFORE_ACTION = 1
+
+--- `lines` ends with `keep` blank lines and then the (empty) line being written, if it has text at all.
+local function settle_end(lines, keep)
+  local blank = 0
+  while blank < #lines and lines[#lines - blank] == '' do
+    blank = blank + 1
+  end
+  if blank == #lines then
+    return
+  end
+  for _ = keep + 2, blank do
+    table.remove(lines)
+  end
+  for _ = blank + 1, keep + 1 do
+    table.insert(lines, '')
+  end
+end
+
+--- Prose that follows an action's line: one blank line between them, `nil` while it is only line breaks.
+local function after_action_text(text)
+  local rest = text:gsub('^\n+', '')
+  if rest == '' then
+    return nil
+  end
+  return '\n' .. rest
+end
 
 local icons = {
   pending = '◌',
@@ -83,7 +115,15 @@ local function flush()
   end
   local text = table.concat(pending)
   pending = {}
-  append_now((text:gsub('\r\n', '\n')))
+  text = text:gsub('\r\n', '\n')
+  if after_action then
+    text = after_action_text(text)
+    if not text then
+      return
+    end
+    after_action = false
+  end
+  append_now(text)
   scroll_to_end()
 end
 
@@ -109,6 +149,7 @@ local function ensure_new_line()
 end
 
 function M.user_message(prompt)
+  after_action = false
   ensure_new_line()
   local buf = ensure_buffer()
   local only = vim.api.nvim_buf_line_count(buf) == 1 and vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == ''
@@ -117,6 +158,7 @@ function M.user_message(prompt)
 end
 
 function M.status_line(text)
+  after_action = false
   ensure_new_line()
   append_now(text .. '\n')
   scroll_to_end()
@@ -164,10 +206,31 @@ function M.action(update)
       return
     end
   end
-  ensure_new_line()
+  flush()
   local buf = ensure_buffer()
+  -- The blank lines before it settle to their number: only they are rewritten (the marks of the
+  -- lines above stay), and only the end of the buffer is looked at.
+  local count = vim.api.nvim_buf_line_count(buf)
+  local from = math.max(0, count - 64)
+  local tail = vim.api.nvim_buf_get_lines(buf, from, count, false)
+  local blank = 0
+  while blank < #tail and tail[#tail - blank] == '' do
+    blank = blank + 1
+  end
+  settle_end(tail, after_action and 0 or BLANK_BEFORE_ACTION)
+  local settled = 0
+  while settled < #tail and tail[#tail - settled] == '' do
+    settled = settled + 1
+  end
+  if settled ~= blank then
+    with_modifiable(function(changed)
+      vim.api.nvim_buf_set_lines(changed, count - blank, count, false, vim.fn['repeat']({ '' }, settled))
+    end)
+  end
+  ensure_new_line()
   local row = vim.api.nvim_buf_line_count(buf) - 1
   append_now(describe(update) .. '\n')
+  after_action = true
   -- Left gravity: text inserted where the mark sits goes after it, and the mark keeps its line.
   action_marks[key] = vim.api.nvim_buf_set_extmark(buf, ns, row, 0, { right_gravity = false })
   scroll_to_end()
@@ -235,13 +298,23 @@ function M.show_transcript(transcript)
       new_line()
       add(((#lines == 1 and lines[1] == '') and '' or '\n') .. '## You\n\n' .. message.text .. '\n\n## OpenBolt\n\n')
     else
+      local follows_action = false
       for _, segment in ipairs(M.segments(message.text or '', message.actions)) do
         if segment.text then
-          add(segment.text)
+          local text = segment.text:gsub('\r\n', '\n')
+          if follows_action then
+            text = after_action_text(text)
+          end
+          if text then
+            add(text)
+            follows_action = false
+          end
         else
           for _, action in ipairs(segment.actions) do
             action.messageId = message.messageId
+            settle_end(lines, follows_action and 0 or BLANK_BEFORE_ACTION)
             new_line()
+            follows_action = true
             table.insert(marks, { key = message.messageId .. '/' .. tostring(action.actionId), row = #lines - 1, update = action })
             add(describe(action) .. '\n')
           end
@@ -249,6 +322,7 @@ function M.show_transcript(transcript)
       end
     end
   end
+  after_action = false
   with_modifiable(function(buf)
     vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
