@@ -762,6 +762,42 @@ async fn the_editor_going_away_stops_every_process() {
     assert!(!alive(&pid), "a process outlived the server");
 }
 
+/// From SIGTERM on, the server starts nothing new: a request sent after it gets "shutting down" — or no
+/// answer, when the process is gone first — never a result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_server_answers_nothing_new() {
+    let standin = StandIn::start(Format::Anthropic, vec![]).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    let pid = lsp.child.id().expect("a pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    lsp.wait_for(|message| {
+        message["method"] == "window/logMessage"
+            && message["params"]["message"]
+                .as_str()
+                .is_some_and(|text| text.contains("shutting down"))
+    })
+    .await;
+    let late = lsp
+        .try_start_request("openbolt/sessions", Value::Null)
+        .await;
+    let rest = lsp.rest().await;
+    if let Some(id) = late
+        && let Some(answer) = rest.iter().find(|message| message["id"] == id)
+    {
+        assert_eq!(answer["error"]["code"], -32015, "{answer}");
+        assert_eq!(answer["error"]["message"], "the server is shutting down");
+    }
+    tokio::time::timeout(PATIENCE, lsp.child.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_lsp_client_can_chat_through_execute_command() {
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;

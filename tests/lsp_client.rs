@@ -162,6 +162,33 @@ impl Lsp {
         id
     }
 
+    /// Sends a request to a server that may be exiting: `None` when it could not be written.
+    pub async fn try_start_request(&mut self, method: &str, params: Value) -> Option<i64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let body = serde_json::to_vec(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
+        .expect("json");
+        let mut framed = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        framed.extend_from_slice(&body);
+        let stdin = self.stdin.as_mut()?;
+        let written = stdin.write_all(&framed).await.and(stdin.flush().await);
+        written.ok().map(|()| id)
+    }
+
+    /// Every message the server still sends until it closes its output (responses included).
+    pub async fn rest(&mut self) -> Vec<Value> {
+        let mut rest = Vec::new();
+        while let Some(message) = tokio::time::timeout(PATIENCE, self.incoming.recv())
+            .await
+            .expect("the server closes its output")
+        {
+            rest.push(message);
+        }
+        rest
+    }
+
     /// Sends a request and waits for its response (the whole response object).
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.start_request(method, params).await;

@@ -40,6 +40,10 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     let (frames, frames_out) = mpsc::channel(64);
     let (bulk, bulk_out) = mpsc::channel(64);
     let notifier = transport::Notifier::new(bulk);
+    let farewell = notifier.clone();
+    // Set at SIGTERM: from then on nothing new is started (requests get `SHUTTING_DOWN`).
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let input_stopping = stopping.clone();
     let backend_terminals = terminals.clone();
     // MCP servers: configured at `initialize`, started by the first turn that needs their tools.
     let mcp = crate::mcp::Mcp::new(
@@ -99,6 +103,7 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
                     tokio::io::stdin(),
                     filter_output,
                     frames.clone(),
+                    input_stopping,
                 ));
                 tokio::spawn(transport::frames_from_server(merger_input, frames));
                 let writer = tokio::spawn(transport::write_frames(
@@ -120,7 +125,18 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
         })?;
     tokio::select! {
         _ = end => tracing::info!("the client went away or sent exit"),
-        () = terminated() => tracing::info!("terminated by a signal"),
+        () = terminated() => {
+            stopping.cancel();
+            tracing::info!("terminated by a signal");
+            farewell
+                .notify::<tower_lsp_server::ls_types::notification::LogMessage>(
+                    tower_lsp_server::ls_types::LogMessageParams {
+                        typ: tower_lsp_server::ls_types::MessageType::INFO,
+                        message: "OpenBolt: terminated by a signal; shutting down".to_owned(),
+                    },
+                )
+                .await;
+        }
     }
     terminals.shutdown().await;
     mcp.kill_now();

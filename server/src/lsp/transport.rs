@@ -10,6 +10,10 @@
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// The error a request gets once the server is going away (SIGTERM): see `docs/protocol.md`.
+pub const SHUTTING_DOWN: i64 = -32015;
 
 /// The largest message accepted (a whole large file in `didOpen` fits).
 const MAX_MESSAGE: usize = 256 << 20;
@@ -231,8 +235,12 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 /// Reads the client's messages from `input`, passes the good ones to `to_server`, and answers the bad
 /// ones through `answers`. Ends (closing `to_server`) at the end of `input`.
-pub async fn filter_input<R, W>(input: R, mut to_server: W, answers: mpsc::Sender<Vec<u8>>)
-where
+pub async fn filter_input<R, W>(
+    input: R,
+    mut to_server: W,
+    answers: mpsc::Sender<Vec<u8>>,
+    stopping: CancellationToken,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
@@ -253,6 +261,16 @@ where
                 let _ = answers.send(frame(answer.to_string().as_bytes())).await;
             }
             Frame::Body(body) => match check_message(&body) {
+                Ok(message) if stopping.is_cancelled() => {
+                    // The server is going away: nothing new is started; a request learns why.
+                    if let Some(id) = message
+                        .get("id")
+                        .filter(|_| message.get("method").is_some())
+                    {
+                        let answer = json!({"jsonrpc": "2.0", "id": id, "error": {"code": SHUTTING_DOWN, "message": "the server is shutting down"}});
+                        let _ = answers.send(frame(answer.to_string().as_bytes())).await;
+                    }
+                }
                 Ok(message) => {
                     let body = normalized(message).unwrap_or(body);
                     if to_server.write_all(&frame(&body)).await.is_err()
@@ -369,7 +387,7 @@ mod tests {
     async fn filtered(input: &[u8]) -> (Vec<u8>, Vec<String>) {
         let (server_end, mut server_reads) = tokio::io::duplex(1 << 16);
         let (answers, mut answered) = mpsc::channel(8);
-        filter_input(input, server_end, answers).await;
+        filter_input(input, server_end, answers, CancellationToken::new()).await;
         let mut passed = Vec::new();
         server_reads.read_to_end(&mut passed).await.expect("read");
         let mut texts = Vec::new();
