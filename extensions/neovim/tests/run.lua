@@ -641,6 +641,10 @@ test('no errors were reported', function()
   end
   local messages = vim.api.nvim_exec2('messages', { output = true }).output
   assert(not messages:find('E%d+:') and not messages:find('Error'), messages)
+  -- Every edit the server sent was saved as it asked (the files the AI wrote, open or not).
+  local log = read(vim.lsp.get_log_path()) or ''
+  local unsaved = log:match('[^\n]*did not save our edit in time[^\n]*')
+  assert(not unsaved, unsaved)
 end)
 
 io.stdout:write(string.format('%d passed, %d failed\n', passed, failed))

@@ -254,11 +254,11 @@ impl EditorWriter {
             }
         })
         .await;
-        if waited.is_ok() && tokio::fs::read(path).await.ok().as_deref() == Some(content.as_bytes())
-        {
+        let disk = tokio::fs::read(path).await.ok();
+        if waited.is_ok() && disk.as_deref() == Some(content.as_bytes()) {
             return Ok(true);
         }
-        tracing::warn!(path = %path.display(), "the client did not save our edit in time");
+        tracing::warn!(path = %path.display(), saved = waited.is_ok(), disk = ?disk.map(|d| String::from_utf8_lossy(&d).into_owned()), "the client did not save our edit in time");
         Ok(false)
     }
 }

@@ -13,6 +13,20 @@ local function apply_edit(_, params, ctx)
   if not client then
     return { applied = false, failureReason = 'no client' }
   end
+  -- The documents that are empty before the edit (a file the AI creates, or an empty one).
+  local was_empty = {}
+  for _, change in ipairs(params.edit.documentChanges or {}) do
+    local uri = change.textDocument and change.textDocument.uri
+    if uri then
+      local buf = vim.uri_to_bufnr(uri)
+      if vim.api.nvim_buf_is_loaded(buf) then
+        was_empty[uri] = vim.api.nvim_buf_line_count(buf) == 1 and vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == ''
+      else
+        local stat = vim.uv.fs_stat(vim.uri_to_fname(uri))
+        was_empty[uri] = stat == nil or stat.size == 0
+      end
+    end
+  end
   local ok, err = pcall(vim.lsp.util.apply_workspace_edit, params.edit, client.offset_encoding)
   if not ok then
     return { applied = false, failureReason = tostring(err) }
@@ -23,6 +37,19 @@ local function apply_edit(_, params, ctx)
       local buf = vim.uri_to_bufnr(uri)
       local path = vim.uri_to_fname(uri)
       vim.fn.mkdir(vim.fs.dirname(path), 'p')
+      if was_empty[uri] and vim.api.nvim_buf_is_loaded(buf) then
+        -- Text inserted into an empty buffer keeps its final line break as an empty last line, which
+        -- 'eol' would write once more: Neovim keeps that break as 'eol'. Text without one is written
+        -- without one.
+        local count = vim.api.nvim_buf_line_count(buf)
+        if count > 1 and vim.api.nvim_buf_get_lines(buf, count - 1, count, false)[1] == '' then
+          vim.api.nvim_buf_set_lines(buf, count - 1, count, false, {})
+          vim.bo[buf].eol = true
+        elseif vim.api.nvim_buf_get_lines(buf, count - 1, count, false)[1] ~= '' then
+          vim.bo[buf].eol = false
+          vim.bo[buf].fixeol = false
+        end
+      end
       if vim.api.nvim_buf_is_loaded(buf) then
         vim.api.nvim_buf_call(buf, function()
           vim.cmd('silent! noautocmd write!')
