@@ -258,7 +258,14 @@ impl EditorWriter {
         if waited.is_ok() && disk.as_deref() == Some(content.as_bytes()) {
             return Ok(true);
         }
-        tracing::warn!(path = %path.display(), saved = waited.is_ok(), disk = ?disk.map(|d| String::from_utf8_lossy(&d).into_owned()), "the client did not save our edit in time");
+        // Sizes, not contents: a file may hold secrets.
+        tracing::warn!(
+            path = %path.display(),
+            saved = waited.is_ok(),
+            disk_bytes = ?disk.map(|disk| disk.len()),
+            sent_bytes = content.len(),
+            "the client did not save our edit in time"
+        );
         Ok(false)
     }
 }
