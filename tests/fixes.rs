@@ -386,3 +386,71 @@ async fn stop_between_the_turn_and_its_fix_round_prevents_the_round() {
     assert_eq!(standin.recorded().len(), 1, "no fix round after Stop");
     assert!(lsp.stop().await.success());
 }
+
+/// After its reply, a turn that started a dev server is checked before it ends, and says so
+/// (`openbolt/checking`); a revert and a new prompt sent meanwhile wait for the turn instead of failing
+/// ("already running a turn").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_and_a_prompt_during_the_checks_wait_for_the_turn() {
+    let serve = |page: &str| {
+        artifact(
+            &(file(page, "<h1>hi</h1>\n")
+                + "<boltAction type=\"start\">\necho serving; sleep 30\n</boltAction>\n"),
+        )
+    };
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&serve("one.html")),
+            Reply::text(&serve("two.html")),
+            Reply::text("Third."),
+        ],
+    )
+    .await;
+    let project = TempProject::new();
+    let mut lsp = lsp(
+        &project,
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let checking = |message: &serde_json::Value| message["method"] == "openbolt/checking";
+    let prompt = |text: &str| json!({"prompt": text, "sessionId": "checked"});
+
+    let first = lsp.start_request("openbolt/chat", prompt("one")).await;
+    let check = lsp.wait_for(checking).await;
+    assert_eq!(check["params"]["check"], "devServer", "{check}");
+    assert_eq!(check["params"]["sessionId"], "checked", "{check}");
+    assert!(
+        check["params"]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("echo serving; sleep 30")),
+        "{check}"
+    );
+    let revert = lsp
+        .start_request("openbolt/revert", json!({"sessionId": "checked"}))
+        .await;
+    let turn = lsp.response(first).await;
+    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    let reverted = lsp.response(revert).await;
+    assert_eq!(
+        reverted["result"]["files"][0]["path"], "one.html",
+        "the revert waited for the turn and undid it: {reverted}"
+    );
+    assert!(!project.path.join("one.html").exists());
+
+    let second = lsp.start_request("openbolt/chat", prompt("two")).await;
+    lsp.wait_for(|message| {
+        checking(message) && message["params"]["messageId"] != check["params"]["messageId"]
+    })
+    .await;
+    let third = lsp.start_request("openbolt/chat", prompt("three")).await;
+    assert_eq!(lsp.response(second).await["result"]["status"], "complete");
+    let turn = lsp.response(third).await;
+    assert_eq!(
+        turn["result"]["status"], "complete",
+        "the prompt waited for the turn: {turn}"
+    );
+    assert_eq!(standin.recorded().len(), 3);
+    assert!(lsp.stop().await.success());
+}

@@ -990,6 +990,51 @@ async fn sessions_survive_the_server_and_a_turn_reverts_through_the_editor() {
     assert!(lsp.stop().await.success());
 }
 
+/// A session unloaded to keep memory level (after 32 newer ones) and loaded again keeps the user's
+/// "Always for this session": its next command runs without asking, as in a session that stayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_loaded_again_keeps_its_always_answer() {
+    let command = |text: &str| {
+        format!(
+            "Running.\n<boltArtifact id=\"c\" title=\"C\">\n<boltAction type=\"shell\">\necho {text}\n</boltAction>\n</boltArtifact>\n"
+        )
+    };
+    let mut replies = vec![Reply::text(&command("one"))];
+    replies.extend((0..33).map(|_| Reply::text("Fine.")));
+    replies.push(Reply::text(&command("two")));
+    let standin = StandIn::start(Format::Anthropic, replies).await;
+    let workspace = workspace();
+    let mut lsp = start(workspace.path(), &standin, json!({})).await;
+    let turn = |session: &str, prompt: &str| json!({"prompt": prompt, "sessionId": session});
+    lsp.approval = Some("Always for this session".to_owned());
+    let first = lsp.request("openbolt/chat", turn("kept", "one")).await;
+    assert_eq!(first["result"]["status"], "complete", "{first}");
+    let asked = lsp.notifications("window/showMessageRequest").len();
+    assert_eq!(asked, 1, "the first command was asked about");
+    for other in 0..33 {
+        let response = lsp
+            .request("openbolt/chat", turn(&format!("other-{other}"), "hello"))
+            .await;
+        assert_eq!(response["result"]["status"], "complete", "{response}");
+    }
+    // Asked again, the question would be dismissed and the command skipped.
+    lsp.approval = None;
+    let again = lsp.request("openbolt/chat", turn("kept", "two")).await;
+    assert_eq!(again["result"]["status"], "complete", "{again}");
+    let update = lsp
+        .notifications("openbolt/actionUpdate")
+        .into_iter()
+        .rfind(|update| update["type"] == "shell")
+        .expect("the second command's update");
+    assert_eq!(update["status"], "complete", "{update}");
+    assert_eq!(
+        lsp.notifications("window/showMessageRequest").len(),
+        asked,
+        "the second command was not asked about"
+    );
+    assert!(lsp.stop().await.success());
+}
+
 /// What the server process holds: open file descriptors, its own threads (the PTY readers and
 /// waiters, the store's writer, the main thread — not tokio's, whose blocking pool grows and shrinks on
 /// its own up to its limit), resident memory in KiB.

@@ -59,6 +59,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(TOOL_DONE),
             Reply::text(SUM),
             Reply::text(SUM_DONE),
+            Reply::text(support::SERVE_CHECKED),
             Reply::text(support::BROKEN_AGAIN),
         ],
     )
@@ -114,7 +115,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("22 passed, 0 failed") && output.status.success(),
+        stdout.contains("23 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

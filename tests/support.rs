@@ -546,6 +546,10 @@ pub fn write_needle_notes(workspace: &std::path::Path) {
     std::fs::write(workspace.join("notes/search-me.txt"), notes).expect("notes");
 }
 
+/// A turn that writes a file and starts a dev server: the editors' e2e revert it while its dev server
+/// is checked (the 3 s after the reply), which waits for the turn.
+pub const SERVE_CHECKED: &str = "Serving it.\n<boltArtifact id=\"serve\" title=\"Serve\">\n<boltAction type=\"file\" filePath=\"served.html\">\n<p>served</p>\n</boltAction>\n<boltAction type=\"start\">\nexec sleep 120\n</boltAction>\n</boltArtifact>\n";
+
 /// Both editors' scenario of the environment's `OPENBOLT_AUTO_FIX=0` deciding once the editor's own
 /// setting is unset: this prompt's reply writes a broken file, and no fix round may follow.
 pub const BROKEN_AGAIN_PROMPT: &str = "write the total once more";

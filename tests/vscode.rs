@@ -63,6 +63,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(TOOL_DONE),
             Reply::text(SUM),
             Reply::text(SUM_DONE),
+            Reply::text(support::SERVE_CHECKED),
             Reply::text(support::BROKEN_AGAIN),
         ],
     )
@@ -118,7 +119,7 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         println!("{stdout}");
     }
     assert!(
-        stdout.contains("22 passed, 0 failed") && output.status.success(),
+        stdout.contains("23 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );

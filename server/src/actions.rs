@@ -105,6 +105,16 @@ impl Seen {
     }
 }
 
+/// What a session's runner learned that later turns rely on: the user's "always" answers and what the
+/// model has seen. Kept when an idle session is unloaded and given back when it is loaded again, so a
+/// session behaves the same whether it stayed loaded or not.
+#[derive(Debug, Default)]
+pub struct RunnerMemory {
+    always_this_session: bool,
+    allowed_tools: std::collections::HashSet<String>,
+    seen: Seen,
+}
+
 /// What a turn's settings say to the runner.
 #[derive(Clone, Debug)]
 pub struct RunSettings {
@@ -184,6 +194,24 @@ impl Runner {
             parsed: Vec::new(),
             ranked: Vec::new(),
         })
+    }
+
+    /// What this runner learned, for the session's next runner ([`Runner::remember`]).
+    pub fn into_memory(self) -> RunnerMemory {
+        RunnerMemory {
+            always_this_session: self.always_this_session,
+            allowed_tools: self.allowed_tools,
+            seen: self.seen,
+        }
+    }
+
+    /// Takes up what an earlier runner of the session learned.
+    pub fn remember(&mut self, memory: RunnerMemory) {
+        self.always_this_session |= memory.always_this_session;
+        self.allowed_tools.extend(memory.allowed_tools);
+        for (path, digests) in memory.seen.0 {
+            self.seen.0.entry(path).or_default().extend(digests);
+        }
     }
 
     /// The workspace root (canonical).

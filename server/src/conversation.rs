@@ -12,7 +12,7 @@ pub mod stored;
 pub mod transcript;
 
 use crate::actions::approval::Approver;
-use crate::actions::{DevServer, DevServers, FileWriter, RunSettings, Runner};
+use crate::actions::{DevServer, DevServers, FileWriter, RunSettings, Runner, RunnerMemory};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, History, TurnOutcome};
 use crate::lock;
@@ -20,7 +20,9 @@ use crate::store::{SessionRecorder, Store, StoreError, new_id};
 use crate::terminal::{TerminalEvent, Terminals};
 use crate::types::TurnEvent;
 use futures::future::BoxFuture;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stored::load_conversation;
@@ -74,6 +76,11 @@ pub trait FrontEnd: Send + Sync {
         EditorContext::default()
     }
 
+    /// Whether [`FrontEnd::editor_errors`] asks the editor (and so waits for it).
+    fn reports_editor_errors(&self) -> bool {
+        false
+    }
+
     /// The errors the editor's own tools report in `files` (relative) that were not there when the
     /// turn `message_id` began, once they have settled; none when the front end cannot tell.
     fn editor_errors<'a>(
@@ -105,6 +112,8 @@ pub trait Sink: Send {
         fix: Option<&'a FixRound>,
     ) -> BoxFuture<'a, ()>;
     fn event<'a>(&'a mut self, event: &'a TurnEvent) -> BoxFuture<'a, ()>;
+    /// The reply is over and the turn now waits for `check` (it ends, or a fix round begins, after).
+    fn checking<'a>(&'a mut self, check: &'a fixes::Check) -> BoxFuture<'a, ()>;
 }
 
 /// What a turn is asked to do, with the settings in force for it.
@@ -136,6 +145,8 @@ pub struct Conversations {
     front_end: Box<dyn FrontEnd>,
     /// Loaded sessions, least recently used first.
     loaded: Mutex<Vec<Arc<Conversation>>>,
+    /// The runners' memories of unloaded sessions, by session.
+    memories: Mutex<HashMap<String, RunnerMemory>>,
     /// The workspace's MCP servers, whose tools every session may call.
     mcp: Option<crate::mcp::Mcp>,
 }
@@ -156,7 +167,26 @@ pub struct Conversation {
     pub id: String,
     state: Arc<tokio::sync::Mutex<TurnState>>,
     cancel: Mutex<Option<CancellationToken>>,
+    /// The running turn's reply is over and its checks run (see [`fixes::Check`]): a revert or a new
+    /// prompt waits for the turn instead of failing.
+    checking: AtomicBool,
     transcript: Mutex<Vec<Entry>>,
+}
+
+/// Marks a conversation as checking while it lives.
+struct Checking<'a>(&'a Conversation);
+
+impl<'a> Checking<'a> {
+    fn begin(conversation: &'a Conversation) -> Self {
+        conversation.checking.store(true, Ordering::Release);
+        Checking(conversation)
+    }
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.0.checking.store(false, Ordering::Release);
+    }
 }
 
 /// What a turn changes: held for the whole turn.
@@ -164,6 +194,8 @@ pub struct Conversation {
 pub struct TurnState {
     history: History,
     runner: Option<Runner>,
+    /// What the session's runner learned before it was unloaded: given to its next runner.
+    memory: Option<RunnerMemory>,
     recorder: SessionRecorder,
 }
 
@@ -198,8 +230,10 @@ impl Conversation {
         })
     }
 
-    /// Takes the turn lock. A turn that was stopped may still be winding down (stopping its
-    /// processes): that one is waited for; a running one makes this fail.
+    /// Takes the turn lock. A turn whose reply is over and is being checked (its dev servers, the
+    /// editor's diagnostics) is waited for, with the fix rounds that may follow; so is a turn that was
+    /// stopped and is winding down (stopping its processes), for a while. A turn whose reply is still
+    /// coming makes this fail.
     pub async fn lock_turn(&self) -> Result<TurnGuard, ConversationError> {
         if let Ok(guard) = self.state.clone().try_lock_owned() {
             return Ok(guard);
@@ -207,12 +241,15 @@ impl Conversation {
         let stopping = lock(&self.cancel)
             .as_ref()
             .is_some_and(CancellationToken::is_cancelled);
-        if !stopping {
-            return Err(ConversationError::Busy(self.id.clone()));
+        if stopping {
+            return tokio::time::timeout(STOPPING_TURN_PATIENCE, self.state.clone().lock_owned())
+                .await
+                .map_err(|_| ConversationError::Busy(self.id.clone()));
         }
-        tokio::time::timeout(STOPPING_TURN_PATIENCE, self.state.clone().lock_owned())
-            .await
-            .map_err(|_| ConversationError::Busy(self.id.clone()))
+        if self.checking.load(Ordering::Acquire) {
+            return Ok(self.state.clone().lock_owned().await);
+        }
+        Err(ConversationError::Busy(self.id.clone()))
     }
 
     fn update_entry(&self, message_id: &str, change: impl FnOnce(&mut Entry)) {
@@ -273,6 +310,7 @@ impl Conversations {
             dev_servers: DevServers::default(),
             front_end,
             loaded: Mutex::new(Vec::new()),
+            memories: Mutex::new(HashMap::new()),
             mcp: None,
         }
     }
@@ -371,10 +409,12 @@ impl Conversations {
             state: Arc::new(tokio::sync::Mutex::new(TurnState {
                 history,
                 runner: None,
+                memory: lock(&self.memories).remove(&id),
                 recorder: SessionRecorder::new(self.store.clone(), id.clone(), &self.workspace),
             })),
             id,
             cancel: Mutex::new(None),
+            checking: AtomicBool::new(false),
             transcript: Mutex::new(transcript),
         }
     }
@@ -393,7 +433,13 @@ impl Conversations {
             }) else {
                 return;
             };
-            loaded.remove(index);
+            let unloaded = loaded.remove(index);
+            // Its runner's memory stays (the store keeps the rest), for when it is loaded again.
+            if let Ok(mut state) = unloaded.state.try_lock()
+                && let Some(runner) = state.runner.take()
+            {
+                lock(&self.memories).insert(unloaded.id.clone(), runner.into_memory());
+            }
         }
     }
 
@@ -458,7 +504,20 @@ impl Conversations {
             }
             let root =
                 std::fs::canonicalize(&self.workspace).unwrap_or_else(|_| self.workspace.clone());
-            let mut failures = fixes::gather(&outcome.actions, &root, &self.terminals).await;
+            let checking = Checking::begin(conversation);
+            let mut failures = fixes::action_problems(&outcome.actions, &root);
+            let servers = fixes::dev_servers(&outcome.actions);
+            if !servers.is_empty() {
+                let commands = servers
+                    .iter()
+                    .map(|server| server.label.clone().unwrap_or_default())
+                    .collect();
+                sink.checking(&fixes::Check::DevServers(commands)).await;
+                tokio::select! {
+                    found = fixes::watch_servers(&servers, &self.terminals) => failures.extend(found),
+                    () = cancel.cancelled() => return done(outcome),
+                }
+            }
             let written: Vec<String> = outcome
                 .actions
                 .iter()
@@ -468,16 +527,16 @@ impl Conversations {
                 })
                 .filter_map(|update| update.file_path.clone())
                 .collect();
-            if !written.is_empty() {
-                let errors = self
-                    .front_end
-                    .editor_errors(&conversation.id, &message_id, written)
+            if !written.is_empty() && self.front_end.reports_editor_errors() {
+                sink.checking(&fixes::Check::EditorDiagnostics(written.clone()))
                     .await;
+                let errors = tokio::select! {
+                    errors = self.front_end.editor_errors(&conversation.id, &message_id, written) => errors,
+                    () = cancel.cancelled() => return done(outcome),
+                };
                 failures.extend(fixes::editor_failures(&errors, &root));
-                if cancel.is_cancelled() {
-                    return done(outcome);
-                }
             }
+            drop(checking);
             if failures.is_empty() || cancel.is_cancelled() {
                 return done(outcome);
             }
@@ -522,6 +581,7 @@ impl Conversations {
         let TurnState {
             history,
             runner,
+            memory,
             recorder,
         } = state;
         let user_message_id = recorder.begin(&request.prompt, message_id);
@@ -540,7 +600,12 @@ impl Conversations {
                 self.dev_servers.clone(),
                 &conversation.id,
             ) {
-                Ok(created) => runner.insert(created),
+                Ok(mut created) => {
+                    if let Some(memory) = memory.take() {
+                        created.remember(memory);
+                    }
+                    runner.insert(created)
+                }
                 Err(failure) => {
                     let outcome = TurnOutcome::failed(format!(
                         "cannot open the workspace {}: {failure}",

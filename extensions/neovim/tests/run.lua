@@ -331,6 +331,10 @@ test('@ in the prompt completes a workspace file; a read and a search the model 
   wait_for('the turn to end', function()
     return turn_ended('explain @index.html') and chat_text():find('It is one heading.', 1, true) ~= nil
   end)
+  -- One blank line between prose and the actions, none between the actions, one after them (the
+  -- artifact's own line breaks and each round's new paragraph do not pile up).
+  local reply = '## OpenBolt\n\nLet me look.\n\n✓ read index.html (1 line)\n✓ search "needle" in notes/** (1 match in 1 file)\n\nIt is one heading.'
+  assert(chat_text():find(reply, 1, true), chat_text():sub(-300))
   -- <CR> on the search's line lists what it found in the quickfix list; <CR> there opens the match.
   local row = assert(row_of('✓ search "needle" in notes/** (1 match in 1 file)'), chat_text())
   vim.api.nvim_set_current_win(chat.win)
@@ -590,6 +594,29 @@ test('settings.mcpAllow: an allowed tool is called without asking', function()
   assert(#questions == asked, 'asked: ' .. vim.inspect(questions[#questions]))
 end)
 
+test('a revert asked while the turn checks its dev server waits for the turn; the chat says what it checks', function()
+  wait_for('the previous turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  local reverts = select(2, chat_text():gsub('— reverted 1 turn%(s%)', ''))
+  require('openbolt').chat('serve it')
+  wait_for('the check in the chat', function()
+    return chat_text():find('… checking that the dev server stays up (3 s): exec sleep 120', 1, true) ~= nil
+  end)
+  assert(require('openbolt').busy(), 'the turn runs while it checks')
+  vim.cmd('OpenBoltRevert')
+  assert(notifications[#notifications].message:find('the revert waits for the running turn to end', 1, true), vim.inspect(notifications[#notifications]))
+  wait_for('the revert', function()
+    return select(2, chat_text():gsub('— reverted 1 turn%(s%)', '')) > reverts
+  end)
+  assert(read(workspace .. '/served.html') == nil, 'the turn was reverted')
+  wait_for('the turn to end', function()
+    return not require('openbolt').busy()
+  end)
+  local text = chat_text()
+  assert(text:sub((assert(text:find('serve it', 1, true)))):find('— done', 1, true), text:sub(-400))
+end)
+
 test('with auto_fix unset, the environment decides: OPENBOLT_AUTO_FIX=0 starts no fix round', function()
   wait_for('the previous turn to end', function()
     return not require('openbolt').busy()
@@ -613,7 +640,7 @@ test('with auto_fix unset, the environment decides: OPENBOLT_AUTO_FIX=0 starts n
     return turn_ended('write the total once more') and chat_text():find('Written again.', 1, true) ~= nil and not require('openbolt').busy()
   end)
   local text = chat_text()
-  local turn = text:sub(assert(text:find('write the total once more', 1, true)))
+  local turn = text:sub((assert(text:find('write the total once more', 1, true))))
   assert(not turn:find('fix round', 1, true), turn)
   require('openbolt').setup(options)
 end)

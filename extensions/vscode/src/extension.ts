@@ -76,6 +76,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (update.sessionId === sessionId) void follow(update);
     });
     created.onNotification(ext.notice, (notice) => chatView.post({ type: 'notice', ...notice }));
+    created.onNotification(ext.checking, (check) => chatView.post({ type: 'checking', ...check }));
     created.onNotification(ext.terminalOutput, (event) => terminals.output(event.terminalId, event.data));
     created.onNotification(ext.terminalExit, (event) => terminals.exit(event.terminalId, event.exitCode, event.signal));
     created.onNotification(ext.preview, (event) => {
@@ -298,7 +299,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         return;
       }
       try {
-        const result = await connected.sendRequest(ext.revert, { sessionId });
+        const request = connected.sendRequest(ext.revert, { sessionId });
+        // A turn being checked is waited for (one still replying is refused): say so meanwhile.
+        const result =
+          running?.sessionId === sessionId
+            ? await vscode.window.withProgress(
+                { location: vscode.ProgressLocation.Notification, title: 'OpenBolt: the revert waits for the running turn to end…' },
+                () => request,
+              )
+            : await request;
         const conflicts = result.files.filter((file) => file.status === 'conflict');
         const summary = `OpenBolt: reverted ${result.reverted.length} turn(s), ${result.files.length - conflicts.length} file(s)`;
         void vscode.window.showInformationMessage(

@@ -63,6 +63,14 @@ export interface Notice {
   text: string;
 }
 
+/** `openbolt/checking`: the reply is over; the turn waits for a check before it ends or a fix round begins. */
+export interface Checking {
+  sessionId: string;
+  messageId: string;
+  check: 'devServer' | 'diagnostics';
+  text: string;
+}
+
 export interface TerminalOutput {
   terminalId: number;
   data: string;
@@ -164,6 +172,7 @@ export const diagnostics = new NotificationType<{
 export const chatDelta = new NotificationType<ChatDelta>('openbolt/chatDelta');
 export const actionUpdate = new NotificationType<ActionUpdate>('openbolt/actionUpdate');
 export const notice = new NotificationType<Notice>('openbolt/notice');
+export const checking = new NotificationType<Checking>('openbolt/checking');
 export const terminalOutput = new NotificationType<TerminalOutput>('openbolt/terminalOutput');
 export const terminalExit = new NotificationType<TerminalExit>('openbolt/terminalExit');
 export const preview = new NotificationType<Preview>('openbolt/preview');

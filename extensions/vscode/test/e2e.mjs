@@ -669,6 +669,24 @@ try {
     await page.screenshot({ path: path.join(artifacts, 'long-session-top.png') });
   });
 
+  await test('a revert asked while the turn checks its dev server waits for the turn; the panel says what it checks', async () => {
+    const frame = await chatFrame();
+    await frame.click('#new');
+    await waitFor('the composer to be free', () => composerFree(frame));
+    await frame.fill('#prompt', 'serve it');
+    await frame.press('#prompt', 'Enter');
+    const run = '.action.status-approval:has-text("sleep 120") button.choice:has-text("Run")';
+    await waitFor('the approval of the dev server', async () => frame.$(run));
+    await frame.click(run);
+    await waitFor('the check in the panel', async () => frame.$('.checking:has-text("checking that the dev server stays up (3 s): exec sleep 120")'));
+    if (await composerFree(frame)) throw new Error('the composer is free while the turn checks');
+    await runCommand('OpenBolt: Revert Last Turn');
+    await notification('reverted 1 turn(s), 1 file(s)');
+    if (fs.existsSync(path.join(workspace, 'served.html'))) throw new Error('served.html is still there');
+    await waitFor('the composer to be free', () => composerFree(frame));
+    if (await frame.$('.checking')) throw new Error('the check is still shown after the turn');
+  });
+
   await test('with openbolt.autoFix unset, the environment decides: OPENBOLT_AUTO_FIX=0 starts no fix round', async () => {
     // Until now the user's setting (1) beat the environment's 0: fix rounds ran. Without it, none.
     await editUserSettings((settings) => {

@@ -50,6 +50,8 @@ interface Message {
   previews: string[];
   /** Set when the turn has ended. */
   status?: string;
+  /** What the turn waits for after this reply (its dev server, the editor's diagnostics). */
+  checking?: string;
   error?: string;
   /** A prompt OpenBolt sent by itself (a fix round). */
   automatic?: boolean;
@@ -150,6 +152,9 @@ function endHtml(entry: Message): string {
   }
   for (const notice of entry.notices) {
     parts.push(`<div class="notice">${escapeHtml(notice)}</div>`);
+  }
+  if (entry.checking) {
+    parts.push(`<div class="checking" role="status">${escapeHtml(entry.checking)}…</div>`);
   }
   if (entry.status && entry.status !== 'complete') {
     parts.push(`<div class="ending ${entry.status}">${escapeHtml(entry.status === 'aborted' ? 'Stopped' : `Failed: ${entry.error ?? ''}`)}</div>`);
@@ -537,6 +542,16 @@ for (const kind of ['wheel', 'pointerdown', 'keydown', 'touchstart']) {
 let pendingUser = 0;
 /** Questions that arrived before their card, by message and action. */
 const early = new Map<string, Question>();
+/** The turn's checks are over (it ended, or a fix round began). */
+function checked(): void {
+  for (const entry of conversation) {
+    if (entry.checking) {
+      entry.checking = undefined;
+      entry.endChanged = true;
+      schedule(entry);
+    }
+  }
+}
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const data = event.data;
   switch (data.type) {
@@ -548,6 +563,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       break;
     }
     case 'fixRound': {
+      checked();
       // OpenBolt's own prompt: the problems of the last turn, sent back to the model.
       const entry = message(`fix-${data.messageId}`, 'user');
       entry.text = data.text;
@@ -636,8 +652,16 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       }
       break;
     }
+    case 'checking': {
+      const entry = message(data.messageId, 'assistant');
+      entry.checking = data.text;
+      entry.endChanged = true;
+      schedule(entry);
+      break;
+    }
     case 'done': {
       setBusy(false);
+      checked();
       if (data.result) {
         const entry = message(data.result.messageId, 'assistant');
         entry.status = data.result.status;

@@ -1,5 +1,6 @@
 //! `openbolt chat`: the whole loop in a terminal — stream the reply, apply its actions, show what happens.
 
+use crate::conversation::fixes::Check;
 use crate::conversation::{Conversation, Conversations, FixRound, Sink, TurnState};
 use crate::engine::context::EditorContext;
 use crate::engine::{Engine, TurnOutcome, TurnStatus};
@@ -438,6 +439,13 @@ impl Sink for Forward {
     fn event<'a>(&'a mut self, event: &'a TurnEvent) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let _ = self.0.send(event.clone()).await;
+        })
+    }
+
+    /// Shown as a notice (not recorded: the sink is past the recorder).
+    fn checking<'a>(&'a mut self, check: &'a Check) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = self.0.send(TurnEvent::Notice(check.describe())).await;
         })
     }
 }

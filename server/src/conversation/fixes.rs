@@ -55,9 +55,9 @@ const ERROR_MARKERS: [&str; 9] = [
     "EADDRINUSE",
 ];
 
-/// The problems of a turn's actions. `root` is the canonical workspace; `terminals` lets dev servers
-/// started by the turn be watched for [`DEV_SERVER_SETTLE`].
-pub async fn gather(actions: &[ActionUpdate], root: &Path, terminals: &Terminals) -> Vec<Problem> {
+/// The problems of a turn's actions that are known when they are done: syntax errors in the files it
+/// wrote and failed actions. `root` is the canonical workspace.
+pub fn action_problems(actions: &[ActionUpdate], root: &Path) -> Vec<Problem> {
     let mut problems = Vec::new();
     for update in actions {
         let traits = KindTraits::of(&update.kind);
@@ -82,21 +82,63 @@ pub async fn gather(actions: &[ActionUpdate], root: &Path, terminals: &Terminals
             _ => {}
         }
     }
-    let servers: Vec<&ActionUpdate> = actions
+    problems
+}
+
+/// The dev servers the turn started (kept terminals): [`watch_servers`] watches them.
+pub fn dev_servers(actions: &[ActionUpdate]) -> Vec<&ActionUpdate> {
+    actions
         .iter()
         .filter(|update| {
             KindTraits::of(&update.kind).terminal == Some(Lifetime::Kept)
                 && update.terminal_id.is_some()
         })
-        .collect();
-    if !servers.is_empty() {
-        problems.extend(watch_servers(&servers, terminals).await);
+        .collect()
+}
+
+/// What a turn waits for after its reply, before it ends or a fix round begins: the front end shows it
+/// (the turn is not over yet, and Stop ends the wait).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The dev servers it started (their commands) are watched for [`DEV_SERVER_SETTLE`].
+    DevServers(Vec<String>),
+    /// The editor's own diagnostics of the files it wrote.
+    EditorDiagnostics(Vec<String>),
+}
+
+impl Check {
+    /// Its name on the wire (`openbolt/checking`'s `check`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::DevServers(_) => "devServer",
+            Check::EditorDiagnostics(_) => "diagnostics",
+        }
     }
-    problems
+
+    /// What the user is told.
+    pub fn describe(&self) -> String {
+        let list = |items: &[String]| {
+            let mut shown = items.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            if items.len() > 3 {
+                shown.push_str(&format!(" and {} more", items.len() - 3));
+            }
+            shown
+        };
+        match self {
+            Check::DevServers(commands) => format!(
+                "checking that the dev server stays up ({} s): {}",
+                DEV_SERVER_SETTLE.as_secs(),
+                list(commands)
+            ),
+            Check::EditorDiagnostics(files) => {
+                format!("waiting for the editor's diagnostics of {}", list(files))
+            }
+        }
+    }
 }
 
 /// Dev servers the turn started: one that exits, or prints an error, within the settle time fails.
-async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<Problem> {
+pub async fn watch_servers(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec<Problem> {
     let deadline = Instant::now() + DEV_SERVER_SETTLE;
     loop {
         let mut failures = Vec::new();
@@ -183,6 +225,16 @@ pub fn keys(problems: &[Problem]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::types::{ActionKind, Diagnostic};
+
+    /// All the problems of a turn's actions: [`action_problems`], then its dev servers watched.
+    async fn gather(actions: &[ActionUpdate], root: &Path, terminals: &Terminals) -> Vec<Problem> {
+        let mut problems = action_problems(actions, root);
+        let servers = dev_servers(actions);
+        if !servers.is_empty() {
+            problems.extend(watch_servers(&servers, terminals).await);
+        }
+        problems
+    }
 
     #[tokio::test]
     async fn a_turns_problems_are_reported_with_their_lines() {

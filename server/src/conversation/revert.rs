@@ -93,7 +93,7 @@ pub fn last_unreverted(store: &Store, session_id: &str) -> Result<String, Conver
 impl Conversations {
     /// Undoes the files of the reply `message_id` (default: the last one not reverted) and of every
     /// later reply of `session_id`, through `writer`. A file changed since its turn wrote it is reported,
-    /// not touched. Fails while a turn of the session runs.
+    /// not touched. Fails while a turn of the session is still replying; waits for one being checked.
     pub async fn revert(
         &self,
         session_id: &str,
@@ -104,16 +104,11 @@ impl Conversations {
             .store
             .clone()
             .ok_or(ConversationError::NoStore("there is nothing to revert"))?;
-        // A loaded session must be idle, and stays so while its files go back.
+        // A loaded session must be idle (a turn being checked is waited for), and stays so while its
+        // files go back.
         let conversation = self.find(session_id);
         let mut guard = match &conversation {
-            Some(conversation) => Some(
-                conversation
-                    .state
-                    .clone()
-                    .try_lock_owned()
-                    .map_err(|_| ConversationError::Busy(session_id.to_owned()))?,
-            ),
+            Some(conversation) => Some(conversation.lock_turn().await?),
             None => None,
         };
         let reverted =

@@ -273,6 +273,18 @@ pub struct NoticeParams {
     pub text: String,
 }
 
+/// `openbolt/checking`: the turn's reply is over and it waits for a check before it ends or a fix round
+/// begins (the turn is still running: Stop ends the wait).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckingParams {
+    pub session_id: String,
+    pub message_id: String,
+    /// `devServer` or `diagnostics`.
+    pub check: String,
+    pub text: String,
+}
+
 /// `openbolt/terminalOutput`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -323,6 +335,7 @@ notification!(
     ActionUpdateParams
 );
 notification!(NoticeNotification, "openbolt/notice", NoticeParams);
+notification!(CheckingNotification, "openbolt/checking", CheckingParams);
 notification!(
     TerminalOutputNotification,
     "openbolt/terminalOutput",

@@ -8,6 +8,7 @@ use super::protocol::*;
 use super::state::State;
 use crate::actions::FileWriter;
 use crate::actions::approval::Approver;
+use crate::conversation::fixes::Check;
 use crate::conversation::{FixRound, FrontEnd, Sink};
 use crate::engine::TurnStatus;
 use crate::types::{ActionStatus, KindTraits, Lifetime, TurnEvent};
@@ -38,6 +39,10 @@ impl FrontEnd for EditorFrontEnd {
         })
     }
 
+    fn reports_editor_errors(&self) -> bool {
+        self.state.client_options().sends_diagnostics
+    }
+
     /// Asks a client that sends diagnostics (`openbolt/actionsDone`) and waits for its
     /// `openbolt/diagnostics`, up to [`EDITOR_DIAGNOSTICS_PATIENCE`].
     fn editor_errors<'a>(
@@ -52,6 +57,8 @@ impl FrontEnd for EditorFrontEnd {
             }
             let (answer, answered) = tokio::sync::oneshot::channel();
             crate::lock(&self.state.editor_errors).insert(message_id.to_owned(), answer);
+            // Forgotten however the wait ends (Stop drops it).
+            let _forget = Forget(&self.state, message_id);
             self.state
                 .notifier
                 .notify::<ActionsDoneNotification>(ActionsDoneParams {
@@ -61,7 +68,6 @@ impl FrontEnd for EditorFrontEnd {
                 })
                 .await;
             let files_answered = tokio::time::timeout(EDITOR_DIAGNOSTICS_PATIENCE, answered).await;
-            crate::lock(&self.state.editor_errors).remove(message_id);
             let Ok(Ok(answered)) = files_answered else {
                 tracing::info!(message_id, "no diagnostics from the editor in time");
                 return Vec::new();
@@ -91,6 +97,15 @@ impl FrontEnd for EditorFrontEnd {
             }
             Err(_) => crate::engine::context::EditorContext::default(),
         }
+    }
+}
+
+/// Forgets a turn's wait for the editor's diagnostics.
+struct Forget<'a>(&'a State, &'a str);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        crate::lock(&self.0.editor_errors).remove(self.1);
     }
 }
 
@@ -173,6 +188,20 @@ impl Sink for Notifications {
                         .await;
                 }
             }
+        })
+    }
+
+    fn checking<'a>(&'a mut self, check: &'a Check) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.state
+                .notifier
+                .notify::<CheckingNotification>(CheckingParams {
+                    session_id: self.session_id.clone(),
+                    message_id: self.message_id.clone(),
+                    check: check.kind().to_owned(),
+                    text: check.describe(),
+                })
+                .await;
         })
     }
 }

@@ -104,6 +104,9 @@ return {
   ['openbolt/notice'] = function(_, params)
     openbolt().on_notice(params)
   end,
+  ['openbolt/checking'] = function(_, params)
+    openbolt().on_checking(params)
+  end,
   ['openbolt/terminalOutput'] = function(_, params)
     require('openbolt.terminal').output(params.terminalId, params.data)
   end,

@@ -243,6 +243,10 @@ function M.revert()
     vim.notify('[openbolt] nothing to revert', vim.log.levels.WARN)
     return
   end
+  if state.request then
+    -- A turn being checked is waited for (one still replying is refused).
+    vim.notify('[openbolt] the revert waits for the running turn to end…')
+  end
   request('openbolt/revert', { sessionId = state.session_id }, function(err, result)
     if err then
       vim.notify('[openbolt] ' .. err.message, vim.log.levels.WARN)
@@ -478,6 +482,13 @@ end
 
 function M.on_notice(params)
   chat.status_line('> ' .. params.text)
+end
+
+--- The reply is over and the turn waits for a check (its dev server, the editor's diagnostics).
+function M.on_checking(params)
+  if state.session_id == nil or params.sessionId == state.session_id then
+    chat.status_line('… ' .. params.text)
+  end
 end
 
 function M.on_preview(params)

@@ -1,7 +1,7 @@
 // What the chat panel's webview and the extension say to each other, typed once for both sides
 // (`chat/view.ts` posts and receives in the extension, `webview/main.ts` in the page). Types only: the
 // page's bundle takes nothing else from the extension.
-import type { ActionUpdate, ChatDelta, ChatResult, Notice, TranscriptMessage } from '../lsp_ext';
+import type { ActionUpdate, ChatDelta, ChatResult, Checking, Notice, TranscriptMessage } from '../lsp_ext';
 
 /** From the extension to the page. */
 export type ToWebview =
@@ -12,6 +12,7 @@ export type ToWebview =
   | { type: 'ask'; key: string; messageId: string; actionId: number; command?: string; choices: string[] }
   | { type: 'answered'; key: string }
   | ({ type: 'notice' } & Notice)
+  | ({ type: 'checking' } & Checking)
   | { type: 'preview'; url: string }
   | { type: 'done'; result?: ChatResult; error?: string }
   | { type: 'completions'; prefix: string; items: string[] }
