@@ -798,6 +798,75 @@ async fn a_terminated_server_answers_nothing_new() {
         .expect("status");
 }
 
+/// The server's work runs below its protocol thread, which answers the editor first; a command the
+/// user approves keeps the normal priority (the editor's, here this test's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_protocol_thread_comes_first_and_commands_keep_the_normal_priority() {
+    let reply = "<boltArtifact id=\"n\" title=\"N\">\n<boltAction type=\"shell\">\necho nice=$(nice)\n</boltAction>\n</boltArtifact>\n";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let normal = String::from_utf8(
+        std::process::Command::new("nice")
+            .output()
+            .expect("nice runs")
+            .stdout,
+    )
+    .expect("a number")
+    .trim()
+    .to_owned();
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "how nice"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let output = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/terminalOutput"
+                && message["params"]["data"]
+                    .as_str()
+                    .is_some_and(|data| data.contains("nice="))
+        })
+        .await;
+    let data = output["params"]["data"].as_str().expect("data");
+    assert!(
+        data.contains(&format!("nice={normal}\r")),
+        "the command ran at {data:?}, the editor at {normal}"
+    );
+    // The threads' nice values (field 19 of /proc/…/stat).
+    let pid = lsp.child.id().expect("the server runs");
+    let threads: Vec<(String, i64)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("its threads")
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+            let name = stat[stat.find('(')? + 1..stat.rfind(')')?].to_owned();
+            let nice = stat[stat.rfind(')')? + 1..]
+                .split_whitespace()
+                .nth(16)?
+                .parse()
+                .ok()?;
+            Some((name, nice))
+        })
+        .collect();
+    let nice_of = |wanted: &str| {
+        threads
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, nice)| *nice)
+    };
+    let normal: i64 = normal.parse().expect("a number");
+    assert_eq!(nice_of("openbolt-lsp"), Some(normal), "{threads:?}");
+    assert!(
+        nice_of("tokio-rt-worker").is_some_and(|nice| nice > normal),
+        "{threads:?}"
+    );
+    assert!(lsp.stop().await.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_lsp_client_can_chat_through_execute_command() {
     let standin = StandIn::start(Format::Anthropic, vec![Reply::text(APP)]).await;

@@ -44,6 +44,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// `openbolt lsp`'s runtime: its threads (turns, terminals' output, blocking work) run below the
+/// protocol thread (started from this one, it keeps the normal priority), and the user's commands
+/// start from a thread that keeps it too (`terminal::priority`).
+fn lsp_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    openbolt::terminal::priority::keep_normal_priority_thread();
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .on_thread_start(openbolt::terminal::priority::lower_this_thread)
+        .enable_all()
+        .build()?)
+}
+
 fn main() -> ExitCode {
     let arguments = Arguments::parse();
     // A sandboxed command starts through here: restrict, then exec — nothing else on the way.
@@ -72,7 +83,7 @@ fn main() -> ExitCode {
         }
         Command::SandboxExec(_) => Ok(0),
         Command::Lsp { stdio: _ } => {
-            let result = runtime().and_then(|runtime| {
+            let result = lsp_runtime().and_then(|runtime| {
                 let result = runtime.block_on(openbolt::lsp::serve_stdio());
                 // A read of stdin may still block in its thread; do not wait for it.
                 runtime.shutdown_timeout(std::time::Duration::from_millis(100));

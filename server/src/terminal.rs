@@ -18,6 +18,7 @@
 
 mod output;
 pub mod preview;
+pub mod priority;
 pub mod process;
 mod pty;
 
@@ -301,12 +302,22 @@ impl Terminals {
             command: command.to_owned(),
             reason,
         };
+        // Started from a thread of normal priority: the user's command does not inherit a worker's.
+        let (start_options, sandbox, line, directory) = (
+            options.clone(),
+            self.sandbox(),
+            command.to_owned(),
+            cwd.to_path_buf(),
+        );
         let pty::Started {
             child,
             pty,
             reader,
             leader,
-        } = pty::start(options, self.sandbox().as_ref(), command, cwd).map_err(spawn_error)?;
+        } = priority::at_normal_priority(move || {
+            pty::start(&start_options, sandbox.as_ref(), &line, &directory)
+        })
+        .map_err(spawn_error)?;
         live_leaders().insert(leader);
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (exit_sender, exit_receiver) = watch::channel(None);
