@@ -17,10 +17,6 @@ local action_marks = {}
 local actions = {}
 --- actionKey -> true while the server's approval question about it is open
 local asking = {}
---- The last line written is an action's: the prose after it starts one blank line below, whatever
---- line breaks it begins with (the artifact's own, each look-up round's new paragraph).
-local after_action = false
-
 --- How many blank lines stand between prose and an action's line (none between two actions).
 local BLANK_BEFORE_ACTION = 1
 
@@ -108,6 +104,45 @@ local function append_now(text)
   end)
 end
 
+--- The end of the buffer: its last 64 lines (from row `from`) and how many of them are blank at the end.
+local function buffer_end(buf)
+  local count = vim.api.nvim_buf_line_count(buf)
+  local from = math.max(0, count - 64)
+  local tail = vim.api.nvim_buf_get_lines(buf, from, count, false)
+  local blank = 0
+  while blank < #tail and tail[#tail - blank] == '' do
+    blank = blank + 1
+  end
+  return tail, from, count, blank
+end
+
+--- Whether the last line with text is an action's (it carries the action's mark). Decided from the
+--- buffer, not from the order events came in.
+local function ends_with_action(buf)
+  local tail, from, _, blank = buffer_end(buf)
+  if blank == #tail then
+    return false
+  end
+  local row = from + #tail - blank - 1
+  return #vim.api.nvim_buf_get_extmarks(buf, ns, { row, 0 }, { row, 0 }, { limit = 1 }) > 0
+end
+
+--- Rewrites only the blank lines at the end of the buffer so that `keep` of them stand before the line
+--- being written (the marks of the lines above stay).
+local function settle_blank_end(buf, keep)
+  local tail, _, count, blank = buffer_end(buf)
+  settle_end(tail, keep)
+  local settled = 0
+  while settled < #tail and tail[#tail - settled] == '' do
+    settled = settled + 1
+  end
+  if settled ~= blank then
+    with_modifiable(function(changed)
+      vim.api.nvim_buf_set_lines(changed, count - blank, count, false, vim.fn['repeat']({ '' }, settled))
+    end)
+  end
+end
+
 local function flush()
   flush_scheduled = false
   if #pending == 0 then
@@ -116,12 +151,15 @@ local function flush()
   local text = table.concat(pending)
   pending = {}
   text = text:gsub('\r\n', '\n')
-  if after_action then
+  local buf = ensure_buffer()
+  if ends_with_action(buf) then
+    -- Prose after an action's line starts one blank line below it, whatever line breaks it begins
+    -- with (the artifact's own, each look-up round's new paragraph).
     text = after_action_text(text)
     if not text then
       return
     end
-    after_action = false
+    settle_blank_end(buf, 0)
   end
   append_now(text)
   scroll_to_end()
@@ -149,7 +187,6 @@ local function ensure_new_line()
 end
 
 function M.user_message(prompt)
-  after_action = false
   ensure_new_line()
   local buf = ensure_buffer()
   local only = vim.api.nvim_buf_line_count(buf) == 1 and vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == ''
@@ -158,7 +195,6 @@ function M.user_message(prompt)
 end
 
 function M.status_line(text)
-  after_action = false
   ensure_new_line()
   append_now(text .. '\n')
   scroll_to_end()
@@ -208,29 +244,11 @@ function M.action(update)
   end
   flush()
   local buf = ensure_buffer()
-  -- The blank lines before it settle to their number: only they are rewritten (the marks of the
-  -- lines above stay), and only the end of the buffer is looked at.
-  local count = vim.api.nvim_buf_line_count(buf)
-  local from = math.max(0, count - 64)
-  local tail = vim.api.nvim_buf_get_lines(buf, from, count, false)
-  local blank = 0
-  while blank < #tail and tail[#tail - blank] == '' do
-    blank = blank + 1
-  end
-  settle_end(tail, after_action and 0 or BLANK_BEFORE_ACTION)
-  local settled = 0
-  while settled < #tail and tail[#tail - settled] == '' do
-    settled = settled + 1
-  end
-  if settled ~= blank then
-    with_modifiable(function(changed)
-      vim.api.nvim_buf_set_lines(changed, count - blank, count, false, vim.fn['repeat']({ '' }, settled))
-    end)
-  end
+  -- The blank lines before it settle to their number (none after another action's line).
+  settle_blank_end(buf, ends_with_action(buf) and 0 or BLANK_BEFORE_ACTION)
   ensure_new_line()
   local row = vim.api.nvim_buf_line_count(buf) - 1
   append_now(describe(update) .. '\n')
-  after_action = true
   -- Left gravity: text inserted where the mark sits goes after it, and the mark keeps its line.
   action_marks[key] = vim.api.nvim_buf_set_extmark(buf, ns, row, 0, { right_gravity = false })
   scroll_to_end()
@@ -322,7 +340,6 @@ function M.show_transcript(transcript)
       end
     end
   end
-  after_action = false
   with_modifiable(function(buf)
     vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
