@@ -57,6 +57,37 @@ fn workspace() -> Workspace {
     }
 }
 
+/// A workspace, its stand-in answering `reply` once, and `openbolt lsp` on it running commands without
+/// asking; `prompt` has been sent and its turn has completed.
+async fn one_approved_turn(reply: &str, prompt: &str) -> (Workspace, StandIn, Lsp) {
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    let workspace = workspace();
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}}),
+    )
+    .await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": prompt}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    (workspace, standin, lsp)
+}
+
+/// The first terminal output holding `needle`.
+async fn terminal_output_with(lsp: &mut Lsp, needle: &str) -> String {
+    let output = lsp
+        .wait_for(|message| {
+            message["method"] == "openbolt/terminalOutput"
+                && message["params"]["data"]
+                    .as_str()
+                    .is_some_and(|data| data.contains(needle))
+        })
+        .await;
+    output["params"]["data"].as_str().expect("data").to_owned()
+}
+
 fn updates_for(lsp: &Lsp, path: &str) -> Vec<String> {
     lsp.notifications("openbolt/actionUpdate")
         .iter()
@@ -719,28 +750,8 @@ async fn bad_messages_get_errors_and_the_server_keeps_running() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_editor_going_away_stops_every_process() {
     let reply = "<boltArtifact id=\"s\" title=\"S\">\n<boltAction type=\"start\">\nsh -c 'trap \"\" HUP TERM; sleep 1000' & echo child=$!; exec sleep 1000\n</boltAction>\n</boltArtifact>\n";
-    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
-    let workspace = workspace();
-    let mut lsp = start(
-        workspace.path(),
-        &standin,
-        json!({"approval": {"autoApprove": true}}),
-    )
-    .await;
-    let response = lsp
-        .request("openbolt/chat", json!({"prompt": "serve"}))
-        .await;
-    assert_eq!(response["result"]["status"], "complete", "{response}");
-    let output = lsp
-        .wait_for(|message| {
-            message["method"] == "openbolt/terminalOutput"
-                && message["params"]["data"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("child=")
-        })
-        .await;
-    let text = output["params"]["data"].as_str().expect("data").to_owned();
+    let (_workspace, _standin, mut lsp) = one_approved_turn(reply, "serve").await;
+    let text = terminal_output_with(&mut lsp, "child=").await;
     let pid: String = text[text.find("child=").expect("pid") + 6..]
         .chars()
         .take_while(char::is_ascii_digit)
@@ -803,14 +814,7 @@ async fn a_terminated_server_answers_nothing_new() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_protocol_thread_comes_first_and_commands_keep_the_normal_priority() {
     let reply = "<boltArtifact id=\"n\" title=\"N\">\n<boltAction type=\"shell\">\necho nice=$(nice)\n</boltAction>\n</boltArtifact>\n";
-    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
-    let workspace = workspace();
-    let mut lsp = start(
-        workspace.path(),
-        &standin,
-        json!({"approval": {"autoApprove": true}}),
-    )
-    .await;
+    let (_workspace, _standin, mut lsp) = one_approved_turn(reply, "how nice").await;
     let normal = String::from_utf8(
         std::process::Command::new("nice")
             .output()
@@ -820,19 +824,7 @@ async fn the_protocol_thread_comes_first_and_commands_keep_the_normal_priority()
     .expect("a number")
     .trim()
     .to_owned();
-    let response = lsp
-        .request("openbolt/chat", json!({"prompt": "how nice"}))
-        .await;
-    assert_eq!(response["result"]["status"], "complete", "{response}");
-    let output = lsp
-        .wait_for(|message| {
-            message["method"] == "openbolt/terminalOutput"
-                && message["params"]["data"]
-                    .as_str()
-                    .is_some_and(|data| data.contains("nice="))
-        })
-        .await;
-    let data = output["params"]["data"].as_str().expect("data");
+    let data = terminal_output_with(&mut lsp, "nice=").await;
     assert!(
         data.contains(&format!("nice={normal}\r")),
         "the command ran at {data:?}, the editor at {normal}"
