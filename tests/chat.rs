@@ -947,6 +947,45 @@ fn sandbox_dirs() -> (
     (root, project, home, outside)
 }
 
+/// A sandboxed command may use git (init, add, commit) but not leave code git would run later, outside
+/// the sandbox: a hook and a `core.hooksPath` it plants are undone, and its action says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_cannot_plant_git_hooks() {
+    let (_root, project, home, _outside) = sandbox_dirs();
+    std::fs::write(project.join("app.js"), "console.log(1);\n").expect("app");
+    let plant = "git init -q && git add -A && git -c user.email=a@b.c -c user.name=A commit -qm first && \
+         printf '#!/bin/sh\\necho planted\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit && \
+         git config core.hooksPath /tmp/elsewhere && echo committed";
+    let reply = format!(
+        "Committing.\n<boltArtifact id=\"g\" title=\"Git\">\n<boltAction type=\"shell\">\n{plant}\n</boltAction>\n</boltArtifact>\n"
+    );
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&reply)]).await;
+    let output = chat_with_home(&standin, &project, &home, &["commit it"], &[]).await;
+    let text = stdout(&output);
+    assert!(text.contains("commands run in a sandbox"), "{text}");
+    assert!(
+        text.contains("committed"),
+        "git works in the sandbox:\n{text}"
+    );
+    assert!(
+        text.contains("the new hook .git/hooks/pre-commit (removed)")
+            && text.contains("core.hookspath in .git/config (taken out)"),
+        "{text}"
+    );
+    let git = project.join(".git");
+    assert!(!git.join("hooks/pre-commit").exists());
+    let config = std::fs::read_to_string(git.join("config")).expect("config");
+    assert!(!config.to_lowercase().contains("hookspath"), "{config}");
+    assert!(config.contains("repositoryformatversion"), "{config}");
+    // The commit is there.
+    let log = std::process::Command::new("git")
+        .args(["log", "--oneline"])
+        .current_dir(&project)
+        .output()
+        .expect("git log");
+    assert!(String::from_utf8_lossy(&log.stdout).contains("first"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_write_only_in_the_workspace_temp_and_caches() {
     let (_root, project, home, outside) = sandbox_dirs();

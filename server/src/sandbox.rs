@@ -10,6 +10,12 @@
 //! Landlock is Linux's (5.13+). [`SandboxMode::Auto`] uses it where the kernel has it and otherwise runs
 //! commands as before, after one warning; [`SandboxMode::Required`] refuses to run commands without it;
 //! [`SandboxMode::Off`] never uses it.
+//!
+//! Writes to the workspace's `.git` stay allowed (git works in the sandbox), but what git would later
+//! run outside it — hooks, config entries that run programs — is put back after each command
+//! ([`git::GitGuard`]).
+
+pub mod git;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 
 use super::approval::Approval;
 use super::{ActionStatus, ActionUpdate, Job, Runner, TurnEvent};
+use crate::sandbox::git::GitGuard;
 use crate::terminal::{ExitInfo, Purpose, TerminalId};
 use crate::types::{KindTraits, Lifetime};
 use std::collections::HashMap;
@@ -124,7 +125,11 @@ impl Runner {
         } else {
             Purpose::Shell
         };
-        let mut spawned = match self
+        // A sandboxed command may write `.git`; what git would run later is put back after it. (A dev
+        // server, which does not end, is not checked yet.)
+        let guard = (self.terminals.sandbox().is_some() && !is_start)
+            .then(|| GitGuard::snapshot(&self.root));
+        let spawned = match self
             .terminals
             .spawn(&self.owner, command, &self.root, purpose)
         {
@@ -149,6 +154,19 @@ impl Runner {
             return update;
         }
         let _ = events.send(TurnEvent::Action(update.clone())).await;
+        let finished = self.wait_for_command(spawned, update, cancel).await;
+        match guard {
+            Some(guard) => undo_planted(&guard, finished),
+            None => finished,
+        }
+    }
+
+    async fn wait_for_command(
+        &mut self,
+        mut spawned: crate::terminal::Spawned,
+        mut update: ActionUpdate,
+        cancel: &CancellationToken,
+    ) -> ActionUpdate {
         let timeout = self.settings.shell_timeout;
         let exit = tokio::select! {
             exit = spawned.exited() => exit,
@@ -195,4 +213,18 @@ impl Runner {
             .unwrap_or(tail.len());
         Some(tail[start..].to_owned())
     }
+}
+
+/// A finished command's action, with what it left in `.git` that git would run put back and said.
+fn undo_planted(guard: &GitGuard, mut update: ActionUpdate) -> ActionUpdate {
+    let undone = crate::blocking(|| guard.restore());
+    if undone.is_empty() {
+        return update;
+    }
+    let notice = crate::sandbox::git::undone_notice(&undone);
+    update.error = Some(match update.error.take() {
+        Some(error) => format!("{error}; {notice}"),
+        None => notice,
+    });
+    update
 }

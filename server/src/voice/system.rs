@@ -66,7 +66,7 @@ impl Containment {
             "Outgoing network connections are blocked (installing packages from the network fails); a dev server may still listen on a port."
         };
         format!(
-            "Commands run in a sandbox: they may write only inside the workspace{}; a write anywhere else fails with \"Permission denied\", so do not retry it elsewhere. {network}",
+            "Commands run in a sandbox: they may write only inside the workspace{}; a write anywhere else fails with \"Permission denied\", so do not retry it elsewhere. {network} Git works, but a git hook or a git config entry that runs a program (core.hooksPath, an alias starting with !, a filter driver) that a command leaves in .git is undone after it.",
             match writable.split_last() {
                 None => String::new(),
                 Some((last, [])) => format!(" and {last}"),
@@ -259,6 +259,7 @@ mod tests {
             "{prompt}"
         );
         assert!(prompt.contains("Outgoing network connections are blocked"));
+        assert!(prompt.contains("a git hook or a git config entry that runs a program"));
         let open = Containment {
             sandbox: Some(SandboxFacts {
                 writable: Vec::new(),

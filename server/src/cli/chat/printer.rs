@@ -244,6 +244,10 @@ pub(super) fn describe_update(update: &ActionUpdate) -> Option<String> {
         ActionStatus::Running => Some(format!("  ▸ {what}")),
         ActionStatus::Complete => {
             let mut line = format!("  ✓ {what}{exit}");
+            // What was undone after it (what it left in `.git` for git to run).
+            if let Some(error) = &update.error {
+                line.push_str(&format!("\n    ! {error}"));
+            }
             // Syntax errors in what it wrote, one line each (1-based, as editors count).
             for diagnostic in update.diagnostics.iter().take(5) {
                 line.push_str(&format!(
