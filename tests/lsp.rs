@@ -513,18 +513,7 @@ const CAT: &str = "A program that reads what you type.\n<boltArtifact id=\"cat\"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystrokes_reach_the_terminal_in_the_order_they_were_typed() {
-    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(CAT)]).await;
-    let workspace = workspace();
-    let mut lsp = start(
-        workspace.path(),
-        &standin,
-        json!({"approval": {"autoApprove": true}}),
-    )
-    .await;
-    let response = lsp
-        .request("openbolt/chat", json!({"prompt": "start cat"}))
-        .await;
-    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let (_workspace, _standin, mut lsp) = one_approved_turn(CAT, "start cat").await;
     let running = lsp
         .wait_for(|message| {
             message["method"] == "openbolt/actionUpdate" && message["params"]["status"] == "running"

@@ -138,10 +138,7 @@ impl Lsp {
     }
 
     pub async fn send(&mut self, message: &Value) {
-        let body = serde_json::to_vec(message).expect("json");
-        let mut framed = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-        framed.extend_from_slice(&body);
-        self.send_raw(&framed).await;
+        self.send_raw(&framed(message)).await;
     }
 
     pub fn close_stdin(&mut self) {
@@ -166,12 +163,8 @@ impl Lsp {
     pub async fn try_start_request(&mut self, method: &str, params: Value) -> Option<i64> {
         let id = self.next_id;
         self.next_id += 1;
-        let body = serde_json::to_vec(
-            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-        )
-        .expect("json");
-        let mut framed = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-        framed.extend_from_slice(&body);
+        let framed =
+            framed(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let stdin = self.stdin.as_mut()?;
         let written = stdin.write_all(&framed).await.and(stdin.flush().await);
         written.ok().map(|()| id)
@@ -372,6 +365,14 @@ impl Lsp {
             .expect("exits")
             .expect("status")
     }
+}
+
+/// `message` as it goes on the wire: its header, then its body.
+fn framed(message: &Value) -> Vec<u8> {
+    let body = serde_json::to_vec(message).expect("json");
+    let mut framed = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    framed.extend_from_slice(&body);
+    framed
 }
 
 /// The byte offset of an LSP position in `text` (UTF-8 bytes or UTF-16 units per character).
