@@ -82,7 +82,8 @@ pub trait FrontEnd: Send + Sync {
     }
 
     /// The errors the editor's own tools report in `files` (relative) that were not there when the
-    /// turn `message_id` began, once they have settled; none when the front end cannot tell.
+    /// turn `message_id` began, once they have settled. Asked only when
+    /// [`FrontEnd::reports_editor_errors`].
     fn editor_errors<'a>(
         &'a self,
         _session_id: &'a str,

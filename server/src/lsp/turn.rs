@@ -43,7 +43,8 @@ impl FrontEnd for EditorFrontEnd {
         self.state.client_options().sends_diagnostics
     }
 
-    /// Asks a client that sends diagnostics (`openbolt/actionsDone`) and waits for its
+    /// Asks the client (one that sends diagnostics: the conversation asks only when
+    /// [`FrontEnd::reports_editor_errors`]) with `openbolt/actionsDone` and waits for its
     /// `openbolt/diagnostics`, up to [`EDITOR_DIAGNOSTICS_PATIENCE`].
     fn editor_errors<'a>(
         &'a self,
@@ -52,9 +53,6 @@ impl FrontEnd for EditorFrontEnd {
         files: Vec<String>,
     ) -> BoxFuture<'a, Vec<crate::conversation::fixes::EditorError>> {
         Box::pin(async move {
-            if !self.state.client_options().sends_diagnostics {
-                return Vec::new();
-            }
             let (answer, answered) = tokio::sync::oneshot::channel();
             crate::lock(&self.state.editor_errors).insert(message_id.to_owned(), answer);
             // Forgotten however the wait ends (Stop drops it).
