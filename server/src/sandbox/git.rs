@@ -187,9 +187,10 @@ impl GitGuard {
             .into_iter()
             .filter_map(|(_, entry)| entry)
             .collect();
-        let planted: Vec<Entry> = entries(&now_text)
-            .into_iter()
-            .filter_map(|(_, entry)| entry)
+        let now_lines = entries(&now_text);
+        let planted: Vec<&Entry> = now_lines
+            .iter()
+            .filter_map(|(_, entry)| entry.as_ref())
             .filter(|entry| entry.runs_a_program() && !before.contains(entry))
             .collect();
         if planted.is_empty() {
@@ -198,12 +199,12 @@ impl GitGuard {
         let written = match &self.config {
             Some(before) => std::fs::write(&path, before),
             None => {
-                let kept: String = entries(&now_text)
-                    .into_iter()
+                let kept: String = now_lines
+                    .iter()
                     .filter(|(_, entry)| {
-                        !entry.as_ref().is_some_and(|entry| planted.contains(entry))
+                        !entry.as_ref().is_some_and(|entry| planted.contains(&entry))
                     })
-                    .map(|(line, _)| line)
+                    .map(|(line, _)| *line)
                     .collect();
                 std::fs::write(&path, kept)
             }
