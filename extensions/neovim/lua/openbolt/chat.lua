@@ -119,6 +119,12 @@ end
 --- Whether the last line with text is an action's (it carries the action's mark). Decided from the
 --- buffer, not from the order events came in.
 local function ends_with_action(buf)
+  -- An action's line ends with a line break: text on the last line (a reply streaming mid-line, the
+  -- common case) settles it without reading further.
+  local count = vim.api.nvim_buf_line_count(buf)
+  if (vim.api.nvim_buf_get_lines(buf, count - 1, count, false)[1] or '') ~= '' then
+    return false
+  end
   local tail, from, _, blank = buffer_end(buf)
   if blank == #tail then
     return false
