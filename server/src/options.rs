@@ -56,6 +56,10 @@ pub struct Options {
     pub sandbox_writable: Option<Vec<PathBuf>>,
     /// `false`: sandboxed commands make no outgoing TCP connection.
     pub sandbox_network: Option<bool>,
+    /// More paths sandboxed commands may not read (besides the credentials denied by default).
+    pub sandbox_deny_read: Option<Vec<PathBuf>>,
+    /// Paths sandboxed commands may read although denied (`~/.npmrc` for a private registry).
+    pub sandbox_allow_read: Option<Vec<PathBuf>>,
     /// MCP servers, in the usual `mcpServers` shape (over the workspace's and the user's `mcp.json`).
     pub mcp_servers: Option<Value>,
     /// MCP tools called without asking: a server's name, or `server/tool`.
@@ -99,6 +103,11 @@ pub const WORKSPACE_REFUSED: &[(&str, &str)] = &[
     ("sandbox", "it loosens the sandbox"),
     ("sandboxWritable", "it loosens the sandbox"),
     ("sandboxNetwork", "it loosens the sandbox"),
+    (
+        "sandboxDenyRead",
+        "it replaces your own list of paths commands may not read",
+    ),
+    ("sandboxAllowRead", "it loosens the sandbox"),
 ];
 
 impl Options {
@@ -177,6 +186,8 @@ impl Options {
             sandbox: self.sandbox.or(under.sandbox),
             sandbox_writable: self.sandbox_writable.or(under.sandbox_writable),
             sandbox_network: self.sandbox_network.or(under.sandbox_network),
+            sandbox_deny_read: self.sandbox_deny_read.or(under.sandbox_deny_read),
+            sandbox_allow_read: self.sandbox_allow_read.or(under.sandbox_allow_read),
             mcp_servers: self.mcp_servers.or(under.mcp_servers),
             mcp_allow: self.mcp_allow.or(under.mcp_allow),
             client_only: None,
@@ -313,9 +324,7 @@ pub struct Effective {
     pub idle_timeout: Duration,
     /// Approvals and the command timeout, for each turn's runner.
     pub run: RunSettings,
-    pub sandbox: SandboxMode,
-    pub sandbox_writable: Vec<PathBuf>,
-    pub sandbox_network: bool,
+    pub sandbox: crate::sandbox::Settings,
     /// The `mcpServers` setting (over the `mcp.json` files).
     pub mcp_servers: Option<Value>,
     /// What was wrong with the environment's values and the files, one line each.
@@ -353,19 +362,46 @@ pub fn resolve(set: &Options, env: &dyn Fn(&str) -> Option<String>, files: &File
                     Duration::from_secs(seconds.max(1))
                 }),
         },
-        sandbox: options.sandbox.unwrap_or_default(),
-        sandbox_writable: options.sandbox_writable.unwrap_or_default(),
-        sandbox_network: options.sandbox_network.unwrap_or(true),
+        sandbox: crate::sandbox::Settings {
+            mode: options.sandbox.unwrap_or_default(),
+            writable: home_paths(options.sandbox_writable, env),
+            network: options.sandbox_network.unwrap_or(true),
+            deny_read: home_paths(options.sandbox_deny_read, env),
+            allow_read: home_paths(options.sandbox_allow_read, env),
+        },
         mcp_servers: options.mcp_servers,
         messages,
     }
+}
+
+/// Paths as the user wrote them, with a leading `~/` meaning `$HOME`.
+fn home_paths(paths: Option<Vec<PathBuf>>, env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+    let home = env("HOME").map(PathBuf::from);
+    paths
+        .unwrap_or_default()
+        .into_iter()
+        .map(|path| match (path.strip_prefix("~"), &home) {
+            (Ok(rest), Some(home)) => home.join(rest),
+            _ => path,
+        })
+        .collect()
 }
 
 /// Reads the files and layers everything for `workspace` (none: the user's file only) with this
 /// process's environment.
 pub fn effective(set: &Options, workspace: Option<&Path>) -> Effective {
     let files = crate::blocking(|| Files::load(workspace, user_config_dir().as_deref()));
-    resolve(set, &|name| std::env::var(name).ok(), &files)
+    let effective = resolve(set, &|name| std::env::var(name).ok(), &files);
+    // The keys are redacted wherever a command or a tool shows them.
+    let mut keys: Vec<String> = crate::secrets::KEY_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .collect();
+    if let Ok(provider) = &effective.provider {
+        keys.extend(provider.api_key.as_ref().map(|key| key.expose().to_owned()));
+    }
+    crate::secrets::values::know("provider keys", keys);
+    effective
 }
 
 impl Effective {
@@ -399,14 +435,15 @@ impl Effective {
                 );
             }
         };
+        let config_dir = user_config_dir();
+        let data_dir = crate::store::default_data_dir(|name| std::env::var(name).ok());
         crate::blocking(|| {
-            crate::sandbox::configure(
-                self.sandbox,
-                &self.sandbox_writable,
-                self.sandbox_network,
-                &program,
+            let denied = crate::sandbox::reads::default_denied(
                 home.as_deref(),
-            )
+                config_dir.as_deref(),
+                &data_dir,
+            );
+            crate::sandbox::configure(&self.sandbox, &program, home.as_deref(), denied)
         })
     }
 
@@ -414,9 +451,11 @@ impl Effective {
     /// `mcpServers` setting.
     pub fn mcp_config(&self, workspace: &Path) -> crate::mcp::McpConfig {
         let config_dir = user_config_dir();
-        crate::blocking(|| {
+        let config = crate::blocking(|| {
             crate::mcp::McpConfig::load(workspace, config_dir.as_deref(), self.mcp_servers.as_ref())
-        })
+        });
+        crate::secrets::values::know("MCP servers", config.secrets());
+        config
     }
 
     /// A turn's request for `prompt`.

@@ -11,11 +11,16 @@
 //! commands as before, after one warning; [`SandboxMode::Required`] refuses to run commands without it;
 //! [`SandboxMode::Off`] never uses it.
 //!
+//! Reads are allowed everywhere but the user's credentials ([`reads`]: `~/.ssh`, `~/.aws`, tokens,
+//! keyrings, browser profiles, histories, OpenBolt's own settings and sessions — plus `sandboxDenyRead`,
+//! minus `sandboxAllowRead`). A denied read is `EACCES` too.
+//!
 //! Writes to the workspace's `.git` stay allowed (git works in the sandbox), but what git would later
 //! run outside it — hooks, config entries that run programs — is put back after each command
 //! ([`git::GitGuard`]).
 
 pub mod git;
+pub mod reads;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -112,6 +117,10 @@ pub struct Sandbox {
     pub required: bool,
     /// Outgoing TCP connections are allowed (`sandboxNetwork`; listening always is).
     pub network: bool,
+    /// What commands may not read ([`reads::default_denied`] and `sandboxDenyRead`).
+    pub deny_read: Vec<PathBuf>,
+    /// What they may read all the same (`sandboxAllowRead`).
+    pub allow_read: Vec<PathBuf>,
 }
 
 impl Sandbox {
@@ -130,6 +139,15 @@ impl Sandbox {
         for path in std::iter::once(workspace).chain(self.writable.iter().map(PathBuf::as_path)) {
             line.push("--writable".into());
             line.push(path.into());
+        }
+        for (flag, paths) in [
+            ("--deny-read", &self.deny_read),
+            ("--allow-read", &self.allow_read),
+        ] {
+            for path in paths {
+                line.push(flag.into());
+                line.push(path.into());
+            }
         }
         line.push("--".into());
         line.push(shell.into());
@@ -219,16 +237,31 @@ pub fn check_once(helper: &Helper, network: bool) -> Support {
     cell.get_or_init(|| check(helper, network)).clone()
 }
 
+/// The sandbox as the user set it.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub mode: SandboxMode,
+    /// More paths commands may write beneath (`sandboxWritable`).
+    pub writable: Vec<PathBuf>,
+    /// Outgoing TCP connections allowed (`sandboxNetwork`).
+    pub network: bool,
+    /// More paths commands may not read (`sandboxDenyRead`).
+    pub deny_read: Vec<PathBuf>,
+    /// Paths commands may read although denied (`sandboxAllowRead`).
+    pub allow_read: Vec<PathBuf>,
+}
+
 /// What the settings make of the sandbox: the one commands start in (`None`: unrestricted) and a line
 /// for the user saying whether commands are sandboxed. `openbolt` is the running binary; `home` is
-/// `$HOME`, whose caches are prepared.
+/// `$HOME`, whose caches are prepared; `denied` is what commands may not read by default
+/// ([`reads::default_denied`]).
 pub fn configure(
-    mode: SandboxMode,
-    extra: &[PathBuf],
-    network: bool,
+    settings: &Settings,
     openbolt: &Path,
     home: Option<&Path>,
+    denied: Vec<PathBuf>,
 ) -> (Option<Sandbox>, Configured) {
+    let mode = settings.mode;
     if mode == SandboxMode::Off {
         return (
             None,
@@ -236,21 +269,35 @@ pub fn configure(
         );
     }
     let helper = helper(openbolt);
-    let support = check_once(&helper, network);
+    let support = check_once(&helper, settings.network);
     prepare_caches(home);
+    let mut deny_read = denied;
+    deny_read.extend(settings.deny_read.iter().cloned());
     let sandbox = Sandbox {
         helper,
-        writable: writable_paths(home, extra),
+        writable: writable_paths(home, &settings.writable),
         required: mode == SandboxMode::Required,
-        network,
+        network: settings.network,
+        deny_read,
+        allow_read: settings.allow_read.clone(),
     };
     match (support, mode) {
         (Support::Available, _) => {
-            let also: String = extra
-                .iter()
-                .map(|path| format!(", {}", path.display()))
-                .collect();
-            let offline = if network {
+            let listed = |paths: &[PathBuf]| -> String {
+                paths
+                    .iter()
+                    .map(|path| format!(", {}", path.display()))
+                    .collect()
+            };
+            let also = listed(&settings.writable);
+            let denied_too = listed(&settings.deny_read);
+            let allowed = if settings.allow_read.is_empty() {
+                String::new()
+            } else {
+                format!(" except{}", listed(&settings.allow_read))
+                    .replacen("except, ", "except ", 1)
+            };
+            let offline = if settings.network {
                 ""
             } else {
                 "; they make no outgoing TCP connection (listening is allowed)"
@@ -258,7 +305,7 @@ pub fn configure(
             (
                 Some(sandbox),
                 Configured::On(format!(
-                    "commands run in a sandbox: they write only in the workspace, the temp directory and package caches{also}{offline}"
+                    "commands run in a sandbox: they write only in the workspace, the temp directory and package caches{also}; they cannot read your credentials (~/.ssh, ~/.aws, tokens, keyrings, browser profiles, histories, OpenBolt's sessions{denied_too}){allowed}{offline}"
                 )),
             )
         }
@@ -271,7 +318,7 @@ pub fn configure(
         (Support::Unavailable(reason), _) => (
             None,
             Configured::Unavailable(format!(
-                "commands are NOT sandboxed: {reason}; they can write anywhere you can (set sandbox to \"off\" to silence this, or \"required\" to refuse them)"
+                "commands are NOT sandboxed: {reason}; they can write anywhere you can and read your credentials (set sandbox to \"off\" to silence this, or \"required\" to refuse them)"
             )),
         ),
     }
@@ -317,10 +364,31 @@ pub fn looks_denied(output: &str) -> bool {
 }
 
 /// What a failed command's result adds when the sandbox may have blocked it.
-pub const DENIED_HINT: &str = "the sandbox may have blocked a write outside the workspace: commands write only in the workspace, the temp directory and package caches (add a path with the sandboxWritable setting or --sandbox-writable, or set sandbox to \"off\")";
+pub const DENIED_HINT: &str = "the sandbox may have blocked a write outside the workspace or a read of your credentials: commands write only in the workspace, the temp directory and package caches, and do not read credentials (add a writable path with the sandboxWritable setting or --sandbox-writable, allow a read with sandboxAllowRead or --sandbox-allow-read, or set sandbox to \"off\")";
+
+impl Sandbox {
+    /// What a failed command's result adds when its output shows the sandbox refusing it: the read of
+    /// a denied path it names, else a write.
+    pub fn denied_hint(&self, output: &str) -> Option<String> {
+        if !looks_denied(output) {
+            return None;
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        Some(
+            match reads::named_in(output, &self.deny_read, home.as_deref()) {
+                Some(path) => format!(
+                    "the sandbox keeps commands from reading {}, where credentials live (allow it with the sandboxAllowRead setting or --sandbox-allow-read, if this command needs it)",
+                    path.display()
+                ),
+                None => DENIED_HINT.to_owned(),
+            },
+        )
+    }
+}
 
 /// The helper binary's arguments, read without clap (it must start fast):
-/// `[--check] [--required] [--writable PATH]… -- PROGRAM ARGS…`.
+/// `[--check] [--required] [--no-network] [--writable PATH]… [--deny-read PATH]… [--allow-read PATH]…
+/// -- PROGRAM ARGS…`.
 pub fn helper_arguments(
     mut arguments: impl Iterator<Item = OsString>,
 ) -> Result<ExecArguments, String> {
@@ -329,6 +397,8 @@ pub fn helper_arguments(
         required: false,
         check: false,
         no_network: false,
+        deny_read: Vec::new(),
+        allow_read: Vec::new(),
         command: Vec::new(),
     };
     while let Some(argument) = arguments.next() {
@@ -339,13 +409,19 @@ pub fn helper_arguments(
             Some("--writable") => parsed.writable.push(PathBuf::from(
                 arguments.next().ok_or("--writable needs a path")?,
             )),
+            Some("--deny-read") => parsed.deny_read.push(PathBuf::from(
+                arguments.next().ok_or("--deny-read needs a path")?,
+            )),
+            Some("--allow-read") => parsed.allow_read.push(PathBuf::from(
+                arguments.next().ok_or("--allow-read needs a path")?,
+            )),
             Some("--") => {
                 parsed.command = arguments.collect();
                 break;
             }
             _ => {
                 return Err(format!(
-                    "unexpected argument {}: {HELPER} [--check] [--required] [--writable PATH]… -- COMMAND…",
+                    "unexpected argument {}: {HELPER} [--check] [--required] [--no-network] [--writable PATH]… [--deny-read PATH]… [--allow-read PATH]… -- COMMAND…",
                     argument.to_string_lossy()
                 ));
             }
@@ -369,15 +445,26 @@ pub struct ExecArguments {
     /// Deny outgoing TCP connections too (Landlock ABI 4, Linux 6.7+).
     #[arg(long)]
     pub no_network: bool,
+    /// A path the command may not read (a file, or a directory and everything beneath it).
+    #[arg(long, value_name = "PATH")]
+    pub deny_read: Vec<PathBuf>,
+    /// A path the command may read although beneath a denied one.
+    #[arg(long, value_name = "PATH")]
+    pub allow_read: Vec<PathBuf>,
     /// The program to run and its arguments.
     #[arg(last = true)]
     pub command: Vec<OsString>,
 }
 
-/// Restricts this process (no new privileges; writes beneath `writable` only) and `exec`s the command.
-/// Returns only on failure, with the exit code to use.
+/// Restricts this process (no new privileges; writes beneath `writable` only; no reads of `deny_read`)
+/// and `exec`s the command. Returns only on failure, with the exit code to use.
 pub fn exec(arguments: &ExecArguments) -> i32 {
-    let restricted = restrict(&arguments.writable, arguments.no_network);
+    let readable = reads::read_rules(
+        &arguments.deny_read,
+        &arguments.allow_read,
+        &arguments.writable,
+    );
+    let restricted = restrict(&arguments.writable, readable, arguments.no_network);
     if arguments.check {
         return match restricted {
             Ok(()) => 0,
@@ -416,11 +503,16 @@ fn report(message: &str) {
 }
 
 /// Applies the Landlock ruleset to this process (and so to everything it starts): writes only beneath
-/// `writable`; with `no_network`, no outgoing TCP connection either (Landlock filters ports, not
-/// addresses, so localhost is refused too; listening stays allowed).
-fn restrict(writable: &[PathBuf], no_network: bool) -> Result<(), String> {
+/// `writable`; with `readable`, file reads only beneath those paths; with `no_network`, no outgoing TCP
+/// connection either (Landlock filters ports, not addresses, so localhost is refused too; listening
+/// stays allowed).
+fn restrict(
+    writable: &[PathBuf],
+    readable: Option<Vec<std::os::fd::OwnedFd>>,
+    no_network: bool,
+) -> Result<(), String> {
     use landlock::{
-        ABI, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+        ABI, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr,
         RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
     };
     if std::env::var_os(SIMULATE_UNSUPPORTED).is_some() {
@@ -430,9 +522,15 @@ fn restrict(writable: &[PathBuf], no_network: bool) -> Result<(), String> {
     let abi = ABI::V6;
     // Reaching unix sockets (an SSH agent, D-Bus) is not a write to the file system: not handled.
     let rights = AccessFs::from_write(abi);
+    // Reading is restricted for files only: directories stay listable, programs run anywhere.
+    let read: landlock::BitFlags<AccessFs> = if readable.is_some() {
+        AccessFs::ReadFile.into()
+    } else {
+        landlock::BitFlags::EMPTY
+    };
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(rights)
+        .handle_access(rights | read)
         .map_err(|error| format!("the sandbox could not be set up: {error}"))?;
     if no_network {
         // Required, not best effort: a kernel that cannot must say so.
@@ -448,6 +546,14 @@ fn restrict(writable: &[PathBuf], no_network: bool) -> Result<(), String> {
     let status = ruleset
         .create()
         .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(writable, rights)))
+        .and_then(|ruleset| {
+            ruleset.add_rules(
+                readable
+                    .into_iter()
+                    .flatten()
+                    .map(|fd| Ok::<_, landlock::RulesetError>(PathBeneath::new(fd, read))),
+            )
+        })
         .and_then(|ruleset| ruleset.restrict_self())
         .map_err(|error| format!("the sandbox could not be set up: {error}"))?;
     match status.ruleset {
@@ -481,6 +587,8 @@ mod tests {
             writable: vec![PathBuf::from("/tmp")],
             required: true,
             network: false,
+            deny_read: vec![PathBuf::from("/h/.ssh")],
+            allow_read: vec![PathBuf::from("/h/.ssh/known_hosts")],
         };
         let line: Vec<String> = sandbox
             .command_line(Path::new("/w"), "/bin/sh", "npm install")
@@ -498,6 +606,10 @@ mod tests {
                 "/w",
                 "--writable",
                 "/tmp",
+                "--deny-read",
+                "/h/.ssh",
+                "--allow-read",
+                "/h/.ssh/known_hosts",
                 "--",
                 "/bin/sh",
                 "-c",
@@ -514,6 +626,10 @@ mod tests {
             "--required",
             "--writable",
             "/w",
+            "--deny-read",
+            "/h/.aws",
+            "--allow-read",
+            "/h/.aws/config",
             "--",
             "/bin/sh",
             "-c",
@@ -522,6 +638,8 @@ mod tests {
         .expect("arguments");
         assert!(parsed.required && !parsed.check);
         assert_eq!(parsed.writable, [PathBuf::from("/w")]);
+        assert_eq!(parsed.deny_read, [PathBuf::from("/h/.aws")]);
+        assert_eq!(parsed.allow_read, [PathBuf::from("/h/.aws/config")]);
         assert_eq!(parsed.command, ["/bin/sh", "-c", "true"]);
         assert!(arguments(&["--check"]).expect("check").check);
         assert!(arguments(&["--writable"]).is_err());

@@ -84,6 +84,14 @@ pub struct ChatArguments {
     /// `false`: sandboxed commands make no outgoing TCP connection (they may still listen) [default: true]
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub sandbox_network: Option<bool>,
+    /// Another path sandboxed commands may not read, besides the credentials denied by default
+    /// (`~/.ssh`, `~/.aws`, tokens, keyrings, browser profiles, histories) (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub sandbox_deny_read: Vec<PathBuf>,
+    /// A path sandboxed commands may read although denied, such as `~/.npmrc` for a private registry
+    /// (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub sandbox_allow_read: Vec<PathBuf>,
     /// Call this MCP server's tools (`NAME`) or this tool (`NAME/TOOL`) without asking (repeatable).
     /// Servers come from `.openbolt/mcp.json` and `~/.config/openbolt/mcp.json`.
     #[arg(long, value_name = "NAME[/TOOL]")]
@@ -115,6 +123,8 @@ impl ChatArguments {
             sandbox: self.sandbox,
             sandbox_writable: some_list(&self.sandbox_writable),
             sandbox_network: self.sandbox_network,
+            sandbox_deny_read: some_list(&self.sandbox_deny_read),
+            sandbox_allow_read: some_list(&self.sandbox_allow_read),
             mcp_allow: some_list(&self.mcp_allow),
             ..Options::default()
         }

@@ -17,6 +17,8 @@ pub struct SandboxFacts {
     pub writable: Vec<PathBuf>,
     /// Outgoing connections are allowed.
     pub network: bool,
+    /// Credential paths cannot be read.
+    pub denies_reads: bool,
 }
 
 impl Containment {
@@ -26,6 +28,7 @@ impl Containment {
             sandbox: sandbox.map(|sandbox| SandboxFacts {
                 writable: sandbox.writable.clone(),
                 network: sandbox.network,
+                denies_reads: !sandbox.deny_read.is_empty(),
             }),
         }
     }
@@ -65,8 +68,13 @@ impl Containment {
         } else {
             "Outgoing network connections are blocked (installing packages from the network fails); a dev server may still listen on a port."
         };
+        let reads = if facts.denies_reads {
+            " They cannot read the user's credentials (~/.ssh, ~/.aws, ~/.npmrc, tokens, keyrings, shell histories): such a read fails with \"Permission denied\"; do not try to get around it."
+        } else {
+            ""
+        };
         format!(
-            "Commands run in a sandbox: they may write only inside the workspace{}; a write anywhere else fails with \"Permission denied\", so do not retry it elsewhere. {network} Git works, but a git hook or a git config entry that runs a program (core.hooksPath, an alias starting with !, a filter driver) that a command leaves in .git is undone after it.",
+            "Commands run in a sandbox: they may write only inside the workspace{}; a write anywhere else fails with \"Permission denied\", so do not retry it elsewhere.{reads} {network} Git works, but a git hook or a git config entry that runs a program (core.hooksPath, an alias starting with !, a filter driver) that a command leaves in .git is undone after it.",
             match writable.split_last() {
                 None => String::new(),
                 Some((last, [])) => format!(" and {last}"),
@@ -182,7 +190,7 @@ Rules for actions:
 5. Keep the project self-contained in the workspace. Do not use sudo, do not change global configuration, do not pipe downloads into a shell.
 6. When you change an existing project, touch only what changes. The user's files, including their unsaved editor changes, are given below: build on them, do not revert them. If an edit fails, its result shows the closest lines of the file: retry with SEARCH text copied from them.
 7. Reuse the artifact id of the project you are updating. Use one artifact per reply.
-8. Never put secrets in files or commands; use environment variables the user sets.
+8. Never put secrets in files or commands; use environment variables the user sets. "[redacted]" in what you are shown stands for a secret value (an API key, a password from .env): never write it into a file or a command.
 
 Working on an existing project:
 - Orient yourself with the <map> below the workspace listing: the files that matter most for the request, with the lines that define their main symbols (signatures, not bodies).
@@ -251,6 +259,7 @@ mod tests {
                     PathBuf::from("/srv/shared"),
                 ],
                 network: false,
+                denies_reads: true,
             }),
         };
         let prompt = system_prompt(&machine, Path::new("/home/me/app"), &containment);
@@ -259,11 +268,14 @@ mod tests {
             "{prompt}"
         );
         assert!(prompt.contains("Outgoing network connections are blocked"));
+        assert!(prompt.contains("They cannot read the user's credentials"));
+        assert!(prompt.contains("\"[redacted]\" in what you are shown stands for a secret value"));
         assert!(prompt.contains("a git hook or a git config entry that runs a program"));
         let open = Containment {
             sandbox: Some(SandboxFacts {
                 writable: Vec::new(),
                 network: true,
+                denies_reads: false,
             }),
         };
         assert!(
