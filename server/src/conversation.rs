@@ -304,6 +304,13 @@ impl Conversations {
         terminals: Terminals,
         front_end: Box<dyn FrontEnd>,
     ) -> Conversations {
+        // Secrets stored before they were known (or before redaction existed) are redacted now: the
+        // keys from every session, the workspace's `.env` values from its own.
+        let env = crate::blocking(|| crate::secrets::values::know_workspace(&workspace));
+        if let Some(store) = &store {
+            store.scrub(crate::secrets::values::known_from("provider keys"), None);
+            store.scrub(env, Some(&workspace));
+        }
         Conversations {
             workspace,
             store,
@@ -585,6 +592,8 @@ impl Conversations {
             memory,
             recorder,
         } = state;
+        // A `.env` value written since the last round is a secret from now on.
+        crate::blocking(|| crate::secrets::values::know_workspace(&self.workspace));
         let user_message_id = recorder.begin(&request.prompt, message_id);
         {
             let mut transcript = lock(&conversation.transcript);
@@ -623,6 +632,8 @@ impl Conversations {
         let (events, mut receiver) = mpsc::channel::<TurnEvent>(256);
         let present = async {
             while let Some(mut event) = receiver.recv().await {
+                // Known secrets go no further: not to the transcript, the store, the editor.
+                crate::secrets::redact_event(&mut event);
                 conversation.update_entry(message_id, |entry| {
                     if let TurnEvent::Action(update) = &mut event {
                         entry.place(update);

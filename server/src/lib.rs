@@ -71,7 +71,7 @@ mod layers {
     /// Each module and the modules it may use. `openbolt-parser` is below them all.
     const ALLOWED: &[(&str, &[&str])] = &[
         ("types", &[]),
-        ("secrets", &[]),
+        ("secrets", &["types"]),
         ("config", &[]),
         ("provider", &["types", "config"]),
         ("sandbox", &[]),
@@ -102,12 +102,14 @@ mod layers {
             "options",
             &[
                 "types",
+                "secrets",
                 "config",
                 "provider",
                 "sandbox",
                 "actions",
                 "engine",
                 "project",
+                "store",
                 "mcp",
                 "conversation",
             ],

@@ -1,6 +1,11 @@
 //! Which files hold secrets, and which environment variables. One list of each for everything that
 //! decides: a secret file's content never reaches the model (context building, reads, searches), nor the
-//! session store (revert snapshots); the key variables never reach a command or an MCP server.
+//! session store (revert snapshots); the key variables never reach a command or an MCP server. Secret
+//! *values* — wherever a command, a file or a tool shows them — are redacted by [`values`].
+
+pub mod values;
+
+pub use values::{REDACTED, redact, redact_event};
 
 use std::path::Path;
 

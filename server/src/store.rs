@@ -312,6 +312,18 @@ impl Store {
         let _ = wait.recv_timeout(Duration::from_secs(30));
     }
 
+    /// Redacts `values` wherever they are stored already: in `workspace`'s sessions, or (`None`) in all.
+    /// Runs on the writer thread, in its turn.
+    pub fn scrub(&self, values: Vec<String>, workspace: Option<&Path>) {
+        if values.is_empty() {
+            return;
+        }
+        self.send(Command::Scrub {
+            values,
+            workspace: workspace.map(|workspace| workspace.display().to_string()),
+        });
+    }
+
     /// Marks replies as reverted (their files were restored).
     pub fn mark_reverted(&self, message_ids: Vec<String>) {
         self.send(Command::MarkReverted { message_ids });

@@ -534,16 +534,27 @@ async fn forward(
         EOF_AFTER_EXIT,
     );
     let mut scanner = UrlScanner::default();
+    // Known secrets never leave the terminal: not to the editor, the tail the model is shown, the log.
+    let mut redaction = crate::secrets::values::Stream::default();
     let far = || Instant::now() + Duration::from_secs(86_400);
     while !coalescer.done() {
         let deadline = coalescer.deadline();
         let input = tokio::select! {
             chunk = chunks.recv(), if coalescer.wants_chunks() => match chunk {
                 Some(bytes) => {
+                    let bytes = redaction.feed(&bytes);
                     push_tail(&terminal, &bytes);
                     Input::Chunk(bytes)
                 }
-                None => Input::Eof,
+                // What was held back as a possible secret's start goes out before the end (the closed
+                // channel says `None` again next time).
+                None => match redaction.finish() {
+                    rest if rest.is_empty() => Input::Eof,
+                    rest => {
+                        push_tail(&terminal, &rest);
+                        Input::Chunk(rest)
+                    }
+                },
             },
             status = &mut exited, if coalescer.wants_exit() => {
                 Input::Exited(status.unwrap_or(ExitInfo { code: 1, signal: None, stopped: false }))

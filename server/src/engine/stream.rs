@@ -40,9 +40,16 @@ impl Engine {
         let mut parsed = Vec::new();
         let mut continuations = 0;
         let result: Result<(), TurnEnd> = 'segments: loop {
+            // Known secrets never reach the model, whatever showed them (a file, a command, a tool).
             let request = ChatRequest {
-                system: system.to_owned(),
-                messages: messages.clone(),
+                system: crate::secrets::redact(system).into_owned(),
+                messages: messages
+                    .iter()
+                    .map(|message| crate::provider::Message {
+                        role: message.role,
+                        content: crate::secrets::redact(&message.content).into_owned(),
+                    })
+                    .collect(),
                 max_tokens,
             };
             let notices = events.clone();

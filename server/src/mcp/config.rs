@@ -47,6 +47,25 @@ const KEYS: &[&str] = &[
 ];
 
 impl McpConfig {
+    /// The secrets the servers are configured with: env values and headers under a secret-looking name,
+    /// URLs' passwords.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets = Vec::new();
+        for server in &self.servers {
+            let pairs = match &server.transport {
+                Transport::Stdio { env, .. } => env,
+                Transport::Http { headers, .. } => headers,
+            };
+            for (name, value) in pairs {
+                secrets.extend(crate::secrets::values::secret_named(name, value));
+            }
+            if let Transport::Http { url, .. } = &server.transport {
+                secrets.extend(crate::secrets::values::secret_named("url", url));
+            }
+        }
+        secrets
+    }
+
     /// The configuration for `workspace`: the user's file (`config_dir/openbolt/mcp.json`), the
     /// workspace's (`.openbolt/mcp.json`), then the editor's `mcpServers` setting.
     pub fn load(

@@ -42,6 +42,11 @@ pub(super) enum Command {
     MarkReverted {
         message_ids: Vec<String>,
     },
+    /// Replaces `values` by `[redacted]` in what is stored: in every session, or in `workspace`'s.
+    Scrub {
+        values: Vec<String>,
+        workspace: Option<String>,
+    },
     Flush(mpsc::Sender<()>),
 }
 
@@ -56,8 +61,26 @@ impl Command {
             Command::MarkReverted { message_ids } => {
                 message_ids.first().cloned().unwrap_or_default()
             }
-            Command::Flush(_) | Command::Close => String::new(),
+            Command::Flush(_) | Command::Close | Command::Scrub { .. } => String::new(),
         }
+    }
+
+    /// The command with every known secret value redacted from the text it stores (file snapshots are
+    /// file content, kept as written: a revert puts back exactly what was there).
+    fn redacted(mut self) -> Command {
+        use crate::secrets::values::redact_in_place;
+        match &mut self {
+            Command::BeginTurn { prompt, .. } => redact_in_place(prompt),
+            Command::Action { update, .. } => crate::secrets::values::redact_update(update),
+            Command::EndTurn { reply, error, .. } => {
+                redact_in_place(reply);
+                if let Some(error) = error {
+                    redact_in_place(error);
+                }
+            }
+            _ => {}
+        }
+        self
     }
 }
 
@@ -141,7 +164,7 @@ fn apply(
             other => other.message_id(),
         };
         let savepoint = transaction.savepoint()?;
-        match apply_one(&savepoint, command) {
+        match apply_one(&savepoint, command.redacted()) {
             Ok(()) => savepoint.commit()?,
             Err(error) => {
                 drop(savepoint);
@@ -152,7 +175,8 @@ fn apply(
             }
         }
     }
-    for (message_id, prose) in text {
+    for (message_id, mut prose) in text {
+        crate::secrets::values::redact_in_place(&mut prose);
         transaction.execute(
             "UPDATE messages SET prose = prose || ?2 WHERE id = ?1",
             params![message_id, prose],
@@ -321,7 +345,55 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
                 )?;
             }
         }
+        Command::Scrub { values, workspace } => {
+            let mut changed = 0;
+            for value in &values {
+                changed += scrub(transaction, value, workspace.as_deref())?;
+            }
+            if changed > 0 {
+                tracing::info!(changed, "secret values already stored were redacted");
+            }
+        }
         Command::Flush(_) | Command::Close => {}
     }
     Ok(())
+}
+
+/// Replaces `value` by `[redacted]` in the stored prompts, replies, errors, titles and actions (their
+/// JSON holds it escaped), of `workspace`'s sessions or all. Returns how many rows changed.
+fn scrub(
+    transaction: &rusqlite::Savepoint<'_>,
+    value: &str,
+    workspace: Option<&str>,
+) -> rusqlite::Result<usize> {
+    let escaped = serde_json::to_string(value).unwrap_or_default();
+    let escaped = escaped.trim_matches('"');
+    let redacted = crate::secrets::REDACTED;
+    let sessions = "(SELECT id FROM sessions WHERE ?3 IS NULL OR workspace = ?3)";
+    let mut changed = transaction.execute(
+        &format!(
+            "UPDATE messages SET text = replace(text, ?1, ?2), prose = replace(prose, ?1, ?2),
+                 error = replace(error, ?1, ?2)
+             WHERE session_id IN {sessions}
+               AND (instr(text, ?1) > 0 OR instr(prose, ?1) > 0 OR instr(error, ?1) > 0)"
+        ),
+        params![value, redacted, workspace],
+    )?;
+    changed += transaction.execute(
+        &format!(
+            "UPDATE sessions SET title = replace(title, ?1, ?2)
+             WHERE id IN {sessions} AND instr(title, ?1) > 0"
+        ),
+        params![value, redacted, workspace],
+    )?;
+    changed += transaction.execute(
+        &format!(
+            "UPDATE actions SET update_json = replace(update_json, ?4, ?2),
+                 output_tail = replace(output_tail, ?1, ?2)
+             WHERE message_id IN (SELECT id FROM messages WHERE session_id IN {sessions})
+               AND (instr(update_json, ?4) > 0 OR instr(output_tail, ?1) > 0)"
+        ),
+        params![value, redacted, workspace, escaped],
+    )?;
+    Ok(changed)
 }
