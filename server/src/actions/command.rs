@@ -29,21 +29,67 @@ pub struct DevServer {
 /// Every session's running dev servers, by terminal. Shared by the runners and whoever receives the
 /// terminals' events; a server is forgotten when it ends, so this holds only what runs.
 #[derive(Clone, Debug, Default)]
-pub struct DevServers(Arc<Mutex<HashMap<TerminalId, DevServer>>>);
+pub struct DevServers(Arc<Mutex<HashMap<TerminalId, Running>>>);
+
+/// A dev server as it runs: its record, and (sandboxed) the guard of what it may plant in `.git`, with
+/// what was undone so far.
+#[derive(Debug)]
+struct Running {
+    server: DevServer,
+    guard: Option<(Arc<GitGuard>, Vec<String>)>,
+}
+
+/// How often a sandboxed dev server's `.git` is checked for planted hooks while it runs.
+const GIT_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl DevServers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TerminalId, DevServer>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TerminalId, Running>> {
         crate::lock(&self.0)
     }
 
-    pub(super) fn started(&self, terminal: TerminalId, server: DevServer) {
-        self.lock().insert(terminal, server);
+    pub(super) fn started(&self, terminal: TerminalId, server: DevServer, guard: Option<GitGuard>) {
+        let guard = guard.map(|guard| (Arc::new(guard), Vec::new()));
+        let watched = guard.as_ref().map(|(guard, _)| guard.clone());
+        self.lock().insert(terminal, Running { server, guard });
+        // A server does not end: what it plants in `.git` is undone while it runs, not only after.
+        if let Some(guard) = watched {
+            let servers = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(GIT_CHECK_EVERY).await;
+                    if !servers.lock().contains_key(&terminal) {
+                        return;
+                    }
+                    let checked = guard.clone();
+                    let Ok(undone) = tokio::task::spawn_blocking(move || checked.restore()).await
+                    else {
+                        return;
+                    };
+                    if undone.is_empty() {
+                        continue;
+                    }
+                    tracing::warn!(?undone, "a dev server planted code in .git; it was undone");
+                    if let Some(Running {
+                        guard: Some((_, seen)),
+                        ..
+                    }) = servers.lock().get_mut(&terminal)
+                    {
+                        seen.extend(undone);
+                    }
+                }
+            });
+        }
     }
 
-    /// A terminal ended. If it was a dev server: its action with its final status, and where it belongs.
+    /// A terminal ended. If it was a dev server: its action with its final status (and what it left in
+    /// `.git` undone, said), and where it belongs.
     pub fn ended(&self, terminal: TerminalId, exit: &ExitInfo) -> Option<DevServer> {
-        let mut server = self.lock().remove(&terminal)?;
+        let Running { mut server, guard } = self.lock().remove(&terminal)?;
         server.update = final_start_update(server.update, exit);
+        if let Some((guard, mut undone)) = guard {
+            undone.extend(crate::blocking(|| guard.restore()));
+            server.update = with_undone(server.update, &undone);
+        }
         Some(server)
     }
 
@@ -125,9 +171,12 @@ impl Runner {
         } else {
             Purpose::Shell
         };
-        // A sandboxed command may write `.git`; what git would run later is put back after it. (A dev
-        // server, which does not end, is not checked yet.)
-        let guard = (self.terminals.sandbox().is_some() && !is_start)
+        // A sandboxed command may write `.git`; what git would run later is put back after it (a dev
+        // server's, while it runs and when it ends).
+        let guard = self
+            .terminals
+            .sandbox()
+            .is_some()
             .then(|| GitGuard::snapshot(&self.root));
         let spawned = match self
             .terminals
@@ -150,6 +199,7 @@ impl Runner {
                     message_id: self.message_id.clone(),
                     update: update.clone(),
                 },
+                guard,
             );
             return update;
         }
@@ -193,12 +243,14 @@ impl Runner {
             None => format!("exited with code {}", exit.code),
         };
         let tail = self.plain_tail(spawned.id);
-        let sandboxed = self.terminals.sandbox().is_some();
-        let reason = match &tail {
-            Some(tail) if sandboxed && crate::sandbox::looks_denied(tail) => {
-                format!("{reason} — {}", crate::sandbox::DENIED_HINT)
-            }
-            _ => reason,
+        let hint = self
+            .terminals
+            .sandbox()
+            .zip(tail.as_deref())
+            .and_then(|(sandbox, tail)| sandbox.denied_hint(tail));
+        let reason = match hint {
+            Some(hint) => format!("{reason} — {hint}"),
+            None => reason,
         };
         let mut failed = update.with_error(reason);
         failed.output_tail = tail;
@@ -216,15 +268,66 @@ impl Runner {
 }
 
 /// A finished command's action, with what it left in `.git` that git would run put back and said.
-fn undo_planted(guard: &GitGuard, mut update: ActionUpdate) -> ActionUpdate {
+fn undo_planted(guard: &GitGuard, update: ActionUpdate) -> ActionUpdate {
     let undone = crate::blocking(|| guard.restore());
+    with_undone(update, &undone)
+}
+
+/// `update` saying what was undone in `.git` (nothing: as it is).
+fn with_undone(mut update: ActionUpdate, undone: &[String]) -> ActionUpdate {
     if undone.is_empty() {
         return update;
     }
-    let notice = crate::sandbox::git::undone_notice(&undone);
+    let notice = crate::sandbox::git::undone_notice(undone);
     update.error = Some(match update.error.take() {
         Some(error) => format!("{error}; {notice}"),
         None => notice,
     });
     update
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openbolt_parser::ActionKind;
+
+    /// What a dev server plants in `.git` is undone, at the latest when it ends, and its action says so.
+    #[tokio::test]
+    async fn a_dev_server_cannot_plant_git_hooks_either() {
+        let workspace = tempfile::tempdir().expect("dir");
+        let git = workspace.path().join(".git/hooks");
+        std::fs::create_dir_all(&git).expect("hooks");
+        std::fs::write(
+            workspace.path().join(".git/config"),
+            "[core]\n\tbare = false\n",
+        )
+        .expect("config");
+        let servers = DevServers::default();
+        let update = ActionUpdate::for_test(
+            ActionKind::Start,
+            None,
+            Some("npm run dev"),
+            ActionStatus::Running,
+        );
+        servers.started(
+            7,
+            DevServer {
+                session_id: "s".into(),
+                message_id: "m".into(),
+                update,
+            },
+            Some(GitGuard::snapshot(workspace.path())),
+        );
+        std::fs::write(git.join("pre-commit"), "#!/bin/sh\necho planted\n").expect("hook");
+        let exit = ExitInfo {
+            code: 0,
+            signal: None,
+            stopped: true,
+        };
+        let ended = servers.ended(7, &exit).expect("a dev server");
+        assert!(!git.join("pre-commit").exists(), "the hook is gone");
+        let error = ended.update.error.expect("said");
+        assert!(error.contains(".git/hooks/pre-commit"), "{error}");
+        assert!(servers.is_empty());
+    }
 }
