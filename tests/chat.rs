@@ -1169,3 +1169,226 @@ async fn the_sandbox_can_keep_commands_offline() {
     assert!(text.contains("connected"), "{text}");
     drop(listener);
 }
+
+/// With the defaults and `--yes`, commands cannot read the user's credentials — a shell command, Python,
+/// tar, a dev server — while installs, venvs, git and servers keep working; and known secret values (the
+/// provider key, `.env` secrets) a command prints reach neither the terminal, nor the model, nor the
+/// store, even cut between two chunks of output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_cannot_be_read_and_secret_values_never_leave() {
+    let (root, project, home, _outside) = sandbox_dirs();
+    let credentials = [
+        (".ssh/id_ed25519", "SSH-PRIVATE-KEY-CONTENT"),
+        (".aws/credentials", "AWS-SECRET-CONTENT"),
+        (".gnupg/private-keys", "GPG-KEY-CONTENT"),
+        (".netrc", "NETRC-PASSWORD-CONTENT"),
+        (".config/gh/hosts.yml", "GH-TOKEN-CONTENT"),
+    ];
+    for (path, content) in credentials {
+        let path = home.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(path, content).expect("credential");
+    }
+    std::fs::write(
+        home.join(".gitconfig"),
+        "[user]\n\tname = A\n\temail = a@b.c\n",
+    )
+    .expect("git");
+    std::fs::write(
+        project.join(".env"),
+        "DB_PASSWORD=hunter2-db\nPORT=3000\nAPI_TOKEN=tok-env-secret-123\n",
+    )
+    .expect(".env");
+    // A file that happens to hold the provider key, as a planted README might.
+    std::fs::write(project.join("notes.txt"), format!("the key is {KEY}\n")).expect("notes");
+    let reads = "cat ~/.ssh/id_ed25519 || echo ssh=denied\n\
+         cat ~/.aws/credentials || echo aws=denied\n\
+         tar c ~/.gnupg > /dev/null || echo gnupg=denied\n\
+         python3 -c \"import os; print(open(os.path.expanduser('~/.netrc')).read())\" || echo netrc=denied\n\
+         ls ~/.ssh\n\
+         cat notes.txt\n\
+         sed -n 's/^DB_PASSWORD=/db=/p; s/^PORT=/port=/p' .env\n\
+         T=$(sed -n 's/^API_TOKEN=//p' .env); printf 'token=%s' \"${T%%secret*}\"; sleep 0.3; printf '%s\\n' \"secret${T#*secret}\"\n\
+         cat ~/.ssh/id_ed25519";
+    let works = "git init -q && git add -A && git commit -qm first && echo git=ok\n\
+         python3 -m venv venv && echo venv=ok\n\
+         mkdir pkg && (cd pkg && npm init -y > /dev/null && npm pack --silent > /dev/null) && npm init -y > /dev/null && npm install --offline --no-audit --no-fund ./pkg/pkg-1.0.0.tgz > /dev/null && echo npm=ok\n\
+         node -e \"require('http').createServer().listen(0, function () { console.log('node=ok'); process.exit(0); })\"";
+    let reply = format!(
+        "Trying.\n<boltArtifact id=\"w\" title=\"Works\">\n<boltAction type=\"shell\">\n{works}\n</boltAction>\n</boltArtifact>\n\
+         <boltArtifact id=\"r\" title=\"Reads\">\n<boltAction type=\"shell\">\n{reads}\n</boltAction>\n</boltArtifact>\n\
+         <boltArtifact id=\"s\" title=\"Server\">\n<boltAction type=\"start\">\ncat ~/.config/gh/hosts.yml || echo gh=denied; exec sleep 600\n</boltAction>\n</boltArtifact>\n"
+    );
+    let standin = StandIn::start(
+        Format::Anthropic,
+        vec![Reply::text(&reply), Reply::text("Nothing more to do.")],
+    )
+    .await;
+    let output = chat_with_home(&standin, &project, &home, &["try", "--auto-fix", "1"], &[]).await;
+    let text = stdout(&output);
+    assert!(text.contains("cannot read your credentials"), "{text}");
+    for works in ["git=ok", "venv=ok", "npm=ok", "node=ok"] {
+        assert!(text.contains(works), "{works}:\n{text}");
+    }
+    for denied in [
+        "ssh=denied",
+        "aws=denied",
+        "gnupg=denied",
+        "netrc=denied",
+        "gh=denied",
+    ] {
+        assert!(text.contains(denied), "{denied}:\n{text}");
+    }
+    assert!(text.contains("id_ed25519"), "names stay listable:\n{text}");
+    // The failed command says which path the sandbox kept it from reading, and the setting.
+    assert!(
+        text.contains("the sandbox keeps commands from reading")
+            && text.contains("sandboxAllowRead"),
+        "{text}"
+    );
+    assert!(text.contains("port=3000"), "{text}");
+    assert!(
+        text.contains("token=[redacted]"),
+        "cut between chunks:\n{text}"
+    );
+    assert!(text.contains("db=[redacted]"), "{text}");
+    // The fix round's request carries the command's output, redacted.
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "a fix round follows the failed command");
+    let fix = requests[1].body.to_string();
+    assert!(
+        fix.contains("[redacted]") && fix.contains("port=3000"),
+        "{fix}"
+    );
+    let store = std::fs::read_dir(data_dir(&project))
+        .expect("the store")
+        .flatten()
+        .map(|entry| {
+            String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()).into_owned()
+        })
+        .collect::<String>();
+    assert!(store.contains("[redacted]"), "the output was stored");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    for (_, content) in credentials {
+        for (place, seen) in [
+            ("the terminal", &text),
+            ("the request", &fix),
+            ("the store", &store),
+            ("the log", &stderr),
+        ] {
+            assert!(!seen.contains(content), "{content} reached {place}");
+        }
+    }
+    for secret in [KEY, "hunter2-db", "tok-env-secret-123"] {
+        for (place, seen) in [
+            ("the terminal", &text),
+            ("the request", &fix),
+            ("the store", &store),
+            ("the log", &stderr),
+        ] {
+            assert!(!seen.contains(secret), "{secret} reached {place}");
+        }
+    }
+    // Files are never altered: the key is still in the file that held it.
+    assert!(
+        std::fs::read_to_string(project.join("notes.txt"))
+            .expect("notes")
+            .contains(KEY)
+    );
+    drop(root);
+}
+
+/// A path added with --sandbox-deny-read is unreadable; one allowed back with --sandbox-allow-read is
+/// readable again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_can_be_denied_and_allowed_back() {
+    let (_root, project, home, outside) = sandbox_dirs();
+    std::fs::write(outside.join("private.txt"), "PRIVATE-CONTENT").expect("private");
+    std::fs::create_dir_all(home.join(".ssh")).expect("ssh");
+    std::fs::write(home.join(".ssh/known_hosts"), "KNOWN-HOSTS").expect("known hosts");
+    std::fs::write(home.join(".ssh/id_rsa"), "RSA-CONTENT").expect("key");
+    let reply = format!(
+        "Reading.\n<boltArtifact id=\"r\" title=\"Reads\">\n<boltAction type=\"shell\">\n\
+         cat {}/private.txt || echo private=denied\ncat ~/.ssh/known_hosts\ncat ~/.ssh/id_rsa || echo rsa=denied\n\
+         </boltAction>\n</boltArtifact>\n",
+        outside.display()
+    );
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&reply)]).await;
+    let deny = outside.display().to_string();
+    let output = chat_with_home(
+        &standin,
+        &project,
+        &home,
+        &[
+            "read",
+            "--sandbox-deny-read",
+            &deny,
+            "--sandbox-allow-read",
+            "~/.ssh/known_hosts",
+        ],
+        &[],
+    )
+    .await;
+    let text = stdout(&output);
+    assert!(
+        text.contains("private=denied") && !text.contains("PRIVATE-CONTENT"),
+        "{text}"
+    );
+    assert!(text.contains("KNOWN-HOSTS"), "allowed back:\n{text}");
+    assert!(
+        text.contains("rsa=denied") && !text.contains("RSA-CONTENT"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(", {deny})")),
+        "the line names the added path:\n{text}"
+    );
+    assert!(
+        text.contains("except "),
+        "and the one allowed back:\n{text}"
+    );
+}
+
+/// A secret a session stored before it was known (a command's output, before the `.env` held it) is
+/// gone from the store once the workspace is opened again — not left in freed pages either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stored_before_are_redacted_when_the_workspace_is_opened_again() {
+    let (_root, project, home, _outside) = sandbox_dirs();
+    let secret = "pre-existing-secret-99";
+    let reply = "Printing.\n<boltArtifact id=\"p\" title=\"Print\">\n<boltAction type=\"shell\">\nprintf 'value=%s\\n' \"$(cat value.txt)\"; exit 1\n</boltAction>\n</boltArtifact>\n";
+    std::fs::write(project.join("value.txt"), secret).expect("value");
+    let store_bytes = || {
+        std::fs::read_dir(data_dir(&project))
+            .expect("the store")
+            .flatten()
+            .map(|entry| {
+                String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default())
+                    .into_owned()
+            })
+            .collect::<String>()
+    };
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    chat_with_home(
+        &standin,
+        &project,
+        &home,
+        &["print it", "--auto-fix", "0"],
+        &[],
+    )
+    .await;
+    assert!(
+        store_bytes().contains(secret),
+        "not a secret yet: stored as printed"
+    );
+
+    std::fs::write(project.join(".env"), format!("SESSION_SECRET={secret}\n")).expect(".env");
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text("Hello.")]).await;
+    let output = chat_with_home(&standin, &project, &home, &["hello"], &[]).await;
+    assert!(output.status.success(), "{}", stdout(&output));
+    let stored = store_bytes();
+    assert!(
+        !stored.contains(secret),
+        "the stored output was not redacted"
+    );
+    assert!(stored.contains("value=[redacted]"), "redacted in place");
+}

@@ -1477,3 +1477,52 @@ async fn each_action_says_where_it_sits_in_the_prose() {
     );
     assert!(lsp.stop().await.success());
 }
+
+/// A `.env` secret a command prints reaches neither the editor (terminal output, action updates) nor the
+/// store: `[redacted]` stands in its place; `PORT=3000` is no secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_a_command_prints_reaches_neither_the_editor_nor_the_store() {
+    let secret = "sk_live_lsp_secret_42";
+    let reply = "Checking.\n<boltArtifact id=\"e\" title=\"Env\">\n<boltAction type=\"shell\">\ncat .env; exit 1\n</boltAction>\n</boltArtifact>\n";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    let workspace = workspace();
+    std::fs::write(
+        workspace.path().join(".env"),
+        format!("STRIPE_SECRET_KEY={secret}\nPORT=3000\n"),
+    )
+    .expect(".env");
+    let mut lsp = start(
+        workspace.path(),
+        &standin,
+        json!({"approval": {"autoApprove": true}, "autoFix": 0}),
+    )
+    .await;
+    let response = lsp
+        .request("openbolt/chat", json!({"prompt": "show the env"}))
+        .await;
+    assert_eq!(response["result"]["status"], "complete", "{response}");
+    let output = terminal_output_with(&mut lsp, "PORT=3000").await;
+    assert!(output.contains("STRIPE_SECRET_KEY=[redacted]"), "{output}");
+    assert!(
+        !lsp.everything_seen().contains(secret),
+        "the secret reached the editor"
+    );
+    lsp.stop().await;
+    let stored = store_text(&workspace);
+    assert!(
+        stored.contains("[redacted]"),
+        "the failed command's output is stored"
+    );
+    assert!(!stored.contains(secret), "the secret reached the store");
+}
+
+/// What the session store holds on disk, as text.
+fn store_text(workspace: &Workspace) -> String {
+    std::fs::read_dir(data_dir(workspace.path()))
+        .expect("the store")
+        .flatten()
+        .map(|entry| {
+            String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()).into_owned()
+        })
+        .collect()
+}

@@ -337,6 +337,11 @@ impl Lsp {
             .collect()
     }
 
+    /// Every message the server sent so far, as JSON text.
+    pub fn everything_seen(&self) -> String {
+        self.seen.iter().map(Value::to_string).collect()
+    }
+
     pub fn notifications(&self, method: &str) -> Vec<Value> {
         self.seen
             .iter()

@@ -84,6 +84,8 @@ local options = {
   settings = {
     sandbox = 'required',
     sandboxWritable = { '/srv/openbolt-nvim-shared' },
+    sandboxDenyRead = { '/srv/openbolt-nvim-private' },
+    sandboxAllowRead = { '~/.npmrc' },
     contextTokens = 40000,
     -- A real MCP server (npm's reference server), configured by the user: it starts unasked.
     mcpServers = { everything = { command = os.getenv('MCP_EVERYTHING'), args = { 'stdio' } } },
@@ -102,6 +104,8 @@ test('setup() validates its options and is safe to call twice', function()
   assert(not ok and tostring(err):find('chat.position', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { sandbox = 'on' } })
   assert(not ok and tostring(err):find('settings.sandbox', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { settings = { sandboxDenyRead = '~/.ssh' } })
+  assert(not ok and tostring(err):find('settings.sandboxDenyRead', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { sandboxNetwork = 'no' } })
   assert(not ok and tostring(err):find('settings.sandboxNetwork', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { contextTokens = -5 } })
@@ -651,6 +655,8 @@ test(':checkhealth openbolt finds the server', function()
   assert(report:find('openbolt 0.', 1, true), report)
   assert(report:find('endpoint reachable', 1, true), report)
   assert(report:find('commands run in a sandbox', 1, true), report)
+  assert(report:find('cannot read your credentials', 1, true), report)
+  assert(report:find('/srv/openbolt-nvim-private) except ~/.npmrc', 1, true), report)
   assert(report:find('everything: ready', 1, true), report)
   vim.cmd('bwipeout!')
 end)

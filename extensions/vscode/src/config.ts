@@ -15,6 +15,8 @@ export interface ServerSettings {
   sandbox?: 'auto' | 'required' | 'off';
   sandboxWritable?: string[];
   sandboxNetwork?: boolean;
+  sandboxDenyRead?: string[];
+  sandboxAllowRead?: string[];
   /** MCP servers by name (left out when none). */
   mcpServers?: Record<string, unknown>;
   mcpAllow?: string[];
@@ -60,6 +62,8 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     sandbox: value<'auto' | 'required' | 'off'>('sandbox'),
     sandboxWritable: value<string[]>('sandboxWritable'),
     sandboxNetwork: value<boolean>('sandboxNetwork'),
+    sandboxDenyRead: value<string[]>('sandboxDenyRead'),
+    sandboxAllowRead: value<string[]>('sandboxAllowRead'),
     mcpServers: mcpServers && Object.keys(mcpServers).length > 0 ? mcpServers : undefined,
     mcpAllow: value<string[]>('mcpAllow'),
   };

@@ -88,6 +88,8 @@ fs.writeFileSync(
     'openbolt.autoFix': 1,
     'openbolt.sandbox': 'required',
     'openbolt.sandboxWritable': ['/srv/openbolt-e2e-shared'],
+    'openbolt.sandboxDenyRead': ['/srv/openbolt-e2e-private'],
+    'openbolt.sandboxAllowRead': ['~/.npmrc'],
     // The dev server still listens and is previewed.
     'openbolt.sandboxNetwork': false,
     'openbolt.preview.open': 'none',
@@ -384,12 +386,16 @@ try {
     await waitFor('the output channel', async () =>
       page.$('.panel .monaco-select-box[title*="OpenBolt Server"], .panel [aria-label*="OpenBolt Server"], .panel .monaco-action-bar :text("OpenBolt Server")'),
     );
-    // The sandbox settings reached the server: it says commands are sandboxed, with the extra path.
+    // The sandbox settings reached the server: it says commands are sandboxed, with the extra paths it
+    // may write, may not read and may read all the same.
     await waitFor('the sandbox line in the log', async () => {
       const text = visible(await page.$eval('.panel .monaco-editor .view-lines', (lines) => lines.textContent));
       return (
         text.includes('commands run in a sandbox') &&
         text.includes('/srv/openbolt-e2e-shared') &&
+        text.includes('cannot read your credentials') &&
+        text.includes('/srv/openbolt-e2e-private') &&
+        text.includes('except ' + path.join(home, '.npmrc')) &&
         text.includes('no outgoing TCP connection')
       );
     });

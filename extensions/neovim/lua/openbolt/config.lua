@@ -23,6 +23,10 @@ M.defaults = {
     sandboxWritable = nil,
     -- false: sandboxed commands make no outgoing TCP connection (they may still listen).
     sandboxNetwork = nil,
+    -- More paths sandboxed commands may not read, besides the credentials denied by default.
+    sandboxDenyRead = nil,
+    -- Paths sandboxed commands may read although denied: { '~/.npmrc' } for a private registry.
+    sandboxAllowRead = nil,
   },
   chat = {
     -- Width of the chat split, in columns.
@@ -104,6 +108,8 @@ function M.resolve(opts)
     },
     ['settings.sandboxWritable'] = { merged.settings.sandboxWritable, 'table', true },
     ['settings.sandboxNetwork'] = { merged.settings.sandboxNetwork, 'boolean', true },
+    ['settings.sandboxDenyRead'] = { merged.settings.sandboxDenyRead, 'table', true },
+    ['settings.sandboxAllowRead'] = { merged.settings.sandboxAllowRead, 'table', true },
   })
   if not ok then
     error('[openbolt] ' .. tostring(err), 0)

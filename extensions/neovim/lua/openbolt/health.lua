@@ -86,7 +86,7 @@ function M.check()
   end
 
   vim.health.start('openbolt: sandbox')
-  M.sandbox(binary, settings.sandbox or 'auto')
+  M.sandbox(binary, settings.sandbox or 'auto', settings)
 
   vim.health.start('openbolt: MCP servers')
   M.mcp()
@@ -120,7 +120,9 @@ function M.mcp()
 end
 
 --- Whether commands run in the sandbox: the server's helper answers `--check` as the server asks it.
-function M.sandbox(binary, mode)
+--- `settings` adds what commands may not read, and may read all the same.
+function M.sandbox(binary, mode, settings)
+  settings = settings or {}
   if mode == 'off' then
     vim.health.warn('commands are not sandboxed (settings.sandbox = "off"): they can write anywhere you can')
     return
@@ -135,6 +137,13 @@ function M.sandbox(binary, mode)
   local result = vim.system(command, { text = true }):wait(5000)
   if result.code == 0 then
     vim.health.ok('commands run in a sandbox (Landlock): they write only in the workspace, temp and package caches')
+    local denied = { '~/.ssh', '~/.aws', '~/.npmrc', 'tokens', 'keyrings', 'browser profiles', 'histories' }
+    vim.list_extend(denied, settings.sandboxDenyRead or {})
+    local reads = 'they cannot read your credentials (' .. table.concat(denied, ', ') .. ')'
+    if settings.sandboxAllowRead and #settings.sandboxAllowRead > 0 then
+      reads = reads .. ' except ' .. table.concat(settings.sandboxAllowRead, ', ')
+    end
+    vim.health.ok(reads)
   elseif mode == 'required' then
     vim.health.error('commands will not run: the sandbox is required but ' .. vim.trim(result.stderr or ''))
   else
