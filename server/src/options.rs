@@ -60,6 +60,9 @@ pub struct Options {
     pub sandbox_deny_read: Option<Vec<PathBuf>>,
     /// Paths sandboxed commands may read although denied (`~/.npmrc` for a private registry).
     pub sandbox_allow_read: Option<Vec<PathBuf>>,
+    /// Keep the hooks and git config entries that run programs a sandboxed command leaves in `.git`
+    /// (a project whose install sets up husky).
+    pub sandbox_allow_git_hooks: Option<bool>,
     /// MCP servers, in the usual `mcpServers` shape (over the workspace's and the user's `mcp.json`).
     pub mcp_servers: Option<Value>,
     /// MCP tools called without asking: a server's name, or `server/tool`.
@@ -108,6 +111,7 @@ pub const WORKSPACE_REFUSED: &[(&str, &str)] = &[
         "it replaces your own list of paths commands may not read",
     ),
     ("sandboxAllowRead", "it loosens the sandbox"),
+    ("sandboxAllowGitHooks", "it loosens the sandbox"),
 ];
 
 impl Options {
@@ -188,6 +192,9 @@ impl Options {
             sandbox_network: self.sandbox_network.or(under.sandbox_network),
             sandbox_deny_read: self.sandbox_deny_read.or(under.sandbox_deny_read),
             sandbox_allow_read: self.sandbox_allow_read.or(under.sandbox_allow_read),
+            sandbox_allow_git_hooks: self
+                .sandbox_allow_git_hooks
+                .or(under.sandbox_allow_git_hooks),
             mcp_servers: self.mcp_servers.or(under.mcp_servers),
             mcp_allow: self.mcp_allow.or(under.mcp_allow),
             client_only: None,
@@ -368,6 +375,7 @@ pub fn resolve(set: &Options, env: &dyn Fn(&str) -> Option<String>, files: &File
             network: options.sandbox_network.unwrap_or(true),
             deny_read: home_paths(options.sandbox_deny_read, env),
             allow_read: home_paths(options.sandbox_allow_read, env),
+            allow_git_hooks: options.sandbox_allow_git_hooks.unwrap_or(false),
         },
         mcp_servers: options.mcp_servers,
         messages,

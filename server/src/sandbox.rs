@@ -121,6 +121,8 @@ pub struct Sandbox {
     pub deny_read: Vec<PathBuf>,
     /// What they may read all the same (`sandboxAllowRead`).
     pub allow_read: Vec<PathBuf>,
+    /// What a command leaves in `.git` that git would run is kept (`sandboxAllowGitHooks`), not undone.
+    pub allow_git_hooks: bool,
 }
 
 impl Sandbox {
@@ -249,6 +251,8 @@ pub struct Settings {
     pub deny_read: Vec<PathBuf>,
     /// Paths commands may read although denied (`sandboxAllowRead`).
     pub allow_read: Vec<PathBuf>,
+    /// Commands may leave hooks and config entries that run programs in `.git` (`sandboxAllowGitHooks`).
+    pub allow_git_hooks: bool,
 }
 
 /// What the settings make of the sandbox: the one commands start in (`None`: unrestricted) and a line
@@ -280,6 +284,7 @@ pub fn configure(
         network: settings.network,
         deny_read,
         allow_read: settings.allow_read.clone(),
+        allow_git_hooks: settings.allow_git_hooks,
     };
     match (support, mode) {
         (Support::Available, _) => {
@@ -302,10 +307,15 @@ pub fn configure(
             } else {
                 "; they make no outgoing TCP connection (listening is allowed)"
             };
+            let hooks = if settings.allow_git_hooks {
+                "; git hooks they install are kept (sandboxAllowGitHooks)"
+            } else {
+                ""
+            };
             (
                 Some(sandbox),
                 Configured::On(format!(
-                    "commands run in a sandbox: they write only in the workspace, the temp directory and package caches{also}; they cannot read your credentials (~/.ssh, ~/.aws, tokens, keyrings, browser profiles, histories, OpenBolt's sessions{denied_too}){allowed}{offline}"
+                    "commands run in a sandbox: they write only in the workspace, the temp directory and package caches{also}; they cannot read your credentials (~/.ssh, ~/.aws, tokens, keyrings, browser profiles, histories, OpenBolt's sessions{denied_too}){allowed}{offline}{hooks}"
                 )),
             )
         }
@@ -589,6 +599,7 @@ mod tests {
             network: false,
             deny_read: vec![PathBuf::from("/h/.ssh")],
             allow_read: vec![PathBuf::from("/h/.ssh/known_hosts")],
+            allow_git_hooks: false,
         };
         let line: Vec<String> = sandbox
             .command_line(Path::new("/w"), "/bin/sh", "npm install")

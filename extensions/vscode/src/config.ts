@@ -17,6 +17,7 @@ export interface ServerSettings {
   sandboxNetwork?: boolean;
   sandboxDenyRead?: string[];
   sandboxAllowRead?: string[];
+  sandboxAllowGitHooks?: boolean;
   /** MCP servers by name (left out when none). */
   mcpServers?: Record<string, unknown>;
   mcpAllow?: string[];
@@ -64,6 +65,7 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     sandboxNetwork: value<boolean>('sandboxNetwork'),
     sandboxDenyRead: value<string[]>('sandboxDenyRead'),
     sandboxAllowRead: value<string[]>('sandboxAllowRead'),
+    sandboxAllowGitHooks: value<boolean>('sandboxAllowGitHooks'),
     mcpServers: mcpServers && Object.keys(mcpServers).length > 0 ? mcpServers : undefined,
     mcpAllow: value<string[]>('mcpAllow'),
   };

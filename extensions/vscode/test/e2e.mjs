@@ -600,8 +600,9 @@ try {
     await waitFor('the settings editor to close', async () => !(await page.$(settingsEditor)));
   };
 
-  await test('followFiles "all" opens each file the AI writes as it completes, the focus staying in the prompt', async () => {
-    await editUserSettings((settings) => ({ ...settings, 'openbolt.followFiles': 'all' }));
+  await test('followFiles "all" opens each file the AI writes as it completes, the focus staying in the prompt; sandboxAllowGitHooks reaches the server', async () => {
+    await editUserSettings((settings) => ({ ...settings, 'openbolt.followFiles': 'all', 'openbolt.sandboxAllowGitHooks': true }));
+    await waitFor('the server to keep git hooks', async () => serverLogText().includes('git hooks they install are kept'));
     const frame = await chatFrame();
     await waitFor('the composer to be free', () => composerFree(frame));
     await frame.focus('#prompt');

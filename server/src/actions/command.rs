@@ -176,7 +176,7 @@ impl Runner {
         let guard = self
             .terminals
             .sandbox()
-            .is_some()
+            .is_some_and(|sandbox| !sandbox.allow_git_hooks)
             .then(|| GitGuard::snapshot(&self.root));
         let spawned = match self
             .terminals

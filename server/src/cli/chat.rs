@@ -92,6 +92,10 @@ pub struct ChatArguments {
     /// (repeatable).
     #[arg(long, value_name = "PATH")]
     pub sandbox_allow_read: Vec<PathBuf>,
+    /// Keep the git hooks (and git config entries that run programs) sandboxed commands install — a
+    /// project whose install sets up husky — instead of undoing them.
+    #[arg(long)]
+    pub sandbox_allow_git_hooks: bool,
     /// Call this MCP server's tools (`NAME`) or this tool (`NAME/TOOL`) without asking (repeatable).
     /// Servers come from `.openbolt/mcp.json` and `~/.config/openbolt/mcp.json`.
     #[arg(long, value_name = "NAME[/TOOL]")]
@@ -125,6 +129,7 @@ impl ChatArguments {
             sandbox_network: self.sandbox_network,
             sandbox_deny_read: some_list(&self.sandbox_deny_read),
             sandbox_allow_read: some_list(&self.sandbox_allow_read),
+            sandbox_allow_git_hooks: self.sandbox_allow_git_hooks.then_some(true),
             mcp_allow: some_list(&self.mcp_allow),
             ..Options::default()
         }

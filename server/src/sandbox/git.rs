@@ -241,7 +241,7 @@ fn hooks(git: &Path) -> BTreeMap<String, Vec<u8>> {
 /// What the user and the model are told when [`GitGuard::restore`] undid something.
 pub fn undone_notice(undone: &[String]) -> String {
     format!(
-        "undid what the command left in .git that git would run outside the sandbox: {}",
+        "undid what the command left in .git that git would run outside the sandbox: {} (a project that installs its own hooks, with husky say, needs the sandboxAllowGitHooks setting)",
         undone.join("; ")
     )
 }

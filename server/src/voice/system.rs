@@ -19,6 +19,8 @@ pub struct SandboxFacts {
     pub network: bool,
     /// Credential paths cannot be read.
     pub denies_reads: bool,
+    /// Git hooks a command leaves are undone.
+    pub undoes_git_hooks: bool,
 }
 
 impl Containment {
@@ -29,6 +31,7 @@ impl Containment {
                 writable: sandbox.writable.clone(),
                 network: sandbox.network,
                 denies_reads: !sandbox.deny_read.is_empty(),
+                undoes_git_hooks: !sandbox.allow_git_hooks,
             }),
         }
     }
@@ -73,8 +76,13 @@ impl Containment {
         } else {
             ""
         };
+        let git = if facts.undoes_git_hooks {
+            " Git works, but a git hook or a git config entry that runs a program (core.hooksPath, an alias starting with !, a filter driver) that a command leaves in .git is undone after it."
+        } else {
+            " Git works."
+        };
         format!(
-            "Commands run in a sandbox: they may write only inside the workspace{}; a write anywhere else fails with \"Permission denied\", so do not retry it elsewhere.{reads} {network} Git works, but a git hook or a git config entry that runs a program (core.hooksPath, an alias starting with !, a filter driver) that a command leaves in .git is undone after it.",
+            "Commands run in a sandbox: they may write only inside the workspace{}; a write anywhere else fails with \"Permission denied\", so do not retry it elsewhere.{reads} {network}{git}",
             match writable.split_last() {
                 None => String::new(),
                 Some((last, [])) => format!(" and {last}"),
@@ -260,6 +268,7 @@ mod tests {
                 ],
                 network: false,
                 denies_reads: true,
+                undoes_git_hooks: true,
             }),
         };
         let prompt = system_prompt(&machine, Path::new("/home/me/app"), &containment);
@@ -276,6 +285,7 @@ mod tests {
                 writable: Vec::new(),
                 network: true,
                 denies_reads: false,
+                undoes_git_hooks: false,
             }),
         };
         assert!(

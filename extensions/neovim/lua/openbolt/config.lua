@@ -27,6 +27,8 @@ M.defaults = {
     sandboxDenyRead = nil,
     -- Paths sandboxed commands may read although denied: { '~/.npmrc' } for a private registry.
     sandboxAllowRead = nil,
+    -- true: keep the git hooks commands install (husky), instead of undoing them.
+    sandboxAllowGitHooks = nil,
   },
   chat = {
     -- Width of the chat split, in columns.
@@ -110,6 +112,7 @@ function M.resolve(opts)
     ['settings.sandboxNetwork'] = { merged.settings.sandboxNetwork, 'boolean', true },
     ['settings.sandboxDenyRead'] = { merged.settings.sandboxDenyRead, 'table', true },
     ['settings.sandboxAllowRead'] = { merged.settings.sandboxAllowRead, 'table', true },
+    ['settings.sandboxAllowGitHooks'] = { merged.settings.sandboxAllowGitHooks, 'boolean', true },
   })
   if not ok then
     error('[openbolt] ' .. tostring(err), 0)

@@ -144,6 +144,9 @@ function M.sandbox(binary, mode, settings)
       reads = reads .. ' except ' .. table.concat(settings.sandboxAllowRead, ', ')
     end
     vim.health.ok(reads)
+    if settings.sandboxAllowGitHooks then
+      vim.health.warn('git hooks commands install are kept (settings.sandboxAllowGitHooks): git runs them outside the sandbox')
+    end
   elseif mode == 'required' then
     vim.health.error('commands will not run: the sandbox is required but ' .. vim.trim(result.stderr or ''))
   else
