@@ -650,7 +650,15 @@ impl Conversations {
             fix_round: request.fix_round,
         };
         let turn = engine.answer(history, prompt, runner, events, cancel);
-        let (outcome, ()) = tokio::join!(turn, present);
+        let (mut outcome, ()) = tokio::join!(turn, present);
+        // The outcome goes to the front end too (a provider's error may quote what it was sent).
+        if let Some(error) = &mut outcome.error {
+            crate::secrets::values::redact_in_place(error);
+        }
+        outcome
+            .actions
+            .iter_mut()
+            .for_each(crate::secrets::values::redact_update);
         finish(conversation, recorder, message_id, &outcome, sink).await;
         outcome
     }

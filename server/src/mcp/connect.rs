@@ -100,6 +100,7 @@ pub(super) async fn start(
                     use tokio::io::AsyncBufReadExt;
                     let mut lines = tokio::io::BufReader::new(stderr).lines();
                     while let Ok(Some(line)) = lines.next_line().await {
+                        let line = crate::secrets::redact(&line);
                         tracing::info!(server = %name, "MCP stderr: {line}");
                     }
                 });
