@@ -1213,7 +1213,8 @@ async fn credentials_cannot_be_read_and_secret_values_never_leave() {
     let works = "git init -q && git add -A && git commit -qm first && echo git=ok\n\
          python3 -m venv venv && echo venv=ok\n\
          mkdir pkg && (cd pkg && npm init -y > /dev/null && npm pack --silent > /dev/null) && npm init -y > /dev/null && npm install --offline --no-audit --no-fund ./pkg/pkg-1.0.0.tgz > /dev/null && echo npm=ok\n\
-         node -e \"require('http').createServer().listen(0, function () { console.log('node=ok'); process.exit(0); })\"";
+         node -e \"require('http').createServer().listen(0, function () { console.log('node=ok'); process.exit(0); })\"\n\
+         cargo new --vcs none --quiet hello && echo cargo=ok";
     let reply = format!(
         "Trying.\n<boltArtifact id=\"w\" title=\"Works\">\n<boltAction type=\"shell\">\n{works}\n</boltAction>\n</boltArtifact>\n\
          <boltArtifact id=\"r\" title=\"Reads\">\n<boltAction type=\"shell\">\n{reads}\n</boltAction>\n</boltArtifact>\n\
@@ -1224,10 +1225,27 @@ async fn credentials_cannot_be_read_and_secret_values_never_leave() {
         vec![Reply::text(&reply), Reply::text("Nothing more to do.")],
     )
     .await;
-    let output = chat_with_home(&standin, &project, &home, &["try", "--auto-fix", "1"], &[]).await;
+    // cargo through rustup, whose toolchains are in the real home.
+    let real_home = std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map_or_else(|| real_home.join(".rustup"), std::path::PathBuf::from);
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map_or_else(|| real_home.join(".cargo"), std::path::PathBuf::from);
+    let (rustup_home, cargo_home) = (
+        rustup_home.display().to_string(),
+        cargo_home.display().to_string(),
+    );
+    let output = chat_with_home(
+        &standin,
+        &project,
+        &home,
+        &["try", "--auto-fix", "1"],
+        &[("RUSTUP_HOME", &rustup_home), ("CARGO_HOME", &cargo_home)],
+    )
+    .await;
     let text = stdout(&output);
     assert!(text.contains("cannot read your credentials"), "{text}");
-    for works in ["git=ok", "venv=ok", "npm=ok", "node=ok"] {
+    for works in ["git=ok", "venv=ok", "npm=ok", "node=ok", "cargo=ok"] {
         assert!(text.contains(works), "{works}:\n{text}");
     }
     for denied in [
@@ -1391,4 +1409,58 @@ async fn secrets_stored_before_are_redacted_when_the_workspace_is_opened_again()
         "the stored output was not redacted"
     );
     assert!(stored.contains("value=[redacted]"), "redacted in place");
+}
+
+/// With --sandbox-allow-git-hooks (a project whose install sets up husky), the hooks a command installs
+/// are kept, and the chat says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_hooks_may_be_allowed() {
+    let (_root, project, home, _outside) = sandbox_dirs();
+    let install = "git init -q && mkdir -p .husky && git config core.hooksPath .husky && \
+         printf '#!/bin/sh\\nnpm test\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit && echo installed";
+    let reply = format!(
+        "Installing.\n<boltArtifact id=\"h\" title=\"Hooks\">\n<boltAction type=\"shell\">\n{install}\n</boltAction>\n</boltArtifact>\n"
+    );
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(&reply)]).await;
+    let output = chat_with_home(
+        &standin,
+        &project,
+        &home,
+        &["install", "--sandbox-allow-git-hooks"],
+        &[],
+    )
+    .await;
+    let text = stdout(&output);
+    assert!(text.contains("git hooks they install are kept"), "{text}");
+    assert!(
+        text.contains("installed") && !text.contains("undid"),
+        "{text}"
+    );
+    assert!(project.join(".git/hooks/pre-commit").exists());
+    let config = std::fs::read_to_string(project.join(".git/config")).expect("config");
+    assert!(config.contains("hooksPath = .husky"), "{config}");
+}
+
+/// A dev server that prints a `.env` secret and then its URL: the secret is redacted, `PORT=3000` is not,
+/// and the preview is still found.
+#[tokio::test]
+async fn a_dev_server_printing_a_secret_is_redacted_and_still_previewed() {
+    use tokio::io::AsyncBufReadExt;
+    openbolt::install_crypto_provider();
+    let reply = "Serving.\n\n<boltArtifact id=\"site\" title=\"Site\">\n<boltAction type=\"start\">\ncat .env; exec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n";
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(reply)]).await;
+    let workspace = workspace();
+    std::fs::write(
+        workspace.path().join(".env"),
+        "API_SECRET=preview-secret-55\nPORT=3000\n",
+    )
+    .expect(".env");
+    let mut child = spawn_chat(&standin, workspace.path(), &["--yes", "serve it"]);
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = String::new();
+    read_until(&mut lines, &mut seen, "◉ preview: http://localhost:").await;
+    assert!(seen.contains("API_SECRET=[redacted]"), "{seen}");
+    assert!(seen.contains("PORT=3000"), "{seen}");
+    assert!(!seen.contains("preview-secret-55"), "{seen}");
+    child.kill().await.expect("stopped");
 }

@@ -478,3 +478,39 @@ async fn a_long_result_is_cut_to_the_context_left() {
     // The follow-up still fits the window (about 4 bytes a token; 8,192 tokens).
     assert!(second.len() < 8_192 * 4, "{} bytes", second.len());
 }
+
+/// A secret an MCP server is configured with (an env value under a secret-looking name) never reaches the
+/// model nor the terminal, even when a tool hands it back: everything's `get-env` returns its whole
+/// environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_a_tool_returns_is_redacted() {
+    let project = TempProject::new();
+    let secret = "mcp-configured-secret-77";
+    configure_user(
+        &project,
+        json!({"everything": {"command": everything(), "args": ["stdio"], "env": {"SERVICE_TOKEN": secret, "SERVICE_REGION": "eu-west-1"}}}),
+    );
+    let call = "Looking.\n\n<boltArtifact id=\"env\" title=\"Env\">\n<boltAction type=\"tool\" server=\"everything\" tool=\"get-env\">{}</boltAction>\n</boltArtifact>";
+    let standin = StandIn::start(Format::OpenAi, vec![Reply::text(call), Reply::text(DONE)]).await;
+    let (code, output) = chat(
+        &project,
+        &standin,
+        &["--mcp-allow", "everything", "env?"],
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{output}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 2, "{output}");
+    let second = request_text(&requests[1].body);
+    assert!(
+        second.contains("SERVICE_TOKEN") && second.contains("[redacted]"),
+        "{second}"
+    );
+    assert!(second.contains("eu-west-1"), "not a secret: {second}");
+    assert!(!second.contains(secret), "the secret reached the model");
+    assert!(
+        !output.contains(secret),
+        "the secret reached the terminal: {output}"
+    );
+}
