@@ -536,13 +536,24 @@ async fn forward(
     let mut scanner = UrlScanner::default();
     // Known secrets never leave the terminal: not to the editor, the tail the model is shown, the log.
     let mut redaction = crate::secrets::values::Stream::default();
+    let mut release_held: Option<Instant> = None;
     let far = || Instant::now() + Duration::from_secs(86_400);
     while !coalescer.done() {
         let deadline = coalescer.deadline();
         let input = tokio::select! {
+            // Nothing more came to say whether the end held back is a secret: it is not one.
+            () = tokio::time::sleep_until(release_held.unwrap_or_else(far)), if release_held.is_some() => {
+                release_held = None;
+                let rest = redaction.finish();
+                push_tail(&terminal, &rest);
+                Input::Chunk(rest)
+            },
             chunk = chunks.recv(), if coalescer.wants_chunks() => match chunk {
                 Some(bytes) => {
                     let bytes = redaction.feed(&bytes);
+                    release_held = redaction
+                        .holding()
+                        .then(|| Instant::now() + crate::secrets::values::HOLD_AT_MOST);
                     push_tail(&terminal, &bytes);
                     Input::Chunk(bytes)
                 }

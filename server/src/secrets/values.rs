@@ -18,10 +18,15 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 /// What a secret value is replaced by.
 pub const REDACTED: &str = "[redacted]";
 
+/// How long a terminal holds back output that could be a secret's start while nothing more comes.
+pub const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The shortest value that is taken for a secret, in bytes.
 pub const MIN_LENGTH: usize = 6;
 
-/// The words that make a variable's (or a header's) value a secret, in its name (any case).
+/// The words that make a variable's (or a header's) value a secret: a word of its name (any case, words
+/// split at `_`, `-`, `.` and case changes), or a word ending in one (`APIKEY`, `AUTHTOKEN`) when what comes
+/// before is one of [`SECRET_PREFIXES`]. `NEXTAUTH_URL` and `MONKEY` are not secrets.
 const SECRET_WORDS: &[&str] = &[
     "KEY",
     "SECRET",
@@ -33,7 +38,49 @@ const SECRET_WORDS: &[&str] = &[
     "CREDENTIAL",
     "AUTH",
     "DSN",
+    "AUTHORIZATION",
+    "COOKIE",
+    "PASSPHRASE",
 ];
+
+/// What may precede a secret word inside one word of a name.
+const SECRET_PREFIXES: &[&str] = &[
+    "API", "ACCESS", "SECRET", "PRIVATE", "AUTH", "CLIENT", "APP", "DB",
+];
+
+/// Passwords too common to hide wherever they appear (a local database's `postgres:postgres`): the URL
+/// holding one is still a secret, the bare word is not.
+const COMMON_PASSWORDS: &[&str] = &[
+    "postgres", "password", "secret", "changeme", "example", "admin", "root", "mysql",
+];
+
+/// Whether a variable's name says its value is secret.
+fn name_is_secret(name: &str) -> bool {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for character in name.chars() {
+        if !character.is_ascii_alphanumeric() {
+            words.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+            previous_lower = false;
+            continue;
+        }
+        if character.is_ascii_uppercase() && previous_lower {
+            words.push(std::mem::take(&mut word));
+        }
+        previous_lower = character.is_ascii_lowercase();
+        word.push(character.to_ascii_uppercase());
+    }
+    words.extend((!word.is_empty()).then_some(word));
+    words.iter().any(|word| {
+        SECRET_WORDS.iter().any(|secret| {
+            word == secret
+                || word
+                    .strip_suffix(secret)
+                    .is_some_and(|before| SECRET_PREFIXES.contains(&before))
+        })
+    })
+}
 
 /// The values to redact, as one automaton.
 struct Matcher {
@@ -64,13 +111,23 @@ fn worth_redacting(value: &str) -> bool {
 /// password wherever it is; for `Bearer TOKEN` the token too. Empty: nothing to redact.
 pub fn secret_named(name: &str, value: &str) -> Vec<String> {
     let value = value.trim();
-    let upper = name.to_ascii_uppercase();
     let mut secrets = Vec::new();
     let password = url_password(value);
-    if SECRET_WORDS.iter().any(|word| upper.contains(word)) || password.is_some() {
+    if name_is_secret(name) || password.is_some() {
         secrets.push(value.to_owned());
     }
-    secrets.extend(password.map(str::to_owned));
+    let username = value
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once(':'))
+        .map(|(user, _)| user);
+    secrets.extend(
+        password
+            .filter(|password| {
+                Some(*password) != username
+                    && !COMMON_PASSWORDS.contains(&password.to_ascii_lowercase().as_str())
+            })
+            .map(str::to_owned),
+    );
     if let Some((scheme, token)) = value.split_once(' ')
         && !secrets.is_empty()
         && ["bearer", "basic", "token", "bot", "digest"]
@@ -121,6 +178,9 @@ pub fn know(source: &str, values: impl IntoIterator<Item = String>) -> bool {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(&all)
+                .inspect_err(|error| {
+                    tracing::error!(%error, "secret values cannot be redacted: their matcher failed");
+                })
                 .ok()
                 .map(|automaton| {
                     Arc::new(Matcher {
@@ -220,34 +280,43 @@ pub fn redact_update(update: &mut crate::types::ActionUpdate) {
 }
 
 /// Redaction of a byte stream (a terminal's output): a secret cut between two chunks is still caught,
-/// because what could be the start of one is held back until the next chunk says (or the stream ends).
+/// because what could be the start of one is held back until the next chunk says (or the stream ends;
+/// the terminal lets it go after [`HOLD_AT_MOST`] without more output, so that a prompt is not hidden).
 #[derive(Debug, Default)]
 pub struct Stream {
     held: Vec<u8>,
 }
 
 impl Stream {
-    /// What of `chunk` (after what was held) can be let through now, redacted.
+    /// What of `chunk` (after what was held) can be let through now, redacted. Held back: an end that
+    /// could be the start of a secret, and a secret found at the end that could be the start of a longer
+    /// one — until the next chunk says.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let Some(matcher) = current() else {
-            let mut out = std::mem::take(&mut self.held);
-            out.extend_from_slice(chunk);
-            return out;
-        };
         let mut text = std::mem::take(&mut self.held);
         text.extend_from_slice(chunk);
+        let Some(matcher) = current() else {
+            return text;
+        };
+        let found: Vec<aho_corasick::Match> = matcher.automaton.find_iter(&text).collect();
+        let mut hold_from = text.len() - longest_prefix_at_end(&text, &matcher.values);
+        if let Some(reaching) = found.iter().find(|found| found.end() > hold_from) {
+            hold_from = hold_from.min(reaching.start());
+        }
         let mut out = Vec::with_capacity(text.len());
         let mut last = 0;
-        for found in matcher.automaton.find_iter(&text) {
+        for found in found.iter().filter(|found| found.end() <= hold_from) {
             out.extend_from_slice(&text[last..found.start()]);
             out.extend_from_slice(REDACTED.as_bytes());
             last = found.end();
         }
-        let rest = &text[last..];
-        let hold = longest_prefix_at_end(rest, &matcher.values);
-        out.extend_from_slice(&rest[..rest.len() - hold]);
-        self.held = rest[rest.len() - hold..].to_vec();
+        out.extend_from_slice(&text[last..hold_from]);
+        self.held = text[hold_from..].to_vec();
         out
+    }
+
+    /// Something is held back.
+    pub fn holding(&self) -> bool {
+        !self.held.is_empty()
     }
 
     /// What was held back, at the end of the stream.
@@ -284,10 +353,11 @@ pub fn env_file_secrets(workspace: &Path) -> Vec<String> {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let Ok(kind) = entry.file_type() else {
+            // `.env` may be a link (to a shared file): followed.
+            let Ok(kind) = std::fs::metadata(entry.path()).map(|meta| meta.file_type()) else {
                 continue;
             };
-            if kind.is_file() && name.starts_with(".env") {
+            if kind.is_file() && name.starts_with(".env") && !is_template(&name) {
                 if let Ok(text) = std::fs::read_to_string(entry.path()) {
                     secrets.extend(dotenv_secrets(&text));
                 }
@@ -298,6 +368,21 @@ pub fn env_file_secrets(workspace: &Path) -> Vec<String> {
         }
     }
     secrets
+}
+
+/// An environment file that holds placeholders, not secrets: `.env.example`, `.env.sample`,
+/// `.env.template`, `.env.dist`, `.env.defaults`.
+fn is_template(name: &str) -> bool {
+    [
+        ".example",
+        ".sample",
+        ".template",
+        ".dist",
+        ".defaults",
+        ".schema",
+    ]
+    .iter()
+    .any(|suffix| name.ends_with(suffix))
 }
 
 /// The secrets of one `.env` file's text.

@@ -345,7 +345,12 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
                 )?;
             }
         }
-        Command::Scrub { values, workspace } => {
+        Command::Scrub {
+            mut values,
+            workspace,
+        } => {
+            // Longest first: a value that starts a longer one would otherwise leave the longer's end.
+            values.sort_by_key(|value| std::cmp::Reverse(value.len()));
             let mut changed = 0;
             for value in &values {
                 changed += scrub(transaction, value, workspace.as_deref())?;

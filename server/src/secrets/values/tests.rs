@@ -12,6 +12,24 @@ fn secret_looking_names_and_url_passwords_are_secrets_numbers_and_booleans_never
     assert!(secret_named("API_KEY", "12345678").is_empty(), "a number");
     assert!(secret_named("API_KEY", "abc").is_empty(), "too short");
     assert!(secret_named("HOME_PAGE", "https://example.com").is_empty());
+    // Words, not letters: NEXTAUTH_URL holds a URL, not a secret; MONKEY is no KEY.
+    assert!(secret_named("NEXTAUTH_URL", "http://localhost:3000").is_empty());
+    assert!(secret_named("MONKEY_NAME", "bonobo-123").is_empty());
+    assert!(secret_named("AUTHOR", "someone-else").is_empty());
+    assert_eq!(secret_named("openaiApiKey", "sk-abcdef"), ["sk-abcdef"]);
+    assert_eq!(secret_named("GITHUB_APIKEY", "gh-abcdef"), ["gh-abcdef"]);
+    assert_eq!(
+        secret_named("NEXTAUTH_SECRET", "abcdef-123"),
+        ["abcdef-123"]
+    );
+    // A local database's default password is not hidden wherever the word appears; its URL is.
+    assert_eq!(
+        secret_named(
+            "DATABASE_URL",
+            "postgresql://postgres:postgres@localhost:5432/app"
+        ),
+        ["postgresql://postgres:postgres@localhost:5432/app"]
+    );
     assert_eq!(
         secret_named("DATABASE_URL", "postgres://app:s3cretpw@db:5432/app"),
         ["postgres://app:s3cretpw@db:5432/app", "s3cretpw"]
@@ -72,6 +90,20 @@ fn a_value_cut_between_chunks_is_still_caught() {
     }
     seen.extend(stream.finish());
     assert!(!String::from_utf8_lossy(&seen).contains("streamed-secret"));
+    // A secret that starts a longer one waits for the rest.
+    know(
+        "test-stream-2",
+        [
+            "nested-abc123".to_owned(),
+            "nested-abc123-longer".to_owned(),
+        ],
+    );
+    let mut stream = Stream::default();
+    let mut seen = stream.feed(b"x nested-abc123");
+    seen.extend(stream.feed(b"-longer y\n"));
+    seen.extend(stream.finish());
+    assert_eq!(String::from_utf8(seen).expect("utf-8"), "x [redacted] y\n");
+    know("test-stream-2", []);
     // What only looks like a start is let through at the end.
     let mut stream = Stream::default();
     assert_eq!(stream.feed(b"a streamed-"), b"a ");
@@ -86,6 +118,11 @@ fn a_workspace_env_files_are_found_two_levels_down() {
     std::fs::write(
         workspace.path().join("apps/web/.env.local"),
         "NEXTAUTH_SECRET=nested-secret\n",
+    )
+    .expect("write");
+    std::fs::write(
+        workspace.path().join(".env.example"),
+        "API_KEY=your-key-here\n",
     )
     .expect("write");
     std::fs::create_dir_all(workspace.path().join("node_modules/x")).expect("dir");
