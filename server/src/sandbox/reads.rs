@@ -49,6 +49,14 @@ pub const CREDENTIALS: &[&str] = &[
     ".gem/credentials",
     ".terraform.d/credentials.tfrc.json",
     ".config/rclone",
+    ".config/containers/auth.json",
+    ".config/composer/auth.json",
+    ".config/github-copilot",
+    // Editors' user settings may hold OpenBolt's own `apiKey`.
+    ".config/Code/User/settings.json",
+    ".config/Code - OSS/User/settings.json",
+    ".config/VSCodium/User/settings.json",
+    ".local/share/code-server/User/settings.json",
     ".s3cfg",
     ".mozilla",
     ".config/google-chrome",
@@ -134,7 +142,17 @@ fn entries_beneath(dir: OwnedFd, path: &Path, denied: &[PathBuf], granted: &mut 
             continue;
         }
         if !denied.iter().any(|path| path.starts_with(&entry)) {
-            granted.extend(open_path(dir.as_fd(), name.as_c_str()));
+            // Not followed: an entry that became a link since the listing (or whose type the file
+            // system did not say) grants the link, never what it leads to.
+            granted.extend(
+                openat(
+                    dir.as_fd(),
+                    name.as_c_str(),
+                    OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::empty(),
+                )
+                .ok(),
+            );
         } else if matches!(kind, FileType::Directory | FileType::Unknown)
             && let Ok(child) = openat(dir.as_fd(), name.as_c_str(), DIRECTORY, Mode::empty())
         {
@@ -143,18 +161,35 @@ fn entries_beneath(dir: OwnedFd, path: &Path, denied: &[PathBuf], granted: &mut 
     }
 }
 
+/// Where `path` really is: resolved as far as it exists, the missing rest kept (a credential file written
+/// later — `docker login`, `cargo login` — is denied too: its directory is walked, and a file created after
+/// the walk is covered by no rule). `None`: the path is not absolute.
+fn real(path: &Path) -> Option<PathBuf> {
+    let mut missing = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return Some(
+                missing
+                    .iter()
+                    .rev()
+                    .fold(real, |path, name| path.join(name)),
+            );
+        }
+        missing.push(existing.file_name()?);
+        existing = existing.parent()?;
+    }
+}
+
 /// The `ReadFile` rules of a command: everything but `deny` (as given; each resolved to where it really
-/// is, missing ones dropped), plus `allow` (paths allowed back) and the `writable` paths that lie beneath
-/// a denied one. `None`: nothing is denied, reads need no rules.
+/// is, as far as it exists), plus `allow` (paths allowed back) and the `writable` paths that lie beneath a
+/// denied one. `None`: nothing is denied, reads need no rules.
 pub fn read_rules(
     deny: &[PathBuf],
     allow: &[PathBuf],
     writable: &[PathBuf],
 ) -> Option<Vec<OwnedFd>> {
-    let denied: Vec<PathBuf> = deny
-        .iter()
-        .filter_map(|path| std::fs::canonicalize(path).ok())
-        .collect();
+    let denied: Vec<PathBuf> = deny.iter().filter_map(|path| real(path)).collect();
     if denied.is_empty() {
         return None;
     }
@@ -238,7 +273,12 @@ mod tests {
     fn nothing_denied_needs_no_rules_and_a_denied_root_grants_nothing() {
         let root = tree();
         let root = std::fs::canonicalize(root.path()).expect("real");
-        assert!(read_rules(&[root.join("missing")], &[], &[]).is_none());
+        assert!(read_rules(&[], &[], &[]).is_none());
+        // A path that does not exist yet is denied where it would be: its parent is walked, not granted.
+        let rules = read_rules(&[root.join("home/.docker/config.json")], &[], &[]).expect("rules");
+        let rules = paths(&rules);
+        assert!(!rules.contains(&root.join("home")), "{rules:?}");
+        assert!(rules.contains(&root.join("home/src")), "{rules:?}");
         let mut granted = Vec::new();
         readable_beneath(&root, std::slice::from_ref(&root), &mut granted);
         assert!(granted.is_empty());
