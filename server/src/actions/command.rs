@@ -61,7 +61,8 @@ impl DevServers {
                         return;
                     }
                     let checked = guard.clone();
-                    let Ok(undone) = tokio::task::spawn_blocking(move || checked.restore()).await
+                    let Ok(undone) =
+                        tokio::task::spawn_blocking(move || checked.restore_planted()).await
                     else {
                         return;
                     };
@@ -87,7 +88,7 @@ impl DevServers {
         let Running { mut server, guard } = self.lock().remove(&terminal)?;
         server.update = final_start_update(server.update, exit);
         if let Some((guard, mut undone)) = guard {
-            undone.extend(crate::blocking(|| guard.restore()));
+            undone.extend(crate::blocking(|| guard.restore_planted()));
             server.update = with_undone(server.update, &undone);
         }
         Some(server)
@@ -205,6 +206,9 @@ impl Runner {
         }
         let _ = events.send(TurnEvent::Action(update.clone())).await;
         let finished = self.wait_for_command(spawned, update, cancel).await;
+        // A `.env` the command wrote (`supabase start`, a setup script) holds secrets from now on, before
+        // a later command of the same turn prints them.
+        crate::blocking(|| crate::secrets::values::know_workspace(&self.root));
         match guard {
             Some(guard) => undo_planted(&guard, finished),
             None => finished,

@@ -144,6 +144,17 @@ impl GitGuard {
     /// config goes back when it existed, else those lines are removed). Returns what was undone, for
     /// the action and the user.
     pub fn restore(&self) -> Vec<String> {
+        self.undo(false)
+    }
+
+    /// [`GitGuard::restore`], but in `.git/config` only the planted lines are taken out, whatever else
+    /// changed is kept: for a dev server, which runs while the user works in the same repository (a remote
+    /// they add meanwhile stays).
+    pub fn restore_planted(&self) -> Vec<String> {
+        self.undo(true)
+    }
+
+    fn undo(&self, lines_only: bool) -> Vec<String> {
         let mut undone = Vec::new();
         if std::fs::symlink_metadata(&self.git).is_ok_and(|meta| meta.is_dir()) {
             for (name, content) in hooks(&self.git) {
@@ -164,12 +175,12 @@ impl GitGuard {
                     }
                 }
             }
-            undone.extend(self.restore_config());
+            undone.extend(self.restore_config(lines_only));
         }
         undone
     }
 
-    fn restore_config(&self) -> Vec<String> {
+    fn restore_config(&self, lines_only: bool) -> Vec<String> {
         let path = self.git.join("config");
         let Ok(now) = std::fs::read(&path) else {
             return Vec::new();
@@ -197,8 +208,8 @@ impl GitGuard {
             return Vec::new();
         }
         let written = match &self.config {
-            Some(before) => std::fs::write(&path, before),
-            None => {
+            Some(before) if !lines_only => std::fs::write(&path, before),
+            _ => {
                 let kept: String = now_lines
                     .iter()
                     .filter(|(_, entry)| {

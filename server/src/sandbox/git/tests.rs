@@ -96,3 +96,20 @@ fn sections_are_read_as_git_reads_them() {
         ]
     );
 }
+
+#[test]
+fn while_a_dev_server_runs_only_the_planted_lines_go() {
+    let (workspace, git) = repository();
+    let guard = GitGuard::snapshot(workspace.path());
+    // The user adds a remote in their own terminal; something plants a hooks path.
+    let changed = format!(
+        "{CONFIG}[remote \"origin\"]\n\turl = https://example.com/r.git\n[core]\n\thooksPath = /tmp/planted\n"
+    );
+    std::fs::write(git.join("config"), changed).expect("config");
+    let undone = guard.restore_planted();
+    assert_eq!(undone.len(), 1, "{undone:?}");
+    assert_eq!(
+        std::fs::read_to_string(git.join("config")).expect("config"),
+        format!("{CONFIG}[remote \"origin\"]\n\turl = https://example.com/r.git\n[core]\n")
+    );
+}
