@@ -99,65 +99,44 @@ pub fn default_denied(
 /// what they point to is readable where it really is. An unreadable directory grants nothing beneath it.
 /// Entries are opened relative to their directory: a few system calls per rule, no path walks.
 pub fn readable_beneath(root: &Path, denied: &[PathBuf], granted: &mut Vec<OwnedFd>) {
-    if denied.iter().any(|path| path == root) {
-        return;
-    }
-    if !denied.iter().any(|path| path.starts_with(root)) {
-        granted.extend(open_path(CWD, root));
-        return;
-    }
-    if let Ok(dir) = openat(CWD, root, DIRECTORY, Mode::empty()) {
-        entries_beneath(dir, root, denied, granted);
-    }
+    visit(CWD, root.as_os_str().as_bytes(), root, denied, granted);
 }
 
-const DIRECTORY: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::CLOEXEC)
-    .union(OFlags::NOFOLLOW);
-
-fn open_path<P: rustix::path::Arg>(dir: BorrowedFd<'_>, path: P) -> Option<OwnedFd> {
-    openat(dir, path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).ok()
-}
-
-fn entries_beneath(dir: OwnedFd, path: &Path, denied: &[PathBuf], granted: &mut Vec<OwnedFd>) {
-    let Ok(listing) = Dir::new(dir) else {
+/// The one decision, for `path` (`name` in the directory `dir`): denied — nothing; holding no denied
+/// path — granted whole; holding one — each of its entries visited. Nothing is followed: an entry that
+/// became a link since the listing (or whose type the file system did not say) grants the link, never
+/// what it leads to.
+fn visit(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    path: &Path,
+    denied: &[PathBuf],
+    granted: &mut Vec<OwnedFd>,
+) {
+    if denied.iter().any(|denied| denied == path) {
+        return;
+    }
+    if !denied.iter().any(|denied| denied.starts_with(path)) {
+        let flags = OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        granted.extend(openat(dir, name, flags, Mode::empty()).ok());
+        return;
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let Ok(opened) = openat(dir, name, flags, Mode::empty()) else {
         return;
     };
-    let Ok(dir) = listing.fd().map(|fd| fd.try_clone_to_owned()) else {
+    let Ok(listing) = Dir::read_from(&opened) else {
         return;
     };
-    let Ok(dir) = dir else {
-        return;
-    };
-    let names: Vec<(std::ffi::CString, FileType)> = listing
+    let names: Vec<std::ffi::CString> = listing
         .flatten()
         .filter(|entry| !matches!(entry.file_name().to_bytes(), b"." | b".."))
         .filter(|entry| entry.file_type() != FileType::Symlink)
-        .map(|entry| (entry.file_name().to_owned(), entry.file_type()))
+        .map(|entry| entry.file_name().to_owned())
         .collect();
-    for (name, kind) in names {
+    for name in names {
         let entry = path.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
-        if denied.contains(&entry) {
-            continue;
-        }
-        if !denied.iter().any(|path| path.starts_with(&entry)) {
-            // Not followed: an entry that became a link since the listing (or whose type the file
-            // system did not say) grants the link, never what it leads to.
-            granted.extend(
-                openat(
-                    dir.as_fd(),
-                    name.as_c_str(),
-                    OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                    Mode::empty(),
-                )
-                .ok(),
-            );
-        } else if matches!(kind, FileType::Directory | FileType::Unknown)
-            && let Ok(child) = openat(dir.as_fd(), name.as_c_str(), DIRECTORY, Mode::empty())
-        {
-            entries_beneath(child, &entry, denied, granted);
-        }
+        visit(opened.as_fd(), name.as_bytes(), &entry, denied, granted);
     }
 }
 
@@ -199,7 +178,8 @@ pub fn read_rules(
         .iter()
         .filter(|path| denied.iter().any(|denied| path.starts_with(denied)));
     for path in allow.iter().chain(beneath_denied) {
-        granted.extend(open_path(CWD, path));
+        // Chosen by the user: followed.
+        granted.extend(openat(CWD, path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).ok());
     }
     Some(granted)
 }
