@@ -4,3 +4,4 @@ pub mod chat;
 pub mod context;
 pub mod parse;
 pub mod sessions;
+pub mod version;

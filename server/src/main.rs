@@ -24,6 +24,8 @@ enum Command {
     Sessions(openbolt::cli::sessions::SessionsArguments),
     /// Undo the files of the last turn (or of every turn from a message on).
     Revert(openbolt::cli::sessions::RevertArguments),
+    /// Print the version and the protocol version (`--json` for the editor extensions).
+    Version(openbolt::cli::version::VersionArguments),
     /// Print the first request a prompt would send, built offline (for benchmarks).
     #[command(hide = true)]
     Context(openbolt::cli::context::ContextArguments),
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
     openbolt::terminal::install_panic_hook();
     let result = match arguments.command {
         Command::Parse(parse) => openbolt::cli::parse::run(&parse).map(|()| 0),
+        Command::Version(version) => openbolt::cli::version::run(&version).map(|()| 0),
         Command::Context(context) => openbolt::cli::context::run(&context).map(|()| 0),
         Command::Sessions(sessions) => openbolt::cli::sessions::run_sessions(&sessions).map(|()| 0),
         Command::Revert(revert) => runtime()

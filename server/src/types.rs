@@ -5,6 +5,12 @@
 use openbolt_parser::ActionInfo;
 pub use openbolt_parser::ActionKind;
 
+/// The version of the protocol between `openbolt lsp` and our editor extensions (the `openbolt/…`
+/// methods and settings of docs/protocol.md). Raised when a change would break an extension built for
+/// the previous one; `openbolt version --json` says it, and the extensions check it before they start
+/// the server.
+pub const PROTOCOL_VERSION: u32 = 1;
+
 /// How many times one turn answers the model's look-ups (reads, searches, tool calls) with a follow-up
 /// request. Search → read → edit takes two; a model that needs more narrows its searches.
 pub const MAX_LOOKUP_ROUNDS: usize = 8;
