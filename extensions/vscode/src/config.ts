@@ -1,6 +1,4 @@
 // Settings: what the server gets (its `openbolt` section) and what only the extension uses.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type * as vscode from 'vscode';
 
 export interface ServerSettings {
@@ -83,28 +81,4 @@ export type FollowFiles = 'none' | 'first' | 'all';
 export function followFiles(config: vscode.WorkspaceConfiguration): FollowFiles {
   const value = config.get<string>('followFiles', 'none');
   return value === 'first' || value === 'all' ? value : 'none';
-}
-
-/** The server binary: the setting, else `openbolt` found on PATH; undefined when neither exists. */
-export function findServer(configured: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const setting = configured.trim();
-  if (setting !== '') {
-    // `~/.cargo/bin/openbolt` is what people type; VS Code does not expand it.
-    const home = env.HOME ?? env.USERPROFILE;
-    const expanded = home && (setting === '~' || setting.startsWith('~/')) ? path.join(home, setting.slice(1)) : setting;
-    return fs.existsSync(expanded) ? expanded : undefined;
-  }
-  const names = process.platform === 'win32' ? ['openbolt.exe'] : ['openbolt'];
-  for (const directory of (env.PATH ?? '').split(path.delimiter)) {
-    for (const name of names) {
-      const candidate = path.join(directory, name);
-      try {
-        fs.accessSync(candidate, fs.constants.X_OK);
-        return candidate;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
 }

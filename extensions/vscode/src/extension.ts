@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { ChatView, type FromWebview } from './chat/view';
 import { createClient, handleApplyEdit } from './client';
-import { findServer, previewTarget } from './config';
+import { previewTarget } from './config';
+import { chooseServer } from './server';
 import * as ext from './lsp_ext';
 import { Terminals } from './terminal';
 import { rankMentions } from '../webview/mentions';
@@ -27,6 +28,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   /** The running turn: its session (chosen here for a new chat, so Stop can name it at once). */
   let running: { sessionId: string; cancel: vscode.CancellationTokenSource } | undefined;
   let starting: Promise<LanguageClient | undefined> | undefined;
+  /** Why the server did not start, when it did not. */
+  let startError: string | undefined;
 
   const chatView = new ChatView(context.extensionUri, (message) => void onWebview(message));
   const approvals = new Approvals(chatView);
@@ -43,19 +46,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   );
 
   async function start(): Promise<LanguageClient | undefined> {
-    const configured = vscode.workspace.getConfiguration('openbolt').get<string>('server.path', '');
-    const server = findServer(configured);
-    if (!server) {
-      const where = configured ? `at ${configured} (openbolt.server.path)` : 'on your PATH';
-      const choice = await vscode.window.showErrorMessage(
-        `OpenBolt: the openbolt server was not found ${where}. Install it with \`cargo install --path server\` from the OpenBolt repository, or set openbolt.server.path.`,
-        'Open Settings',
-      );
-      if (choice) {
-        await vscode.commands.executeCommand('workbench.action.openSettings', 'openbolt.server.path');
+    const setting = vscode.workspace.getConfiguration('openbolt').get<string>('server.path', '');
+    const choice = await chooseServer(setting, context.asAbsolutePath('server'), String(context.extension.packageJSON.version));
+    if (!choice.start) {
+      output.appendLine(`error: ${choice.message}`);
+      // Once per cause (each prompt tries again; the panel says why): not awaited, so the panel and the
+      // commands go on while the message waits for the user.
+      if (choice.message !== startError) {
+        void vscode.window.showErrorMessage(choice.message, ...(choice.openSettings ? ['Open Settings'] : [])).then((picked) => {
+          if (picked) void vscode.commands.executeCommand('workbench.action.openSettings', 'openbolt.server.path');
+        });
       }
+      startError = choice.message;
       return undefined;
     }
+    startError = undefined;
+    for (const line of choice.log) output.appendLine(line);
+    const server = choice.path;
     const created = createClient(server, output);
     created.onNotification(ext.turnStart, (start) => {
       reporter.turnStarted(start.messageId);
@@ -137,7 +144,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   async function send(prompt: string): Promise<void> {
     const connected = await ensureClient();
     if (!connected) {
-      chatView.post({ type: 'done', error: 'the server is not running' });
+      const why = startError?.replace(/^OpenBolt: /, '');
+      chatView.post({ type: 'done', error: why ? `the server is not running: ${why}` : 'the server is not running' });
       return;
     }
     chatView.post({ type: 'user', text: prompt });
@@ -342,6 +350,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('openbolt.restartServer', async () => {
       const previous = client ?? (await starting);
       client = undefined;
+      // Asked for: say again why it cannot start.
+      startError = undefined;
       await previous?.stop().catch(() => undefined);
       const restarted = await ensureClient();
       if (restarted) {

@@ -1,11 +1,8 @@
-// Unit tests of the settings the server gets and of finding the server (node --test).
+// Unit tests of the settings the server gets (node --test).
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
-import { findServer, previewTarget, serverSettings } from '../src/config';
+import { previewTarget, serverSettings } from '../src/config';
 import { newErrors } from '../src/newErrors';
 
 /** Settings the user set (`values`, in their user settings), over the extension's declared defaults. */
@@ -58,21 +55,6 @@ test('only what the user set reaches the server; blank text is not set; the rest
 test('the preview opens in the Simple Browser unless set otherwise', () => {
   assert.equal(previewTarget(configuration({})), 'simpleBrowser');
   assert.equal(previewTarget(configuration({ 'preview.open': 'external' })), 'external');
-});
-
-test('the server is the setting (with ~ expanded), else an executable openbolt on PATH', () => {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'openbolt-config-'));
-  const bin = path.join(home, 'bin');
-  const notExecutable = path.join(home, 'other');
-  fs.mkdirSync(bin);
-  fs.mkdirSync(notExecutable);
-  fs.writeFileSync(path.join(bin, 'openbolt'), '#!/bin/sh\n', { mode: 0o755 });
-  fs.writeFileSync(path.join(notExecutable, 'openbolt'), 'not a program', { mode: 0o644 });
-  const env = { HOME: home, PATH: [notExecutable, bin].join(path.delimiter) };
-  assert.equal(findServer('', env), path.join(bin, 'openbolt'));
-  assert.equal(findServer('~/bin/openbolt', env), path.join(bin, 'openbolt'));
-  assert.equal(findServer(path.join(home, 'missing'), env), undefined);
-  assert.equal(findServer('', { HOME: home, PATH: notExecutable }), undefined);
 });
 
 test('the errors a turn brought, not those that were there, and none of a file being typed in', () => {

@@ -2,83 +2,18 @@
 // `openbolt` binary, and the provider stand-in (started by tests/vscode.rs, which runs this file and
 // reads its last line, `N passed, N failed`). Screenshots go to $OPENBOLT_ARTIFACTS.
 //
-// Environment: OPENBOLT_BIN, ANTHROPIC_BASE_URL, CODE_SERVER (its entry.js), NODE24 (node binary),
-// PLAYWRIGHT (playwright-core's directory), CHROMIUM, OPENBOLT_ARTIFACTS, WORKSPACE, VSIX (the packaged
-// extension, installed into a fresh profile).
-import { spawn, spawnSync } from 'node:child_process';
+// Environment: OPENBOLT_BIN, ANTHROPIC_BASE_URL, WORKSPACE, VSIX (the packaged extension, installed into
+// a fresh profile), and what test/harness.mjs needs.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { artifacts, finish, results, startVsCode, test, waitFor } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT);
 const workspace = process.env.WORKSPACE;
-const artifacts = process.env.OPENBOLT_ARTIFACTS;
-fs.mkdirSync(artifacts, { recursive: true });
-const PATIENCE = 60_000;
-
-const results = { passed: 0, failed: 0 };
-let currentPage;
-async function test(name, fn) {
-  try {
-    await fn();
-    results.passed += 1;
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    results.failed += 1;
-    console.log(`FAIL ${name}\n${error?.stack ?? error}`);
-    const file = `failed-${results.failed}.png`;
-    await currentPage?.screenshot({ path: path.join(artifacts, file) }).catch(() => undefined);
-    console.log(`  screenshot: ${path.join(artifacts, file)}`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what, condition, timeout = PATIENCE) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await condition();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-}
-
-// code-server with an isolated profile and our extension installed by copying it in.
-const home = fs.mkdtempSync(path.join(os.tmpdir(), 'openbolt-vscode-'));
-const userData = path.join(home, 'data');
-const extensions = path.join(home, 'extensions');
-fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
-fs.writeFileSync(
-  path.join(userData, 'User', 'settings.json'),
-  JSON.stringify({
-    'workbench.startupEditor': 'none',
-    // Desktop VS Code's default. In the browser it is "afterDelay": the undone text a test leaves in an
-    // editor would be saved a second later, racing the test's own revert.
-    'files.autoSave': 'off',
-    'chat.disableAIFeatures': true,
-    'extensions.autoUpdate': false,
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'security.workspace.trust.enabled': false,
-    // The DOM renderer, whose rows the test reads (the GPU renderers draw to a canvas).
-    'terminal.integrated.gpuAcceleration': 'off',
+const vscode = await startVsCode({
+  workspace,
+  // Installed the way a user installs it: the packaged .vsix.
+  vsix: process.env.VSIX,
+  settings: {
     'openbolt.server.path': process.env.OPENBOLT_BIN,
     'openbolt.approval.autoApprove': false,
     'openbolt.model': 'e2e-model',
@@ -97,93 +32,11 @@ fs.writeFileSync(
     'openbolt.mcpServers': { everything: { command: process.env.MCP_EVERYTHING, args: ['stdio'] } },
     // This one tool is called without asking.
     'openbolt.mcpAllow': ['everything/get-sum'],
-  }),
-);
-fs.writeFileSync(path.join(home, 'config.yaml'), 'auth: none\n');
-const codeServerArgs = [
-  process.env.CODE_SERVER,
-  '--config', path.join(home, 'config.yaml'),
-  '--user-data-dir', userData,
-  '--extensions-dir', extensions,
-];
-// Installed the way a user installs it: the packaged .vsix.
-const install = spawnSync(process.env.NODE24, [...codeServerArgs, '--install-extension', process.env.VSIX], {
-  encoding: 'utf8',
-  env: { ...process.env, HOME: home },
+  },
 });
-if (install.status !== 0 || !fs.readdirSync(extensions).some((name) => name.startsWith('openbolt.openbolt-'))) {
-  console.log(`FAIL setup: installing ${process.env.VSIX}\n${install.stdout}\n${install.stderr}\n0 passed, 1 failed`);
-  process.exit(1);
-}
-const port = await freePort();
-const codeServer = spawn(
-  process.env.NODE24,
-  [
-    ...codeServerArgs,
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--auth', 'none',
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-  ],
-  { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: home } },
-);
-let serverLog = '';
-codeServer.stdout.on('data', (chunk) => (serverLog += chunk));
-codeServer.stderr.on('data', (chunk) => (serverLog += chunk));
-const stopCodeServer = () => {
-  try {
-    process.kill(-codeServer.pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-};
-process.on('exit', stopCodeServer);
+const { home, page, runCommand, chatFrame, visible, terminalText, composerFree, webviewText, notification, serverLogText, editUserSettings } = vscode;
 
-let browser;
 try {
-  await waitFor('code-server', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 120_000);
-  browser = await chromium.launchPersistentContext(path.join(home, 'chromium'), {
-    executablePath: process.env.CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const page = browser.pages()[0] ?? (await browser.newPage());
-  currentPage = page;
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
-  await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
-
-  // The palette lists what is registered when it opens; right after start-up the extension's commands may
-  // not be there yet, so close it and ask again until the command shows up.
-  const runCommand = (title) =>
-    waitFor(`the command ${title}`, async () => {
-      await page.keyboard.press('Escape');
-      await page.keyboard.press('F1');
-      const input = await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-      // F1 prefills '>' (typing it too races the prefill): replace the whole value.
-      await input.fill(`>${title}`);
-      const row = await page
-        .waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title}"]`, { timeout: 3_000 })
-        .catch(() => null);
-      if (!row) return false;
-      // Enter on the palette's input itself: the focus may be on its way to a webview just revealed.
-      await input.press('Enter');
-      return true;
-    });
-  const chatFrame = () =>
-    waitFor('the chat webview', async () => {
-      for (const frame of page.frames()) {
-        // The page is there before its script has wired up the composer.
-        if (await frame.$('body[data-ready] #prompt').catch(() => null)) return frame;
-      }
-      return null;
-    });
-  // Editors and terminals render spaces as no-break spaces.
-  const visible = (text) => (text ?? '').replace(/\u00a0/g, ' ');
-  const terminalText = async () => visible(await page.$$eval('.xterm-rows', (rows) => rows.map((row) => row.textContent).join('\n')));
-  const composerFree = async (frame) => !(await frame.$eval('#send', (button) => button.disabled));
-  // textContent, not innerText: messages off screen skip rendering (content-visibility) but keep their text.
-  const webviewText = async (frame) => (await frame.$eval('#log', (log) => log.textContent)) ?? '';
-
   // The reply in the model's order: what each message shows, prose and cards in turn.
   const replyOrder = (frame, needle) =>
     frame.$$eval(
@@ -338,7 +191,6 @@ try {
     await waitFor(`"${label}" in the quick pick`, async () => page.$(row));
     await page.click(row);
   };
-  const notification = (text) => waitFor(`the notification "${text}"`, async () => page.$(`.notification-toast:has-text("${text}")`));
 
   await test('Revert Last Turn puts the file back on disk and in the editor', async () => {
     // The undo above left the editor with unsaved text; let the disk's version stand first.
@@ -559,46 +411,6 @@ try {
     await waitFor('the turn to stop', async () => (await webviewText(frame)).includes('Stopped') && (await composerFree(frame)));
   });
 
-  // The server says whether commands are sandboxed after each change of the `openbolt` settings: the
-  // line's count in the server log (VS Code keeps output channels in files) says when a change of the
-  // settings file has reached the extension.
-  const serverLogText = () => {
-    const found = [];
-    const walk = (dir) => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        if (entry.isDirectory()) walk(path.join(dir, entry.name));
-        else if (entry.name.includes('OpenBolt Server')) found.push(path.join(dir, entry.name));
-      }
-    };
-    walk(path.join(userData, 'logs'));
-    return found.map((file) => fs.readFileSync(file, 'utf8')).join('\n');
-  };
-  /** Changes the user's settings the way a user does, in the settings editor (code-server does not watch
-   * the file for changes made behind its back), and waits for the change to reach the server. */
-  const editUserSettings = async (change) => {
-    const settingsChanges = () => serverLogText().split('commands run in a sandbox').length;
-    const before = settingsChanges();
-    if (before < 2) throw new Error('the server log is not where it was expected');
-    const settingsFile = path.join(userData, 'User', 'settings.json');
-    const settings = change(JSON.parse(fs.readFileSync(settingsFile, 'utf8')));
-    await runCommand('Preferences: Open User Settings (JSON)');
-    // (It may open as a tab or as a modal editor.)
-    const settingsEditor = '.monaco-editor .view-lines:has-text("workbench.startupEditor")';
-    await waitFor('the settings editor', async () => page.$(settingsEditor));
-    await page.click(settingsEditor);
-    await page.keyboard.press('Control+a');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify(settings));
-    // What the editor closed by itself (a bracket, a quote) after the cursor goes.
-    await page.keyboard.press('Control+Shift+End');
-    await page.keyboard.press('Delete');
-    await page.keyboard.press('Control+s');
-    await waitFor('the settings change to reach the extension', async () => settingsChanges() > before);
-    const saved = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
-    if (JSON.stringify(saved) !== JSON.stringify(settings)) throw new Error(`settings.json was not saved as typed: ${JSON.stringify(saved)}`);
-    await runCommand('View: Close Editor');
-    await waitFor('the settings editor to close', async () => !(await page.$(settingsEditor)));
-  };
 
   await test('followFiles "all" opens each file the AI writes as it completes, the focus staying in the prompt; sandboxAllowGitHooks reaches the server', async () => {
     await editUserSettings((settings) => ({ ...settings, 'openbolt.followFiles': 'all', 'openbolt.sandboxAllowGitHooks': true }));
@@ -712,10 +524,8 @@ try {
   });
 } catch (error) {
   results.failed += 1;
-  console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${serverLog.slice(-4000)}`);
+  console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${vscode.codeServerLog().slice(-4000)}`);
 } finally {
-  await browser?.close().catch(() => undefined);
-  stopCodeServer();
+  await vscode.close();
 }
-console.log(`${results.passed} passed, ${results.failed} failed`);
-process.exit(results.failed === 0 ? 0 : 1);
+finish();
