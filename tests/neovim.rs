@@ -131,3 +131,86 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
         "the editor's diagnostic did not reach the model"
     );
 }
+
+/// The plugin's build step, from a copy of the repository as a plugin manager leaves it (no `openbolt`
+/// on PATH), and both ways of starting the server using what it built (`extensions/neovim/tests/build.lua`).
+/// The copy builds into the workspace's target directory, so only OpenBolt's own crates compile again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugins_build_step_makes_the_server_both_ways_of_starting_it_use() {
+    let nvim = nvim();
+    let root = repository();
+    let scratch = tempfile::tempdir().expect("scratch");
+    let plugin = scratch.path().join("openbolt");
+    let files = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(&root)
+        .output()
+        .expect("git ls-files");
+    assert!(files.status.success(), "git ls-files failed");
+    for file in files
+        .stdout
+        .split(|byte| *byte == 0)
+        .filter(|file| !file.is_empty())
+    {
+        let relative = std::path::Path::new(std::str::from_utf8(file).expect("UTF-8 path"));
+        let (from, to) = (root.join(relative), plugin.join(relative));
+        if from.is_file() {
+            std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
+            std::fs::copy(&from, &to).expect("copy");
+        }
+    }
+    let fake = scratch.path().join("fake-openbolt");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{\"name\":\"openbolt\",\"version\":\"9.0.0\",\"protocol\":999}'; exit 0; fi\nexit 3\n",
+    )
+    .expect("fake server");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    // No `openbolt` on PATH (a developer's ~/.cargo/bin may have one).
+    let path = std::env::join_paths(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .filter(|directory| !directory.join("openbolt").exists()),
+    )
+    .expect("PATH");
+    let workspace = scratch.path().join("project");
+    let empty_target = scratch.path().join("empty-target");
+    for directory in [&workspace, &empty_target] {
+        std::fs::create_dir_all(directory).expect("mkdir");
+    }
+    let xdg = |name: &str| {
+        let path = scratch.path().join("xdg").join(name);
+        std::fs::create_dir_all(&path).expect("xdg dir");
+        path
+    };
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(1500),
+        tokio::process::Command::new(&nvim)
+            .args(["--headless", "-u", "NONE", "-l"])
+            .arg(root.join("extensions/neovim/tests/build.lua"))
+            .current_dir(&workspace)
+            .env("PATH", path)
+            .env("PLUGIN", &plugin)
+            .env("CARGO_TARGET_DIR", root.join("target"))
+            .env("EMPTY_TARGET", &empty_target)
+            .env("FAKE_SERVER", &fake)
+            .env("XDG_CONFIG_HOME", xdg("config"))
+            .env("XDG_DATA_HOME", xdg("data"))
+            .env("XDG_STATE_HOME", xdg("state"))
+            .env("XDG_CACHE_HOME", xdg("cache"))
+            .env("OPENBOLT_DATA_DIR", scratch.path().join("data"))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the build and its tests finish within 25 minutes")
+    .expect("nvim runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("6 passed, 0 failed") && output.status.success(),
+        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+}

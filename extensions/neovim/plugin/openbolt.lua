@@ -29,3 +29,6 @@ end, { nargs = '?', complete = 'file', desc = "OpenBolt: the AI's last change to
 vim.api.nvim_create_user_command('OpenBoltMcp', function()
   openbolt().mcp()
 end, { desc = 'OpenBolt: the MCP servers and their state' })
+vim.api.nvim_create_user_command('OpenBoltBuild', function()
+  require('openbolt.build').command()
+end, { desc = "OpenBolt: build the plugin's own server (cargo build --release)" })

@@ -3,8 +3,9 @@ local M = {}
 
 ---@class openbolt.Options
 M.defaults = {
-  -- How to start the server.
-  cmd = { 'openbolt', 'lsp' },
+  -- How to start the server, e.g. { '/path/to/openbolt', 'lsp' }. nil: the plugin's own build
+  -- (:OpenBoltBuild), else `openbolt` on PATH (see :help openbolt-server).
+  cmd = nil,
   -- Sent to the server as the `openbolt` settings section (docs/protocol.md#settings): only what you set
   -- here. For the rest the environment (ANTHROPIC_API_KEY, OPENAI_BASE_URL, OPENBOLT_MODEL, ...), the
   -- settings files (~/.config/openbolt/settings.json, .openbolt/settings.json) and the defaults decide.
@@ -75,7 +76,7 @@ function M.resolve(opts)
   end
   local merged = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
   local ok, err = pcall(vim.validate, {
-    ['cmd[1]'] = { merged.cmd[1], 'string' },
+    ['cmd[1]'] = { merged.cmd and merged.cmd[1], 'string', merged.cmd == nil },
     ['chat.width'] = { merged.chat.width, 'number' },
     ['chat.position'] = {
       merged.chat.position,

@@ -1,4 +1,5 @@
--- `:checkhealth openbolt`: the server binary and its version, the provider settings, the endpoint.
+-- `:checkhealth openbolt`: the server binary, where it came from and its version, the provider settings,
+-- the endpoint.
 local M = {}
 
 local function reachable(url)
@@ -33,18 +34,25 @@ end
 function M.check()
   vim.health.start('openbolt: server')
   local options = require('openbolt').options()
-  local binary = options.cmd[1]
-  if vim.fn.executable(binary) ~= 1 then
-    vim.health.error(
-      string.format('%q not found', binary),
-      { 'cargo install --path server (from the OpenBolt repository)', "or setup({ cmd = { '/path/to/openbolt', 'lsp' } })" }
-    )
+  local server = require('openbolt.server')
+  local found, missing = server.find(options.cmd)
+  local binary
+  if not found then
+    vim.health.error(missing)
   else
-    local result = vim.system({ binary, '--version' }, { text = true }):wait(5000)
-    if result.code == 0 then
-      vim.health.ok(string.format('%s (%s)', vim.trim(result.stdout), vim.fn.exepath(binary)))
+    binary = found.binary
+    local from = ({ setup = 'your cmd in setup()', build = "the plugin's own build", path = 'PATH' })[found.source]
+    local mismatch = server.mismatch(found)
+    if mismatch then
+      vim.health.error(mismatch)
+    elseif found.cmd[2] == 'lsp' then
+      local answer = server.probe(found.binary)
+      vim.health.ok(string.format('openbolt %s, protocol %d: %s (from %s)', answer.version, answer.protocol, found.binary, from))
     else
-      vim.health.error(string.format('%s --version failed: %s', binary, vim.trim(result.stderr or '')))
+      vim.health.ok(string.format('%s (from %s; a wrapper command, not asked its version)', table.concat(found.cmd, ' '), from))
+    end
+    if found.source ~= 'build' and server.root() then
+      vim.health.info(":OpenBoltBuild builds the plugin's own server (cargo), used when setup() names no cmd")
     end
   end
 
@@ -127,7 +135,7 @@ function M.sandbox(binary, mode, settings)
     vim.health.warn('commands are not sandboxed (settings.sandbox = "off"): they can write anywhere you can')
     return
   end
-  local server = vim.fn.exepath(binary)
+  local server = binary and vim.fn.exepath(binary) or ''
   if server == '' then
     vim.health.error('cannot check the sandbox without the server')
     return

@@ -56,20 +56,17 @@ function M.client(start)
     return nil
   end
   local options = M.options()
-  if vim.fn.executable(options.cmd[1]) ~= 1 then
-    vim.notify(
-      string.format(
-        "[openbolt] cannot find the server %q: install it with `cargo install --path server` from the OpenBolt repository, or set cmd in require('openbolt').setup()",
-        options.cmd[1]
-      ),
-      vim.log.levels.ERROR
-    )
+  local server = require('openbolt.server')
+  local found, missing = server.find(options.cmd)
+  local problem = missing or server.mismatch(found)
+  if problem then
+    vim.notify('[openbolt] ' .. problem, vim.log.levels.ERROR)
     return nil
   end
   local base = vim.lsp.config and vim.lsp.config.openbolt or {}
   local config = vim.tbl_deep_extend('force', base, {
     name = 'openbolt',
-    cmd = options.cmd,
+    cmd = server.start,
     root_dir = vim.fs.root(0, base.root_markers or { '.git' }) or vim.fn.getcwd(),
     init_options = { savesEdits = true, handlesPreview = true, sendsDiagnostics = true, openbolt = options.settings },
     settings = { openbolt = options.settings },
