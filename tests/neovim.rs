@@ -160,19 +160,8 @@ async fn the_plugins_build_step_makes_the_server_both_ways_of_starting_it_use() 
         }
     }
     let fake = scratch.path().join("fake-openbolt");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{\"name\":\"openbolt\",\"version\":\"9.0.0\",\"protocol\":999}'; exit 0; fi\nexit 3\n",
-    )
-    .expect("fake server");
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
-    // No `openbolt` on PATH (a developer's ~/.cargo/bin may have one).
-    let path = std::env::join_paths(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .filter(|directory| !directory.join("openbolt").exists()),
-    )
-    .expect("PATH");
+    support::openbolt_of_another_protocol(&fake, 999);
+    let path = support::path_without_openbolt();
     let workspace = scratch.path().join("project");
     let empty_target = scratch.path().join("empty-target");
     for directory in [&workspace, &empty_target] {

@@ -501,6 +501,30 @@ pub fn repository() -> std::path::PathBuf {
         .to_path_buf()
 }
 
+/// `PATH` without the directories that hold an `openbolt` (a developer's `~/.cargo/bin` may): the
+/// editors' tests of finding the server start from a machine that has none.
+pub fn path_without_openbolt() -> std::ffi::OsString {
+    std::env::join_paths(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .filter(|directory| !directory.join("openbolt").exists()),
+    )
+    .expect("PATH")
+}
+
+/// A program at `path` that answers `version --json` as an openbolt 9.0.0 speaking `protocol` would, and
+/// does nothing else: what the editors must refuse to start.
+pub fn openbolt_of_another_protocol(path: &std::path::Path, protocol: u32) {
+    std::fs::write(
+        path,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{{\"name\":\"openbolt\",\"version\":\"9.0.0\",\"protocol\":{protocol}}}'; exit 0; fi\nexit 3\n"
+        ),
+    )
+    .expect("a server of another protocol");
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+}
+
 /// What both editors' end-to-end tests check in the requests their session sent: the editor's
 /// `contextTokens` setting of 40,000 reached the server (every output limit is a quarter of it), the
 /// `@index.html` its completion put in a prompt attached the file, and a read was answered in the turn.

@@ -185,19 +185,8 @@ async fn the_platform_vsix_carries_a_server_that_runs_a_turn() {
     let workspace = home.path().join("project");
     std::fs::create_dir(&workspace).expect("workspace");
     let other = home.path().join("other-protocol");
-    std::fs::write(
-        &other,
-        "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{\"name\":\"openbolt\",\"version\":\"9.0.0\",\"protocol\":2}'; exit 0; fi\nexit 3\n",
-    )
-    .expect("a server of another protocol");
-    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
-    // No `openbolt` on PATH (a developer's ~/.cargo/bin may have one).
-    let path = std::env::join_paths(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .filter(|directory| !directory.join("openbolt").exists()),
-    )
-    .expect("PATH");
+    support::openbolt_of_another_protocol(&other, 2);
+    let path = support::path_without_openbolt();
     let (stdout, stderr, status) = e2e(
         "e2e-bundled.mjs",
         &[

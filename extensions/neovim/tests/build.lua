@@ -9,23 +9,14 @@ local root = assert(os.getenv('PLUGIN'), 'PLUGIN')
 vim.opt.runtimepath:prepend(root .. '/extensions/neovim')
 vim.cmd('runtime plugin/openbolt.lua')
 vim.o.swapfile = false
+local tally = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/tally.lua')
+local test = tally.test
 
-local passed, failed = 0, 0
 local notifications = {}
 vim.notify = function(message, level)
   table.insert(notifications, { message = message, level = level })
 end
 
-local function test(name, fn)
-  local ok, err = xpcall(fn, debug.traceback)
-  if ok then
-    passed = passed + 1
-    io.stdout:write('ok   ' .. name .. '\n')
-  else
-    failed = failed + 1
-    io.stdout:write('FAIL ' .. name .. '\n' .. tostring(err) .. '\n')
-  end
-end
 
 local function health()
   vim.cmd('checkhealth openbolt')
@@ -137,6 +128,4 @@ test('a server of another protocol is refused with one clear message, both ways'
   require('openbolt').setup({})
 end)
 
-io.stdout:write(string.format('%d passed, %d failed\n', passed, failed))
-stop_all()
-vim.cmd(failed == 0 and 'qall!' or 'cquit! 1')
+tally.finish()

@@ -8,10 +8,11 @@ local plugin = vim.fs.dirname(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)
 vim.opt.runtimepath:prepend(plugin)
 vim.cmd('runtime plugin/openbolt.lua')
 vim.o.swapfile = false
+local tally = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/tally.lua')
+local test = tally.test
 vim.o.shortmess = vim.o.shortmess .. 'F'
 
 local workspace = vim.fn.getcwd()
-local passed, failed = 0, 0
 local notifications = {}
 vim.notify = function(message, level)
   table.insert(notifications, { message = message, level = level })
@@ -43,16 +44,6 @@ vim.ui.open = function(url)
   return {}, nil
 end
 
-local function test(name, fn)
-  local ok, err = xpcall(fn, debug.traceback)
-  if ok then
-    passed = passed + 1
-    io.stdout:write('ok   ' .. name .. '\n')
-  else
-    failed = failed + 1
-    io.stdout:write('FAIL ' .. name .. '\n' .. tostring(err) .. '\n')
-  end
-end
 
 local function wait_for(what, condition)
   if not vim.wait(30000, condition, 20) then
@@ -683,8 +674,4 @@ test('no errors were reported', function()
   assert(not unsaved, unsaved)
 end)
 
-io.stdout:write(string.format('%d passed, %d failed\n', passed, failed))
-for _, client in ipairs(vim.lsp.get_clients()) do
-  client:stop(true)
-end
-vim.cmd(failed == 0 and 'qall!' or 'cquit! 1')
+tally.finish()

@@ -7,7 +7,7 @@
 // (a script answering `version --json` with protocol 2), and what test/harness.mjs needs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { artifacts, finish, results, startVsCode, test, waitFor } from './harness.mjs';
+import { artifacts, run, startVsCode, test, waitFor } from './harness.mjs';
 
 const workspace = process.env.WORKSPACE;
 const vscode = await startVsCode({
@@ -40,7 +40,7 @@ function bundledProcesses() {
 
 const toasts = async (text) => (await page.$$(`.notification-toast:has-text("${text}")`)).length;
 
-try {
+await run(vscode, async () => {
   await test('with no openbolt on PATH and no openbolt.server.path, the bundled server runs a turn in the sandbox', async () => {
     for (const binary of ['openbolt', 'openbolt-sandbox']) {
       if (!fs.existsSync(path.join(vscode.extensionDir, 'server', binary))) throw new Error(`the .vsix has no server/${binary}`);
@@ -95,10 +95,4 @@ try {
     if (!serverLogText().includes('speaks protocol 2')) throw new Error('the server log does not say it');
     await page.screenshot({ path: path.join(artifacts, 'bundled-other-protocol.png') });
   });
-} catch (error) {
-  results.failed += 1;
-  console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${vscode.codeServerLog().slice(-4000)}`);
-} finally {
-  await vscode.close();
-}
-finish();
+});

@@ -6,7 +6,7 @@
 // a fresh profile), and what test/harness.mjs needs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { artifacts, finish, results, startVsCode, test, waitFor } from './harness.mjs';
+import { artifacts, run, startVsCode, test, waitFor } from './harness.mjs';
 
 const workspace = process.env.WORKSPACE;
 const vscode = await startVsCode({
@@ -36,7 +36,7 @@ const vscode = await startVsCode({
 });
 const { home, page, runCommand, chatFrame, visible, terminalText, composerFree, webviewText, notification, serverLogText, editUserSettings } = vscode;
 
-try {
+await run(vscode, async () => {
   // The reply in the model's order: what each message shows, prose and cards in turn.
   const replyOrder = (frame, needle) =>
     frame.$$eval(
@@ -522,10 +522,4 @@ try {
     const text = await webviewText(frame);
     if (text.includes('fix round')) throw new Error(`a fix round ran: ${text}`);
   });
-} catch (error) {
-  results.failed += 1;
-  console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${vscode.codeServerLog().slice(-4000)}`);
-} finally {
-  await vscode.close();
-}
-finish();
+});

@@ -35,9 +35,22 @@ export async function test(name, fn) {
 }
 
 /** The last line, and the exit code. */
-export function finish() {
+function finish() {
   console.log(`${results.passed} passed, ${results.failed} failed`);
   process.exit(results.failed === 0 ? 0 : 1);
+}
+
+/** Runs a scenario file's tests in `vscode` (from `startVsCode`), then stops it and exits with the tally. */
+export async function run(vscode, scenarios) {
+  try {
+    await scenarios();
+  } catch (error) {
+    results.failed += 1;
+    console.log(`FAIL setup\n${error?.stack ?? error}\ncode-server log:\n${vscode.codeServerLog().slice(-4000)}`);
+  } finally {
+    await vscode.close();
+  }
+  finish();
 }
 
 function freePort() {
