@@ -4,10 +4,13 @@ measured in the same run, interleaved): `openbolt version --json` (the protocol 
 make first), and spawning `openbolt lsp` until `initialize` is answered; with the binary's size on disk
 and gzipped. Prints p50 and p90 of each, and the ratio to the baseline.
 
-    cargo build --release -p openbolt --bins && cargo build --profile bench -p openbolt --bins
-    python3 bench/server-start.py target/bench/openbolt target/release/openbolt
+    cargo build --release -p openbolt --bins
+    CARGO_TARGET_DIR=/tmp/before cargo build --release -p openbolt --config 'profile.release.lto=false' \
+        --config 'profile.release.codegen-units=16' --config 'profile.release.debug="line-tables-only"' \
+        --config 'profile.release.strip="none"'
+    python3 bench/server-start.py /tmp/before/release/openbolt target/release/openbolt
 
-(The bench profile builds as the release profile did before it shipped with LTO: a fair "before".)
+(The second build is the release profile as it was before it shipped stripped with LTO: the "before".)
 """
 import gzip
 import json
