@@ -128,6 +128,8 @@ pub struct TurnRequest {
     pub auto_fix: u32,
     /// The prompt is a fix round's report (set by the conversation itself).
     pub fix_round: bool,
+    /// Whether the previews it leaves running are checked in a browser, and with which.
+    pub page_checks: crate::browser::PageChecks,
 }
 
 /// A finished turn: its reply's id and how it went.
@@ -484,6 +486,7 @@ impl Conversations {
             let message_id = new_id("m");
             sink.started(&message_id, fix.as_ref()).await;
             let run = request.run.clone();
+            let page_checks = request.page_checks.clone();
             let mut outcome = self
                 .drive(
                     conversation,
@@ -504,10 +507,17 @@ impl Conversations {
                     outcome,
                 }
             };
-            if outcome.status != crate::engine::TurnStatus::Complete
-                || cancel.is_cancelled()
-                || round >= rounds
-            {
+            if outcome.status != crate::engine::TurnStatus::Complete || cancel.is_cancelled() {
+                return done(outcome);
+            }
+            if round >= rounds {
+                // No fix round follows, but the user still learns what the page does wrong.
+                let checking = Checking::begin(conversation);
+                tokio::select! {
+                    _ = self.check_pages(conversation, &outcome, &page_checks, sink) => {}
+                    () = cancel.cancelled() => {}
+                }
+                drop(checking);
                 return done(outcome);
             }
             let root =
@@ -523,6 +533,13 @@ impl Conversations {
                 sink.checking(&fixes::Check::DevServers(commands)).await;
                 tokio::select! {
                     found = fixes::watch_servers(&servers, &self.terminals) => failures.extend(found),
+                    () = cancel.cancelled() => return done(outcome),
+                }
+            }
+            // A server that broke is the problem; its page would only repeat it.
+            if failures.is_empty() {
+                tokio::select! {
+                    found = self.check_pages(conversation, &outcome, &page_checks, sink) => failures.extend(found),
                     () = cancel.cancelled() => return done(outcome),
                 }
             }
@@ -570,9 +587,42 @@ impl Conversations {
                 run,
                 auto_fix: rounds,
                 fix_round: true,
+                page_checks,
             };
             fix = Some(next);
         }
+    }
+
+    /// Checks the pages of the session's dev servers that the turn started or whose files it changed
+    /// (announced, each verdict shown): their problems.
+    async fn check_pages(
+        &self,
+        conversation: &Conversation,
+        outcome: &TurnOutcome,
+        page_checks: &crate::browser::PageChecks,
+        sink: &mut dyn Sink,
+    ) -> Vec<crate::voice::Problem> {
+        let crate::browser::PageChecks::With { program, profile } = page_checks else {
+            return Vec::new();
+        };
+        let targets = fixes::page_targets(
+            &outcome.actions,
+            self.dev_servers.of_session(&conversation.id),
+        );
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let commands = targets.iter().map(|(_, command)| command.clone()).collect();
+        sink.checking(&fixes::Check::Pages(commands)).await;
+        let verdicts = fixes::check_pages(&targets, &self.terminals, program, profile).await;
+        let mut problems = Vec::new();
+        for verdict in verdicts {
+            problems.extend(fixes::page_problems(&verdict));
+            let mut event = TurnEvent::Page(verdict);
+            crate::secrets::redact_event(&mut event);
+            sink.event(&event).await;
+        }
+        problems
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -670,6 +720,13 @@ impl Conversations {
             return None;
         };
         let mut server = self.dev_servers.ended(*terminal_id, exit)?;
+        // The browser checks previews: with no dev server left, it goes.
+        if self.dev_servers.is_empty()
+            && crate::browser::shared().is_running()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(crate::browser::shared().close());
+        }
         if let Some(conversation) = self.find(&server.session_id) {
             conversation.update_entry(&server.message_id, |entry| {
                 entry.place(&mut server.update);

@@ -1,6 +1,7 @@
 //! OpenBolt's server: the language server, the headless chat, and the commands around them.
 
 pub mod actions;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod conversation;
@@ -66,11 +67,13 @@ mod layers {
         "mcp",
         "voice",
         "options",
+        "browser",
     ];
 
     /// Each module and the modules it may use. `openbolt-parser` is below them all.
     const ALLOWED: &[(&str, &[&str])] = &[
         ("types", &[]),
+        ("browser", &["types", "sandbox"]),
         ("secrets", &["types"]),
         ("config", &[]),
         ("provider", &["types", "config"]),
@@ -95,7 +98,7 @@ mod layers {
             "conversation",
             &[
                 "types", "secrets", "tokens", "sandbox", "config", "provider", "terminal",
-                "actions", "project", "engine", "store", "mcp", "voice",
+                "actions", "project", "engine", "store", "mcp", "voice", "browser",
             ],
         ),
         (
@@ -112,6 +115,7 @@ mod layers {
                 "store",
                 "mcp",
                 "conversation",
+                "browser",
             ],
         ),
         ("cli", FRONT_END),

@@ -140,6 +140,7 @@ pub async fn serve_stdio() -> anyhow::Result<()> {
     }
     terminals.shutdown().await;
     mcp.kill_now();
+    crate::browser::shared().kill_now();
     // What the store holds is committed and its connections closed, so SQLite removes its WAL.
     if let Some(store) = store.get() {
         crate::blocking(|| store.close());

@@ -32,6 +32,15 @@ enum Command {
     /// Run a command in the sandbox (the terminals use it; not for people).
     #[command(hide = true, name = "sandbox-exec")]
     SandboxExec(openbolt::sandbox::ExecArguments),
+    /// Load a page in a headless browser and report what breaks there, as turns check their previews.
+    #[command(name = "check-page")]
+    CheckPage(openbolt::cli::check_page::CheckPageArguments),
+    /// Become the page check's browser (the server starts it; not for people).
+    #[command(hide = true, name = "browser-exec")]
+    BrowserExec {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Serve the Language Server Protocol on stdin/stdout (for editors).
     Lsp {
         /// Accepted for clients that pass it; stdio is the only transport.
@@ -63,6 +72,12 @@ fn main() -> ExitCode {
     if let Command::SandboxExec(sandbox) = &arguments.command {
         return ExitCode::from(u8::try_from(openbolt::sandbox::exec(sandbox)).unwrap_or(1));
     }
+    if let Command::BrowserExec { command } = &arguments.command {
+        let command = command
+            .strip_prefix(&[std::ffi::OsString::from("--")][..])
+            .unwrap_or(command);
+        return ExitCode::from(u8::try_from(openbolt::browser::launch::exec(command)).unwrap_or(1));
+    }
     // Logs go to stderr, never stdout: stdout carries the conversation or the protocol. Colours only
     // on a terminal (an editor's output channel shows escape codes as text).
     tracing_subscriber::fmt()
@@ -84,7 +99,10 @@ fn main() -> ExitCode {
         Command::Chat(chat) => {
             runtime().and_then(|runtime| runtime.block_on(openbolt::cli::chat::run(*chat)))
         }
-        Command::SandboxExec(_) => Ok(0),
+        Command::SandboxExec(_) | Command::BrowserExec { .. } => Ok(0),
+        Command::CheckPage(check) => {
+            runtime().and_then(|runtime| runtime.block_on(openbolt::cli::check_page::run(&check)))
+        }
         Command::Lsp { stdio: _ } => {
             let result = lsp_runtime().and_then(|runtime| {
                 let result = runtime.block_on(openbolt::lsp::serve_stdio());

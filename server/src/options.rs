@@ -15,6 +15,7 @@
 
 use crate::actions::RunSettings;
 use crate::actions::approval::ApprovalPolicy;
+use crate::browser::PageChecks;
 use crate::config::{ConfigError, ProviderChoice, ProviderSettings, Secret, user_config_dir};
 use crate::conversation::TurnRequest;
 use crate::engine::Engine;
@@ -67,6 +68,12 @@ pub struct Options {
     pub mcp_servers: Option<Value>,
     /// MCP tools called without asking: a server's name, or `server/tool`.
     pub mcp_allow: Option<Vec<String>>,
+    /// Check previews in a headless browser after a turn: `auto` (default: when a browser is found) or
+    /// `off`.
+    pub preview_check: Option<PreviewCheck>,
+    /// The browser the page check runs (default: `chromium`, `chromium-browser`, `google-chrome` or
+    /// `chrome` on `PATH`).
+    pub browser_path: Option<PathBuf>,
     /// Keys the server does not know but a client may send alongside ours (the extensions' own
     /// settings, such as `server.path`): accepted and ignored.
     #[serde(rename = "server")]
@@ -79,6 +86,27 @@ pub struct Options {
     pub client_handles_preview: Option<Value>,
     #[serde(rename = "sendsDiagnostics")]
     pub client_sends_diagnostics: Option<Value>,
+}
+
+/// The `previewCheck` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreviewCheck {
+    #[default]
+    Auto,
+    Off,
+}
+
+impl std::str::FromStr for PreviewCheck {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<PreviewCheck, String> {
+        match text.trim() {
+            "auto" => Ok(PreviewCheck::Auto),
+            "off" => Ok(PreviewCheck::Off),
+            other => Err(format!("{other:?} is neither auto nor off")),
+        }
+    }
 }
 
 /// `approval`: each key its own layer.
@@ -112,6 +140,7 @@ pub const WORKSPACE_REFUSED: &[(&str, &str)] = &[
     ),
     ("sandboxAllowRead", "it loosens the sandbox"),
     ("sandboxAllowGitHooks", "it loosens the sandbox"),
+    ("browserPath", "it runs a program"),
 ];
 
 impl Options {
@@ -197,6 +226,8 @@ impl Options {
                 .or(under.sandbox_allow_git_hooks),
             mcp_servers: self.mcp_servers.or(under.mcp_servers),
             mcp_allow: self.mcp_allow.or(under.mcp_allow),
+            preview_check: self.preview_check.or(under.preview_check),
+            browser_path: self.browser_path.or(under.browser_path),
             client_only: None,
             client_preview: None,
             client_saves_edits: None,
@@ -219,7 +250,7 @@ impl Options {
 }
 
 /// The environment's layer (the provider's variables are read with the provider, in `config`):
-/// `OPENBOLT_AUTO_FIX`, `OPENBOLT_CONTEXT_TOKENS`. A value that is not a number is a message.
+/// `OPENBOLT_AUTO_FIX`, `OPENBOLT_CONTEXT_TOKENS`, `OPENBOLT_PREVIEW_CHECK`. A value that is not a number is a message.
 fn from_env(env: &dyn Fn(&str) -> Option<String>, messages: &mut Vec<String>) -> Options {
     let mut number = |name: &str| -> Option<u32> {
         let value = env(name)?;
@@ -237,9 +268,21 @@ fn from_env(env: &dyn Fn(&str) -> Option<String>, messages: &mut Vec<String>) ->
             }
         }
     };
+    let auto_fix = number("OPENBOLT_AUTO_FIX");
+    let context_tokens = number("OPENBOLT_CONTEXT_TOKENS");
+    let preview_check = env("OPENBOLT_PREVIEW_CHECK")
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|value| match value.parse() {
+            Ok(mode) => Some(mode),
+            Err(error) => {
+                messages.push(format!("OPENBOLT_PREVIEW_CHECK: {error}; it is ignored"));
+                None
+            }
+        });
     Options {
-        auto_fix: number("OPENBOLT_AUTO_FIX"),
-        context_tokens: number("OPENBOLT_CONTEXT_TOKENS"),
+        auto_fix,
+        context_tokens,
+        preview_check,
         ..Options::default()
     }
 }
@@ -334,6 +377,10 @@ pub struct Effective {
     pub sandbox: crate::sandbox::Settings,
     /// The `mcpServers` setting (over the `mcp.json` files).
     pub mcp_servers: Option<Value>,
+    /// `previewCheck` is not `off`.
+    pub preview_check: bool,
+    /// The `browserPath` setting.
+    pub browser_path: Option<PathBuf>,
     /// What was wrong with the environment's values and the files, one line each.
     pub messages: Vec<String>,
 }
@@ -378,6 +425,8 @@ pub fn resolve(set: &Options, env: &dyn Fn(&str) -> Option<String>, files: &File
             allow_git_hooks: options.sandbox_allow_git_hooks.unwrap_or(false),
         },
         mcp_servers: options.mcp_servers,
+        preview_check: options.preview_check.unwrap_or_default() == PreviewCheck::Auto,
+        browser_path: home_paths(options.browser_path.map(|path| vec![path]), env).pop(),
         messages,
     }
 }
@@ -466,6 +515,28 @@ impl Effective {
         config
     }
 
+    /// The page check's browser profile: `browser` in OpenBolt's data directory.
+    pub fn browser_profile(&self) -> PathBuf {
+        crate::store::default_data_dir(|name| std::env::var(name).ok()).join("browser")
+    }
+
+    /// Whether turns check their previews, with which browser (`browserPath`, else `PATH`).
+    pub fn page_checks(&self) -> PageChecks {
+        if !self.preview_check {
+            return PageChecks::Off;
+        }
+        match crate::browser::find(
+            self.browser_path.as_deref(),
+            std::env::var_os("PATH").as_deref(),
+        ) {
+            Ok(program) => PageChecks::With {
+                program,
+                profile: self.browser_profile(),
+            },
+            Err(why) => PageChecks::Missing(why),
+        }
+    }
+
     /// A turn's request for `prompt`.
     pub fn turn(&self, prompt: String, editor: EditorContext) -> TurnRequest {
         TurnRequest {
@@ -474,6 +545,7 @@ impl Effective {
             run: self.run.clone(),
             auto_fix: self.auto_fix,
             fix_round: false,
+            page_checks: self.page_checks(),
         }
     }
 }

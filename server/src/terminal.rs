@@ -243,6 +243,8 @@ struct Terminal {
     tail: Mutex<VecDeque<u8>>,
     tail_bytes: usize,
     exit: watch::Sender<Option<ExitInfo>>,
+    /// A dev server's preview URL, once it answers there.
+    preview: watch::Sender<Option<String>>,
     /// We asked it to stop.
     stopping: AtomicBool,
     /// Its leader has exited and no process of its session is left: never signal its pid again (the
@@ -332,6 +334,7 @@ impl Terminals {
             tail: Mutex::new(VecDeque::new()),
             tail_bytes: options.tail_bytes,
             exit: exit_sender,
+            preview: watch::Sender::new(None),
             stopping: AtomicBool::new(false),
             over: AtomicBool::new(false),
         });
@@ -357,6 +360,7 @@ impl Terminals {
                 id,
                 leader,
                 terminal.exit.subscribe(),
+                terminal.preview.clone(),
                 urls,
                 self.shared.events.clone(),
             ));
@@ -444,6 +448,30 @@ impl Terminals {
         let tail = lock(&terminal.tail);
         let (front, back) = tail.as_slices();
         Ok(String::from_utf8_lossy(&[front, back].concat()).into_owned())
+    }
+
+    /// A dev server's preview URL once it answers there, waiting up to `wait` for it; `None` when it
+    /// does not answer by then, or has ended.
+    pub async fn preview(&self, id: TerminalId, wait: Duration) -> Option<String> {
+        let terminal = self.get(id).ok()?;
+        let mut preview = terminal.preview.subscribe();
+        let mut exit = terminal.exit.subscribe();
+        let found = tokio::time::timeout(wait, async {
+            loop {
+                if let Some(url) = preview.borrow_and_update().clone() {
+                    return Some(url);
+                }
+                if exit.borrow_and_update().is_some() {
+                    return None;
+                }
+                tokio::select! {
+                    changed = preview.changed() => changed.ok()?,
+                    changed = exit.changed() => changed.ok()?,
+                }
+            }
+        })
+        .await;
+        found.ok().flatten()
     }
 
     /// Every terminal, oldest first.

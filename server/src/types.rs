@@ -272,16 +272,74 @@ pub struct Job {
 
 /// What a turn reports while it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "action updates are most of the events; boxing each would allocate as much as it saves"
-)]
 pub enum TurnEvent {
     /// Prose for the chat.
     Text(String),
     /// Something the user should know that is not the model's (a retry, a continuation).
     Notice(String),
     Action(ActionUpdate),
+    /// A page check's verdict on a preview (`browser`): what the page itself did wrong.
+    Page(PageCheck),
+}
+
+/// What a page check found when it loaded a preview in the browser.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageCheck {
+    pub url: String,
+    /// The dev server's terminal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<TerminalId>,
+    pub problems: Vec<PageProblem>,
+    /// The page loaded and its network went quiet within the check's bound; `false`: what was found
+    /// until the bound.
+    pub settled: bool,
+    /// From the check's start to its verdict, browser start included.
+    pub millis: u64,
+    /// Why the page could not be checked (the browser did not start); no verdict then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One thing a page did wrong, deduplicated (`count` times).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageProblem {
+    pub kind: PageProblemKind,
+    /// The exception's or the console's message, or `GET /src/missing.js: 404 Not Found`.
+    pub message: String,
+    /// Where it happened, top frames first (at most 3): `render (src/main.js:3:15)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<String>,
+    pub count: u32,
+}
+
+/// The kinds of a page's problems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PageProblemKind {
+    /// An uncaught exception.
+    Exception,
+    /// An unhandled promise rejection.
+    Rejection,
+    /// `console.error`, or an error the browser logged (a module that failed to load).
+    Console,
+    /// A same-origin request that failed or answered 4xx/5xx.
+    Request,
+    /// Nothing visible in `body` once the page settled.
+    Blank,
+}
+
+impl PageProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageProblemKind::Exception => "exception",
+            PageProblemKind::Rejection => "rejection",
+            PageProblemKind::Console => "console",
+            PageProblemKind::Request => "request",
+            PageProblemKind::Blank => "blank",
+        }
+    }
 }
 
 /// An action's kind on the wire and in the store: its name (`file`, `shell`, `start`, `read`, `edit`,

@@ -94,6 +94,32 @@ impl DevServers {
         Some(server)
     }
 
+    /// The terminals and commands of `session`'s running dev servers.
+    pub fn of_session(&self, session: &str) -> Vec<(TerminalId, String)> {
+        let mut servers: Vec<(TerminalId, String)> = self
+            .lock()
+            .iter()
+            .filter(|(_, running)| running.server.session_id == session)
+            .map(|(terminal, running)| {
+                (
+                    *terminal,
+                    running.server.update.label.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        servers.sort();
+        servers
+    }
+
+    /// The terminals of the running dev servers that the replies `messages` started.
+    pub fn started_by(&self, messages: &[String]) -> Vec<TerminalId> {
+        self.lock()
+            .iter()
+            .filter(|(_, running)| messages.contains(&running.server.message_id))
+            .map(|(terminal, _)| *terminal)
+            .collect()
+    }
+
     /// How many run.
     pub fn len(&self) -> usize {
         self.lock().len()

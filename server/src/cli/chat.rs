@@ -100,6 +100,14 @@ pub struct ChatArguments {
     /// Servers come from `.openbolt/mcp.json` and `~/.config/openbolt/mcp.json`.
     #[arg(long, value_name = "NAME[/TOOL]")]
     pub mcp_allow: Vec<String>,
+    /// Load the previews a turn leaves running in a headless browser and fix what breaks there:
+    /// `auto` (default: when a browser is found) or `off`.
+    #[arg(long, value_name = "MODE")]
+    pub preview_check: Option<crate::options::PreviewCheck>,
+    /// The browser for the page check (default: chromium, chromium-browser, google-chrome or chrome on
+    /// PATH).
+    #[arg(long, value_name = "PATH")]
+    pub browser: Option<PathBuf>,
 }
 
 impl ChatArguments {
@@ -131,8 +139,23 @@ impl ChatArguments {
             sandbox_allow_read: some_list(&self.sandbox_allow_read),
             sandbox_allow_git_hooks: self.sandbox_allow_git_hooks.then_some(true),
             mcp_allow: some_list(&self.mcp_allow),
+            preview_check: self.preview_check,
+            browser_path: self.browser.clone(),
             ..Options::default()
         }
+    }
+}
+
+/// The header's line on the page check: the browser, or why previews are not checked.
+fn page_checks_line(checks: &crate::browser::PageChecks) -> String {
+    match checks {
+        crate::browser::PageChecks::With { program, .. } => {
+            format!("  ◦ previews are checked in {}", program.display())
+        }
+        crate::browser::PageChecks::Off => {
+            "  ◦ previews are not checked in a browser (previewCheck: off)".to_owned()
+        }
+        crate::browser::PageChecks::Missing(why) => format!("  ! {why}"),
     }
 }
 
@@ -192,11 +215,13 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
     }
     let (sandbox, configured) = effective.sandbox();
     terminals.set_sandbox(sandbox);
-    let sandbox_line = if configured.is_warning() {
+    let mut sandbox_line = if configured.is_warning() {
         format!("  ! {}", configured.message())
     } else {
         format!("  ◦ {}", configured.message())
     };
+    sandbox_line.push('\n');
+    sandbox_line.push_str(&page_checks_line(&effective.page_checks()));
     let front_end = Terminal {
         printer: printer.clone(),
         ask: std::io::stdin().is_terminal(),
@@ -226,6 +251,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         .await;
     terminals.shutdown().await;
     mcp.shutdown();
+    crate::browser::shared().close().await;
     result
 }
 

@@ -2,10 +2,10 @@
 //! states them to the model): syntax errors in files it wrote (with the lines around them), failed
 //! actions of the kinds whose failures are problems (a command's exit code and output tail, an edit that
 //! did not match, a refused read, a failed tool call), a dev server that exits or prints an error soon
-//! after it starts, a preview answering 5xx.
+//! after it starts, a preview answering 5xx, and what its page does wrong in a browser (`browser`).
 
-use crate::terminal::Terminals;
-use crate::types::{ActionStatus, ActionUpdate, KindTraits, Lifetime};
+use crate::terminal::{TerminalId, Terminals};
+use crate::types::{ActionStatus, ActionUpdate, KindTraits, Lifetime, PageCheck};
 use crate::voice::{Problem, lines_around};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -104,6 +104,8 @@ pub enum Check {
     DevServers(Vec<String>),
     /// The editor's own diagnostics of the files it wrote.
     EditorDiagnostics(Vec<String>),
+    /// The pages of these dev servers (their commands), loaded in the browser.
+    Pages(Vec<String>),
 }
 
 impl Check {
@@ -112,6 +114,7 @@ impl Check {
         match self {
             Check::DevServers(_) => "devServer",
             Check::EditorDiagnostics(_) => "diagnostics",
+            Check::Pages(_) => "page",
         }
     }
 
@@ -133,6 +136,11 @@ impl Check {
             Check::EditorDiagnostics(files) => {
                 format!("waiting for the editor's diagnostics of {}", list(files))
             }
+            Check::Pages(commands) => format!(
+                "checking the preview in a browser (up to {} s): {}",
+                crate::browser::CHECK_BOUND.as_secs(),
+                list(commands)
+            ),
         }
     }
 }
@@ -211,6 +219,65 @@ async fn preview_errors(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec
         }
     }
     failures
+}
+
+/// How long a page check waits for a dev server to answer at its preview URL (beside the check's own
+/// bound).
+pub const PREVIEW_WAIT: Duration = Duration::from_secs(5);
+
+/// The running dev servers (`running`: terminal, command) whose page a turn checks: those it started,
+/// and the others too when it changed files.
+pub fn page_targets(
+    actions: &[ActionUpdate],
+    running: Vec<(TerminalId, String)>,
+) -> Vec<(TerminalId, String)> {
+    let started: Vec<TerminalId> = dev_servers(actions)
+        .iter()
+        .filter_map(|update| update.terminal_id)
+        .collect();
+    let changed = actions.iter().any(|update| {
+        update.status == ActionStatus::Complete && KindTraits::of(&update.kind).writes_file
+    });
+    running
+        .into_iter()
+        .filter(|(terminal, _)| changed || started.contains(terminal))
+        .collect()
+}
+
+/// Loads each server's preview (once it answers, up to [`PREVIEW_WAIT`]) in the browser: the
+/// verdicts, one per server that answered.
+pub async fn check_pages(
+    targets: &[(TerminalId, String)],
+    terminals: &Terminals,
+    program: &Path,
+    profile: &Path,
+) -> Vec<PageCheck> {
+    let mut verdicts = Vec::new();
+    for (terminal, command) in targets {
+        let Some(url) = terminals.preview(*terminal, PREVIEW_WAIT).await else {
+            tracing::info!(command, "no preview answered: its page is not checked");
+            continue;
+        };
+        let mut verdict = crate::browser::shared().check(program, profile, &url).await;
+        verdict.terminal_id = Some(*terminal);
+        if let Some(error) = &verdict.error {
+            tracing::warn!(%url, error, "the page check failed");
+        }
+        verdicts.push(verdict);
+    }
+    verdicts
+}
+
+/// A verdict's problems as the fix round states them.
+pub fn page_problems(verdict: &PageCheck) -> Vec<Problem> {
+    verdict
+        .problems
+        .iter()
+        .map(|problem| Problem::Page {
+            url: verdict.url.clone(),
+            problem: problem.clone(),
+        })
+        .collect()
 }
 
 /// The keys of `problems`, sorted: two rounds with the same keys made no progress.

@@ -92,8 +92,8 @@ pub fn last_unreverted(store: &Store, session_id: &str) -> Result<String, Conver
 
 impl Conversations {
     /// Undoes the files of the reply `message_id` (default: the last one not reverted) and of every
-    /// later reply of `session_id`, through `writer`. A file changed since its turn wrote it is reported,
-    /// not touched. Fails while a turn of the session is still replying; waits for one being checked.
+    /// later reply of `session_id`, through `writer`, and stops the dev servers those replies started.
+    /// A file changed since its turn wrote it is reported, not touched. Fails while a turn of the session is still replying; waits for one being checked.
     pub async fn revert(
         &self,
         session_id: &str,
@@ -126,6 +126,11 @@ impl Conversations {
             && let Ok(reloaded) = blocking(|| load_conversation(&store, session_id))
         {
             *history = reloaded;
+        }
+        // A dev server a reverted turn started would serve what is no longer there: it stops (its
+        // action ends `aborted`, through the terminals' events like any stopped server).
+        for terminal in self.dev_servers.started_by(turns) {
+            let _ = self.terminals.kill(terminal).await;
         }
         Ok(reverted)
     }

@@ -69,7 +69,7 @@ impl Entry {
     pub fn apply(&mut self, event: &TurnEvent) {
         match event {
             TurnEvent::Text(text) => self.text.push_str(text),
-            TurnEvent::Notice(_) => {}
+            TurnEvent::Notice(_) | TurnEvent::Page(_) => {}
             TurnEvent::Action(update) => match self
                 .actions
                 .iter_mut()

@@ -273,6 +273,16 @@ pub struct NoticeParams {
     pub text: String,
 }
 
+/// `openbolt/pageCheck`: a page check's verdict on a preview the turn left running.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageCheckParams {
+    pub session_id: String,
+    pub message_id: String,
+    #[serde(flatten)]
+    pub check: crate::types::PageCheck,
+}
+
 /// `openbolt/checking`: the turn's reply is over and it waits for a check before it ends or a fix round
 /// begins (the turn is still running: Stop ends the wait).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -336,6 +346,7 @@ notification!(
 );
 notification!(NoticeNotification, "openbolt/notice", NoticeParams);
 notification!(CheckingNotification, "openbolt/checking", CheckingParams);
+notification!(PageCheckNotification, "openbolt/pageCheck", PageCheckParams);
 notification!(
     TerminalOutputNotification,
     "openbolt/terminalOutput",

@@ -171,15 +171,30 @@ impl State {
     }
 
     /// Starts later commands in the sandbox the settings ask for, and tells the user whether they are
-    /// sandboxed (the server log; a warning when they are not).
+    /// sandboxed (the server log; a warning when they are not) and which browser checks previews.
     pub(super) fn apply_sandbox(&self) {
-        let (sandbox, configured) = self.effective().sandbox();
+        let effective = self.effective();
+        let (sandbox, configured) = effective.sandbox();
         self.terminals.set_sandbox(sandbox);
         let message = format!("OpenBolt: {}", configured.message());
         tracing::info!(%message, "sandbox");
         let client = self.client.clone();
         let logged = message.clone();
-        tokio::spawn(async move { client.log_message(MessageType::INFO, logged).await });
+        // The page check's browser, said once per settings change in the server log.
+        let page = match effective.page_checks() {
+            crate::browser::PageChecks::With { program, .. } => {
+                format!("OpenBolt: previews are checked in {}", program.display())
+            }
+            crate::browser::PageChecks::Off => {
+                "OpenBolt: previews are not checked in a browser (previewCheck: off)".to_owned()
+            }
+            crate::browser::PageChecks::Missing(why) => format!("OpenBolt: {why}"),
+        };
+        tracing::info!(message = %page, "page check");
+        tokio::spawn(async move {
+            client.log_message(MessageType::INFO, logged).await;
+            client.log_message(MessageType::INFO, page).await;
+        });
         if configured.is_warning() {
             self.show(MessageType::WARNING, message);
         }
@@ -251,6 +266,7 @@ impl State {
         }
         self.terminals.shutdown().await;
         self.mcp.shutdown();
+        crate::browser::shared().close().await;
     }
 
     /// Reads the MCP configuration (the user's and the workspace's files, the `mcpServers` setting) and

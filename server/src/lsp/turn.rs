@@ -161,6 +161,15 @@ impl Sink for Notifications {
                         })
                         .await;
                 }
+                TurnEvent::Page(check) => {
+                    notifier
+                        .notify::<PageCheckNotification>(PageCheckParams {
+                            session_id,
+                            message_id,
+                            check: check.clone(),
+                        })
+                        .await;
+                }
                 TurnEvent::Action(update) => {
                     let traits = KindTraits::of(&update.kind);
                     if update.status == ActionStatus::Complete

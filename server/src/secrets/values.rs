@@ -256,6 +256,15 @@ pub fn redact_event(event: &mut crate::types::TurnEvent) {
     match event {
         TurnEvent::Action(update) => redact_update(update),
         TurnEvent::Notice(text) => redact_in_place(text),
+        TurnEvent::Page(check) => {
+            for problem in &mut check.problems {
+                redact_in_place(&mut problem.message);
+                problem.frames.iter_mut().for_each(redact_in_place);
+            }
+            if let Some(error) = &mut check.error {
+                redact_in_place(error);
+            }
+        }
         TurnEvent::Text(_) => {}
     }
 }

@@ -41,7 +41,7 @@ impl SessionRecorder {
         match event {
             crate::types::TurnEvent::Text(text) => store.append_prose(message_id, text),
             crate::types::TurnEvent::Action(update) => store.record_action(message_id, update),
-            crate::types::TurnEvent::Notice(_) => {}
+            crate::types::TurnEvent::Notice(_) | crate::types::TurnEvent::Page(_) => {}
         }
     }
 

@@ -203,6 +203,7 @@ pub(super) async fn watch(
     terminal_id: TerminalId,
     leader: i32,
     mut exit: watch::Receiver<Option<ExitInfo>>,
+    answered: watch::Sender<Option<String>>,
     mut urls: watch::Receiver<Option<(String, u16)>>,
     events: mpsc::Sender<TerminalEvent>,
 ) {
@@ -237,6 +238,7 @@ pub(super) async fn watch(
         if let Some((url, port)) = candidate
             && answers(&client, &url, port).await
         {
+            answered.send_replace(Some(url.clone()));
             let _ = events
                 .send(TerminalEvent::Preview(Preview {
                     url,

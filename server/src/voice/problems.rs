@@ -2,7 +2,7 @@
 //! server that broke, a preview that answers 5xx), each stated once, numbered, with the lines or the
 //! output that explain it.
 
-use crate::types::{ActionUpdate, KindTraits, Label};
+use crate::types::{ActionUpdate, KindTraits, Label, PageProblem, PageProblemKind};
 use std::fmt::Write as _;
 
 /// How much of a failed command's output a fix round shows (lines).
@@ -10,6 +10,9 @@ const PROBLEM_OUTPUT_LINES: usize = 30;
 
 /// How much of a 5xx page a fix round shows (lines).
 const PREVIEW_BODY_LINES: usize = 20;
+
+/// How much of a page's message a fix round shows (lines).
+const PAGE_MESSAGE_LINES: usize = 8;
 
 /// One problem of a turn, as gathered after its actions (`conversation::fixes`) or reported by the
 /// editor.
@@ -52,6 +55,8 @@ pub enum Problem {
         status: u16,
         body: String,
     },
+    /// The page itself, loaded in the browser, did something wrong (`browser`).
+    Page { url: String, problem: PageProblem },
 }
 
 /// Numbered lines of a file around a problem: (1-based number, text).
@@ -128,6 +133,9 @@ impl Problem {
                 }
             ),
             Problem::Preview { status, .. } => format!("preview {status}"),
+            Problem::Page { problem, .. } => {
+                format!("page {} {}", problem.kind.as_str(), problem.message)
+            }
         }
     }
 
@@ -212,6 +220,27 @@ impl Problem {
                 let _ = writeln!(out, "the preview {url} answers HTTP {status}");
                 for line in last_lines(body.trim_end(), PREVIEW_BODY_LINES) {
                     let _ = writeln!(out, "  | {line}");
+                }
+            }
+            Problem::Page { url, problem } => {
+                let what = match problem.kind {
+                    PageProblemKind::Exception => "threw an uncaught exception",
+                    PageProblemKind::Rejection => "has an unhandled promise rejection",
+                    PageProblemKind::Console => "logged an error",
+                    PageProblemKind::Request => "made a request that failed",
+                    PageProblemKind::Blank => "shows nothing",
+                };
+                let times = if problem.count > 1 {
+                    format!(" ({} times)", problem.count)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(out, "the page {url}, loaded in a browser, {what}{times}:");
+                for line in problem.message.lines().take(PAGE_MESSAGE_LINES) {
+                    let _ = writeln!(out, "  | {line}");
+                }
+                for frame in &problem.frames {
+                    let _ = writeln!(out, "    at {frame}");
                 }
             }
         }
