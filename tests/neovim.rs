@@ -61,6 +61,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             Reply::text(SUM_DONE),
             Reply::text(support::SERVE_CHECKED),
             Reply::text(support::BROKEN_AGAIN),
+            Reply::text(support::LEDGER_THROWS),
         ],
     )
     .await;
@@ -68,6 +69,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     // What the search scenario finds: one match, on line 23.
     support::write_needle_notes(workspace.path());
     let home = tempfile::tempdir().expect("home");
+    let browser = support::browser_link(home.path());
     let xdg = |name: &str| {
         let path = home.path().join(name);
         std::fs::create_dir_all(&path).expect("xdg dir");
@@ -85,7 +87,7 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
     support::long_session(&data, workspace.path(), "a long session", 200, 10);
     let runner = repository().join("extensions/neovim/tests/run.lua");
     let output = tokio::time::timeout(
-        std::time::Duration::from_secs(180),
+        std::time::Duration::from_secs(240),
         tokio::process::Command::new(&nvim)
             .args(["--headless", "-u", "NONE", "-l"])
             .arg(&runner)
@@ -105,23 +107,27 @@ async fn the_neovim_plugin_works_in_a_real_neovim() {
             .env("ANTHROPIC_BASE_URL", &standin.url)
             // Beaten by the auto_fix option until the scenario that unsets it.
             .env("OPENBOLT_AUTO_FIX", "0")
+            // What the page-check scenario sets as settings.browserPath.
+            .env("BROWSER_LINK", &browser)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .output(),
     )
     .await
-    .expect("the Neovim tests finish within 3 minutes")
+    .expect("the Neovim tests finish within 4 minutes")
     .expect("nvim runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stdout.contains("23 passed, 0 failed") && output.status.success(),
+        stdout.contains("24 passed, 0 failed") && output.status.success(),
         "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
     support::assert_editor_context(&standin);
     // With auto_fix unset, OPENBOLT_AUTO_FIX=0 decided: the broken file started no fix round.
     support::assert_no_fix_round_after(&standin, support::BROKEN_AGAIN_PROMPT);
+    // With auto_fix 0 the page's exception was shown, not sent back.
+    support::assert_no_fix_round_after(&standin, support::LEDGER_PROMPT);
     // The editor's own error reached the model in the fix round.
     assert!(
         standin.recorded().iter().any(|request| request

@@ -579,6 +579,23 @@ pub const SERVE_CHECKED: &str = "Serving it.\n<boltArtifact id=\"serve\" title=\
 pub const BROKEN_AGAIN_PROMPT: &str = "write the total once more";
 pub const BROKEN_AGAIN: &str = "Writing it again.\n<boltArtifact id=\"again\" title=\"Again\">\n<boltAction type=\"file\" filePath=\"src/again.js\">\nexport function again(items) {\n  return items.reduce((a, b) => a + b, 0;\n}\n</boltAction>\n</boltArtifact>\n\nWritten again.";
 
+/// Both editors' page-check scenario: a page under `ledger/` whose script throws on load, served by
+/// `python3 -m http.server` on a free port. With no fix round to follow, the editor shows the verdict.
+pub const LEDGER_PROMPT: &str = "a ledger page";
+pub const LEDGER_THROWS: &str = "Here is the ledger.\n<boltArtifact id=\"ledger\" title=\"Ledger\">\n<boltAction type=\"file\" filePath=\"ledger/index.html\">\n<!doctype html>\n<html><body><h1>Ledger</h1><div id=\"root\"></div><script type=\"module\" src=\"main.js\"></script></body></html>\n</boltAction>\n<boltAction type=\"file\" filePath=\"ledger/main.js\">\nconst user = undefined;\nfunction render() {\n  document.getElementById('root').textContent = user.name;\n}\nrender();\n</boltAction>\n<boltAction type=\"start\">\ncd ledger && exec python3 -m http.server 0 --bind 127.0.0.1\n</boltAction>\n</boltArtifact>\n\nThe ledger is served.";
+
+/// A link to the machine's Chromium under another name in `directory`: what a `browserPath` setting
+/// names in the editors' scenarios (the server log then names it).
+pub fn browser_link(directory: &std::path::Path) -> std::path::PathBuf {
+    let chromium = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|directory| directory.join("chromium"))
+        .find(|candidate| candidate.is_file())
+        .expect("chromium on PATH (scripts/vscode-test-deps installs it)");
+    let link = directory.join("my-chromium");
+    std::os::unix::fs::symlink(chromium, &link).expect("link");
+    link
+}
+
 /// The last request the stand-in got was `prompt`'s own, not a fix round's report.
 pub fn assert_no_fix_round_after(standin: &StandIn, prompt: &str) {
     let last = standin

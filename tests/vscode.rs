@@ -106,10 +106,12 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             Reply::text(SUM_DONE),
             Reply::text(support::SERVE_CHECKED),
             Reply::text(support::BROKEN_AGAIN),
+            Reply::text(support::LEDGER_THROWS),
         ],
     )
     .await;
     let home = tempfile::tempdir().expect("home");
+    let browser = support::browser_link(home.path());
     let workspace = home.path().join("project");
     std::fs::create_dir(&workspace).expect("workspace");
     // What the search scenario finds: one match, on line 23.
@@ -134,13 +136,15 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
             ("WORKSPACE", workspace.as_os_str()),
             ("VSIX", vsix.as_os_str()),
             ("MCP_EVERYTHING", everything.as_os_str()),
-            // Beaten by the user's openbolt.autoFix until the last scenario unsets it.
+            // Beaten by the user's openbolt.autoFix until a late scenario unsets it.
             ("OPENBOLT_AUTO_FIX", "0".as_ref()),
+            // What the page-check scenario sets as openbolt.browserPath.
+            ("BROWSER_LINK", browser.as_os_str()),
         ],
     )
     .await;
     assert!(
-        stdout.contains("23 passed, 0 failed") && status.success(),
+        stdout.contains("24 passed, 0 failed") && status.success(),
         "{status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     // The openbolt.model setting reached the provider.
@@ -161,6 +165,8 @@ async fn the_vscode_extension_works_in_a_real_vscode() {
     support::assert_editor_context(&standin);
     // With openbolt.autoFix unset, OPENBOLT_AUTO_FIX=0 decided: the broken file started no fix round.
     support::assert_no_fix_round_after(&standin, support::BROKEN_AGAIN_PROMPT);
+    // With autoFix unset and OPENBOLT_AUTO_FIX=0, the page's exception was shown, not sent back.
+    support::assert_no_fix_round_after(&standin, support::LEDGER_PROMPT);
     // VS Code's own TypeScript error reached the model in a fix round.
     assert!(
         standin

@@ -605,14 +605,29 @@ impl Conversations {
         let crate::browser::PageChecks::With { program, profile } = page_checks else {
             return Vec::new();
         };
-        let targets = fixes::page_targets(
+        let mut targets = Vec::new();
+        for target in fixes::page_targets(
             &outcome.actions,
             self.dev_servers.of_session(&conversation.id),
-        );
+        ) {
+            // One that ran before the turn is checked if it answered at a preview by now.
+            if target.new
+                || self
+                    .terminals
+                    .preview(target.terminal, Duration::ZERO)
+                    .await
+                    .is_some()
+            {
+                targets.push(target);
+            }
+        }
         if targets.is_empty() {
             return Vec::new();
         }
-        let commands = targets.iter().map(|(_, command)| command.clone()).collect();
+        let commands = targets
+            .iter()
+            .map(|target| target.command.clone())
+            .collect();
         sink.checking(&fixes::Check::Pages(commands)).await;
         let verdicts = fixes::check_pages(&targets, &self.terminals, program, profile).await;
         let mut problems = Vec::new();

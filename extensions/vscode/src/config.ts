@@ -19,6 +19,10 @@ export interface ServerSettings {
   /** MCP servers by name (left out when none). */
   mcpServers?: Record<string, unknown>;
   mcpAllow?: string[];
+  /** Check previews in a headless browser after a turn. */
+  previewCheck?: 'auto' | 'off';
+  /** The browser for that check (left out when blank). */
+  browserPath?: string;
 }
 
 /**
@@ -66,6 +70,8 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     sandboxAllowGitHooks: value<boolean>('sandboxAllowGitHooks'),
     mcpServers: mcpServers && Object.keys(mcpServers).length > 0 ? mcpServers : undefined,
     mcpAllow: value<string[]>('mcpAllow'),
+    previewCheck: value<'auto' | 'off'>('previewCheck'),
+    browserPath: text('browserPath'),
   };
 }
 

@@ -84,6 +84,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     });
     created.onNotification(ext.notice, (notice) => chatView.post({ type: 'notice', ...notice }));
     created.onNotification(ext.checking, (check) => chatView.post({ type: 'checking', ...check }));
+    created.onNotification(ext.pageCheck, (check) => {
+      output.appendLine(ext.pageCheckText(check));
+      chatView.post({ type: 'pageCheck', ...check });
+    });
     created.onNotification(ext.terminalOutput, (event) => terminals.output(event.terminalId, event.data));
     created.onNotification(ext.terminalExit, (event) => terminals.exit(event.terminalId, event.exitCode, event.signal));
     created.onNotification(ext.preview, (event) => {

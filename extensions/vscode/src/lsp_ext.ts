@@ -67,8 +67,30 @@ export interface Notice {
 export interface Checking {
   sessionId: string;
   messageId: string;
-  check: 'devServer' | 'diagnostics';
+  check: 'devServer' | 'diagnostics' | 'page';
   text: string;
+}
+
+/** One thing a previewed page did wrong in the browser (repeats counted). */
+export interface PageProblem {
+  kind: 'exception' | 'rejection' | 'console' | 'request' | 'blank';
+  message: string;
+  frames?: string[];
+  count: number;
+}
+
+/** `openbolt/pageCheck`: what the page check found when it loaded a preview the turn left running. */
+export interface PageCheck {
+  sessionId: string;
+  messageId: string;
+  url: string;
+  terminalId?: number;
+  problems: PageProblem[];
+  /** The page loaded and went quiet within the check's bound. */
+  settled: boolean;
+  millis: number;
+  /** The page could not be checked (the browser did not start). */
+  error?: string;
 }
 
 export interface TerminalOutput {
@@ -119,6 +141,13 @@ export interface TurnStart {
 /** What the chat shows for an automatic fix round. */
 export function fixRoundText(fix: { round: number; rounds: number; problems: number }): string {
   return `fix round ${fix.round} of ${fix.rounds}: ${fix.problems} problem${fix.problems === 1 ? '' : 's'} sent back to the model`;
+}
+
+/** A page check's verdict in one line (the server log). */
+export function pageCheckText(check: Pick<PageCheck, 'url' | 'problems' | 'error' | 'millis'>): string {
+  if (check.error) return `page check of ${check.url} failed: ${check.error}`;
+  const found = check.problems.map((problem) => `${problem.kind}: ${problem.message.split('\n')[0]}`);
+  return `page check of ${check.url} (${check.millis} ms): ${found.length === 0 ? 'no problems' : found.join('; ')}`;
 }
 
 export interface FileDiff {
@@ -173,6 +202,7 @@ export const chatDelta = new NotificationType<ChatDelta>('openbolt/chatDelta');
 export const actionUpdate = new NotificationType<ActionUpdate>('openbolt/actionUpdate');
 export const notice = new NotificationType<Notice>('openbolt/notice');
 export const checking = new NotificationType<Checking>('openbolt/checking');
+export const pageCheck = new NotificationType<PageCheck>('openbolt/pageCheck');
 export const terminalOutput = new NotificationType<TerminalOutput>('openbolt/terminalOutput');
 export const terminalExit = new NotificationType<TerminalExit>('openbolt/terminalExit');
 export const preview = new NotificationType<Preview>('openbolt/preview');

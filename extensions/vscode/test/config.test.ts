@@ -44,6 +44,10 @@ test('only what the user set reaches the server; blank text is not set; the rest
   assert.equal(serverSettings(configuration({ autoFix: 3 })).autoFix, 3);
   assert.equal(serverSettings(configuration({ autoFix: 0 })).autoFix, 0);
   assert.equal(serverSettings(configuration({})).autoFix, undefined);
+  // The preview check: the mode as set, a blank browser path as not set.
+  const page = serverSettings(configuration({ previewCheck: 'off', browserPath: ' /opt/chrome/chrome ' }));
+  assert.deepEqual([page.previewCheck, page.browserPath], ['off', '/opt/chrome/chrome']);
+  assert.equal(serverSettings(configuration({ browserPath: '' })).browserPath, undefined);
   // MCP servers go to the server as configured; none configured sends none.
   const servers = { docs: { command: 'npx', args: ['-y', 'docs-mcp'] } };
   const mcp = serverSettings(configuration({ mcpServers: servers, mcpAllow: ['docs'] }));

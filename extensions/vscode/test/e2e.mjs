@@ -522,4 +522,30 @@ await run(vscode, async () => {
     const text = await webviewText(frame);
     if (text.includes('fix round')) throw new Error(`a fix round ran: ${text}`);
   });
+
+  await test('the page check: openbolt.browserPath names the browser, a preview that throws shows its exception under the link, openbolt.previewCheck off turns it off', async () => {
+    await editUserSettings((settings) => ({ ...settings, 'openbolt.browserPath': process.env.BROWSER_LINK }));
+    await waitFor('the server log to name the browser', async () => serverLogText().includes(`previews are checked in ${process.env.BROWSER_LINK}`));
+    const frame = await chatFrame();
+    await frame.fill('#prompt', 'a ledger page');
+    await frame.press('#prompt', 'Enter');
+    await waitFor('the page check', async () => (await webviewText(frame)).includes('✗ Page check: 1 problem in the browser'));
+    const ledger = (selector) =>
+      frame.$$eval(
+        '.message.assistant',
+        (messages, selector) => messages.find((message) => message.textContent.includes('The ledger is served.'))?.querySelector(selector)?.textContent ?? '',
+        selector,
+      );
+    await waitFor('the reply to end', async () => (await ledger('.end')).includes('Page check'));
+    const verdict = await ledger('.end');
+    if (!verdict.includes("TypeError: Cannot read properties of undefined (reading 'name')") || !verdict.includes('at render (main.js:3:54)')) {
+      throw new Error(`the verdict shows as ${JSON.stringify(verdict)}`);
+    }
+    if (!(await ledger('.preview')).includes('Preview: http://127.0.0.1:')) throw new Error(`no preview link above the verdict: ${verdict}`);
+    await page.screenshot({ path: path.join(artifacts, 'page-check.png') });
+    await waitFor('the turn to end', () => composerFree(frame));
+    if (!serverLogText().includes("page check of http://127.0.0.1:")) throw new Error('the server log has no verdict');
+    await editUserSettings((settings) => ({ ...settings, 'openbolt.previewCheck': 'off' }));
+    await waitFor('the server log to say previews are not checked', async () => serverLogText().includes('previews are not checked in a browser (previewCheck: off)'));
+  });
 });

@@ -11,6 +11,7 @@ import {
   hitLabel,
   opensDiff,
   opensFile,
+  pageCheckHtml,
   renderMarkdown,
   segments,
   stableBoundary,
@@ -178,4 +179,21 @@ test("a tool call's card: the call on its line, the result's first line below it
   assert.equal(actionLabel(tool), 'tool everything · echo {"message":"hi"}');
   assert.equal(actionNote(tool), '→ Echo: hi');
   assert.equal(actionNote({ ...tool, status: 'failed', error: 'the tool failed: no' }), 'the tool failed: no');
+});
+
+test('a page check shows its problems with their top frame, escaped, or says the page is sound', () => {
+  const found = pageCheckHtml({
+    url: 'http://127.0.0.1:5173/',
+    settled: true,
+    problems: [
+      { kind: 'exception', message: "TypeError: Cannot read properties of undefined (reading 'name')", frames: ['render (src/main.js:3:54)'], count: 1 },
+      { kind: 'console', message: '<b>failed</b>', count: 3 },
+    ],
+  });
+  assert.match(found, /✗ Page check: 2 problems in the browser/);
+  assert.match(found, /exception<\/span> TypeError: Cannot read properties of undefined \(reading &#39;name&#39;\)/);
+  assert.match(found, /at render \(src\/main\.js:3:54\)/);
+  assert.match(found, /&lt;b&gt;failed&lt;\/b&gt; \(×3\)/);
+  assert.match(pageCheckHtml({ url: 'http://x/', settled: false, problems: [] }), /✓ Page check: no problems in the browser \(it did not settle in time\)/);
+  assert.match(pageCheckHtml({ url: 'http://x/', settled: false, problems: [], error: 'no browser' }), /Page check of http:\/\/x\/ failed: no browser/);
 });

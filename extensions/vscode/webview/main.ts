@@ -16,6 +16,7 @@ import {
   expands,
   hitLabel,
   escapeHtml,
+  pageCheckHtml,
   opensDiff,
   opensFile,
   placeOf,
@@ -25,6 +26,7 @@ import {
 } from './render';
 import { mentionAt } from './mentions';
 import type { FromWebview, ToWebview } from '../src/chat/messages';
+import type { PageCheck } from '../src/lsp_ext';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
 const vscode = acquireVsCodeApi();
@@ -48,6 +50,8 @@ interface Message {
   actions: Map<number, Card>;
   notices: string[];
   previews: string[];
+  /** What the page checks found (under the preview links). */
+  pages: PageCheck[];
   /** Set when the turn has ended. */
   status?: string;
   /** What the turn waits for after this reply (its dev server, the editor's diagnostics). */
@@ -82,7 +86,7 @@ function message(id: string, role: 'user' | 'assistant'): Message {
   const key = `${role}:${id}`;
   let found = byKey.get(key);
   if (!found) {
-    found = { id, role, text: '', actions: new Map(), notices: [], previews: [], changedCards: new Set() };
+    found = { id, role, text: '', actions: new Map(), notices: [], previews: [], pages: [], changedCards: new Set() };
     conversation.push(found);
     byKey.set(key, found);
   }
@@ -150,6 +154,7 @@ function endHtml(entry: Message): string {
   for (const url of entry.previews) {
     parts.push(`<a class="preview" href="#" data-url="${escapeHtml(url)}">Preview: ${escapeHtml(url)}</a>`);
   }
+  for (const page of entry.pages) parts.push(pageCheckHtml(page));
   for (const notice of entry.notices) {
     parts.push(`<div class="notice">${escapeHtml(notice)}</div>`);
   }
@@ -650,6 +655,13 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
         last.endChanged = true;
         schedule(last);
       }
+      break;
+    }
+    case 'pageCheck': {
+      const entry = message(data.messageId, 'assistant');
+      entry.pages.push(data);
+      entry.endChanged = true;
+      schedule(entry);
       break;
     }
     case 'checking': {

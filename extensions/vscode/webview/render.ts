@@ -3,7 +3,7 @@
 import MarkdownIt from 'markdown-it';
 
 // Types only (erased from the bundle): the page shows what the protocol carries, typed in one place.
-import type { ActionStatus, ActionUpdate } from '../src/lsp_ext';
+import type { ActionStatus, ActionUpdate, PageCheck } from '../src/lsp_ext';
 
 /** An action as a card shows it: the protocol's update without its session and message. */
 export type ActionView = Omit<ActionUpdate, 'sessionId' | 'messageId'>;
@@ -226,4 +226,23 @@ export function segments(text: string, actions: Iterable<ActionView>): Segment[]
 export function usageText(usage: { inputTokens: number; outputTokens: number; cacheReadTokens: number }): string {
   const cached = usage.cacheReadTokens > 0 ? ` (${usage.cacheReadTokens} cached)` : '';
   return `tokens: ${usage.inputTokens} in${cached}, ${usage.outputTokens} out`;
+}
+
+/** A page check's verdict under its preview link: a headline, then each problem with its top frame. */
+export function pageCheckHtml(check: Pick<PageCheck, 'url' | 'problems' | 'settled' | 'error'>): string {
+  const unsettled = check.settled ? '' : ' (it did not settle in time)';
+  if (check.error) {
+    return `<div class="page-check failed" role="status">Page check of ${escapeHtml(check.url)} failed: ${escapeHtml(check.error)}</div>`;
+  }
+  if (check.problems.length === 0) {
+    return `<div class="page-check sound" role="status">✓ Page check: no problems in the browser${escapeHtml(unsettled)}</div>`;
+  }
+  const count = check.problems.length;
+  let html = `<div class="page-check problems" role="status">✗ Page check: ${count} problem${count === 1 ? '' : 's'} in the browser${escapeHtml(unsettled)}</div><ul class="page-problems">`;
+  for (const problem of check.problems) {
+    const times = problem.count > 1 ? ` (×${problem.count})` : '';
+    const frame = problem.frames?.[0] ? `<span class="frame">at ${escapeHtml(problem.frames[0])}</span>` : '';
+    html += `<li><span class="kind">${escapeHtml(problem.kind)}</span> ${escapeHtml(problem.message)}${escapeHtml(times)}${frame}</li>`;
+  }
+  return `${html}</ul>`;
 }

@@ -221,16 +221,25 @@ async fn preview_errors(servers: &[&ActionUpdate], terminals: &Terminals) -> Vec
     failures
 }
 
-/// How long a page check waits for a dev server to answer at its preview URL (beside the check's own
-/// bound).
+/// How long a page check waits for a dev server the turn started to answer at its preview URL (beside
+/// the check's own bound). One that ran before the turn has answered by now, or is not a web server.
 pub const PREVIEW_WAIT: Duration = Duration::from_secs(5);
+
+/// A dev server whose page a turn checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageTarget {
+    pub terminal: TerminalId,
+    pub command: String,
+    /// The turn started it.
+    pub new: bool,
+}
 
 /// The running dev servers (`running`: terminal, command) whose page a turn checks: those it started,
 /// and the others too when it changed files.
 pub fn page_targets(
     actions: &[ActionUpdate],
     running: Vec<(TerminalId, String)>,
-) -> Vec<(TerminalId, String)> {
+) -> Vec<PageTarget> {
     let started: Vec<TerminalId> = dev_servers(actions)
         .iter()
         .filter_map(|update| update.terminal_id)
@@ -240,26 +249,39 @@ pub fn page_targets(
     });
     running
         .into_iter()
-        .filter(|(terminal, _)| changed || started.contains(terminal))
+        .map(|(terminal, command)| PageTarget {
+            terminal,
+            command,
+            new: started.contains(&terminal),
+        })
+        .filter(|target| changed || target.new)
         .collect()
 }
 
 /// Loads each server's preview (once it answers, up to [`PREVIEW_WAIT`]) in the browser: the
 /// verdicts, one per server that answered.
 pub async fn check_pages(
-    targets: &[(TerminalId, String)],
+    targets: &[PageTarget],
     terminals: &Terminals,
     program: &Path,
     profile: &Path,
 ) -> Vec<PageCheck> {
     let mut verdicts = Vec::new();
-    for (terminal, command) in targets {
-        let Some(url) = terminals.preview(*terminal, PREVIEW_WAIT).await else {
-            tracing::info!(command, "no preview answered: its page is not checked");
+    for target in targets {
+        let wait = if target.new {
+            PREVIEW_WAIT
+        } else {
+            Duration::ZERO
+        };
+        let Some(url) = terminals.preview(target.terminal, wait).await else {
+            tracing::info!(
+                command = target.command,
+                "no preview answered: its page is not checked"
+            );
             continue;
         };
         let mut verdict = crate::browser::shared().check(program, profile, &url).await;
-        verdict.terminal_id = Some(*terminal);
+        verdict.terminal_id = Some(target.terminal);
         if let Some(error) = &verdict.error {
             tracing::warn!(%url, error, "the page check failed");
         }
@@ -380,5 +402,73 @@ mod tests {
         let problems = gather(&[failed, command], directory.path(), &terminals).await;
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].key(), "shell `false` Some(1)");
+    }
+
+    #[test]
+    fn a_turn_checks_the_pages_of_servers_it_started_and_of_all_when_it_changed_files() {
+        let mut started = ActionUpdate::for_test(
+            ActionKind::Start,
+            None,
+            Some("npm run dev"),
+            ActionStatus::Running,
+        );
+        started.terminal_id = Some(7);
+        let running = || {
+            vec![
+                (3, "python3 -m http.server".to_owned()),
+                (7, "npm run dev".to_owned()),
+            ]
+        };
+        let targets = page_targets(std::slice::from_ref(&started), running());
+        assert_eq!(
+            targets,
+            vec![PageTarget {
+                terminal: 7,
+                command: "npm run dev".to_owned(),
+                new: true
+            }],
+            "no file changed: only the server it started"
+        );
+        let written = ActionUpdate::for_test(
+            ActionKind::Edit,
+            Some("src/a.js"),
+            None,
+            ActionStatus::Complete,
+        );
+        let targets = page_targets(&[written.clone()], running());
+        assert_eq!(
+            targets
+                .iter()
+                .map(|target| (target.terminal, target.new))
+                .collect::<Vec<_>>(),
+            [(3, false), (7, false)]
+        );
+        let failed = written.status(ActionStatus::Failed);
+        assert!(page_targets(&[failed], running()).is_empty());
+    }
+
+    #[test]
+    fn a_page_problem_is_stated_with_its_frames_and_keyed_without_them() {
+        let verdict = PageCheck {
+            url: "http://127.0.0.1:5173/".to_owned(),
+            problems: vec![crate::types::PageProblem {
+                kind: crate::types::PageProblemKind::Exception,
+                message: "TypeError: x is undefined".to_owned(),
+                frames: vec!["render (src/main.js:3:54)".to_owned()],
+                count: 2,
+            }],
+            settled: true,
+            ..PageCheck::default()
+        };
+        let problems = page_problems(&verdict);
+        assert_eq!(
+            problems[0].key(),
+            "page exception TypeError: x is undefined"
+        );
+        let report = crate::voice::fix_report(&problems, 1, 3);
+        assert!(
+            report.contains("1. the page http://127.0.0.1:5173/, loaded in a browser, threw an uncaught exception (2 times):\n  | TypeError: x is undefined\n    at render (src/main.js:3:54)\n"),
+            "{report}"
+        );
     }
 }

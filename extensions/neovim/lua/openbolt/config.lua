@@ -30,6 +30,11 @@ M.defaults = {
     sandboxAllowRead = nil,
     -- true: keep the git hooks commands install (husky), instead of undoing them.
     sandboxAllowGitHooks = nil,
+    -- 'auto' (the server's default: when a browser is found) or 'off': after a turn, load its preview
+    -- in a headless Chromium and fix what breaks there; see :help openbolt-page-check.
+    previewCheck = nil,
+    -- The browser for that check; nil: chromium, chromium-browser, google-chrome or chrome on PATH.
+    browserPath = nil,
   },
   chat = {
     -- Width of the chat split, in columns.
@@ -114,6 +119,14 @@ function M.resolve(opts)
     ['settings.sandboxDenyRead'] = { merged.settings.sandboxDenyRead, 'table', true },
     ['settings.sandboxAllowRead'] = { merged.settings.sandboxAllowRead, 'table', true },
     ['settings.sandboxAllowGitHooks'] = { merged.settings.sandboxAllowGitHooks, 'boolean', true },
+    ['settings.previewCheck'] = {
+      merged.settings.previewCheck,
+      function(mode)
+        return mode == nil or mode == 'auto' or mode == 'off'
+      end,
+      "'auto' or 'off'",
+    },
+    ['settings.browserPath'] = { merged.settings.browserPath, 'string', true },
   })
   if not ok then
     error('[openbolt] ' .. tostring(err), 0)

@@ -116,6 +116,9 @@ return {
   ['openbolt/preview'] = function(_, params)
     openbolt().on_preview(params)
   end,
+  ['openbolt/pageCheck'] = function(_, params)
+    openbolt().on_page_check(params)
+  end,
   ['openbolt/error'] = function(_, params)
     vim.notify('[openbolt] ' .. params.message, vim.log.levels.ERROR)
   end,

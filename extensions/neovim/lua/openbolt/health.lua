@@ -1,5 +1,5 @@
 -- `:checkhealth openbolt`: the server binary, where it came from and its version, the provider settings,
--- the endpoint.
+-- the endpoint, the sandbox, the page check's browser, the MCP servers.
 local M = {}
 
 local function reachable(url)
@@ -96,8 +96,40 @@ function M.check()
   vim.health.start('openbolt: sandbox')
   M.sandbox(binary, settings.sandbox or 'auto', settings)
 
+  vim.health.start('openbolt: page check')
+  M.page_check(binary, settings)
+
   vim.health.start('openbolt: MCP servers')
   M.mcp()
+end
+
+--- Which browser checks previews, as the server decides it (`openbolt check-page --which`: the
+--- settings files, the environment, then settings.browserPath), or why previews are not checked.
+function M.page_check(binary, settings)
+  settings = settings or {}
+  if settings.previewCheck == 'off' then
+    vim.health.info('previews are not checked in a browser (settings.previewCheck = "off")')
+    return
+  end
+  local server = binary and vim.fn.exepath(binary) or ''
+  if server == '' then
+    vim.health.error('cannot find the page check\'s browser without the server')
+    return
+  end
+  local command = { server, 'check-page', '--which' }
+  if settings.browserPath then
+    vim.list_extend(command, { '--browser', settings.browserPath })
+  end
+  local result = vim.system(command, { text = true }):wait(5000)
+  local said = vim.trim(result.stdout or '')
+  if result.code == 0 then
+    vim.health.ok('previews are checked in ' .. said)
+  else
+    vim.health.warn(said ~= '' and said or vim.trim(result.stderr or ''), {
+      'install Chromium (e.g. apt install chromium) or Google Chrome',
+      'or name one: setup({ settings = { browserPath = "/path/to/chrome" } })',
+    })
+  end
 end
 
 --- The MCP servers of the running server: ready, not started yet, or failed (with why).

@@ -1,7 +1,7 @@
 // What the chat panel's webview and the extension say to each other, typed once for both sides
 // (`chat/view.ts` posts and receives in the extension, `webview/main.ts` in the page). Types only: the
 // page's bundle takes nothing else from the extension.
-import type { ActionUpdate, ChatDelta, ChatResult, Checking, Notice, TranscriptMessage } from '../lsp_ext';
+import type { ActionUpdate, ChatDelta, ChatResult, Checking, Notice, PageCheck, TranscriptMessage } from '../lsp_ext';
 
 /** From the extension to the page. */
 export type ToWebview =
@@ -14,6 +14,7 @@ export type ToWebview =
   | ({ type: 'notice' } & Notice)
   | ({ type: 'checking' } & Checking)
   | { type: 'preview'; url: string }
+  | ({ type: 'pageCheck' } & PageCheck)
   | { type: 'done'; result?: ChatResult; error?: string }
   | { type: 'completions'; prefix: string; items: string[] }
   | { type: 'focusPrompt' }

@@ -135,3 +135,34 @@ fn a_workspace_env_files_are_found_two_levels_down() {
     found.sort();
     assert_eq!(found, ["nested-secret", "root-level-key"]);
 }
+
+#[test]
+fn a_page_checks_verdict_is_redacted_like_every_event() {
+    use crate::types::{PageCheck, PageProblem, PageProblemKind, TurnEvent};
+    know("test-page", ["sk-page-secret-123".to_owned()]);
+    let mut event = TurnEvent::Page(PageCheck {
+        url: "http://127.0.0.1:5173/".to_owned(),
+        problems: vec![PageProblem {
+            kind: PageProblemKind::Console,
+            message: "login failed with key sk-page-secret-123".to_owned(),
+            frames: vec!["send (src/api.js:3:1) sk-page-secret-123".to_owned()],
+            count: 1,
+        }],
+        error: Some("sk-page-secret-123".to_owned()),
+        ..PageCheck::default()
+    });
+    redact_event(&mut event);
+    let TurnEvent::Page(check) = event else {
+        panic!("a page check")
+    };
+    assert_eq!(
+        check.problems[0].message,
+        "login failed with key [redacted]"
+    );
+    assert_eq!(
+        check.problems[0].frames[0],
+        "send (src/api.js:3:1) [redacted]"
+    );
+    assert_eq!(check.error.as_deref(), Some("[redacted]"));
+    know("test-page", []);
+}
