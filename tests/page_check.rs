@@ -146,6 +146,16 @@ async fn each_kind_of_problem_is_found_and_a_sound_page_has_none() {
             "<!doctype html><html><body><div id=\"root\"></div><script type=\"module\">document.title = 'Ledger';</script></body></html>",
         ),
         ("/sound/", &page("document.getElementById('root').textContent = 'ok';")),
+        (
+            "/mapped/",
+            "<!doctype html><html><body><h1>Ledger</h1><script type=\"module\" src=\"/mapped/app.js\"></script></body></html>",
+        ),
+        // What a dev server serves for src/app.ts: transformed, with an inline map (line 3, column 3 of
+        // the script is line 20, column 5 of the source).
+        (
+            "/mapped/app.js",
+            "// transformed from src/app.ts\nfunction render() {\n  throw new Error('mapped failure');\n}\nrender();\n//# sourceMappingURL=data:application/json;base64,eyJ2ZXJzaW9uIjogMywgInNvdXJjZXMiOiBbInNyYy9hcHAudHMiXSwgIm5hbWVzIjogW10sICJtYXBwaW5ncyI6ICI7O0VBbUJJIn0=\n",
+        ),
     ])
     .await;
     let data = tempfile::tempdir().expect("dir");
@@ -190,6 +200,14 @@ async fn each_kind_of_problem_is_found_and_a_sound_page_has_none() {
 
     let (verdict, _) = check_page(&url("/blank/"), data.path()).await;
     assert_eq!(kinds(&verdict), ["blank"], "{verdict}");
+
+    let (verdict, _) = check_page(&url("/mapped/"), data.path()).await;
+    assert_eq!(kinds(&verdict), ["exception"], "{verdict}");
+    assert_eq!(
+        verdict["problems"][0]["frames"],
+        json!(["render (mapped/src/app.ts:20:5)", "mapped/app.js:5:1"]),
+        "the frame in the transformed script is put back in its source: {verdict}"
+    );
 
     let (verdict, code) = check_page(&url("/sound/"), data.path()).await;
     assert_eq!(kinds(&verdict), Vec::<String>::new(), "{verdict}");

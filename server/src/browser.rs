@@ -17,6 +17,7 @@
 pub mod cdp;
 pub mod launch;
 pub mod page;
+pub mod sourcemap;
 
 use crate::types::PageCheck;
 use cdp::Cdp;
@@ -112,8 +113,15 @@ pub fn shared() -> &'static Browser {
 
 impl Browser {
     /// Loads `url` in `program` (started now if it is not running; a different program replaces the
-    /// running one) and says what the page did wrong, within [`CHECK_BOUND`].
-    pub async fn check(&self, program: &Path, profile: &Path, url: &str) -> PageCheck {
+    /// running one) and says what the page did wrong, within [`CHECK_BOUND`]. Source paths beneath
+    /// `root` (the workspace) are shown relative to it.
+    pub async fn check(
+        &self,
+        program: &Path,
+        profile: &Path,
+        url: &str,
+        root: Option<&Path>,
+    ) -> PageCheck {
         let started = Instant::now();
         let deadline = started + CHECK_BOUND;
         let mut verdict = PageCheck {
@@ -139,7 +147,8 @@ impl Browser {
             }
         };
         // The check's own steps end by the deadline; the margin covers answers in flight at that time.
-        let checked = tokio::time::timeout(CHECK_BOUND, page::check(&cdp, url, deadline)).await;
+        let checked =
+            tokio::time::timeout(CHECK_BOUND, page::check(&cdp, url, root, deadline)).await;
         match checked {
             Ok(Ok(found)) => {
                 verdict.problems = found.problems;
@@ -265,6 +274,11 @@ pub fn pss_kb(pid: u32) -> u64 {
                 .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// rustls' crypto provider, for fetching source maps (reqwest is built without one).
+fn install_crypto() {
+    crate::install_crypto_provider();
 }
 
 fn kill_group(group: i32) {

@@ -629,7 +629,9 @@ impl Conversations {
             .map(|target| target.command.clone())
             .collect();
         sink.checking(&fixes::Check::Pages(commands)).await;
-        let verdicts = fixes::check_pages(&targets, &self.terminals, program, profile).await;
+        let root =
+            std::fs::canonicalize(&self.workspace).unwrap_or_else(|_| self.workspace.clone());
+        let verdicts = fixes::check_pages(&targets, &self.terminals, program, profile, &root).await;
         let mut problems = Vec::new();
         for verdict in verdicts {
             problems.extend(fixes::page_problems(&verdict));

@@ -5,6 +5,7 @@
 //! sends them); [`check`] drives the browser.
 
 use super::cdp::Cdp;
+use super::sourcemap::{self, SourceMap};
 use crate::types::{PageProblem, PageProblemKind};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -34,11 +35,32 @@ const VISIBLE: &str = r#"(() => {
   return false;
 })()"#;
 
+/// A stack frame as the browser reports it (0-based line and column), mapped and shown at the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Frame {
+    function: String,
+    url: String,
+    line: Option<u32>,
+    column: Option<u32>,
+}
+
+/// A problem while the page runs: its frames not yet mapped.
+#[derive(Debug)]
+struct Found {
+    kind: PageProblemKind,
+    message: String,
+    frames: Vec<Frame>,
+    count: u32,
+}
+
+/// The source maps of the page's scripts, by script URL.
+pub type Maps = HashMap<String, SourceMap>;
+
 /// What a page did, from its events.
 #[derive(Debug)]
 pub struct Collector {
     origin: String,
-    pub problems: Vec<PageProblem>,
+    found: Vec<Found>,
     /// Requests in flight (id → method and URL), and the URLs of those that ended.
     in_flight: HashMap<String, (String, String)>,
     reported: HashSet<String>,
@@ -50,7 +72,7 @@ impl Collector {
     pub fn new(url: &str, now: Instant) -> Collector {
         Collector {
             origin: origin(url).unwrap_or_default(),
-            problems: Vec::new(),
+            found: Vec::new(),
             in_flight: HashMap::new(),
             reported: HashSet::new(),
             loaded: false,
@@ -150,7 +172,7 @@ impl Collector {
                 };
                 let mut frames = self.frames(&details["stackTrace"]);
                 if frames.is_empty() && !text(details, "url").is_empty() {
-                    frames.push(self.location(
+                    frames.push(frame(
                         "",
                         text(details, "url"),
                         &details["lineNumber"],
@@ -178,7 +200,7 @@ impl Collector {
                 {
                     let mut frames = self.frames(&entry["stackTrace"]);
                     if frames.is_empty() && self.counts(text(entry, "url")) {
-                        frames.push(self.location(
+                        frames.push(frame(
                             "",
                             text(entry, "url"),
                             &entry["lineNumber"],
@@ -206,7 +228,7 @@ impl Collector {
         );
     }
 
-    fn add(&mut self, kind: PageProblemKind, message: String, frames: Vec<String>) {
+    fn add(&mut self, kind: PageProblemKind, message: String, frames: Vec<Frame>) {
         let mut message = message.trim().to_owned();
         if message.len() > MAX_MESSAGE {
             let mut cut = MAX_MESSAGE;
@@ -217,21 +239,53 @@ impl Collector {
             message.push('…');
         }
         if let Some(same) = self
-            .problems
+            .found
             .iter_mut()
             .find(|problem| problem.kind == kind && problem.message == message)
         {
             same.count += 1;
             return;
         }
-        if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(PageProblem {
+        if self.found.len() < MAX_PROBLEMS {
+            self.found.push(Found {
                 kind,
                 message,
                 frames,
                 count: 1,
             });
         }
+    }
+
+    /// The same-origin scripts the problems' frames are in: their source maps are worth fetching.
+    pub fn scripts(&self) -> Vec<String> {
+        let mut urls: Vec<String> = self
+            .found
+            .iter()
+            .flat_map(|problem| &problem.frames)
+            .filter(|frame| self.counts(&frame.url))
+            .map(|frame| frame.url.clone())
+            .collect();
+        urls.sort();
+        urls.dedup();
+        urls
+    }
+
+    /// The problems, each frame put back in its source where `maps` has the script's map; paths
+    /// beneath `root` (the workspace) are shown relative to it.
+    pub fn problems(&self, maps: &Maps, root: Option<&std::path::Path>) -> Vec<PageProblem> {
+        self.found
+            .iter()
+            .map(|problem| PageProblem {
+                kind: problem.kind,
+                message: problem.message.clone(),
+                frames: problem
+                    .frames
+                    .iter()
+                    .map(|frame| self.location(frame, maps, root))
+                    .collect(),
+                count: problem.count,
+            })
+            .collect()
     }
 
     /// A request that is the app's own: same origin, and not the favicon the browser asks for itself.
@@ -250,8 +304,8 @@ impl Collector {
         }
     }
 
-    /// The top frames of a stack trace, the app's own first: `render (src/main.js:3:15)`.
-    fn frames(&self, trace: &Value) -> Vec<String> {
+    /// The top frames of a stack trace, the app's own first.
+    fn frames(&self, trace: &Value) -> Vec<Frame> {
         let Some(frames) = trace["callFrames"].as_array() else {
             return Vec::new();
         };
@@ -268,32 +322,116 @@ impl Collector {
             .into_iter()
             .filter(|frame| !text(frame, "url").is_empty())
             .take(MAX_FRAMES)
-            .map(|frame| {
-                self.location(
-                    text(frame, "functionName"),
-                    text(frame, "url"),
-                    &frame["lineNumber"],
-                    &frame["columnNumber"],
+            .map(|called| {
+                frame(
+                    text(called, "functionName"),
+                    text(called, "url"),
+                    &called["lineNumber"],
+                    &called["columnNumber"],
                 )
             })
             .collect()
     }
 
-    /// `function (path:line:column)`, 1-based, from DevTools' 0-based numbers.
-    fn location(&self, function: &str, url: &str, line: &Value, column: &Value) -> String {
-        let mut place = self.shown(url).trim_start_matches('/').to_owned();
-        if let Some(line) = line.as_u64() {
+    /// `function (path:line:column)`, 1-based: in the source the script's map names when there is one,
+    /// else in the script as served.
+    fn location(&self, frame: &Frame, maps: &Maps, root: Option<&std::path::Path>) -> String {
+        let mapped = maps.get(&frame.url).and_then(|map| {
+            map.lookup(frame.line?, frame.column.unwrap_or(0))
+                .map(|(source, line, column)| {
+                    (source_path(source, &frame.url, root), line, Some(column))
+                })
+        });
+        let (path, line, column) = match mapped {
+            Some((path, line, column)) => (path, Some(line), column),
+            None => (
+                self.shown(&frame.url).trim_start_matches('/').to_owned(),
+                frame.line,
+                frame.column,
+            ),
+        };
+        let mut place = path;
+        if let Some(line) = line {
             place.push_str(&format!(":{}", line + 1));
-            if let Some(column) = column.as_u64() {
+            if let Some(column) = column {
                 place.push_str(&format!(":{}", column + 1));
             }
         }
-        if function.is_empty() {
+        if frame.function.is_empty() {
             place
         } else {
-            format!("{function} ({place})")
+            format!("{} ({place})", frame.function)
         }
     }
+}
+
+fn frame(function: &str, url: &str, line: &Value, column: &Value) -> Frame {
+    let number = |value: &Value| value.as_u64().and_then(|number| u32::try_from(number).ok());
+    Frame {
+        function: function.to_owned(),
+        url: url.to_owned(),
+        line: number(line),
+        column: number(column),
+    }
+}
+
+/// A source a map names, as the user knows it: relative to the workspace when it is a path beneath it,
+/// else the URL path it resolves to from the script (`/src/App.tsx` → `src/App.tsx`), else as written.
+fn source_path(source: &str, script: &str, root: Option<&std::path::Path>) -> String {
+    if let Some(root) = root
+        && let Ok(inside) = std::path::Path::new(source).strip_prefix(root)
+    {
+        return inside.display().to_string();
+    }
+    let source = source
+        .strip_prefix("webpack://")
+        .map(|rest| rest.split_once('/').map_or(rest, |(_, path)| path))
+        .unwrap_or(source);
+    match reqwest::Url::parse(script).and_then(|base| base.join(source)) {
+        Ok(url) if url.scheme().starts_with("http") => {
+            url.path().trim_start_matches('/').to_owned()
+        }
+        _ => source.trim_start_matches("./").to_owned(),
+    }
+}
+
+/// The source maps of `scripts` (fetched from the dev server, inline or beside each script), until
+/// `deadline`; a script without one, or that fails to load, has none.
+pub async fn fetch_maps(scripts: &[String], deadline: Instant) -> Maps {
+    let mut maps = Maps::new();
+    crate::browser::install_crypto();
+    let Ok(client) = reqwest::Client::builder().no_proxy().build() else {
+        return maps;
+    };
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(&url).send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            response.text().await.ok()
+        }
+    };
+    for script in scripts {
+        let found = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), async {
+            let text = get(script.clone()).await?;
+            let url = sourcemap::url_in(&text)?.to_owned();
+            let json = match sourcemap::inline(&url) {
+                Some(json) => json,
+                None => {
+                    let beside = reqwest::Url::parse(script).ok()?.join(&url).ok()?;
+                    get(beside.to_string()).await?
+                }
+            };
+            SourceMap::parse(&json)
+        })
+        .await;
+        if let Ok(Some(map)) = found {
+            maps.insert(script.clone(), map);
+        }
+    }
+    maps
 }
 
 fn text<'a>(value: &'a Value, key: &str) -> &'a str {
@@ -353,8 +491,14 @@ pub struct Verdict {
 }
 
 /// Loads `url` in a fresh context of the browser behind `cdp` and collects its problems until it
-/// settles or `deadline`; the context is disposed of after.
-pub async fn check(cdp: &Cdp, url: &str, deadline: Instant) -> Result<Verdict, String> {
+/// settles or `deadline`; the context is disposed of after. Paths beneath `root` are shown relative to
+/// it.
+pub async fn check(
+    cdp: &Cdp,
+    url: &str,
+    root: Option<&std::path::Path>,
+    deadline: Instant,
+) -> Result<Verdict, String> {
     let context = cdp
         .call(
             None,
@@ -363,7 +507,7 @@ pub async fn check(cdp: &Cdp, url: &str, deadline: Instant) -> Result<Verdict, S
         )
         .await?;
     let context = text(&context, "browserContextId").to_owned();
-    let result = in_context(cdp, &context, url, deadline).await;
+    let result = in_context(cdp, &context, url, root, deadline).await;
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
         cdp.call(
@@ -380,6 +524,7 @@ async fn in_context(
     cdp: &Cdp,
     context: &str,
     url: &str,
+    root: Option<&std::path::Path>,
     deadline: Instant,
 ) -> Result<Verdict, String> {
     let target = cdp
@@ -426,10 +571,7 @@ async fn in_context(
                 format!("GET {url}: {failed}"),
                 Vec::new(),
             );
-            return Ok(Verdict {
-                problems: collector.problems,
-                settled: true,
-            });
+            return Ok((collector, true));
         }
         loop {
             let now = Instant::now();
@@ -437,10 +579,7 @@ async fn in_context(
                 break;
             }
             if now >= deadline {
-                return Ok(Verdict {
-                    problems: collector.problems,
-                    settled: false,
-                });
+                return Ok((collector, false));
             }
             let wake = if collector.loaded && collector.in_flight.is_empty() {
                 collector.quiet_at().min(deadline)
@@ -469,14 +608,17 @@ async fn in_context(
         if visible["result"]["value"] == Value::Bool(false) {
             collector.blank();
         }
-        Ok(Verdict {
-            problems: collector.problems,
-            settled: true,
-        })
+        Ok((collector, true))
     }
     .await;
     cdp.forget(&session);
-    result
+    let (collector, settled) = result?;
+    // Frames in code the dev server transformed go back to the files the user wrote.
+    let maps = fetch_maps(&collector.scripts(), deadline).await;
+    Ok(Verdict {
+        problems: collector.problems(&maps, root),
+        settled,
+    })
 }
 
 #[cfg(test)]
@@ -511,7 +653,7 @@ mod tests {
             }}),
         )]);
         assert_eq!(
-            collector.problems,
+            collector.problems(&Maps::new(), None),
             vec![PageProblem {
                 kind: PageProblemKind::Exception,
                 message: "TypeError: Cannot read properties of undefined (reading 'name')"
@@ -555,8 +697,8 @@ mod tests {
                 json!({"entry": {"source": "network", "level": "error", "text": "Failed to load resource: 404"}}),
             ),
         ]);
-        let shown: Vec<(PageProblemKind, &str, Vec<String>)> = collector
-            .problems
+        let problems = collector.problems(&Maps::new(), None);
+        let shown: Vec<(PageProblemKind, &str, Vec<String>)> = problems
             .iter()
             .map(|problem| {
                 (
@@ -621,10 +763,49 @@ mod tests {
                 json!({"requestId": "4", "errorText": "net::ERR_CONNECTION_RESET"}),
             ),
         ]);
-        assert_eq!(collector.problems.len(), 1, "{:?}", collector.problems);
+        let problems = collector.problems(&Maps::new(), None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(
-            collector.problems[0].message,
+            problems[0].message,
             "POST /api/save: net::ERR_CONNECTION_RESET"
+        );
+    }
+
+    #[test]
+    fn frames_in_transformed_code_go_back_to_the_source_the_map_names() {
+        let collector = collect(&[(
+            "Runtime.exceptionThrown",
+            json!({"exceptionDetails": {"text": "Uncaught",
+                "stackTrace": {"callFrames": [
+                    {"functionName": "App", "url": "http://127.0.0.1:5173/src/App.tsx", "lineNumber": 2, "columnNumber": 14},
+                    {"functionName": "", "url": "http://127.0.0.1:5173/src/main.tsx", "lineNumber": 0, "columnNumber": 0}
+                ]},
+                "exception": {"description": "TypeError: user is undefined"}}}),
+        )]);
+        assert_eq!(
+            collector.scripts(),
+            [
+                "http://127.0.0.1:5173/src/App.tsx",
+                "http://127.0.0.1:5173/src/main.tsx"
+            ]
+        );
+        // Generated line 2 (0-based), from column 10 on: App.tsx line 9, column 4.
+        let app = SourceMap::parse(
+            r#"{"version":3,"sources":["/home/ada/ledger/src/App.tsx"],"mappings":"AAAA;;UASI"}"#,
+        )
+        .expect("a map");
+        let main = SourceMap::parse(r#"{"version":3,"sources":["main.tsx"],"mappings":"AAAA"}"#)
+            .expect("a map");
+        let maps: Maps = [
+            ("http://127.0.0.1:5173/src/App.tsx".to_owned(), app),
+            ("http://127.0.0.1:5173/src/main.tsx".to_owned(), main),
+        ]
+        .into_iter()
+        .collect();
+        let problems = collector.problems(&maps, Some(std::path::Path::new("/home/ada/ledger")));
+        assert_eq!(
+            problems[0].frames,
+            ["App (src/App.tsx:10:5)", "src/main.tsx:1:1"]
         );
     }
 
@@ -636,8 +817,9 @@ mod tests {
         for _ in 0..3 {
             collector.event("Runtime.consoleAPICalled", &error, start);
         }
-        assert_eq!(collector.problems.len(), 1);
-        assert_eq!(collector.problems[0].count, 3);
+        let problems = collector.problems(&Maps::new(), None);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].count, 3);
         collector.event(
             "Network.requestWillBeSent",
             &json!({"requestId": "1", "request": {"method": "GET", "url": PAGE}}),

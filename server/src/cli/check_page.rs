@@ -72,10 +72,11 @@ async fn check(
 ) -> anyhow::Result<u8> {
     let browser = browser::shared();
     let mut code = 0;
+    let root = std::env::current_dir().ok();
     let mut stdout = std::io::stdout().lock();
     for _ in 0..arguments.repeat.max(1) {
         let url = arguments.url.as_deref().unwrap_or_default();
-        let verdict = browser.check(program, profile, url).await;
+        let verdict = browser.check(program, profile, url, root.as_deref()).await;
         code = code.max(if verdict.error.is_some() {
             2
         } else {

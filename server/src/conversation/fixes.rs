@@ -265,6 +265,7 @@ pub async fn check_pages(
     terminals: &Terminals,
     program: &Path,
     profile: &Path,
+    root: &Path,
 ) -> Vec<PageCheck> {
     let mut verdicts = Vec::new();
     for target in targets {
@@ -280,7 +281,9 @@ pub async fn check_pages(
             );
             continue;
         };
-        let mut verdict = crate::browser::shared().check(program, profile, &url).await;
+        let mut verdict = crate::browser::shared()
+            .check(program, profile, &url, Some(root))
+            .await;
         verdict.terminal_id = Some(target.terminal);
         if let Some(error) = &verdict.error {
             tracing::warn!(%url, error, "the page check failed");
