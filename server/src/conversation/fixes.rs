@@ -438,7 +438,7 @@ mod tests {
             None,
             ActionStatus::Complete,
         );
-        let targets = page_targets(&[written.clone()], running());
+        let targets = page_targets(std::slice::from_ref(&written), running());
         assert_eq!(
             targets
                 .iter()
