@@ -43,6 +43,24 @@ pub enum PageChecks {
     Missing(String),
 }
 
+impl PageChecks {
+    /// What the user is told once (the server log, `openbolt chat`'s header), and whether it is a
+    /// warning (no browser found).
+    pub fn describe(&self) -> (bool, String) {
+        match self {
+            PageChecks::With { program, .. } => (
+                false,
+                format!("previews are checked in {}", program.display()),
+            ),
+            PageChecks::Off => (
+                false,
+                "previews are not checked in a browser (previewCheck: off)".to_owned(),
+            ),
+            PageChecks::Missing(why) => (true, why.clone()),
+        }
+    }
+}
+
 /// The browser the `browserPath` setting names (it must be there), else the first of [`NAMES`] on
 /// `path` (the `PATH` variable).
 pub fn find(setting: Option<&Path>, path: Option<&OsStr>) -> Result<PathBuf, String> {

@@ -148,14 +148,9 @@ impl ChatArguments {
 
 /// The header's line on the page check: the browser, or why previews are not checked.
 fn page_checks_line(checks: &crate::browser::PageChecks) -> String {
-    match checks {
-        crate::browser::PageChecks::With { program, .. } => {
-            format!("  ◦ previews are checked in {}", program.display())
-        }
-        crate::browser::PageChecks::Off => {
-            "  ◦ previews are not checked in a browser (previewCheck: off)".to_owned()
-        }
-        crate::browser::PageChecks::Missing(why) => format!("  ! {why}"),
+    match checks.describe() {
+        (true, warning) => format!("  ! {warning}"),
+        (false, said) => format!("  ◦ {said}"),
     }
 }
 

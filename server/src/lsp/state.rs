@@ -181,15 +181,7 @@ impl State {
         let client = self.client.clone();
         let logged = message.clone();
         // The page check's browser, said once per settings change in the server log.
-        let page = match effective.page_checks() {
-            crate::browser::PageChecks::With { program, .. } => {
-                format!("OpenBolt: previews are checked in {}", program.display())
-            }
-            crate::browser::PageChecks::Off => {
-                "OpenBolt: previews are not checked in a browser (previewCheck: off)".to_owned()
-            }
-            crate::browser::PageChecks::Missing(why) => format!("OpenBolt: {why}"),
-        };
+        let page = format!("OpenBolt: {}", effective.page_checks().describe().1);
         tracing::info!(message = %page, "page check");
         tokio::spawn(async move {
             client.log_message(MessageType::INFO, logged).await;
