@@ -529,6 +529,10 @@ await run(vscode, async () => {
     const frame = await chatFrame();
     await frame.fill('#prompt', 'a ledger page');
     await frame.press('#prompt', 'Enter');
+    // The dev server asks first, like every command.
+    const run = '.action.status-approval:has-text("http.server") button.choice:has-text("Run")';
+    await waitFor('the dev server to ask', async () => frame.$(run));
+    await frame.click(run);
     await waitFor('the page check', async () => (await webviewText(frame)).includes('✗ Page check: 1 problem in the browser'));
     const ledger = (selector) =>
       frame.$$eval(
