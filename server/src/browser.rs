@@ -131,14 +131,14 @@ pub fn shared() -> &'static Browser {
 
 impl Browser {
     /// Loads `url` in `program` (started now if it is not running; a different program replaces the
-    /// running one) and says what the page did wrong, within [`CHECK_BOUND`]. Source paths beneath
-    /// `root` (the workspace) are shown relative to it.
+    /// running one) and says what the page did wrong, within [`CHECK_BOUND`]. Frames are shown as files
+    /// of the workspace (`roots`).
     pub async fn check(
         &self,
         program: &Path,
         profile: &Path,
         url: &str,
-        root: Option<&Path>,
+        roots: page::Roots<'_>,
     ) -> PageCheck {
         let started = Instant::now();
         let deadline = started + CHECK_BOUND;
@@ -166,7 +166,7 @@ impl Browser {
         };
         // The check's own steps end by the deadline; the margin covers answers in flight at that time.
         let checked =
-            tokio::time::timeout(CHECK_BOUND, page::check(&cdp, url, root, deadline)).await;
+            tokio::time::timeout(CHECK_BOUND, page::check(&cdp, url, roots, deadline)).await;
         match checked {
             Ok(Ok(found)) => {
                 verdict.problems = found.problems;

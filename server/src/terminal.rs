@@ -474,6 +474,12 @@ impl Terminals {
         found.ok().flatten()
     }
 
+    /// The directory a terminal's command runs in now (its leader's: `cd app && exec …` is in `app`).
+    pub fn directory(&self, id: TerminalId) -> Option<std::path::PathBuf> {
+        let terminal = self.get(id).ok()?;
+        std::fs::read_link(format!("/proc/{}/cwd", terminal.leader)).ok()
+    }
+
     /// Every terminal, oldest first.
     pub fn list(&self) -> Vec<TerminalInfo> {
         lock(&self.shared.terminals)

@@ -666,7 +666,7 @@ test('the page check: a preview that throws shows its exception in the chat; set
   local text = chat_text()
   local turn = text:sub((assert(text:find('a ledger page', 1, true))))
   assert(turn:find("exception: TypeError: Cannot read properties of undefined (reading 'name')", 1, true), turn)
-  assert(turn:find('at render (main.js:3:54)', 1, true), turn)
+  assert(turn:find('at render (ledger/main.js:3:54)', 1, true), turn)
   assert(turn:find('◉ preview: http://127.0.0.1:', 1, true), turn)
   assert(not turn:find('fix round', 1, true), turn)
   -- The server used the browser the setting names.

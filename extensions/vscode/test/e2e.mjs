@@ -542,7 +542,7 @@ await run(vscode, async () => {
       );
     await waitFor('the reply to end', async () => (await ledger('.end')).includes('Page check'));
     const verdict = await ledger('.end');
-    if (!verdict.includes("TypeError: Cannot read properties of undefined (reading 'name')") || !verdict.includes('at render (main.js:3:54)')) {
+    if (!verdict.includes("TypeError: Cannot read properties of undefined (reading 'name')") || !verdict.includes('at render (ledger/main.js:3:54)')) {
       throw new Error(`the verdict shows as ${JSON.stringify(verdict)}`);
     }
     if (!(await ledger('.preview')).includes('Preview: http://127.0.0.1:')) throw new Error(`no preview link above the verdict: ${verdict}`);

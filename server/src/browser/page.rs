@@ -9,6 +9,7 @@ use super::sourcemap::{self, SourceMap};
 use crate::types::{PageProblem, PageProblemKind};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How long the network must be quiet after the load event for the page to have settled.
@@ -55,6 +56,31 @@ struct Found {
 
 /// The source maps of the page's scripts, by script URL.
 pub type Maps = HashMap<String, SourceMap>;
+
+/// Where the page's files live: the workspace (paths are shown relative to it), and the directory the
+/// dev server serves from, when it is not the workspace (`cd app && python3 -m http.server`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Roots<'a> {
+    pub workspace: Option<&'a Path>,
+    pub served: Option<&'a Path>,
+}
+
+impl Roots<'_> {
+    /// A URL's path (`/main.js`) as a file of the workspace (`app/main.js`) when the dev server serves
+    /// a directory beneath it and the file is there, not at the workspace's top.
+    fn file(&self, url_path: &str) -> String {
+        let relative = url_path.trim_start_matches('/');
+        if let (Some(workspace), Some(served)) = (self.workspace, self.served)
+            && let Ok(base) = served.strip_prefix(workspace)
+            && !base.as_os_str().is_empty()
+            && !workspace.join(relative).exists()
+            && served.join(relative).exists()
+        {
+            return base.join(relative).display().to_string();
+        }
+        relative.to_owned()
+    }
+}
 
 /// What a page did, from its events.
 #[derive(Debug)]
@@ -272,7 +298,7 @@ impl Collector {
 
     /// The problems, each frame put back in its source where `maps` has the script's map; paths
     /// beneath `root` (the workspace) are shown relative to it.
-    pub fn problems(&self, maps: &Maps, root: Option<&std::path::Path>) -> Vec<PageProblem> {
+    pub fn problems(&self, maps: &Maps, roots: Roots<'_>) -> Vec<PageProblem> {
         self.found
             .iter()
             .map(|problem| PageProblem {
@@ -281,7 +307,7 @@ impl Collector {
                 frames: problem
                     .frames
                     .iter()
-                    .map(|frame| self.location(frame, maps, root))
+                    .map(|frame| self.location(frame, maps, roots))
                     .collect(),
                 count: problem.count,
             })
@@ -335,15 +361,18 @@ impl Collector {
 
     /// `function (path:line:column)`, 1-based: in the source the script's map names when there is one,
     /// else in the script as served.
-    fn location(&self, frame: &Frame, maps: &Maps, root: Option<&std::path::Path>) -> String {
+    fn location(&self, frame: &Frame, maps: &Maps, roots: Roots<'_>) -> String {
         let mapped = maps.get(&frame.url).and_then(|map| {
             map.lookup(frame.line?, frame.column.unwrap_or(0))
                 .map(|(source, line, column)| {
-                    (source_path(source, &frame.url, root), line, Some(column))
+                    (source_path(source, &frame.url, roots), line, Some(column))
                 })
         });
         let (path, line, column) = match mapped {
             Some((path, line, column)) => (path, Some(line), column),
+            None if self.counts(&frame.url) => {
+                (roots.file(url_path(&frame.url)), frame.line, frame.column)
+            }
             None => (
                 self.shown(&frame.url).trim_start_matches('/').to_owned(),
                 frame.line,
@@ -377,9 +406,9 @@ fn frame(function: &str, url: &str, line: &Value, column: &Value) -> Frame {
 
 /// A source a map names, as the user knows it: relative to the workspace when it is a path beneath it,
 /// else the URL path it resolves to from the script (`/src/App.tsx` → `src/App.tsx`), else as written.
-fn source_path(source: &str, script: &str, root: Option<&std::path::Path>) -> String {
-    if let Some(root) = root
-        && let Ok(inside) = std::path::Path::new(source).strip_prefix(root)
+fn source_path(source: &str, script: &str, roots: Roots<'_>) -> String {
+    if let Some(root) = roots.workspace
+        && let Ok(inside) = Path::new(source).strip_prefix(root)
     {
         return inside.display().to_string();
     }
@@ -388,9 +417,7 @@ fn source_path(source: &str, script: &str, root: Option<&std::path::Path>) -> St
         .map(|rest| rest.split_once('/').map_or(rest, |(_, path)| path))
         .unwrap_or(source);
     match reqwest::Url::parse(script).and_then(|base| base.join(source)) {
-        Ok(url) if url.scheme().starts_with("http") => {
-            url.path().trim_start_matches('/').to_owned()
-        }
+        Ok(url) if url.scheme().starts_with("http") => roots.file(url.path()),
         _ => source.trim_start_matches("./").to_owned(),
     }
 }
@@ -491,12 +518,12 @@ pub struct Verdict {
 }
 
 /// Loads `url` in a fresh context of the browser behind `cdp` and collects its problems until it
-/// settles or `deadline`; the context is disposed of after. Paths beneath `root` are shown relative to
-/// it.
+/// settles or `deadline`; the context is disposed of after. Frames are shown as files of the
+/// workspace (`roots`).
 pub async fn check(
     cdp: &Cdp,
     url: &str,
-    root: Option<&std::path::Path>,
+    roots: Roots<'_>,
     deadline: Instant,
 ) -> Result<Verdict, String> {
     let context = cdp
@@ -507,7 +534,7 @@ pub async fn check(
         )
         .await?;
     let context = text(&context, "browserContextId").to_owned();
-    let result = in_context(cdp, &context, url, root, deadline).await;
+    let result = in_context(cdp, &context, url, roots, deadline).await;
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
         cdp.call(
@@ -524,7 +551,7 @@ async fn in_context(
     cdp: &Cdp,
     context: &str,
     url: &str,
-    root: Option<&std::path::Path>,
+    roots: Roots<'_>,
     deadline: Instant,
 ) -> Result<Verdict, String> {
     let target = cdp
@@ -616,7 +643,7 @@ async fn in_context(
     // Frames in code the dev server transformed go back to the files the user wrote.
     let maps = fetch_maps(&collector.scripts(), deadline).await;
     Ok(Verdict {
-        problems: collector.problems(&maps, root),
+        problems: collector.problems(&maps, roots),
         settled,
     })
 }
@@ -653,7 +680,7 @@ mod tests {
             }}),
         )]);
         assert_eq!(
-            collector.problems(&Maps::new(), None),
+            collector.problems(&Maps::new(), Roots::default()),
             vec![PageProblem {
                 kind: PageProblemKind::Exception,
                 message: "TypeError: Cannot read properties of undefined (reading 'name')"
@@ -697,7 +724,7 @@ mod tests {
                 json!({"entry": {"source": "network", "level": "error", "text": "Failed to load resource: 404"}}),
             ),
         ]);
-        let problems = collector.problems(&Maps::new(), None);
+        let problems = collector.problems(&Maps::new(), Roots::default());
         let shown: Vec<(PageProblemKind, &str, Vec<String>)> = problems
             .iter()
             .map(|problem| {
@@ -763,7 +790,7 @@ mod tests {
                 json!({"requestId": "4", "errorText": "net::ERR_CONNECTION_RESET"}),
             ),
         ]);
-        let problems = collector.problems(&Maps::new(), None);
+        let problems = collector.problems(&Maps::new(), Roots::default());
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(
             problems[0].message,
@@ -802,11 +829,35 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let problems = collector.problems(&maps, Some(std::path::Path::new("/home/ada/ledger")));
+        let roots = Roots {
+            workspace: Some(Path::new("/home/ada/ledger")),
+            served: None,
+        };
+        let problems = collector.problems(&maps, roots);
         assert_eq!(
             problems[0].frames,
             ["App (src/App.tsx:10:5)", "src/main.tsx:1:1"]
         );
+    }
+
+    #[test]
+    fn a_dev_server_serving_a_folder_of_the_workspace_has_its_frames_in_that_folder() {
+        let workspace = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(workspace.path().join("app")).expect("mkdir");
+        std::fs::write(workspace.path().join("app/main.js"), "").expect("write");
+        std::fs::write(workspace.path().join("top.js"), "").expect("write");
+        let served = workspace.path().join("app");
+        let roots = Roots {
+            workspace: Some(workspace.path()),
+            served: Some(&served),
+        };
+        assert_eq!(roots.file("/main.js"), "app/main.js");
+        assert_eq!(roots.file("/missing.js"), "missing.js");
+        let at_top = Roots {
+            workspace: Some(workspace.path()),
+            served: Some(workspace.path()),
+        };
+        assert_eq!(at_top.file("/top.js"), "top.js");
     }
 
     #[test]
@@ -817,7 +868,7 @@ mod tests {
         for _ in 0..3 {
             collector.event("Runtime.consoleAPICalled", &error, start);
         }
-        let problems = collector.problems(&Maps::new(), None);
+        let problems = collector.problems(&Maps::new(), Roots::default());
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].count, 3);
         collector.event(

@@ -76,7 +76,11 @@ async fn check(
     let mut stdout = std::io::stdout().lock();
     for _ in 0..arguments.repeat.max(1) {
         let url = arguments.url.as_deref().unwrap_or_default();
-        let verdict = browser.check(program, profile, url, root.as_deref()).await;
+        let roots = crate::browser::page::Roots {
+            workspace: root.as_deref(),
+            served: None,
+        };
+        let verdict = browser.check(program, profile, url, roots).await;
         code = code.max(if verdict.error.is_some() {
             2
         } else {

@@ -281,8 +281,13 @@ pub async fn check_pages(
             );
             continue;
         };
+        let served = terminals.directory(target.terminal);
+        let roots = crate::browser::page::Roots {
+            workspace: Some(root),
+            served: served.as_deref(),
+        };
         let mut verdict = crate::browser::shared()
-            .check(program, profile, &url, Some(root))
+            .check(program, profile, &url, roots)
             .await;
         verdict.terminal_id = Some(target.terminal);
         if let Some(error) = &verdict.error {
