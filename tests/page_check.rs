@@ -432,9 +432,18 @@ fn which(program: &str) -> PathBuf {
 
 /// `openbolt lsp` with a turn whose preview throws (no fix round): the verdict as a notification.
 async fn lsp_with_a_checked_page(project: &TempProject, standin: &StandIn) -> lsp_client::Lsp {
+    lsp_with_a_checked_page_and(project, standin, &[]).await
+}
+
+/// [`lsp_with_a_checked_page`] with more environment.
+async fn lsp_with_a_checked_page_and(
+    project: &TempProject,
+    standin: &StandIn,
+    env: &[(&'static str, String)],
+) -> lsp_client::Lsp {
     let mut lsp = lsp_client::Lsp::start(
         &project.path,
-        &project.lsp_env(standin),
+        &[project.lsp_env(standin), env.to_vec()].concat(),
         json!({"approval": {"autoApprove": true}, "autoFix": 0}),
         false,
     )
@@ -511,4 +520,49 @@ async fn a_server_that_exits_closes_its_browser() {
         browser_gone(&project.data().join("browser")).await,
         "no browser process outlives the server"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_browser_is_closed_and_the_next_check_starts_it_again() {
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![Reply::text(&app(THROWS)), Reply::text(&fix())],
+    )
+    .await;
+    let project = TempProject::new();
+    let mut lsp = lsp_with_a_checked_page_and(
+        &project,
+        &standin,
+        &[("OPENBOLT_BROWSER_IDLE_MS", "3000".to_owned())],
+    )
+    .await;
+    let profile = project.data().join("browser");
+    assert!(browser_gone(&profile).await, "the idle browser was closed");
+    // The dev server runs on: only the browser went.
+    let url = lsp.notifications("openbolt/pageCheck")[0]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(
+        std::net::TcpStream::connect(&address).is_ok(),
+        "the dev server at {address} still answers"
+    );
+    // A change to its files checks the page again, in a browser started anew.
+    let turn = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "fix the ledger", "sessionId": "s"}),
+        )
+        .await;
+    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    let verdicts = lsp.notifications("openbolt/pageCheck");
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    assert_eq!(verdicts[1]["url"], url.as_str());
+    assert_eq!(verdicts[1]["problems"], json!([]), "{}", verdicts[1]);
+    assert!(verdicts[1].get("error").is_none(), "{}", verdicts[1]);
+    assert!(lsp.stop().await.success());
 }

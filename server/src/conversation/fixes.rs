@@ -295,6 +295,9 @@ pub async fn check_pages(
         }
         verdicts.push(verdict);
     }
+    if !verdicts.is_empty() {
+        crate::browser::shared().close_when_idle();
+    }
     verdicts
 }
 
