@@ -11,7 +11,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{Format, Reply, StandIn, TempProject};
@@ -239,33 +239,25 @@ async fn a_page_that_never_settles_is_judged_within_the_bound() {
 
 /// The live processes whose command line names `profile` (the browser's main process) and every
 /// process in their groups (its helpers: renderers, the GPU and network services, zygotes).
-fn browser_processes(profile: &Path) -> Vec<u32> {
+fn browser_processes(profile: &Path) -> Vec<i32> {
     let marker = format!("--user-data-dir={}", profile.display());
-    let processes: Vec<(u32, i64, char, String)> = std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
-            let state = fields.first()?.chars().next()?;
-            let group = fields.get(2)?.parse().ok()?;
-            let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let command = String::from_utf8_lossy(&command).replace('\0', " ");
-            Some((pid, group, state, command))
-        })
-        .collect();
-    let groups: Vec<i64> = processes
+    let named = |pid: i32| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|command| String::from_utf8_lossy(&command).contains(&marker))
+    };
+    let processes = openbolt::terminal::process::all_processes();
+    let groups: Vec<i32> = processes
         .iter()
-        .filter(|(_, _, _, command)| command.contains(&marker))
-        .map(|(_, group, _, _)| *group)
+        .filter(|process| named(process.pid))
+        .map(|process| process.group)
         .collect();
     processes
         .iter()
         // A zombie has ended; only its parent's wait is missing.
-        .filter(|(_, group, state, command)| {
-            *state != 'Z' && (groups.contains(group) || command.contains(&marker))
+        .filter(|process| {
+            !process.zombie && (groups.contains(&process.group) || named(process.pid))
         })
-        .map(|(pid, ..)| *pid)
+        .map(|process| process.pid)
         .collect()
 }
 
@@ -396,7 +388,7 @@ async fn without_a_browser_the_turn_completes_as_before_with_one_note() {
         .expect("python3 runs");
     let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
     std::os::unix::fs::symlink(python, bin.path().join("python3")).expect("link");
-    std::os::unix::fs::symlink(which("sh"), bin.path().join("sh")).expect("link");
+    std::os::unix::fs::symlink(support::which("sh"), bin.path().join("sh")).expect("link");
     let standin = StandIn::start(Format::OpenAi, vec![Reply::text(&app(THROWS))]).await;
     let project = TempProject::new();
     let path = bin.path().display().to_string();
@@ -421,13 +413,6 @@ async fn without_a_browser_the_turn_completes_as_before_with_one_note() {
         .expect("runs");
     assert_eq!(which.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&which.stdout).contains("no browser found on PATH"));
-}
-
-fn which(program: &str) -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|directory| directory.join(program))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("{program} on PATH"))
 }
 
 /// `openbolt lsp` with a turn whose preview throws (no fix round): the verdict as a notification.

@@ -587,13 +587,17 @@ pub const LEDGER_THROWS: &str = "Here is the ledger.\n<boltArtifact id=\"ledger\
 /// A link to the machine's Chromium under another name in `directory`: what a `browserPath` setting
 /// names in the editors' scenarios (the server log then names it).
 pub fn browser_link(directory: &std::path::Path) -> std::path::PathBuf {
-    let chromium = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|directory| directory.join("chromium"))
-        .find(|candidate| candidate.is_file())
-        .expect("chromium on PATH (scripts/vscode-test-deps installs it)");
     let link = directory.join("my-chromium");
-    std::os::unix::fs::symlink(chromium, &link).expect("link");
+    std::os::unix::fs::symlink(which("chromium"), &link).expect("link");
     link
+}
+
+/// `program` on `PATH` (Chromium: `scripts/vscode-test-deps` installs it).
+pub fn which(program: &str) -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|directory| directory.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} on PATH"))
 }
 
 /// The last request the stand-in got was `prompt`'s own, not a fix round's report.

@@ -5,8 +5,8 @@
 //!
 //! The browser is found on `PATH` ([`NAMES`]) or named by the `browserPath` setting ([`find`]); none
 //! found means no page check, said once, never an error. Its profile lives in OpenBolt's data directory
-//! (a snap-packaged Chromium cannot see a private `/tmp`). It runs as a process group of its own, killed
-//! with the server: at exit ([`Browser::kill_now`]), and — through a parent-death signal the helper asks
+//! (a snap-packaged Chromium cannot see a private `/tmp`). It runs as a session of its own, whose members
+//! are killed as a terminal's are (`terminal::process`) with the server: at exit ([`Browser::kill_now`]), and — through a parent-death signal the helper asks
 //! for (`browser/launch.rs`) — when the server is killed outright. It is closed once no dev server is
 //! left to check ([`Browser::close`]).
 //!
@@ -19,6 +19,7 @@ pub mod launch;
 pub mod page;
 pub mod sourcemap;
 
+use crate::terminal::process;
 use crate::types::PageCheck;
 use cdp::Cdp;
 use std::ffi::OsStr;
@@ -115,7 +116,8 @@ fn is_executable(path: &Path) -> bool {
 #[derive(Default)]
 pub struct Browser {
     running: tokio::sync::Mutex<Option<Running>>,
-    /// The running browser's process group, for [`Browser::kill_now`] (which cannot wait for a lock).
+    /// The running browser's pid, which leads its session (the helper calls `setsid`): what
+    /// [`Browser::kill_now`] kills with its members (it cannot wait for a lock).
     group: std::sync::Mutex<Option<i32>>,
     /// Checks begun, and checks under way: an idle close happens only if neither changed.
     begun: std::sync::atomic::AtomicU64,
@@ -285,10 +287,10 @@ impl Browser {
         }
     }
 
-    /// Kills the browser's process group at once (the process is ending).
+    /// Kills the browser's processes at once (the process is ending).
     pub fn kill_now(&self) {
-        if let Some(group) = crate::lock(&self.group).take() {
-            kill_group(group);
+        if let Some(leader) = crate::lock(&self.group).take() {
+            process::kill_now(&[leader]);
         }
     }
 
@@ -297,17 +299,14 @@ impl Browser {
         crate::lock(&self.group).is_some()
     }
 
-    /// The proportional memory of the browser's processes (its process group), in KiB.
+    /// The proportional memory of the browser's processes (its session, groups and descendants), in KiB.
     pub fn memory_kb(&self) -> u64 {
-        let Some(group) = *crate::lock(&self.group) else {
+        let Some(leader) = *crate::lock(&self.group) else {
             return 0;
         };
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return 0;
-        };
-        entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| process_group(*pid) == Some(group))
+        process::members(&process::all_processes(), &[leader])
+            .into_iter()
+            .filter_map(|pid| u32::try_from(pid).ok())
             .map(pss_kb)
             .sum()
     }
@@ -317,16 +316,8 @@ impl Browser {
         if *group == Some(pid) {
             *group = None;
         }
-        kill_group(pid);
+        process::kill_now(&[pid]);
     }
-}
-
-/// A process's group, from `/proc/<pid>/stat`.
-fn process_group(pid: u32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command's name may hold spaces and parentheses: the fields start after the last `)`.
-    let fields = stat.get(stat.rfind(')')? + 2..)?;
-    fields.split(' ').nth(2)?.parse().ok()
 }
 
 /// A process's proportional set size (its share of shared pages), in KiB; 0 when unknown.
@@ -340,18 +331,6 @@ pub fn pss_kb(pid: u32) -> u64 {
                 .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// rustls' crypto provider, for fetching source maps (reqwest is built without one).
-fn install_crypto() {
-    crate::install_crypto_provider();
-}
-
-fn kill_group(group: i32) {
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(group),
-        nix::sys::signal::Signal::SIGKILL,
-    );
 }
 
 fn elapsed(started: Instant) -> u64 {

@@ -605,22 +605,11 @@ impl Conversations {
         let crate::browser::PageChecks::With { program, profile } = page_checks else {
             return Vec::new();
         };
-        let mut targets = Vec::new();
-        for target in fixes::page_targets(
+        let targets = fixes::page_targets(
             &outcome.actions,
             self.dev_servers.of_session(&conversation.id),
-        ) {
-            // One that ran before the turn is checked if it answered at a preview by now.
-            if target.new
-                || self
-                    .terminals
-                    .preview(target.terminal, Duration::ZERO)
-                    .await
-                    .is_some()
-            {
-                targets.push(target);
-            }
-        }
+            |terminal| self.terminals.answered_preview(terminal),
+        );
         if targets.is_empty() {
             return Vec::new();
         }

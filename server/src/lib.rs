@@ -73,12 +73,12 @@ mod layers {
     /// Each module and the modules it may use. `openbolt-parser` is below them all.
     const ALLOWED: &[(&str, &[&str])] = &[
         ("types", &[]),
-        ("browser", &["types", "sandbox"]),
         ("secrets", &["types"]),
         ("config", &[]),
         ("provider", &["types", "config"]),
         ("sandbox", &[]),
         ("terminal", &["types", "secrets", "sandbox"]),
+        ("browser", &["types", "sandbox", "terminal"]),
         ("tokens", &[]),
         ("mcp", &["secrets", "tokens", "terminal"]),
         (

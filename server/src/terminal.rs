@@ -450,6 +450,11 @@ impl Terminals {
         Ok(String::from_utf8_lossy(&[front, back].concat()).into_owned())
     }
 
+    /// A dev server's preview URL, if it has answered there.
+    pub fn answered_preview(&self, id: TerminalId) -> Option<String> {
+        self.get(id).ok()?.preview.borrow().clone()
+    }
+
     /// A dev server's preview URL once it answers there, waiting up to `wait` for it; `None` when it
     /// does not answer by then, or has ended.
     pub async fn preview(&self, id: TerminalId, wait: Duration) -> Option<String> {

@@ -323,7 +323,7 @@ impl Collector {
 
     /// A URL as the model reads it: the path of a same-origin one, without its query.
     fn shown(&self, url: &str) -> String {
-        if self.counts(url) || origin(url).as_deref() == Some(self.origin.as_str()) {
+        if origin(url).as_deref() == Some(self.origin.as_str()) {
             url_path(url).to_owned()
         } else {
             url.to_owned()
@@ -426,7 +426,7 @@ fn source_path(source: &str, script: &str, roots: Roots<'_>) -> String {
 /// `deadline`; a script without one, or that fails to load, has none.
 pub async fn fetch_maps(scripts: &[String], deadline: Instant) -> Maps {
     let mut maps = Maps::new();
-    crate::browser::install_crypto();
+    crate::install_crypto_provider();
     let Ok(client) = reqwest::Client::builder().no_proxy().build() else {
         return maps;
     };

@@ -89,7 +89,14 @@ async fn check(
         if arguments.json {
             writeln!(stdout, "{}", serde_json::to_string(&verdict)?)?;
         } else {
-            for line in describe(&verdict, program) {
+            writeln!(
+                stdout,
+                "{} in {} ({} ms)",
+                verdict.url,
+                program.display(),
+                verdict.millis
+            )?;
+            for line in lines(&verdict, usize::MAX) {
                 writeln!(stdout, "{line}")?;
             }
         }
@@ -106,27 +113,42 @@ async fn check(
     Ok(code)
 }
 
-fn describe(verdict: &PageCheck, program: &std::path::Path) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{} in {} ({} ms{})",
-        verdict.url,
-        program.display(),
-        verdict.millis,
-        if verdict.settled {
-            ""
-        } else {
-            ", did not settle"
-        }
-    )];
-    if let Some(error) = &verdict.error {
-        lines.push(format!("  cannot check it: {error}"));
-    } else if verdict.problems.is_empty() {
-        lines.push("  no problems".to_owned());
+/// A verdict as the terminal shows it, one line each, with up to `frames` frames per problem (also
+/// `openbolt chat`'s lines after a turn).
+pub(super) fn lines(check: &PageCheck, frames: usize) -> Vec<String> {
+    let unsettled = if check.settled {
+        ""
+    } else {
+        " (it did not settle within the check's bound)"
+    };
+    if let Some(error) = &check.error {
+        return vec![format!("  ! page check of {} failed: {error}", check.url)];
     }
-    for problem in &verdict.problems {
-        lines.push(format!("  {}: {}", problem.kind.as_str(), problem.message));
-        for frame in &problem.frames {
-            lines.push(format!("    at {frame}"));
+    let count = check.problems.len();
+    if count == 0 {
+        return vec![format!(
+            "  ✓ page check: {} shows no problem{unsettled}",
+            check.url
+        )];
+    }
+    let mut lines = vec![format!(
+        "  ✗ page check: {} has {count} problem{}{unsettled}",
+        check.url,
+        if count == 1 { "" } else { "s" }
+    )];
+    for problem in &check.problems {
+        let times = if problem.count > 1 {
+            format!(" (×{})", problem.count)
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "    {}: {}{times}",
+            problem.kind.as_str(),
+            problem.message
+        ));
+        for frame in problem.frames.iter().take(frames) {
+            lines.push(format!("      at {frame}"));
         }
     }
     lines

@@ -232,13 +232,16 @@ pub struct PageTarget {
     pub command: String,
     /// The turn started it.
     pub new: bool,
+    /// The preview URL it already answered at (a new one may still be waited for).
+    pub answered: Option<String>,
 }
 
 /// The running dev servers (`running`: terminal, command) whose page a turn checks: those it started,
-/// and the others too when it changed files.
+/// and, when it changed files, the others that answered at a preview (`answered`, by terminal).
 pub fn page_targets(
     actions: &[ActionUpdate],
     running: Vec<(TerminalId, String)>,
+    answered: impl Fn(TerminalId) -> Option<String>,
 ) -> Vec<PageTarget> {
     let started: Vec<TerminalId> = dev_servers(actions)
         .iter()
@@ -253,13 +256,14 @@ pub fn page_targets(
             terminal,
             command,
             new: started.contains(&terminal),
+            answered: answered(terminal),
         })
-        .filter(|target| changed || target.new)
+        .filter(|target| target.new || (changed && target.answered.is_some()))
         .collect()
 }
 
-/// Loads each server's preview (once it answers, up to [`PREVIEW_WAIT`]) in the browser: the
-/// verdicts, one per server that answered.
+/// Loads each server's preview (a new one's once it answers, up to [`PREVIEW_WAIT`]) in the browser:
+/// the verdicts, one per server that answered.
 pub async fn check_pages(
     targets: &[PageTarget],
     terminals: &Terminals,
@@ -269,12 +273,11 @@ pub async fn check_pages(
 ) -> Vec<PageCheck> {
     let mut verdicts = Vec::new();
     for target in targets {
-        let wait = if target.new {
-            PREVIEW_WAIT
-        } else {
-            Duration::ZERO
+        let url = match &target.answered {
+            Some(url) => Some(url.clone()),
+            None => terminals.preview(target.terminal, PREVIEW_WAIT).await,
         };
-        let Some(url) = terminals.preview(target.terminal, wait).await else {
+        let Some(url) = url else {
             tracing::info!(
                 command = target.command,
                 "no preview answered: its page is not checked"
@@ -430,13 +433,15 @@ mod tests {
                 (7, "npm run dev".to_owned()),
             ]
         };
-        let targets = page_targets(std::slice::from_ref(&started), running());
+        let answered = |terminal| (terminal == 3).then(|| "http://localhost:8000/".to_owned());
+        let targets = page_targets(std::slice::from_ref(&started), running(), answered);
         assert_eq!(
             targets,
             vec![PageTarget {
                 terminal: 7,
                 command: "npm run dev".to_owned(),
-                new: true
+                new: true,
+                answered: None,
             }],
             "no file changed: only the server it started"
         );
@@ -446,7 +451,8 @@ mod tests {
             None,
             ActionStatus::Complete,
         );
-        let targets = page_targets(std::slice::from_ref(&written), running());
+        let both = |_| Some("http://localhost:8000/".to_owned());
+        let targets = page_targets(std::slice::from_ref(&written), running(), both);
         assert_eq!(
             targets
                 .iter()
@@ -454,8 +460,17 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(3, false), (7, false)]
         );
+        let targets = page_targets(std::slice::from_ref(&written), running(), answered);
+        assert_eq!(
+            targets
+                .iter()
+                .map(|target| target.terminal)
+                .collect::<Vec<_>>(),
+            [3],
+            "one that ran before is checked only if it answered at a preview"
+        );
         let failed = written.status(ActionStatus::Failed);
-        assert!(page_targets(&[failed], running()).is_empty());
+        assert!(page_targets(&[failed], running(), answered).is_empty());
     }
 
     #[test]

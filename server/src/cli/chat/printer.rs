@@ -179,7 +179,7 @@ impl Printer {
             TurnEvent::Text(text) => self.prose(text),
             TurnEvent::Notice(notice) => self.status(&format!("  ! {notice}")),
             TurnEvent::Page(check) => {
-                for line in page_lines(check) {
+                for line in crate::cli::check_page::lines(check, 1) {
                     self.status(&line);
                 }
             }
@@ -275,47 +275,4 @@ pub(super) fn describe_update(update: &ActionUpdate) -> Option<String> {
         ActionStatus::Aborted => Some(format!("  ■ {what} aborted{reason}")),
         ActionStatus::Skipped => Some(format!("  – {what} skipped{reason}")),
     }
-}
-
-/// A page check's verdict as the terminal shows it, one line each.
-fn page_lines(check: &crate::types::PageCheck) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Some(error) = &check.error {
-        lines.push(format!("  ! page check of {} failed: {error}", check.url));
-        return lines;
-    }
-    let unsettled = if check.settled {
-        String::new()
-    } else {
-        " (it did not settle within the check's bound)".to_owned()
-    };
-    if check.problems.is_empty() {
-        lines.push(format!(
-            "  ✓ page check: {} shows no problem{unsettled}",
-            check.url
-        ));
-        return lines;
-    }
-    lines.push(format!(
-        "  ✗ page check: {} has {} problem{}{unsettled}",
-        check.url,
-        check.problems.len(),
-        if check.problems.len() == 1 { "" } else { "s" }
-    ));
-    for problem in &check.problems {
-        let count = if problem.count > 1 {
-            format!(" (×{})", problem.count)
-        } else {
-            String::new()
-        };
-        lines.push(format!(
-            "    {}: {}{count}",
-            problem.kind.as_str(),
-            problem.message
-        ));
-        if let Some(frame) = problem.frames.first() {
-            lines.push(format!("      at {frame}"));
-        }
-    }
-    lines
 }
