@@ -551,3 +551,248 @@ async fn an_idle_browser_is_closed_and_the_next_check_starts_it_again() {
     assert!(verdicts[1].get("error").is_none(), "{}", verdicts[1]);
     assert!(lsp.stop().await.success());
 }
+
+/// `openbolt chat` against `standin` with `model` (its own format's provider), the page throwing
+/// first and fixed in the fix round: the requests.
+async fn fix_round_with_model(
+    format: Format,
+    model: &str,
+    more: &[&str],
+) -> (Vec<support::Recorded>, String, TempProject) {
+    let standin = StandIn::start(
+        format,
+        vec![
+            Reply::text(&app(THROWS)),
+            Reply::text(&fix()),
+            Reply::text("Done."),
+        ],
+    )
+    .await;
+    let project = TempProject::new();
+    let provider = match format {
+        Format::Anthropic => "anthropic",
+        Format::OpenAi => "openai",
+    };
+    let arguments = [
+        &[
+            "--provider",
+            provider,
+            "--base-url",
+            standin.url.as_str(),
+            "--model",
+            model,
+        ],
+        more,
+    ]
+    .concat();
+    let (code, text) = chat(
+        &project,
+        &standin,
+        &arguments,
+        &[("ANTHROPIC_API_KEY", "sk-ant-test-key")],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{text}");
+    (standin.recorded(), text, project)
+}
+
+/// The screenshots `openbolt chat` printed, in order.
+fn printed_screenshots(text: &str) -> Vec<std::path::PathBuf> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("screenshot: "))
+        .map(|rest| std::path::PathBuf::from(rest.split(" (").next().unwrap_or(rest)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fix_round_the_page_caused_shows_a_model_that_sees_its_screenshot_in_both_formats() {
+    for (format, model) in [
+        (Format::Anthropic, "claude-sonnet-4-5"),
+        (Format::OpenAi, "gpt-4o"),
+    ] {
+        let (requests, text, project) = fix_round_with_model(format, model, &[]).await;
+        assert_eq!(requests.len(), 2, "one fix round: {text}");
+        assert!(
+            text.contains("their screenshots go to the model with a fix round"),
+            "the header says so: {text}"
+        );
+        assert_eq!(
+            support::images_in(&requests[0].body),
+            vec![],
+            "the first request has no picture"
+        );
+        // The stand-in refuses pictures in the wrong shape (the turn would have failed): this one
+        // passed its checks, in the last message, the fix round's report.
+        let last = requests[1].body["messages"].as_array().map_or(0, Vec::len) - 1;
+        assert_eq!(
+            support::images_in(&requests[1].body),
+            vec![(last, "image/jpeg".to_owned())],
+            "{model}: {text}"
+        );
+        assert!(support::last_user_message(&requests[1].body).contains("at render (main.js:3:54)"));
+        // The user sees both checks' screenshots; they are kept under the data directory.
+        let shots = printed_screenshots(&text);
+        assert_eq!(shots.len(), 2, "{text}");
+        for shot in &shots {
+            assert!(
+                shot.starts_with(project.data().join("screenshots")),
+                "{}",
+                shot.display()
+            );
+            let bytes = std::fs::read(shot).expect("the screenshot is kept");
+            assert!(bytes.starts_with(&[0xff, 0xd8, 0xff]), "a JPEG");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_local_model_gets_no_picture_in_either_format_and_the_user_still_does() {
+    for format in [Format::Anthropic, Format::OpenAi] {
+        let (requests, text, _project) =
+            fix_round_with_model(format, "qwen2.5-coder:7b", &[]).await;
+        assert_eq!(requests.len(), 2, "one fix round: {text}");
+        assert_eq!(support::images_in(&requests[1].body), vec![], "{text}");
+        assert!(text.contains("it is not known to take images"), "{text}");
+        assert!(support::last_user_message(&requests[1].body).contains("at render (main.js:3:54)"));
+        assert_eq!(printed_screenshots(&text).len(), 2, "{text}");
+    }
+    // `--model-images true` says a local model sees; `--preview-screenshots off` takes none at all.
+    let (requests, text, _project) =
+        fix_round_with_model(Format::OpenAi, "llava:13b", &["--model-images", "true"]).await;
+    assert_eq!(support::images_in(&requests[1].body).len(), 1, "{text}");
+    let (requests, text, project) =
+        fix_round_with_model(Format::OpenAi, "gpt-4o", &["--preview-screenshots", "off"]).await;
+    assert_eq!(support::images_in(&requests[1].body), vec![], "{text}");
+    assert!(printed_screenshots(&text).is_empty(), "{text}");
+    assert!(
+        text.contains("no screenshots: previewScreenshots is off"),
+        "{text}"
+    );
+    assert!(!project.data().join("screenshots").exists());
+}
+
+const STILL_THROWS: &str = "const user = null;\nfunction render() {\n  document.getElementById('root').textContent = user.name;\n}\nrender();\n";
+
+#[tokio::test]
+async fn only_the_latest_screenshot_stays_in_the_history() {
+    let still = format!(
+        "Trying again.\n<boltArtifact id=\"fix\" title=\"Fix\">\n<boltAction type=\"file\" filePath=\"main.js\">\n{STILL_THROWS}</boltAction>\n</boltArtifact>\n"
+    );
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&app(THROWS)),
+            Reply::text(&still),
+            Reply::text(&fix()),
+            Reply::text("Done."),
+        ],
+    )
+    .await;
+    let project = TempProject::new();
+    let (code, text) = chat(&project, &standin, &["--model", "gpt-4o"], &[]).await;
+    assert_eq!(code, Some(0), "{text}");
+    let requests = standin.recorded();
+    assert_eq!(requests.len(), 3, "two fix rounds: {text}");
+    let body = &requests[2].body;
+    let messages = body["messages"].as_array().expect("messages");
+    assert_eq!(
+        support::images_in(body),
+        vec![(messages.len() - 1, "image/jpeg".to_owned())],
+        "the second round's screenshot alone"
+    );
+    // The first round's report keeps its words, and a line where its picture was.
+    let first_report = messages
+        .iter()
+        .find(|message| {
+            message["content"]
+                .as_str()
+                .is_some_and(|text| text.contains("reading 'name'") && text.contains("undefined"))
+        })
+        .expect("the first fix round's report, as text");
+    assert!(
+        first_report["content"]
+            .as_str()
+            .is_some_and(|text| text.contains("only the latest screenshot is kept")),
+        "{first_report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_session_shows_its_screenshots_and_the_model_still_sees_the_latest() {
+    let standin = StandIn::start(
+        Format::OpenAi,
+        vec![
+            Reply::text(&app(THROWS)),
+            Reply::text(&fix()),
+            Reply::text("Noted."),
+        ],
+    )
+    .await;
+    let project = TempProject::new();
+    let env = [
+        project.lsp_env(&standin),
+        vec![("OPENBOLT_MODEL", "gpt-4o".to_owned())],
+    ]
+    .concat();
+    let settings = json!({"approval": {"autoApprove": true}, "autoFix": 1});
+    let mut lsp = lsp_client::Lsp::start(&project.path, &env, settings.clone(), false).await;
+    let turn = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "a ledger page", "sessionId": "s"}),
+        )
+        .await;
+    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    let live: Vec<Value> = lsp.notifications("openbolt/pageCheck");
+    assert_eq!(live.len(), 2, "{live:?}");
+    for verdict in &live {
+        let path = verdict["screenshot"]["path"]
+            .as_str()
+            .expect("a screenshot");
+        assert!(Path::new(path).is_file(), "{verdict}");
+        assert_eq!(verdict["screenshot"]["mediaType"], "image/jpeg");
+        assert!(
+            verdict["screenshot"]["width"].as_u64() > Some(0),
+            "{verdict}"
+        );
+    }
+    assert!(lsp.stop().await.success());
+
+    // A new server: the session comes back with its verdicts and their screenshots.
+    let mut lsp = lsp_client::Lsp::start(&project.path, &env, settings, false).await;
+    let loaded = lsp
+        .request("openbolt/loadSession", json!({"sessionId": "s"}))
+        .await;
+    let messages = loaded["result"]["messages"]
+        .as_array()
+        .expect("messages")
+        .clone();
+    let pages: Vec<&Value> = messages
+        .iter()
+        .flat_map(|message| message["pages"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(pages.len(), 2, "{loaded}");
+    assert_eq!(pages[0]["problems"][0]["kind"], "exception");
+    assert_eq!(pages[0]["screenshot"], live[0]["screenshot"]);
+    assert_eq!(pages[1]["screenshot"], live[1]["screenshot"]);
+    // The model continues the session with the fix round's screenshot in its history.
+    let turn = lsp
+        .request(
+            "openbolt/chat",
+            json!({"prompt": "thanks", "sessionId": "s"}),
+        )
+        .await;
+    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    let requests = standin.recorded();
+    let body = &requests.last().expect("a request").body;
+    let images = support::images_in(body);
+    assert_eq!(images.len(), 1, "{images:?}");
+    let carrier = &body["messages"][images[0].0];
+    assert!(
+        carrier["content"][0]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("at render (main.js:3:54)")),
+        "the fix round's report carries it: {carrier}"
+    );
+    assert!(lsp.stop().await.success());
+}

@@ -257,6 +257,22 @@ async fn serve(
             script.front().cloned()
         }
     };
+    // A picture in the wrong shape is refused as the provider would refuse it.
+    if let Some(error) = image_shape_error(format, &request.body) {
+        recorded.lock().expect("requests lock").push(request);
+        let body = match format {
+            Format::Anthropic => json!({"type": "error", "error": {"type": "invalid_request_error", "message": error}}),
+            Format::OpenAi => json!({"error": {"message": error, "type": "invalid_request_error", "code": null}}),
+        }
+        .to_string();
+        let head = format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = socket.write_all(head.as_bytes()).await;
+        let _ = socket.write_all(body.as_bytes()).await;
+        return;
+    }
     recorded.lock().expect("requests lock").push(request);
     match reply {
         None => {}
@@ -291,6 +307,104 @@ async fn serve(
             stream(socket, format, &text, cut_at_limit, fault, pace).await
         }
     }
+}
+
+/// What is wrong with the pictures in a chat request, as the provider checks them: Anthropic takes
+/// `{"type": "image", "source": {"type": "base64", "media_type", "data"}}` blocks, OpenAI `image_url`
+/// parts whose URL is a `data:` URL; the data must be base64 of an image of the type named.
+pub fn image_shape_error(format: Format, body: &Value) -> Option<String> {
+    use base64::Engine as _;
+    let decoded = |media_type: &str, data: &str| -> Result<(), String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|error| format!("image data is not valid base64: {error}"))?;
+        let magic: &[u8] = match media_type {
+            "image/jpeg" => &[0xff, 0xd8, 0xff],
+            "image/png" => b"\x89PNG",
+            "image/gif" => b"GIF8",
+            "image/webp" => b"RIFF",
+            other => return Err(format!("unsupported image media type {other:?}")),
+        };
+        if bytes.starts_with(magic) {
+            Ok(())
+        } else {
+            Err(format!(
+                "image data does not match the media type {media_type}"
+            ))
+        }
+    };
+    let messages = body["messages"].as_array()?;
+    for message in messages {
+        let Some(parts) = message["content"].as_array() else {
+            continue;
+        };
+        for part in parts {
+            let kind = part["type"].as_str().unwrap_or_default();
+            let checked = match (format, kind) {
+                (_, "text") => Ok(()),
+                (Format::Anthropic, "image") => {
+                    let source = &part["source"];
+                    if source["type"] != "base64" {
+                        Err("image source type must be base64".to_owned())
+                    } else {
+                        decoded(
+                            source["media_type"].as_str().unwrap_or_default(),
+                            source["data"].as_str().unwrap_or_default(),
+                        )
+                    }
+                }
+                (Format::OpenAi, "image_url") => {
+                    let url = part["image_url"]["url"].as_str().unwrap_or_default();
+                    match url
+                        .strip_prefix("data:")
+                        .and_then(|rest| rest.split_once(";base64,"))
+                    {
+                        Some((media_type, data)) => decoded(media_type, data),
+                        None => Err(format!("image_url is not a base64 data URL: {url:.40}")),
+                    }
+                }
+                (_, other) => Err(format!("unknown content part type {other:?}")),
+            };
+            if let Err(error) = checked {
+                return Some(error);
+            }
+        }
+    }
+    None
+}
+
+/// The pictures in a chat request's messages, by message index: `(index, media type)`.
+pub fn images_in(body: &Value) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (index, message) in body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for part in message["content"].as_array().into_iter().flatten() {
+            match part["type"].as_str() {
+                Some("image") => found.push((
+                    index,
+                    part["source"]["media_type"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )),
+                Some("image_url") => found.push((
+                    index,
+                    part["image_url"]["url"]
+                        .as_str()
+                        .and_then(|url| url.strip_prefix("data:"))
+                        .and_then(|rest| rest.split(';').next())
+                        .unwrap_or_default()
+                        .to_owned(),
+                )),
+                _ => {}
+            }
+        }
+    }
+    found
 }
 
 async fn read_request(socket: &mut TcpStream) -> Option<Recorded> {
@@ -626,7 +740,12 @@ pub fn last_user_message(request: &Value) -> String {
     assert_eq!(last["role"], "user");
     match &last["content"] {
         Value::String(text) => text.clone(),
-        content => content[0]["text"].as_str().expect("text block").to_owned(),
+        content => content
+            .as_array()
+            .and_then(|parts| parts.iter().find(|part| part["type"] == "text"))
+            .and_then(|part| part["text"].as_str())
+            .expect("a text block")
+            .to_owned(),
     }
 }
 
@@ -733,6 +852,7 @@ pub fn long_session(
             &prompt,
             &format!("{message}u"),
             &message,
+            &[],
         );
         let before = format!("Turn {turn}: here is the change.\n\n");
         store.append_prose(&message, &before);

@@ -63,6 +63,7 @@ fn main() {
         "go",
         "bench-prompt",
         "bench-message",
+        &[],
     );
     let deltas = deltas();
     let without = hand_on(&deltas, None);
@@ -124,6 +125,7 @@ fn main() {
             &format!("change {turn}"),
             &format!("u{turn}"),
             &message,
+            &[],
         );
         store.append_prose(&message, "Updated the rows.");
         let (before, after) = (version(turn - 1), version(turn));

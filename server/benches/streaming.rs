@@ -50,10 +50,7 @@ async fn main() {
     let text = reply(10 << 20);
     let request = ChatRequest {
         system: "bench".into(),
-        messages: vec![Message {
-            role: Role::User,
-            content: "go".into(),
-        }],
+        messages: vec![Message::text(Role::User, "go".into())],
         max_tokens: 1024,
     };
     for format in [Format::Anthropic, Format::OpenAi] {

@@ -20,7 +20,7 @@ pub mod page;
 pub mod sourcemap;
 
 use crate::terminal::process;
-use crate::types::PageCheck;
+use crate::types::{Capture, ImageFormat, PageCheck, Screenshot};
 use cdp::Cdp;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -49,8 +49,13 @@ fn idle_close() -> Duration {
 pub enum PageChecks {
     /// `previewCheck: off`.
     Off,
-    /// Checked with this browser; its profile lives beneath `profile`.
-    With { program: PathBuf, profile: PathBuf },
+    /// Checked with this browser; its profile lives beneath `profile`; the settled pages' screenshots
+    /// are kept beneath `screenshots` (`None`: `previewScreenshots: off`).
+    With {
+        program: PathBuf,
+        profile: PathBuf,
+        screenshots: Option<PathBuf>,
+    },
     /// No browser was found (why, for the user): previews are not checked.
     Missing(String),
 }
@@ -60,9 +65,21 @@ impl PageChecks {
     /// warning (no browser found).
     pub fn describe(&self) -> (bool, String) {
         match self {
-            PageChecks::With { program, .. } => (
+            PageChecks::With {
+                program,
+                screenshots,
+                ..
+            } => (
                 false,
-                format!("previews are checked in {}", program.display()),
+                format!(
+                    "previews are checked in {}{}",
+                    program.display(),
+                    if screenshots.is_some() {
+                        ""
+                    } else {
+                        " (no screenshots: previewScreenshots is off)"
+                    }
+                ),
             ),
             PageChecks::Off => (
                 false,
@@ -71,6 +88,42 @@ impl PageChecks {
             PageChecks::Missing(why) => (true, why.clone()),
         }
     }
+}
+
+/// How the settled page is pictured: JPEG at 80 keeps a 1280×800 app screen near 60 KB where PNG takes
+/// several times that, and text stays legible to the user and to models (`bench/page-check.py`).
+pub const SCREENSHOT: ImageFormat = ImageFormat::Jpeg(80);
+
+/// Keeps `capture` at `path` (its directory made as needed, readable by the user alone: a page may show
+/// what only they should see), written whole or not at all.
+pub fn keep(capture: &Capture, path: &Path) -> std::io::Result<Screenshot> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(directory) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)?;
+    }
+    let partial = path.with_extension("partial");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)?;
+    file.write_all(&capture.data)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&partial, path)?;
+    Ok(Screenshot {
+        path: path.display().to_string(),
+        media_type: capture.format.media_type().to_owned(),
+        width: capture.width,
+        height: capture.height,
+        bytes: capture.data.len() as u64,
+        millis: capture.millis,
+    })
 }
 
 /// The browser the `browserPath` setting names (it must be there), else the first of [`NAMES`] on
@@ -164,6 +217,7 @@ impl Browser {
         profile: &Path,
         url: &str,
         roots: page::Roots<'_>,
+        screenshot: Option<crate::types::ImageFormat>,
     ) -> PageCheck {
         use std::sync::atomic::Ordering;
         self.begun.fetch_add(1, Ordering::AcqRel);
@@ -194,12 +248,16 @@ impl Browser {
             }
         };
         // The check's own steps end by the deadline; the margin covers answers in flight at that time.
-        let checked =
-            tokio::time::timeout(CHECK_BOUND, page::check(&cdp, url, roots, deadline)).await;
+        let checked = tokio::time::timeout(
+            CHECK_BOUND,
+            page::check(&cdp, url, roots, deadline, screenshot),
+        )
+        .await;
         match checked {
             Ok(Ok(found)) => {
                 verdict.problems = found.problems;
                 verdict.settled = found.settled;
+                verdict.capture = found.capture;
             }
             Ok(Err(error)) => verdict.error = Some(error),
             Err(_) => verdict.error = Some("the browser stopped answering".to_owned()),

@@ -130,6 +130,9 @@ pub struct TurnRequest {
     pub fix_round: bool,
     /// Whether the previews it leaves running are checked in a browser, and with which.
     pub page_checks: crate::browser::PageChecks,
+    /// Screenshots of the pages a fix round reports on: they go with its prompt (to a model that
+    /// takes images).
+    pub screenshots: Vec<crate::types::Screenshot>,
 }
 
 /// A finished turn: its reply's id and how it went.
@@ -514,7 +517,7 @@ impl Conversations {
                 // No fix round follows, but the user still learns what the page does wrong.
                 let checking = Checking::begin(conversation);
                 tokio::select! {
-                    _ = self.check_pages(conversation, &outcome, &page_checks, sink) => {}
+                    _ = self.check_pages(conversation, &message_id, &outcome, &page_checks, sink) => {}
                     () = cancel.cancelled() => {}
                 }
                 drop(checking);
@@ -537,9 +540,13 @@ impl Conversations {
                 }
             }
             // A server that broke is the problem; its page would only repeat it.
+            let mut screenshots = Vec::new();
             if failures.is_empty() {
                 tokio::select! {
-                    found = self.check_pages(conversation, &outcome, &page_checks, sink) => failures.extend(found),
+                    (found, shots) = self.check_pages(conversation, &message_id, &outcome, &page_checks, sink) => {
+                        failures.extend(found);
+                        screenshots = shots;
+                    }
                     () = cancel.cancelled() => return done(outcome),
                 }
             }
@@ -588,22 +595,30 @@ impl Conversations {
                 auto_fix: rounds,
                 fix_round: true,
                 page_checks,
+                screenshots,
             };
             fix = Some(next);
         }
     }
 
-    /// Checks the pages of the session's dev servers that the turn started or whose files it changed
-    /// (announced, each verdict shown): their problems.
+    /// Checks the pages of the session's dev servers that the turn `message_id` started or whose files
+    /// it changed (announced; each verdict shown, kept with the turn, its screenshot kept as a file):
+    /// their problems, and the screenshots of the pages that have any.
     async fn check_pages(
         &self,
         conversation: &Conversation,
+        message_id: &str,
         outcome: &TurnOutcome,
         page_checks: &crate::browser::PageChecks,
         sink: &mut dyn Sink,
-    ) -> Vec<crate::voice::Problem> {
-        let crate::browser::PageChecks::With { program, profile } = page_checks else {
-            return Vec::new();
+    ) -> (Vec<crate::voice::Problem>, Vec<crate::types::Screenshot>) {
+        let crate::browser::PageChecks::With {
+            program,
+            profile,
+            screenshots,
+        } = page_checks
+        else {
+            return (Vec::new(), Vec::new());
         };
         let targets = fixes::page_targets(
             &outcome.actions,
@@ -611,7 +626,7 @@ impl Conversations {
             |terminal| self.terminals.answered_preview(terminal),
         );
         if targets.is_empty() {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let commands = targets
             .iter()
@@ -620,15 +635,38 @@ impl Conversations {
         sink.checking(&fixes::Check::Pages(commands)).await;
         let root =
             std::fs::canonicalize(&self.workspace).unwrap_or_else(|_| self.workspace.clone());
-        let verdicts = fixes::check_pages(&targets, &self.terminals, program, profile, &root).await;
+        let shoot = screenshots.as_ref().map(|_| crate::browser::SCREENSHOT);
+        let verdicts =
+            fixes::check_pages(&targets, &self.terminals, program, profile, &root, shoot).await;
         let mut problems = Vec::new();
-        for verdict in verdicts {
+        let mut shots = Vec::new();
+        for (index, mut verdict) in verdicts.into_iter().enumerate() {
+            if let (Some(capture), Some(directory)) = (verdict.capture.take(), screenshots) {
+                let path = directory.join(&conversation.id).join(format!(
+                    "{message_id}-{}.{}",
+                    index + 1,
+                    capture.format.extension()
+                ));
+                match crate::blocking(|| crate::browser::keep(&capture, &path)) {
+                    Ok(kept) => verdict.screenshot = Some(kept),
+                    Err(error) => {
+                        tracing::warn!(%error, path = %path.display(), "the page's screenshot could not be kept")
+                    }
+                }
+            }
             problems.extend(fixes::page_problems(&verdict));
+            if !verdict.problems.is_empty() {
+                shots.extend(verdict.screenshot.clone());
+            }
             let mut event = TurnEvent::Page(verdict);
             crate::secrets::redact_event(&mut event);
+            if let (TurnEvent::Page(check), Some(store)) = (&event, &self.store) {
+                store.record_page(message_id, check);
+            }
+            conversation.update_entry(message_id, |entry| entry.apply(&event));
             sink.event(&event).await;
         }
-        problems
+        (problems, shots)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -650,7 +688,14 @@ impl Conversations {
         } = state;
         // A `.env` value written since the last round is a secret from now on.
         crate::blocking(|| crate::secrets::values::know_workspace(&self.workspace));
-        let user_message_id = recorder.begin(&request.prompt, message_id);
+        let user_message_id = recorder.begin(&request.prompt, message_id, &request.screenshots);
+        let images: Vec<crate::provider::Image> = crate::blocking(|| {
+            request
+                .screenshots
+                .iter()
+                .filter_map(stored::picture)
+                .collect()
+        });
         {
             let mut transcript = lock(&conversation.transcript);
             transcript.push(Entry::user(user_message_id, &request.prompt));
@@ -704,6 +749,7 @@ impl Conversations {
             text: &request.prompt,
             editor: &request.editor,
             fix_round: request.fix_round,
+            images: &images,
         };
         let turn = engine.answer(history, prompt, runner, events, cancel);
         let (mut outcome, ()) = tokio::join!(turn, present);

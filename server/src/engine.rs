@@ -100,6 +100,9 @@ pub struct Prompt<'a> {
     pub text: &'a str,
     pub editor: &'a EditorContext,
     pub fix_round: bool,
+    /// Pictures that go with it (a fix round's screenshots of the page it reports on); sent only to
+    /// a model that takes images ([`Engine::images`]).
+    pub images: &'a [crate::provider::Image],
 }
 
 /// Runs turns against one provider in one workspace.
@@ -114,6 +117,9 @@ pub struct Engine {
     pub context_tokens: Option<u32>,
     /// The project map (the front end starts it; it outlives engines).
     pub map: Option<ProjectMap>,
+    /// The model takes images (`modelImages`, [`crate::provider::images`]): pictures are sent, else
+    /// each is its one-line note.
+    pub images: bool,
     window: tokio::sync::OnceCell<ContextWindow>,
 }
 
@@ -127,6 +133,7 @@ impl Engine {
             budget: Budget::default(),
             context_tokens: None,
             map: None,
+            images: false,
             window: tokio::sync::OnceCell::new(),
         }
     }
@@ -190,8 +197,16 @@ impl Engine {
         };
         let mut tail = voice::previous_results(&past.last_results, detail);
         tail.push_str(&voice::request(prompt.text));
-        let (editor, prompt) = (prompt.editor, prompt.text);
-        let fixed = crate::tokens::estimate(system) + crate::tokens::estimate(&tail);
+        let (editor, prompt_images, prompt) = (prompt.editor, prompt.images, prompt.text);
+        let pictures: usize = if self.images {
+            prompt_images
+                .iter()
+                .map(crate::provider::Image::tokens)
+                .sum()
+        } else {
+            0
+        };
+        let fixed = crate::tokens::estimate(system) + crate::tokens::estimate(&tail) + pictures;
         let available = plan.input.saturating_sub(fixed);
         // The history may take half of what is left; the context gets the rest.
         let history = history::fit(&past.messages, available / 2);
@@ -213,16 +228,30 @@ impl Engine {
         let mut message = assembled.text.clone();
         message.push_str(&voice::not_attached(&assembled.refused));
         message.push_str(&tail);
+        let images = if self.images {
+            prompt_images.to_vec()
+        } else {
+            Vec::new()
+        };
         let kept = Kept {
             message: Message {
                 role: Role::User,
                 content: message,
+                images,
             },
             // Old, it keeps what its actions did and the request; the context goes.
             short: Some(tail.trim_start().to_owned()),
             answers: false,
         };
         let mut messages = history;
+        if !kept.message.images.is_empty() {
+            // Only the latest pictures go (see `history::keep_last_images`).
+            for message in &mut messages {
+                if !message.images.is_empty() {
+                    *message = message.without_images();
+                }
+            }
+        }
         messages.push(kept.message.clone());
         (messages, kept, assembled)
     }
@@ -236,6 +265,7 @@ impl Engine {
             text: prompt,
             editor: &editor,
             fix_round: false,
+            images: &[],
         };
         let (_, kept, _) =
             self.first_request(&system, &History::default(), prompt, self.plan(window, 1));
@@ -387,10 +417,7 @@ impl Engine {
             }
             lookups += 1;
             let answers = Kept {
-                message: Message {
-                    role: Role::User,
-                    content: answers.text,
-                },
+                message: Message::text(Role::User, answers.text),
                 short: Some(answers.short),
                 answers: true,
             };
@@ -401,6 +428,7 @@ impl Engine {
         }
 
         past.messages.extend(said);
+        history::keep_last_images(&mut past.messages);
         past.last_results = outcome.actions.clone();
         past.touch(&outcome.actions);
         if let Some(map) = &self.map {

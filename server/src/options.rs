@@ -70,10 +70,15 @@ pub struct Options {
     pub mcp_allow: Option<Vec<String>>,
     /// Check previews in a headless browser after a turn: `auto` (default: when a browser is found) or
     /// `off`.
-    pub preview_check: Option<PreviewCheck>,
+    pub preview_check: Option<AutoOff>,
     /// The browser the page check runs (default: `chromium`, `chromium-browser`, `google-chrome` or
     /// `chrome` on `PATH`).
     pub browser_path: Option<PathBuf>,
+    /// Keep a screenshot of each checked page, shown with its verdict and sent to models that take
+    /// images with a fix round the page caused: `auto` (default) or `off`.
+    pub preview_screenshots: Option<AutoOff>,
+    /// Whether the model takes images: `auto` (hosted models known to), `true`, `false`.
+    pub model_images: Option<crate::provider::images::ModelImages>,
     /// Keys the server does not know but a client may send alongside ours (the extensions' own
     /// settings, such as `server.path`): accepted and ignored.
     #[serde(rename = "server")]
@@ -88,22 +93,22 @@ pub struct Options {
     pub client_sends_diagnostics: Option<Value>,
 }
 
-/// The `previewCheck` setting.
+/// A setting that is `auto` or `off` (`previewCheck`, `previewScreenshots`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PreviewCheck {
+pub enum AutoOff {
     #[default]
     Auto,
     Off,
 }
 
-impl std::str::FromStr for PreviewCheck {
+impl std::str::FromStr for AutoOff {
     type Err = String;
 
-    fn from_str(text: &str) -> Result<PreviewCheck, String> {
+    fn from_str(text: &str) -> Result<AutoOff, String> {
         match text.trim() {
-            "auto" => Ok(PreviewCheck::Auto),
-            "off" => Ok(PreviewCheck::Off),
+            "auto" => Ok(AutoOff::Auto),
+            "off" => Ok(AutoOff::Off),
             other => Err(format!("{other:?} is neither auto nor off")),
         }
     }
@@ -228,6 +233,8 @@ impl Options {
             mcp_allow: self.mcp_allow.or(under.mcp_allow),
             preview_check: self.preview_check.or(under.preview_check),
             browser_path: self.browser_path.or(under.browser_path),
+            preview_screenshots: self.preview_screenshots.or(under.preview_screenshots),
+            model_images: self.model_images.or(under.model_images),
             client_only: None,
             client_preview: None,
             client_saves_edits: None,
@@ -250,7 +257,9 @@ impl Options {
 }
 
 /// The environment's layer (the provider's variables are read with the provider, in `config`):
-/// `OPENBOLT_AUTO_FIX`, `OPENBOLT_CONTEXT_TOKENS`, `OPENBOLT_PREVIEW_CHECK`. A value that is not a number is a message.
+/// `OPENBOLT_AUTO_FIX`, `OPENBOLT_CONTEXT_TOKENS`, `OPENBOLT_PREVIEW_CHECK`,
+/// `OPENBOLT_PREVIEW_SCREENSHOTS`, `OPENBOLT_MODEL_IMAGES`. A value that is not one the setting takes is a
+/// message.
 fn from_env(env: &dyn Fn(&str) -> Option<String>, messages: &mut Vec<String>) -> Options {
     let mut number = |name: &str| -> Option<u32> {
         let value = env(name)?;
@@ -270,20 +279,32 @@ fn from_env(env: &dyn Fn(&str) -> Option<String>, messages: &mut Vec<String>) ->
     };
     let auto_fix = number("OPENBOLT_AUTO_FIX");
     let context_tokens = number("OPENBOLT_CONTEXT_TOKENS");
-    let preview_check = env("OPENBOLT_PREVIEW_CHECK")
-        .filter(|value| !value.trim().is_empty())
-        .and_then(|value| match value.parse() {
-            Ok(mode) => Some(mode),
-            Err(error) => {
-                messages.push(format!("OPENBOLT_PREVIEW_CHECK: {error}; it is ignored"));
-                None
-            }
-        });
+    let preview_check = word(env, "OPENBOLT_PREVIEW_CHECK", messages);
+    let preview_screenshots = word(env, "OPENBOLT_PREVIEW_SCREENSHOTS", messages);
+    let model_images = word(env, "OPENBOLT_MODEL_IMAGES", messages);
     Options {
         auto_fix,
         context_tokens,
         preview_check,
+        preview_screenshots,
+        model_images,
         ..Options::default()
+    }
+}
+
+/// The environment variable `name` as one of a setting's words; not one of them is a message.
+fn word<T: std::str::FromStr<Err = String>>(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    messages: &mut Vec<String>,
+) -> Option<T> {
+    let value = env(name).filter(|value| !value.trim().is_empty())?;
+    match value.parse() {
+        Ok(parsed) => Some(parsed),
+        Err(error) => {
+            messages.push(format!("{name}: {error}; it is ignored"));
+            None
+        }
     }
 }
 
@@ -381,6 +402,10 @@ pub struct Effective {
     pub preview_check: bool,
     /// The `browserPath` setting.
     pub browser_path: Option<PathBuf>,
+    /// `previewScreenshots` is not `off`.
+    pub preview_screenshots: bool,
+    /// The `modelImages` setting.
+    pub model_images: crate::provider::images::ModelImages,
     /// What was wrong with the environment's values and the files, one line each.
     pub messages: Vec<String>,
 }
@@ -425,8 +450,10 @@ pub fn resolve(set: &Options, env: &dyn Fn(&str) -> Option<String>, files: &File
             allow_git_hooks: options.sandbox_allow_git_hooks.unwrap_or(false),
         },
         mcp_servers: options.mcp_servers,
-        preview_check: options.preview_check.unwrap_or_default() == PreviewCheck::Auto,
+        preview_check: options.preview_check.unwrap_or_default() == AutoOff::Auto,
         browser_path: home_paths(options.browser_path.map(|path| vec![path]), env).pop(),
+        preview_screenshots: options.preview_screenshots.unwrap_or_default() == AutoOff::Auto,
+        model_images: options.model_images.unwrap_or_default(),
         messages,
     }
 }
@@ -466,6 +493,7 @@ impl Effective {
     /// and the project map.
     pub fn engine(&self, workspace: PathBuf, map: Option<ProjectMap>) -> Result<Engine, String> {
         let settings = self.provider.clone().map_err(|error| error.to_string())?;
+        let images = crate::provider::images::takes_images(&settings, self.model_images);
         let mut provider =
             crate::provider::Provider::new(settings).map_err(|error| error.to_string())?;
         provider.idle_timeout = self.idle_timeout;
@@ -475,6 +503,7 @@ impl Effective {
         }
         engine.context_tokens = self.context_tokens;
         engine.map = map;
+        engine.images = images;
         Ok(engine)
     }
 
@@ -532,9 +561,40 @@ impl Effective {
             Ok(program) => PageChecks::With {
                 program,
                 profile: self.browser_profile(),
+                screenshots: self.preview_screenshots.then(|| {
+                    crate::store::default_data_dir(|name| std::env::var(name).ok())
+                        .join("screenshots")
+                }),
             },
             Err(why) => PageChecks::Missing(why),
         }
+    }
+
+    /// What the user is told once about the page check (the server log, `openbolt chat`'s header): the
+    /// browser, and whether the model is sent the screenshots; and whether it is a warning.
+    pub fn page_checks_said(&self) -> (bool, String) {
+        let checks = self.page_checks();
+        let (warning, mut said) = checks.describe();
+        if let PageChecks::With {
+            screenshots: Some(_),
+            ..
+        } = &checks
+        {
+            let sees = self.provider.as_ref().is_ok_and(|provider| {
+                crate::provider::images::takes_images(provider, self.model_images)
+            });
+            use crate::provider::images::ModelImages;
+            said.push_str(match (sees, self.model_images) {
+                (true, _) => "; their screenshots go to the model with a fix round",
+                (false, ModelImages::No) => {
+                    "; their screenshots are not sent to the model (modelImages is false)"
+                }
+                (false, _) => {
+                    "; their screenshots are not sent to the model: it is not known to take images (set modelImages to true if it does)"
+                }
+            });
+        }
+        (warning, said)
     }
 
     /// A turn's request for `prompt`.
@@ -546,6 +606,7 @@ impl Effective {
             auto_fix: self.auto_fix,
             fix_round: false,
             page_checks: self.page_checks(),
+            screenshots: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! [`StreamItem`]); this module owns HTTP, retries and timeouts, the same for both.
 
 pub mod anthropic;
+pub mod images;
 pub mod openai;
 pub mod replay;
 pub mod sse;
@@ -32,10 +33,62 @@ pub enum Role {
     Assistant,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// Pictures that go with the text (to models that take images; see [`images`]).
+    pub images: Vec<Image>,
+}
+
+impl Message {
+    /// A message of text alone.
+    pub fn text(role: Role, content: String) -> Message {
+        Message {
+            role,
+            content,
+            images: Vec::new(),
+        }
+    }
+
+    /// The message without its pictures: each becomes its one-line note at the end of the text.
+    pub fn without_images(&self) -> Message {
+        let mut content = self.content.clone();
+        for image in &self.images {
+            if !content.ends_with('\n') && !content.is_empty() {
+                content.push('\n');
+            }
+            content.push_str(&image.note);
+            content.push('\n');
+        }
+        Message::text(self.role, content)
+    }
+}
+
+/// A picture in a message: a screenshot of a checked page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// `image/jpeg` or `image/png`.
+    pub media_type: String,
+    /// The encoded image, in base64 (shared: history and requests hold the same bytes).
+    pub data: std::sync::Arc<str>,
+    pub width: u32,
+    pub height: u32,
+    /// What the model reads instead where the picture is not sent.
+    pub note: String,
+}
+
+impl Image {
+    /// About how many input tokens the picture costs: Anthropic's (width × height / 750), which is the
+    /// larger of the two formats' for a screen-sized picture.
+    pub fn tokens(&self) -> usize {
+        (self.width as usize * self.height as usize / 750).max(85)
+    }
+
+    /// A `data:` URL of the picture (OpenAI's `image_url`).
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.media_type, self.data)
+    }
 }
 
 pub use crate::types::Usage;

@@ -119,6 +119,10 @@ pub struct MessageRow {
     pub reverted: bool,
     pub actions: Vec<ActionUpdate>,
     pub usage: Usage,
+    /// The page checks of the previews a reply left running, in order.
+    pub pages: Vec<crate::types::PageCheck>,
+    /// The screenshots a prompt carried to the model.
+    pub images: Vec<crate::types::Screenshot>,
 }
 
 /// Reply text waiting for the writer, by message: appending is a lock and a copy, no allocation per
@@ -235,6 +239,7 @@ impl Store {
         prompt: &str,
         user_message_id: &str,
         message_id: &str,
+        images: &[crate::types::Screenshot],
     ) {
         self.send(Command::BeginTurn {
             session_id: session_id.to_owned(),
@@ -242,6 +247,15 @@ impl Store {
             prompt: prompt.to_owned(),
             user_message_id: user_message_id.to_owned(),
             message_id: message_id.to_owned(),
+            images: images.to_vec(),
+        });
+    }
+
+    /// Records a page check of a preview the turn `message_id` left running.
+    pub fn record_page(&self, message_id: &str, check: &crate::types::PageCheck) {
+        self.send(Command::Page {
+            message_id: message_id.to_owned(),
+            check: check.clone(),
         });
     }
 
@@ -353,7 +367,7 @@ mod tests {
     fn closing_the_store_leaves_no_wal_file() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(dir.path()).expect("store");
-        store.begin_turn("s1", Path::new("/w"), "hello", "u1", "m1");
+        store.begin_turn("s1", Path::new("/w"), "hello", "u1", "m1", &[]);
         store.append_prose("m1", "world");
         store.flush();
         let copy = store.clone();
@@ -373,7 +387,7 @@ mod tests {
     fn close_commits_and_closes_while_copies_remain() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(dir.path()).expect("store");
-        store.begin_turn("s1", Path::new("/w"), "hello", "u1", "m1");
+        store.begin_turn("s1", Path::new("/w"), "hello", "u1", "m1", &[]);
         store.append_prose("m1", "world");
         let copy = store.clone();
         store.close();
@@ -432,7 +446,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(dir.path()).expect("open");
         let workspace = Path::new("/w");
-        store.begin_turn("s1", workspace, "build it\nplease", "u1", "m1");
+        store.begin_turn("s1", workspace, "build it\nplease", "u1", "m1", &[]);
         store.append_prose("m1", "Here ");
         store.append_prose("m1", "it is.");
         let mut update = file_update();
@@ -541,7 +555,7 @@ mod tests {
     fn an_update_that_does_not_place_its_action_keeps_the_stored_place() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(dir.path()).expect("open");
-        store.begin_turn("s1", Path::new("/w"), "serve it", "u1", "m1");
+        store.begin_turn("s1", Path::new("/w"), "serve it", "u1", "m1", &[]);
         let mut update = file_update();
         update.prose_offset = Some(crate::types::ProseOffset { utf8: 7, utf16: 5 });
         store.record_action("m1", &update);
@@ -566,7 +580,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         {
             let store = Store::open(dir.path()).expect("open");
-            store.begin_turn("s", Path::new("/w"), "go", "u", "m");
+            store.begin_turn("s", Path::new("/w"), "go", "u", "m", &[]);
             store.append_prose("m", "partial");
             store.flush();
         }
@@ -585,8 +599,8 @@ mod tests {
     fn a_failing_write_loses_nothing_else_and_is_reported_on_its_turn() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(dir.path()).expect("open");
-        store.begin_turn("s1", Path::new("/w"), "first", "u1", "m1");
-        store.begin_turn("s2", Path::new("/w"), "second", "u2", "m2");
+        store.begin_turn("s1", Path::new("/w"), "first", "u1", "m1", &[]);
+        store.begin_turn("s2", Path::new("/w"), "second", "u2", "m2", &[]);
         let update = file_update();
         // One batch: m2's action, an action of a reply that does not exist (a foreign key fails), and
         // both turns' ends.
@@ -610,5 +624,59 @@ mod tests {
             matches!(&ghost, Err(StoreError::NotSaved(reason)) if reason.contains("FOREIGN KEY")),
             "{ghost:?}"
         );
+    }
+
+    #[test]
+    fn a_first_version_store_gains_page_checks_and_screenshots_and_keeps_its_sessions() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let connection =
+                rusqlite::Connection::open(dir.path().join("sessions.sqlite3")).expect("open");
+            connection
+                .execute_batch(schema::V1)
+                .expect("the first schema");
+            connection
+                .execute_batch(
+                    "INSERT INTO sessions VALUES ('old', '/w', 'old', 1, 1);
+                     INSERT INTO messages (id, session_id, seq, role, text, prose, created_at)
+                         VALUES ('ou', 'old', 1, 'user', 'hello', 'hello', 1);
+                     PRAGMA user_version = 1;",
+                )
+                .expect("an old session");
+        }
+        let store = Store::open(dir.path()).expect("migrated");
+        let old = store.messages("old").expect("the old session");
+        assert_eq!(old[0].text, "hello");
+        assert!(old[0].images.is_empty() && old[0].pages.is_empty());
+        let shot = crate::types::Screenshot {
+            path: "/data/screenshots/s/m1-1.jpg".into(),
+            media_type: "image/jpeg".into(),
+            width: 1280,
+            height: 713,
+            bytes: 64_540,
+            millis: 45,
+        };
+        store.begin_turn(
+            "s",
+            Path::new("/w"),
+            "fix it",
+            "u1",
+            "m1",
+            std::slice::from_ref(&shot),
+        );
+        let check = crate::types::PageCheck {
+            url: "http://127.0.0.1:5173/".into(),
+            screenshot: Some(shot.clone()),
+            ..crate::types::PageCheck::default()
+        };
+        store.record_page("m1", &check);
+        store.record_page("m1", &crate::types::PageCheck::default());
+        store
+            .end_turn("m1", TurnStatus::Complete, "", None, Usage::default())
+            .expect("saved");
+        let messages = store.messages("s").expect("messages");
+        assert_eq!(messages[0].images, vec![shot]);
+        assert_eq!(messages[1].pages.len(), 2);
+        assert_eq!(messages[1].pages[0], check);
     }
 }

@@ -299,6 +299,64 @@ pub struct PageCheck {
     /// Why the page could not be checked (the browser did not start); no verdict then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The settled page as it looked, kept in OpenBolt's data directory (`previewScreenshots`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<Screenshot>,
+    /// The picture as the browser took it, until it is kept (never sent to a front end).
+    #[serde(skip)]
+    pub capture: Option<Capture>,
+}
+
+/// A picture of a checked page, kept as a file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Screenshot {
+    /// The image file (absolute).
+    pub path: String,
+    /// `image/jpeg` or `image/png`.
+    pub media_type: String,
+    /// In pixels.
+    pub width: u32,
+    pub height: u32,
+    /// The file's size.
+    pub bytes: u64,
+    /// How long the browser took to take it.
+    pub millis: u64,
+}
+
+/// A picture the browser took of a page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capture {
+    pub data: Vec<u8>,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+    /// How long taking it took.
+    pub millis: u64,
+}
+
+/// How a screenshot is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    Png,
+    /// JPEG at this quality (0–100).
+    Jpeg(u8),
+}
+
+impl ImageFormat {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "image/png",
+            ImageFormat::Jpeg(_) => "image/jpeg",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "png",
+            ImageFormat::Jpeg(_) => "jpg",
+        }
+    }
 }
 
 /// One thing a page did wrong, deduplicated (`count` times).

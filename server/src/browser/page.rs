@@ -6,7 +6,7 @@
 
 use super::cdp::Cdp;
 use super::sourcemap::{self, SourceMap};
-use crate::types::{PageProblem, PageProblemKind};
+use crate::types::{Capture, ImageFormat, PageProblem, PageProblemKind};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -515,7 +515,13 @@ fn url_path(url: &str) -> &str {
 pub struct Verdict {
     pub problems: Vec<PageProblem>,
     pub settled: bool,
+    /// The page as it looked when it was judged, if one was asked for and could be taken.
+    pub capture: Option<crate::types::Capture>,
 }
+
+/// How long taking a screenshot may take (past the check's own bound: the picture of a page that never
+/// settled is the most telling one).
+const CAPTURE_BOUND: Duration = Duration::from_secs(3);
 
 /// Loads `url` in a fresh context of the browser behind `cdp` and collects its problems until it
 /// settles or `deadline`; the context is disposed of after. Frames are shown as files of the
@@ -525,6 +531,7 @@ pub async fn check(
     url: &str,
     roots: Roots<'_>,
     deadline: Instant,
+    screenshot: Option<ImageFormat>,
 ) -> Result<Verdict, String> {
     let context = cdp
         .call(
@@ -534,7 +541,7 @@ pub async fn check(
         )
         .await?;
     let context = text(&context, "browserContextId").to_owned();
-    let result = in_context(cdp, &context, url, roots, deadline).await;
+    let result = in_context(cdp, &context, url, roots, deadline, screenshot).await;
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
         cdp.call(
@@ -553,6 +560,7 @@ async fn in_context(
     url: &str,
     roots: Roots<'_>,
     deadline: Instant,
+    screenshot: Option<ImageFormat>,
 ) -> Result<Verdict, String> {
     let target = cdp
         .call(
@@ -598,7 +606,7 @@ async fn in_context(
                 format!("GET {url}: {failed}"),
                 Vec::new(),
             );
-            return Ok((collector, true));
+            return Ok((collector, true, None));
         }
         loop {
             let now = Instant::now();
@@ -606,7 +614,11 @@ async fn in_context(
                 break;
             }
             if now >= deadline {
-                return Ok((collector, false));
+                let capture = match screenshot {
+                    Some(format) => capture(cdp, session, format).await,
+                    None => None,
+                };
+                return Ok((collector, false, capture));
             }
             let wake = if collector.loaded && collector.in_flight.is_empty() {
                 collector.quiet_at().min(deadline)
@@ -635,16 +647,68 @@ async fn in_context(
         if visible["result"]["value"] == Value::Bool(false) {
             collector.blank();
         }
-        Ok((collector, true))
+        let capture = match screenshot {
+            Some(format) => capture(cdp, session, format).await,
+            None => None,
+        };
+        Ok((collector, true, capture))
     }
     .await;
     cdp.forget(&session);
-    let (collector, settled) = result?;
+    let (collector, settled, capture) = result?;
     // Frames in code the dev server transformed go back to the files the user wrote.
     let maps = fetch_maps(&collector.scripts(), deadline).await;
     Ok(Verdict {
         problems: collector.problems(&maps, roots),
         settled,
+        capture,
+    })
+}
+
+/// A screenshot of the viewport as it is now; `None` (logged) when the browser cannot take one in time.
+async fn capture(cdp: &Cdp, session: Option<&str>, format: ImageFormat) -> Option<Capture> {
+    use base64::Engine as _;
+    let started = Instant::now();
+    let parameters = match format {
+        ImageFormat::Png => json!({"format": "png"}),
+        ImageFormat::Jpeg(quality) => json!({"format": "jpeg", "quality": quality}),
+    };
+    let taken = tokio::time::timeout(CAPTURE_BOUND, async {
+        let metrics = cdp
+            .call(session, "Page.getLayoutMetrics", json!({}))
+            .await?;
+        let shot = cdp
+            .call(session, "Page.captureScreenshot", parameters)
+            .await?;
+        Ok::<_, String>((metrics, shot))
+    })
+    .await;
+    let (metrics, shot) = match taken {
+        Ok(Ok(taken)) => taken,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the page's screenshot could not be taken");
+            return None;
+        }
+        Err(_) => {
+            tracing::warn!("the page's screenshot took too long");
+            return None;
+        }
+    };
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(text(&shot, "data"))
+        .ok()?;
+    let viewport = &metrics["cssLayoutViewport"];
+    let size = |key: &str| {
+        viewport[key]
+            .as_u64()
+            .and_then(|size| u32::try_from(size).ok())
+    };
+    Some(Capture {
+        data,
+        format,
+        width: size("clientWidth").unwrap_or(0),
+        height: size("clientHeight").unwrap_or(0),
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
 

@@ -103,11 +103,18 @@ pub struct ChatArguments {
     /// Load the previews a turn leaves running in a headless browser and fix what breaks there:
     /// `auto` (default: when a browser is found) or `off`.
     #[arg(long, value_name = "MODE")]
-    pub preview_check: Option<crate::options::PreviewCheck>,
+    pub preview_check: Option<crate::options::AutoOff>,
     /// The browser for the page check (default: chromium, chromium-browser, google-chrome or chrome on
     /// PATH).
     #[arg(long, value_name = "PATH")]
     pub browser: Option<PathBuf>,
+    /// Keep a screenshot of each checked page (printed with its verdict; sent to a model that takes
+    /// images with the fix round the page caused): `auto` (default) or `off`.
+    #[arg(long, value_name = "MODE")]
+    pub preview_screenshots: Option<crate::options::AutoOff>,
+    /// Whether the model takes images: `auto` (hosted models known to), `true` or `false`.
+    #[arg(long, value_name = "MODE")]
+    pub model_images: Option<crate::provider::images::ModelImages>,
 }
 
 impl ChatArguments {
@@ -141,14 +148,16 @@ impl ChatArguments {
             mcp_allow: some_list(&self.mcp_allow),
             preview_check: self.preview_check,
             browser_path: self.browser.clone(),
+            preview_screenshots: self.preview_screenshots,
+            model_images: self.model_images,
             ..Options::default()
         }
     }
 }
 
 /// The header's line on the page check: the browser, or why previews are not checked.
-fn page_checks_line(checks: &crate::browser::PageChecks) -> String {
-    match checks.describe() {
+fn page_checks_line(said: (bool, String)) -> String {
+    match said {
         (true, warning) => format!("  ! {warning}"),
         (false, said) => format!("  ◦ {said}"),
     }
@@ -216,7 +225,7 @@ pub async fn run(arguments: ChatArguments) -> anyhow::Result<u8> {
         format!("  ◦ {}", configured.message())
     };
     sandbox_line.push('\n');
-    sandbox_line.push_str(&page_checks_line(&effective.page_checks()));
+    sandbox_line.push_str(&page_checks_line(effective.page_checks_said()));
     let front_end = Terminal {
         printer: printer.clone(),
         ask: std::io::stdin().is_terminal(),

@@ -3,7 +3,7 @@
 //! the browser's memory beside this process's own).
 
 use crate::browser;
-use crate::types::PageCheck;
+use crate::types::{ImageFormat, PageCheck};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,6 +27,27 @@ pub struct CheckPageArguments {
     /// One JSON object per check, then `{"browserPssKb", "selfPssKb"}` with the browser idle.
     #[arg(long)]
     pub json: bool,
+    /// Keep a screenshot of the settled page here (`.png`: PNG; else JPEG at `--quality`).
+    #[arg(long, value_name = "FILE")]
+    pub screenshot: Option<PathBuf>,
+    /// The screenshot's JPEG quality (1–100).
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+}
+
+impl CheckPageArguments {
+    /// The screenshot's format, as its file's name asks.
+    fn format(&self) -> Option<ImageFormat> {
+        let path = self.screenshot.as_ref()?;
+        let png = path
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("png"));
+        Some(if png {
+            ImageFormat::Png
+        } else {
+            ImageFormat::Jpeg(self.quality)
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -80,7 +101,12 @@ async fn check(
             workspace: root.as_deref(),
             served: None,
         };
-        let verdict = browser.check(program, profile, url, roots).await;
+        let mut verdict = browser
+            .check(program, profile, url, roots, arguments.format())
+            .await;
+        if let (Some(capture), Some(path)) = (verdict.capture.take(), &arguments.screenshot) {
+            verdict.screenshot = Some(browser::keep(&capture, path)?);
+        }
         code = code.max(if verdict.error.is_some() {
             2
         } else {
@@ -125,17 +151,15 @@ pub(super) fn lines(check: &PageCheck, frames: usize) -> Vec<String> {
         return vec![format!("  ! page check of {} failed: {error}", check.url)];
     }
     let count = check.problems.len();
-    if count == 0 {
-        return vec![format!(
-            "  ✓ page check: {} shows no problem{unsettled}",
-            check.url
-        )];
-    }
-    let mut lines = vec![format!(
-        "  ✗ page check: {} has {count} problem{}{unsettled}",
-        check.url,
-        if count == 1 { "" } else { "s" }
-    )];
+    let mut lines = vec![if count == 0 {
+        format!("  ✓ page check: {} shows no problem{unsettled}", check.url)
+    } else {
+        format!(
+            "  ✗ page check: {} has {count} problem{}{unsettled}",
+            check.url,
+            if count == 1 { "" } else { "s" }
+        )
+    }];
     for problem in &check.problems {
         let times = if problem.count > 1 {
             format!(" (×{})", problem.count)
@@ -151,5 +175,17 @@ pub(super) fn lines(check: &PageCheck, frames: usize) -> Vec<String> {
             lines.push(format!("      at {frame}"));
         }
     }
+    lines.extend(check.screenshot.as_ref().map(screenshot_line));
     lines
+}
+
+/// Where a verdict's screenshot is: `screenshot: PATH (1280×800, 58 KB)`.
+fn screenshot_line(screenshot: &crate::types::Screenshot) -> String {
+    format!(
+        "    screenshot: {} ({}×{}, {} KB)",
+        screenshot.path,
+        screenshot.width,
+        screenshot.height,
+        screenshot.bytes.div_ceil(1024)
+    )
 }

@@ -270,6 +270,7 @@ pub async fn check_pages(
     program: &Path,
     profile: &Path,
     root: &Path,
+    screenshot: Option<crate::types::ImageFormat>,
 ) -> Vec<PageCheck> {
     let mut verdicts = Vec::new();
     for target in targets {
@@ -290,7 +291,7 @@ pub async fn check_pages(
             served: served.as_deref(),
         };
         let mut verdict = crate::browser::shared()
-            .check(program, profile, &url, roots)
+            .check(program, profile, &url, roots, screenshot)
             .await;
         verdict.terminal_id = Some(target.terminal);
         if let Some(error) = &verdict.error {

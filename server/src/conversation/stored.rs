@@ -22,10 +22,11 @@ pub fn load_conversation(store: &Store, session_id: &str) -> Result<History, Sto
                 index += 2;
                 continue;
             }
-            // What was stored is the prompt alone (never the context sent with it).
-            session
-                .messages
-                .push(Kept::plain(Role::User, message.text.clone()));
+            // What was stored is the prompt alone (never the context sent with it), with the
+            // screenshots it carried.
+            let mut kept = Kept::plain(Role::User, message.text.clone());
+            kept.message.images = message.images.iter().filter_map(picture).collect();
+            session.messages.push(kept);
         } else {
             let content =
                 if message.status == Some(StoredStatus::Complete) || message.prose.is_empty() {
@@ -41,6 +42,7 @@ pub fn load_conversation(store: &Store, session_id: &str) -> Result<History, Sto
         }
         index += 1;
     }
+    crate::engine::history::keep_last_images(&mut session.messages);
     // A conversation ends with a reply: a prompt left without one is dropped.
     if session
         .messages
@@ -50,4 +52,27 @@ pub fn load_conversation(store: &Store, session_id: &str) -> Result<History, Sto
         session.messages.pop();
     }
     Ok(session)
+}
+
+/// What stands in for a screenshot the model is not sent (an older one, or a model without sight).
+pub const SCREENSHOT_NOTE: &str =
+    "[A screenshot of the page went with this message; only the latest screenshot is kept.]";
+
+/// A kept screenshot as a picture for the model; `None` when its file is gone or unreadable.
+pub fn picture(screenshot: &crate::types::Screenshot) -> Option<crate::provider::Image> {
+    use base64::Engine as _;
+    let bytes = std::fs::read(&screenshot.path)
+        .inspect_err(|error| {
+            tracing::warn!(%error, path = screenshot.path, "a screenshot could not be read");
+        })
+        .ok()?;
+    Some(crate::provider::Image {
+        media_type: screenshot.media_type.clone(),
+        data: base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .into(),
+        width: screenshot.width,
+        height: screenshot.height,
+        note: SCREENSHOT_NOTE.to_owned(),
+    })
 }

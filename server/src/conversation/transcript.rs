@@ -26,6 +26,9 @@ pub struct Entry {
     pub status: Option<TurnStatus>,
     /// Its files were reverted.
     pub reverted: bool,
+    /// The page checks of the previews the reply left running, with their screenshots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<crate::types::PageCheck>,
 }
 
 impl Entry {
@@ -37,6 +40,7 @@ impl Entry {
             actions: Vec::new(),
             status: None,
             reverted: false,
+            pages: Vec::new(),
         }
     }
 
@@ -48,6 +52,7 @@ impl Entry {
             actions: Vec::new(),
             status: None,
             reverted: false,
+            pages: Vec::new(),
         }
     }
 
@@ -69,7 +74,8 @@ impl Entry {
     pub fn apply(&mut self, event: &TurnEvent) {
         match event {
             TurnEvent::Text(text) => self.text.push_str(text),
-            TurnEvent::Notice(_) | TurnEvent::Page(_) => {}
+            TurnEvent::Notice(_) => {}
+            TurnEvent::Page(check) => self.pages.push(check.clone()),
             TurnEvent::Action(update) => match self
                 .actions
                 .iter_mut()
@@ -101,6 +107,7 @@ pub fn stored(store: &Store, session_id: &str) -> Result<Vec<Entry>, StoreError>
             text: message.prose,
             actions: message.actions,
             reverted: message.reverted,
+            pages: message.pages,
             message_id: message.message_id,
         })
         .collect())

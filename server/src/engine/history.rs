@@ -23,7 +23,7 @@ impl Kept {
     /// A message kept whole, and shortened as its role's default.
     pub fn plain(role: Role, content: String) -> Kept {
         Kept {
-            message: Message { role, content },
+            message: Message::text(role, content),
             short: None,
             answers: false,
         }
@@ -44,7 +44,30 @@ pub fn cost(messages: &[Message]) -> usize {
 }
 
 fn message_cost(message: &Message) -> usize {
-    tokens::estimate(&message.content) + 4
+    tokens::estimate(&message.content)
+        + 4
+        + message
+            .images
+            .iter()
+            .map(crate::provider::Image::tokens)
+            .sum::<usize>()
+}
+
+/// Keeps the pictures of the last message that has any; the older ones become their one-line notes (a
+/// screenshot costs a thousand tokens or more each time it is sent, and only the latest one tells the
+/// model how the page looks now).
+pub fn keep_last_images(history: &mut [Kept]) {
+    let Some(last) = history
+        .iter()
+        .rposition(|kept| !kept.message.images.is_empty())
+    else {
+        return;
+    };
+    for kept in &mut history[..last] {
+        if !kept.message.images.is_empty() {
+            kept.message = kept.message.without_images();
+        }
+    }
 }
 
 /// The conversation so far (without the new prompt) cut to about `budget` tokens. The last exchange —
@@ -62,6 +85,7 @@ pub fn fit(history: &[Kept], budget: usize) -> Vec<Message> {
         let short = history[index].shortened();
         spent -= message_cost(&fitted[index]);
         fitted[index].content = short;
+        fitted[index] = fitted[index].without_images();
         spent += message_cost(&fitted[index]);
         if spent <= budget {
             return fitted;
@@ -82,6 +106,7 @@ pub fn fit(history: &[Kept], budget: usize) -> Vec<Message> {
     if cost(&kept) > budget {
         for (message, original) in kept.iter_mut().zip(&history[dropped..]) {
             message.content = original.shortened();
+            *message = message.without_images();
         }
     }
     if dropped > 0
@@ -130,10 +155,7 @@ mod tests {
         let request = crate::voice::request(&format!("step {n}"));
         [
             Kept {
-                message: Message {
-                    role: Role::User,
-                    content: format!("{context}{request}"),
-                },
+                message: Message::text(Role::User, format!("{context}{request}")),
                 short: Some(request.trim_start().to_owned()),
                 answers: false,
             },
@@ -202,10 +224,10 @@ mod tests {
                 "<boltArtifact id=\"r\" title=\"R\"><boltAction type=\"read\" filePath=\"a.js\"/></boltArtifact>",
             ),
             Kept {
-                message: Message {
-                    role: Role::User,
-                    content: format!("<file path=\"a.js\">\n{}</file>\n", "x\n".repeat(2_000)),
-                },
+                message: Message::text(
+                    Role::User,
+                    format!("<file path=\"a.js\">\n{}</file>\n", "x\n".repeat(2_000)),
+                ),
                 short: Some(
                     "(files shown then: a.js; read them again if you need them)".to_owned(),
                 ),
@@ -251,5 +273,44 @@ mod tests {
             "{short}"
         );
         assert!(short.starts_with("Changing it.") && short.contains("Done."));
+    }
+
+    fn picture() -> crate::provider::Image {
+        crate::provider::Image {
+            media_type: "image/jpeg".into(),
+            data: "/9j/".into(),
+            width: 1280,
+            height: 713,
+            note: "[a screenshot was here]".into(),
+        }
+    }
+
+    #[test]
+    fn only_the_last_pictures_stay_and_a_shortened_message_loses_its_own() {
+        let with = |text: &str| {
+            let mut kept = Kept::plain(Role::User, text.to_owned());
+            kept.message.images.push(picture());
+            kept
+        };
+        let mut history = vec![
+            with("first report"),
+            assistant("fixing"),
+            with("second report"),
+            assistant("fixing again"),
+        ];
+        keep_last_images(&mut history);
+        assert!(history[0].message.images.is_empty());
+        assert_eq!(
+            history[0].message.content,
+            "first report\n[a screenshot was here]\n"
+        );
+        assert_eq!(history[2].message.images.len(), 1);
+        // A picture counts in the budget; when its message is shortened it goes too.
+        assert!(cost(&[history[2].message.clone()]) >= 1280 * 713 / 750);
+        history.push(Kept::plain(Role::User, "next".to_owned()));
+        history.push(assistant("ok"));
+        let fitted = fit(&history, 100);
+        assert!(fitted.iter().all(|message| message.images.is_empty()));
+        assert!(fitted[2].content.contains("[a screenshot was here]"));
     }
 }

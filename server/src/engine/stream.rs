@@ -41,13 +41,19 @@ impl Engine {
         let mut continuations = 0;
         let result: Result<(), TurnEnd> = 'segments: loop {
             // Known secrets never reach the model, whatever showed them (a file, a command, a tool).
+            // Pictures go only to a model that takes them (a session may have changed models).
             let request = ChatRequest {
                 system: crate::secrets::redact(system).into_owned(),
                 messages: messages
                     .iter()
-                    .map(|message| crate::provider::Message {
-                        role: message.role,
-                        content: crate::secrets::redact(&message.content).into_owned(),
+                    .map(|message| {
+                        let mut message = if self.images {
+                            message.clone()
+                        } else {
+                            message.without_images()
+                        };
+                        message.content = crate::secrets::redact(&message.content).into_owned();
+                        message
                     })
                     .collect(),
                 max_tokens,
@@ -119,14 +125,8 @@ impl Engine {
                         )))
                         .await;
                     messages.truncate(messages.len() - usize::from(continuations > 1) * 2);
-                    messages.push(Message {
-                        role: Role::Assistant,
-                        content: streamed.reply.clone(),
-                    });
-                    messages.push(Message {
-                        role: Role::User,
-                        content: voice::CONTINUE_PROMPT.to_owned(),
-                    });
+                    messages.push(Message::text(Role::Assistant, streamed.reply.clone()));
+                    messages.push(Message::text(Role::User, voice::CONTINUE_PROMPT.to_owned()));
                 }
                 StopReason::MaxTokens => break Err(TurnEnd::TooLong),
                 StopReason::EndTurn | StopReason::Other(_) => break Ok(()),

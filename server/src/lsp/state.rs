@@ -181,7 +181,7 @@ impl State {
         let client = self.client.clone();
         let logged = message.clone();
         // The page check's browser, said once per settings change in the server log.
-        let page = format!("OpenBolt: {}", effective.page_checks().describe().1);
+        let page = format!("OpenBolt: {}", effective.page_checks_said().1);
         tracing::info!(message = %page, "page check");
         tokio::spawn(async move {
             client.log_message(MessageType::INFO, logged).await;

@@ -145,6 +145,54 @@ fn the_preview_check_is_on_by_default_and_each_layer_can_turn_it() {
 }
 
 #[test]
+fn screenshots_and_model_images_come_from_every_layer_and_a_workspace_may_set_them() {
+    use crate::provider::images::ModelImages;
+    let none = Files::default();
+    let default = resolve(&Options::default(), &env(&[]), &none);
+    assert!(default.preview_screenshots);
+    assert_eq!(default.model_images, ModelImages::Auto);
+    let from_env = resolve(
+        &Options::default(),
+        &env(&[
+            ("OPENBOLT_PREVIEW_SCREENSHOTS", "off"),
+            ("OPENBOLT_MODEL_IMAGES", "true"),
+        ]),
+        &none,
+    );
+    assert!(!from_env.preview_screenshots);
+    assert_eq!(from_env.model_images, ModelImages::Yes);
+    // The user's setting beats the environment.
+    let set_here = set(json!({"previewScreenshots": "auto", "modelImages": false}));
+    let resolved = resolve(
+        &set_here,
+        &env(&[("OPENBOLT_PREVIEW_SCREENSHOTS", "off")]),
+        &none,
+    );
+    assert!(resolved.preview_screenshots);
+    assert_eq!(resolved.model_images, ModelImages::No);
+    let bad = resolve(
+        &Options::default(),
+        &env(&[("OPENBOLT_MODEL_IMAGES", "maybe")]),
+        &none,
+    );
+    assert_eq!(bad.model_images, ModelImages::Auto);
+    assert_eq!(
+        bad.messages,
+        ["OPENBOLT_MODEL_IMAGES: \"maybe\" is not auto, true or false; it is ignored"]
+    );
+    // A page may show what only the user should see: a project may turn screenshots off (and say
+    // its local model sees).
+    let (_dir, loaded) = files(
+        None,
+        Some(r#"{"previewScreenshots": "off", "modelImages": true}"#),
+    );
+    assert!(loaded.messages.is_empty(), "{:?}", loaded.messages);
+    let effective = resolve(&Options::default(), &env(&[]), &loaded);
+    assert!(!effective.preview_screenshots);
+    assert_eq!(effective.model_images, ModelImages::Yes);
+}
+
+#[test]
 fn a_workspace_file_may_not_send_keys_elsewhere_run_programs_or_loosen_the_sandbox() {
     let (_dir, loaded) = files(
         Some(r#"{"approval": {"allow": ["npm test"]}, "sandboxNetwork": false}"#),

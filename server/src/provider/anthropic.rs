@@ -32,12 +32,24 @@ pub fn request_body(model: &str, request: &ChatRequest) -> Value {
         .iter()
         .enumerate()
         .map(|(index, message)| {
+            // Pictures first, then the text about them (as Anthropic advises).
+            let mut content: Vec<Value> = message
+                .images
+                .iter()
+                .map(|image| {
+                    json!({
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": image.media_type, "data": &*image.data},
+                    })
+                })
+                .collect();
             let mut block = json!({"type": "text", "text": message.content});
             // The last message before the new one closes the cached prefix.
             if index + 1 == last {
                 block["cache_control"] = json!({"type": "ephemeral"});
             }
-            json!({"role": message.role, "content": [block]})
+            content.push(block);
+            json!({"role": message.role, "content": content})
         })
         .collect();
     json!({
@@ -198,18 +210,9 @@ mod tests {
         let request = ChatRequest {
             system: "sys".into(),
             messages: vec![
-                Message {
-                    role: Role::User,
-                    content: "a".into(),
-                },
-                Message {
-                    role: Role::Assistant,
-                    content: "b".into(),
-                },
-                Message {
-                    role: Role::User,
-                    content: "c".into(),
-                },
+                Message::text(Role::User, "a".into()),
+                Message::text(Role::Assistant, "b".into()),
+                Message::text(Role::User, "c".into()),
             ],
             max_tokens: 100,
         };
@@ -225,5 +228,33 @@ mod tests {
                 .is_none()
         );
         assert_eq!(body["stream"], true);
+    }
+
+    #[test]
+    fn a_picture_is_an_image_block_before_its_text() {
+        let mut message = Message::text(Role::User, "the page shows this".into());
+        message.images.push(crate::provider::Image {
+            media_type: "image/jpeg".into(),
+            data: "/9j/4AAQ".into(),
+            width: 1280,
+            height: 800,
+            note: "[a screenshot]".into(),
+        });
+        let request = ChatRequest {
+            system: "sys".into(),
+            messages: vec![message],
+            max_tokens: 100,
+        };
+        let body = request_body("claude-sonnet-4-5", &request);
+        let content = &body["messages"][0]["content"];
+        assert_eq!(
+            content[0],
+            json!({"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQ"}})
+        );
+        assert_eq!(
+            content[1],
+            json!({"type": "text", "text": "the page shows this"})
+        );
+        assert_eq!(content.as_array().map(Vec::len), Some(2));
     }
 }

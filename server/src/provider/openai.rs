@@ -37,12 +37,17 @@ struct ChoiceDelta<'a> {
 /// The body of `POST /chat/completions`.
 pub fn request_body(model: &str, request: &ChatRequest) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
-    messages.extend(
-        request
-            .messages
-            .iter()
-            .map(|message| json!({"role": message.role, "content": message.content})),
-    );
+    messages.extend(request.messages.iter().map(|message| {
+        if message.images.is_empty() {
+            // Plain text: what every compatible server takes.
+            return json!({"role": message.role, "content": message.content});
+        }
+        let mut parts = vec![json!({"type": "text", "text": message.content})];
+        parts.extend(message.images.iter().map(|image| {
+            json!({"type": "image_url", "image_url": {"url": image.data_url(), "detail": "high"}})
+        }));
+        json!({"role": message.role, "content": parts})
+    }));
     json!({
         "model": model,
         "messages": messages,
@@ -168,5 +173,35 @@ mod tests {
         .expect_err("error chunk");
         assert!(error.is_transient());
         assert!(error.to_string().contains("model crashed"));
+    }
+
+    #[test]
+    fn a_picture_is_an_image_url_part_and_text_alone_stays_a_string() {
+        let mut message =
+            crate::provider::Message::text(crate::provider::Role::User, "look".into());
+        message.images.push(crate::provider::Image {
+            media_type: "image/png".into(),
+            data: "iVBORw0K".into(),
+            width: 1280,
+            height: 800,
+            note: "[a screenshot]".into(),
+        });
+        let request = ChatRequest {
+            system: "sys".into(),
+            messages: vec![
+                crate::provider::Message::text(crate::provider::Role::User, "plain".into()),
+                message,
+            ],
+            max_tokens: 100,
+        };
+        let body = request_body("gpt-4o", &request);
+        assert_eq!(body["messages"][1]["content"], "plain");
+        assert_eq!(
+            body["messages"][2]["content"],
+            json!([
+                {"type": "text", "text": "look"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0K", "detail": "high"}}
+            ])
+        );
     }
 }

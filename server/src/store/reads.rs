@@ -54,7 +54,7 @@ impl Store {
         }
         self.read(|connection| {
             let mut statement = connection.prepare(
-                "SELECT id, role, text, prose, status, error, reverted, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens
+                "SELECT id, role, text, prose, status, error, reverted, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, images
                  FROM messages WHERE session_id = ?1 ORDER BY seq",
             )?;
             let mut messages: Vec<MessageRow> = statement
@@ -74,13 +74,25 @@ impl Store {
                             cache_read_tokens: row.get::<_, i64>(9)? as u64,
                             cache_write_tokens: row.get::<_, i64>(10)? as u64,
                         },
+                        pages: Vec::new(),
+                        images: row
+                            .get::<_, Option<String>>(11)?
+                            .and_then(|json| serde_json::from_str(&json).ok())
+                            .unwrap_or_default(),
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let mut actions = connection.prepare(
                 "SELECT update_json, output_tail FROM actions WHERE message_id = ?1 ORDER BY action_id",
             )?;
+            let mut pages = connection
+                .prepare("SELECT check_json FROM page_checks WHERE message_id = ?1 ORDER BY seq")?;
             for message in &mut messages {
+                message.pages = pages
+                    .query_map([&message.message_id], |row| row.get::<_, String>(0))?
+                    .filter_map(Result::ok)
+                    .filter_map(|json| serde_json::from_str(&json).ok())
+                    .collect();
                 message.actions = actions
                     .query_map([&message.message_id], |row| {
                         let json: String = row.get(0)?;

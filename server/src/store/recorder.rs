@@ -21,8 +21,14 @@ impl SessionRecorder {
         }
     }
 
-    /// Starts a turn whose reply has the id `message_id`; returns the prompt's message id.
-    pub fn begin(&mut self, prompt: &str, message_id: &str) -> String {
+    /// Starts a turn whose reply has the id `message_id` (its prompt carries `images`); returns the
+    /// prompt's message id.
+    pub fn begin(
+        &mut self,
+        prompt: &str,
+        message_id: &str,
+        images: &[crate::types::Screenshot],
+    ) -> String {
         let user_message_id = format!("{message_id}u");
         if let Some(store) = &self.store {
             store.begin_turn(
@@ -31,6 +37,7 @@ impl SessionRecorder {
                 prompt,
                 &user_message_id,
                 message_id,
+                images,
             );
         }
         user_message_id

@@ -6,7 +6,53 @@ use crate::types::TurnStatus;
 use rusqlite::Connection;
 use std::path::Path;
 
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
+
+/// The first schema: sessions, messages, actions, file versions.
+pub(super) const V1: &str = "CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY,
+                    workspace TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX sessions_by_workspace ON sessions (workspace, updated_at);
+                CREATE TABLE messages (
+                    id TEXT PRIMARY KEY,
+                    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                    seq INTEGER NOT NULL,
+                    role TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    prose TEXT NOT NULL,
+                    status TEXT,
+                    error TEXT,
+                    reverted INTEGER NOT NULL DEFAULT 0,
+                    input_tokens INTEGER NOT NULL DEFAULT 0,
+                    output_tokens INTEGER NOT NULL DEFAULT 0,
+                    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+                    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX messages_by_session ON messages (session_id, seq);
+                CREATE TABLE actions (
+                    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+                    action_id INTEGER NOT NULL,
+                    update_json TEXT NOT NULL,
+                    output_tail TEXT,
+                    PRIMARY KEY (message_id, action_id)
+                );
+                CREATE TABLE blobs (
+                    hash TEXT PRIMARY KEY,
+                    content BLOB NOT NULL
+                );
+                CREATE TABLE snapshots (
+                    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    before_hash TEXT,
+                    before_kept INTEGER NOT NULL,
+                    after_hash TEXT,
+                    PRIMARY KEY (message_id, path)
+                );";
 
 /// Who wrote a stored message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -113,52 +159,19 @@ pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), St
     }
     let transaction = connection.transaction().map_err(sqlite(path))?;
     if version < 1 {
+        transaction.execute_batch(V1).map_err(sqlite(path))?;
+    }
+    if version < 2 {
+        // Page checks' verdicts (with their screenshots' files), and the screenshots a prompt carried.
         transaction
             .execute_batch(
-                "CREATE TABLE sessions (
-                    id TEXT PRIMARY KEY,
-                    workspace TEXT NOT NULL,
-                    title TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    updated_at INTEGER NOT NULL
-                );
-                CREATE INDEX sessions_by_workspace ON sessions (workspace, updated_at);
-                CREATE TABLE messages (
-                    id TEXT PRIMARY KEY,
-                    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                "CREATE TABLE page_checks (
+                    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
                     seq INTEGER NOT NULL,
-                    role TEXT NOT NULL,
-                    text TEXT NOT NULL,
-                    prose TEXT NOT NULL,
-                    status TEXT,
-                    error TEXT,
-                    reverted INTEGER NOT NULL DEFAULT 0,
-                    input_tokens INTEGER NOT NULL DEFAULT 0,
-                    output_tokens INTEGER NOT NULL DEFAULT 0,
-                    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
-                    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-                    created_at INTEGER NOT NULL
+                    check_json TEXT NOT NULL,
+                    PRIMARY KEY (message_id, seq)
                 );
-                CREATE INDEX messages_by_session ON messages (session_id, seq);
-                CREATE TABLE actions (
-                    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-                    action_id INTEGER NOT NULL,
-                    update_json TEXT NOT NULL,
-                    output_tail TEXT,
-                    PRIMARY KEY (message_id, action_id)
-                );
-                CREATE TABLE blobs (
-                    hash TEXT PRIMARY KEY,
-                    content BLOB NOT NULL
-                );
-                CREATE TABLE snapshots (
-                    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-                    path TEXT NOT NULL,
-                    before_hash TEXT,
-                    before_kept INTEGER NOT NULL,
-                    after_hash TEXT,
-                    PRIMARY KEY (message_id, path)
-                );",
+                ALTER TABLE messages ADD COLUMN images TEXT;",
             )
             .map_err(sqlite(path))?;
     }

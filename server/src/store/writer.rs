@@ -3,8 +3,8 @@
 
 use super::{Appends, FLUSH_EVERY, Failures, MAX_SNAPSHOT_BYTES, StoredStatus, now};
 use crate::secrets::is_secret;
-use crate::types::ActionUpdate;
 use crate::types::Usage;
+use crate::types::{ActionUpdate, PageCheck, Screenshot};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -21,6 +21,13 @@ pub(super) enum Command {
         prompt: String,
         user_message_id: String,
         message_id: String,
+        /// The screenshots the prompt carries (a fix round's, of the page it reports on).
+        images: Vec<Screenshot>,
+    },
+    /// A page check's verdict on the turn `message_id` left running.
+    Page {
+        message_id: String,
+        check: PageCheck,
     },
     Action {
         message_id: String,
@@ -56,6 +63,7 @@ impl Command {
         match self {
             Command::BeginTurn { message_id, .. }
             | Command::Action { message_id, .. }
+            | Command::Page { message_id, .. }
             | Command::Snapshot { message_id, .. }
             | Command::EndTurn { message_id, .. } => message_id.clone(),
             Command::MarkReverted { message_ids } => {
@@ -72,6 +80,13 @@ impl Command {
         match &mut self {
             Command::BeginTurn { prompt, .. } => redact_in_place(prompt),
             Command::Action { update, .. } => crate::secrets::values::redact_update(update),
+            Command::Page { check, .. } => {
+                let mut event = crate::types::TurnEvent::Page(std::mem::take(check));
+                crate::secrets::redact_event(&mut event);
+                if let crate::types::TurnEvent::Page(redacted) = event {
+                    *check = redacted;
+                }
+            }
             Command::EndTurn { reply, error, .. } => {
                 redact_in_place(reply);
                 if let Some(error) = error {
@@ -232,6 +247,7 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
             prompt,
             user_message_id,
             message_id,
+            images,
         } => {
             let time = now();
             let title: String = prompt
@@ -252,12 +268,27 @@ fn apply_one(transaction: &rusqlite::Savepoint<'_>, command: Command) -> rusqlit
                 |row| row.get(0),
             )?;
             transaction.execute(
-                "INSERT INTO messages (id, session_id, seq, role, text, prose, created_at) VALUES (?1, ?2, ?3, 'user', ?4, ?4, ?5)",
-                params![user_message_id, session_id, seq + 1, prompt, time],
+                "INSERT INTO messages (id, session_id, seq, role, text, prose, created_at, images) VALUES (?1, ?2, ?3, 'user', ?4, ?4, ?5, ?6)",
+                params![
+                    user_message_id,
+                    session_id,
+                    seq + 1,
+                    prompt,
+                    time,
+                    (!images.is_empty())
+                        .then(|| serde_json::to_string(&images).unwrap_or_default())
+                ],
             )?;
             transaction.execute(
                 "INSERT INTO messages (id, session_id, seq, role, text, prose, status, created_at) VALUES (?1, ?2, ?3, 'assistant', '', '', 'streaming', ?4)",
                 params![message_id, session_id, seq + 2, time],
+            )?;
+        }
+        Command::Page { message_id, check } => {
+            transaction.execute(
+                "INSERT INTO page_checks (message_id, seq, check_json)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM page_checks WHERE message_id = ?1), ?2)",
+                params![message_id, serde_json::to_string(&check).unwrap_or_default()],
             )?;
         }
         Command::Action { message_id, update } => {
@@ -397,6 +428,14 @@ fn scrub(
                  output_tail = replace(output_tail, ?1, ?2)
              WHERE message_id IN (SELECT id FROM messages WHERE session_id IN {sessions})
                AND (instr(update_json, ?4) > 0 OR instr(output_tail, ?1) > 0)"
+        ),
+        params![value, redacted, workspace, escaped],
+    )?;
+    changed += transaction.execute(
+        &format!(
+            "UPDATE page_checks SET check_json = replace(check_json, ?4, ?2)
+             WHERE message_id IN (SELECT id FROM messages WHERE session_id IN {sessions})
+               AND instr(check_json, ?4) > 0"
         ),
         params![value, redacted, workspace, escaped],
     )?;
