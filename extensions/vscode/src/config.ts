@@ -23,6 +23,10 @@ export interface ServerSettings {
   previewCheck?: 'auto' | 'off';
   /** The browser for that check (left out when blank). */
   browserPath?: string;
+  /** Keep a screenshot of each checked page. */
+  previewScreenshots?: 'auto' | 'off';
+  /** Whether the model takes images. */
+  modelImages?: 'auto' | 'true' | 'false';
 }
 
 /**
@@ -72,6 +76,8 @@ export function serverSettings(config: vscode.WorkspaceConfiguration): ServerSet
     mcpAllow: value<string[]>('mcpAllow'),
     previewCheck: value<'auto' | 'off'>('previewCheck'),
     browserPath: text('browserPath'),
+    previewScreenshots: value<'auto' | 'off'>('previewScreenshots'),
+    modelImages: value<'auto' | 'true' | 'false'>('modelImages'),
   };
 }
 

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { ChatView, type FromWebview } from './chat/view';
+import { ChatView, type FromWebview, type ToWebview } from './chat/view';
+
+type ToWebviewReset = Extract<ToWebview, { type: 'reset' }>;
 import { createClient, handleApplyEdit } from './client';
 import { previewTarget } from './config';
 import { chooseServer } from './server';
@@ -13,6 +15,7 @@ import { rankMentions } from '../webview/mentions';
 import { DiagnosticsReporter } from './diagnostics';
 import { Approvals } from './approvals';
 import { followFiles } from './config';
+import { isScreenshotPath, shown, withThumbnails } from './screenshots';
 
 let client: LanguageClient | undefined;
 
@@ -84,9 +87,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     });
     created.onNotification(ext.notice, (notice) => chatView.post({ type: 'notice', ...notice }));
     created.onNotification(ext.checking, (check) => chatView.post({ type: 'checking', ...check }));
-    created.onNotification(ext.pageCheck, (check) => {
+    created.onNotification(ext.pageCheck, async (check) => {
       output.appendLine(ext.pageCheckText(check));
-      chatView.post({ type: 'pageCheck', ...check });
+      chatView.post({ type: 'pageCheck', ...(await shown(check)) });
     });
     created.onNotification(ext.terminalOutput, (event) => terminals.output(event.terminalId, event.data));
     created.onNotification(ext.terminalExit, (event) => terminals.exit(event.terminalId, event.exitCode, event.signal));
@@ -205,12 +208,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     );
     if (!chosen) return;
     const transcript = await connected.sendRequest(ext.loadSession, { sessionId: chosen.session.sessionId });
-    show(transcript.sessionId, transcript.messages);
+    show(transcript.sessionId, await withThumbnails(transcript.messages));
   }
 
   /** Shows a session in the panel (none: a new chat); questions asked on the old cards move to
    * notifications. */
-  function show(session: string | undefined, messages: ext.TranscriptMessage[]): void {
+  function show(session: string | undefined, messages: ToWebviewReset['messages']): void {
     sessionId = session;
     chatView.post({ type: 'reset', messages });
     approvals.panelReset();
@@ -281,6 +284,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         break;
       case 'openPreview':
         await openPreview(message.url);
+        break;
+      case 'openScreenshot':
+        // Full size, in VS Code's image viewer.
+        if (isScreenshotPath(message.path)) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(message.path));
         break;
       case 'complete':
         chatView.post({ type: 'completions', prefix: message.prefix, items: rankMentions(await workspaceFiles(), message.prefix) });

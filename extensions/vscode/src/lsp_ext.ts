@@ -91,7 +91,23 @@ export interface PageCheck {
   millis: number;
   /** The page could not be checked (the browser did not start). */
   error?: string;
+  /** The settled page as it looked (`openbolt.previewScreenshots`). */
+  screenshot?: Screenshot;
 }
+
+/** A picture of a checked page, kept as a file in OpenBolt's data directory. */
+export interface Screenshot {
+  /** The image file (absolute). */
+  path: string;
+  mediaType: string;
+  width: number;
+  height: number;
+  bytes: number;
+  millis: number;
+}
+
+/** A page check as a loaded session keeps it (its session and message are the message's). */
+export type PageVerdict = Omit<PageCheck, 'sessionId' | 'messageId'>;
 
 export interface TerminalOutput {
   terminalId: number;
@@ -124,6 +140,8 @@ export interface TranscriptMessage {
   actions: ActionUpdate[];
   status?: TurnStatus;
   reverted: boolean;
+  /** The page checks of the previews the reply left running. */
+  pages?: PageVerdict[];
 }
 
 export interface RevertResult {
@@ -144,10 +162,11 @@ export function fixRoundText(fix: { round: number; rounds: number; problems: num
 }
 
 /** A page check's verdict in one line (the server log). */
-export function pageCheckText(check: Pick<PageCheck, 'url' | 'problems' | 'error' | 'millis'>): string {
+export function pageCheckText(check: Pick<PageCheck, 'url' | 'problems' | 'error' | 'millis' | 'screenshot'>): string {
   if (check.error) return `page check of ${check.url} failed: ${check.error}`;
   const found = check.problems.map((problem) => `${problem.kind}: ${problem.message.split('\n')[0]}`);
-  return `page check of ${check.url} (${check.millis} ms): ${found.length === 0 ? 'no problems' : found.join('; ')}`;
+  const shot = check.screenshot ? `; screenshot: ${check.screenshot.path}` : '';
+  return `page check of ${check.url} (${check.millis} ms): ${found.length === 0 ? 'no problems' : found.join('; ')}${shot}`;
 }
 
 export interface FileDiff {

@@ -48,6 +48,10 @@ test('only what the user set reaches the server; blank text is not set; the rest
   const page = serverSettings(configuration({ previewCheck: 'off', browserPath: ' /opt/chrome/chrome ' }));
   assert.deepEqual([page.previewCheck, page.browserPath], ['off', '/opt/chrome/chrome']);
   assert.equal(serverSettings(configuration({ browserPath: '' })).browserPath, undefined);
+  // Screenshots and whether the model sees them: as set, and not sent when unset.
+  const shots = serverSettings(configuration({ previewScreenshots: 'off', modelImages: 'true' }));
+  assert.deepEqual([shots.previewScreenshots, shots.modelImages], ['off', 'true']);
+  assert.deepEqual([serverSettings(configuration({})).previewScreenshots, serverSettings(configuration({})).modelImages], [undefined, undefined]);
   // MCP servers go to the server as configured; none configured sends none.
   const servers = { docs: { command: 'npx', args: ['-y', 'docs-mcp'] } };
   const mcp = serverSettings(configuration({ mcpServers: servers, mcpAllow: ['docs'] }));

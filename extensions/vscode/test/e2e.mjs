@@ -523,9 +523,13 @@ await run(vscode, async () => {
     if (text.includes('fix round')) throw new Error(`a fix round ran: ${text}`);
   });
 
-  await test('the page check: openbolt.browserPath names the browser, a preview that throws shows its exception under the link, openbolt.previewCheck off turns it off', async () => {
+  await test('the page check: openbolt.browserPath names the browser, openbolt.modelImages says the model sees, a preview that throws shows its exception and screenshot under the link (which opens full size), openbolt.previewScreenshots off and openbolt.previewCheck off turn them off', async () => {
     await editUserSettings((settings) => ({ ...settings, 'openbolt.browserPath': process.env.BROWSER_LINK }));
     await waitFor('the server log to name the browser', async () => serverLogText().includes(`previews are checked in ${process.env.BROWSER_LINK}`));
+    // The stand-in's model is nobody's known vision model: the user says it sees.
+    await waitFor('the server log to say the model is not sent screenshots', async () => serverLogText().includes('their screenshots are not sent to the model: it is not known to take images'));
+    await editUserSettings((settings) => ({ ...settings, 'openbolt.modelImages': 'true' }));
+    await waitFor('the server log to say screenshots go to the model', async () => serverLogText().includes('their screenshots go to the model with a fix round'));
     const frame = await chatFrame();
     await frame.fill('#prompt', 'a ledger page');
     await frame.press('#prompt', 'Enter');
@@ -546,9 +550,25 @@ await run(vscode, async () => {
       throw new Error(`the verdict shows as ${JSON.stringify(verdict)}`);
     }
     if (!(await ledger('.preview')).includes('Preview: http://127.0.0.1:')) throw new Error(`no preview link above the verdict: ${verdict}`);
+    // The page as it looked, under its verdict: a thumbnail drawn from the kept file.
+    const thumbnail = await frame.$$eval('.message.assistant', (messages) => {
+      const image = messages.find((message) => message.textContent.includes('The ledger is served.'))?.querySelector('.end a.screenshot img');
+      return image ? { alt: image.getAttribute('alt'), src: image.getAttribute('src')?.slice(0, 23), drawn: image.naturalWidth } : undefined;
+    });
+    if (!thumbnail || !thumbnail.alt.startsWith('Screenshot of http://127.0.0.1:') || thumbnail.src !== 'data:image/jpeg;base64,') {
+      throw new Error(`no thumbnail under the verdict: ${JSON.stringify(thumbnail)}`);
+    }
+    await waitFor('the thumbnail to be drawn', async () =>
+      frame.$$eval('.end a.screenshot img', (images) => images.some((image) => image.complete && image.naturalWidth > 0)),
+    );
     await page.screenshot({ path: path.join(artifacts, 'page-check.png') });
+    await frame.click('.end a.screenshot');
+    await waitFor('the screenshot open full size in an editor', async () => page.$('.tabs-container .tab[aria-label*=".jpg"]'));
     await waitFor('the turn to end', () => composerFree(frame));
     if (!serverLogText().includes("page check of http://127.0.0.1:")) throw new Error('the server log has no verdict');
+    if (!/page check of http:\/\/127\.0\.0\.1:\d+\/ \(\d+ ms\): .*; screenshot: \/.*\.jpg/.test(serverLogText())) throw new Error('the server log names no screenshot');
+    await editUserSettings((settings) => ({ ...settings, 'openbolt.previewScreenshots': 'off' }));
+    await waitFor('the server log to say screenshots are off', async () => serverLogText().includes('(no screenshots: previewScreenshots is off)'));
     await editUserSettings((settings) => ({ ...settings, 'openbolt.previewCheck': 'off' }));
     await waitFor('the server log to say previews are not checked', async () => serverLogText().includes('previews are not checked in a browser (previewCheck: off)'));
   });

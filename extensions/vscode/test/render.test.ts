@@ -197,3 +197,15 @@ test('a page check shows its problems with their top frame, escaped, or says the
   assert.match(pageCheckHtml({ url: 'http://x/', settled: false, problems: [] }), /✓ Page check: no problems in the browser \(it did not settle in time\)/);
   assert.match(pageCheckHtml({ url: 'http://x/', settled: false, problems: [], error: 'no browser' }), /Page check of http:\/\/x\/ failed: no browser/);
 });
+
+test('a verdict with a screenshot shows its thumbnail, which opens the file; without a picture, its link', () => {
+  const screenshot = { path: '/data/screenshots/s/m1-1.jpg', mediaType: 'image/jpeg', width: 1280, height: 713, bytes: 64540, millis: 45 };
+  const drawn = pageCheckHtml({ url: 'http://x/', settled: true, problems: [], screenshot, thumbnail: 'data:image/jpeg;base64,/9j/' });
+  assert.match(drawn, /<a class="screenshot" href="#" data-path="\/data\/screenshots\/s\/m1-1\.jpg"/);
+  assert.match(drawn, /<img src="data:image\/jpeg;base64,\/9j\/" alt="Screenshot of http:\/\/x\/ \(1280×713\)"/);
+  // A thumbnail that is not a picture is not drawn.
+  const link = pageCheckHtml({ url: 'http://x/', settled: true, problems: [], screenshot, thumbnail: 'javascript:alert(1)' });
+  assert.doesNotMatch(link, /<img/);
+  assert.match(link, />Screenshot of http:\/\/x\/ \(1280×713\)<\/a>/);
+  assert.doesNotMatch(pageCheckHtml({ url: 'http://x/', settled: true, problems: [] }), /screenshot/);
+});

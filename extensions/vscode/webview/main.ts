@@ -26,7 +26,7 @@ import {
 } from './render';
 import { mentionAt } from './mentions';
 import type { FromWebview, ToWebview } from '../src/chat/messages';
-import type { PageCheck } from '../src/lsp_ext';
+import type { ShownVerdict } from '../src/chat/messages';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
 const vscode = acquireVsCodeApi();
@@ -51,7 +51,7 @@ interface Message {
   notices: string[];
   previews: string[];
   /** What the page checks found (under the preview links). */
-  pages: PageCheck[];
+  pages: ShownVerdict[];
   /** Set when the turn has ended. */
   status?: string;
   /** What the turn waits for after this reply (its dev server, the editor's diagnostics). */
@@ -318,6 +318,12 @@ log.addEventListener('click', (event) => {
     if (link.dataset.url) vscode.postMessage({ type: 'openPreview', url: link.dataset.url });
     return;
   }
+  const screenshot = target.closest<HTMLAnchorElement>('a.screenshot');
+  if (screenshot) {
+    event.preventDefault();
+    if (screenshot.dataset.path) vscode.postMessage({ type: 'openScreenshot', path: screenshot.dataset.path });
+    return;
+  }
   const row = target.closest<HTMLElement>('.action');
   if (!row) return;
   const entry = byKey.get(`assistant:${row.dataset.message}`);
@@ -355,7 +361,7 @@ log.addEventListener('click', (event) => {
 
 // The keyboard in the log: arrows move between the cards' buttons, Escape goes back to the prompt.
 log.addEventListener('keydown', (event) => {
-  const buttons = Array.from(log.querySelectorAll<HTMLElement>('button, a.preview'));
+  const buttons = Array.from(log.querySelectorAll<HTMLElement>('button, a.preview, a.screenshot'));
   const at = buttons.indexOf(document.activeElement as HTMLElement);
   if (event.key === 'Escape') {
     event.preventDefault();
@@ -486,12 +492,13 @@ const GROUP = 24;
 let loading = 0;
 
 /** Shows a loaded session: newest messages first, older ones prepended while the panel is idle. */
-function load(messages: { messageId: string; role: 'user' | 'assistant'; text: string; actions?: ActionView[]; status?: string }[]): void {
+function load(messages: { messageId: string; role: 'user' | 'assistant'; text: string; actions?: ActionView[]; status?: string; pages?: ShownVerdict[] }[]): void {
   const generation = ++loading;
   const entries = messages.map((past) => {
     const entry = message(past.messageId, past.role);
     entry.text = past.text;
     entry.actions = new Map((past.actions ?? []).map((action) => [action.actionId, { ...action }]));
+    entry.pages = past.pages ?? [];
     // No status: the reply is still streaming (its deltas continue into it).
     entry.status = past.role === 'assistant' ? past.status : undefined;
     return entry;

@@ -229,13 +229,13 @@ export function usageText(usage: { inputTokens: number; outputTokens: number; ca
 }
 
 /** A page check's verdict under its preview link: a headline, then each problem with its top frame. */
-export function pageCheckHtml(check: Pick<PageCheck, 'url' | 'problems' | 'settled' | 'error'>): string {
+export function pageCheckHtml(check: Pick<PageCheck, 'url' | 'problems' | 'settled' | 'error' | 'screenshot'> & { thumbnail?: string }): string {
   const unsettled = check.settled ? '' : ' (it did not settle in time)';
   if (check.error) {
     return `<div class="page-check failed" role="status">Page check of ${escapeHtml(check.url)} failed: ${escapeHtml(check.error)}</div>`;
   }
   if (check.problems.length === 0) {
-    return `<div class="page-check sound" role="status">✓ Page check: no problems in the browser${escapeHtml(unsettled)}</div>`;
+    return `<div class="page-check sound" role="status">✓ Page check: no problems in the browser${escapeHtml(unsettled)}</div>${screenshotHtml(check)}`;
   }
   const count = check.problems.length;
   let html = `<div class="page-check problems" role="status">✗ Page check: ${count} problem${count === 1 ? '' : 's'} in the browser${escapeHtml(unsettled)}</div><ul class="page-problems">`;
@@ -244,5 +244,16 @@ export function pageCheckHtml(check: Pick<PageCheck, 'url' | 'problems' | 'settl
     const frame = problem.frames?.[0] ? `<span class="frame">at ${escapeHtml(problem.frames[0])}</span>` : '';
     html += `<li><span class="kind">${escapeHtml(problem.kind)}</span> ${escapeHtml(problem.message)}${escapeHtml(times)}${frame}</li>`;
   }
-  return `${html}</ul>`;
+  return `${html}</ul>${screenshotHtml(check)}`;
+}
+
+/** A verdict's screenshot: a thumbnail that opens the picture full size (its file's link when it cannot be drawn). */
+function screenshotHtml(check: Pick<PageCheck, 'url' | 'screenshot'> & { thumbnail?: string }): string {
+  const shot = check.screenshot;
+  if (!shot) return '';
+  const label = `Screenshot of ${check.url} (${shot.width}×${shot.height})`;
+  const picture = check.thumbnail?.startsWith('data:image/')
+    ? `<img src="${escapeHtml(check.thumbnail)}" alt="${escapeHtml(label)}" width="${shot.width}" height="${shot.height}">`
+    : escapeHtml(label);
+  return `<a class="screenshot" href="#" data-path="${escapeHtml(shot.path)}" title="Open the screenshot full size">${picture}</a>`;
 }

@@ -1,7 +1,10 @@
 // What the chat panel's webview and the extension say to each other, typed once for both sides
 // (`chat/view.ts` posts and receives in the extension, `webview/main.ts` in the page). Types only: the
 // page's bundle takes nothing else from the extension.
-import type { ActionUpdate, ChatDelta, ChatResult, Checking, Notice, PageCheck, TranscriptMessage } from '../lsp_ext';
+import type { ActionUpdate, ChatDelta, ChatResult, Checking, Notice, PageCheck, PageVerdict, TranscriptMessage } from '../lsp_ext';
+
+/** A page check as the panel shows it: its screenshot (if any) as a `data:` URL to draw. */
+export type ShownVerdict = PageVerdict & { thumbnail?: string };
 
 /** From the extension to the page. */
 export type ToWebview =
@@ -14,11 +17,11 @@ export type ToWebview =
   | ({ type: 'notice' } & Notice)
   | ({ type: 'checking' } & Checking)
   | { type: 'preview'; url: string }
-  | ({ type: 'pageCheck' } & PageCheck)
+  | ({ type: 'pageCheck'; thumbnail?: string } & PageCheck)
   | { type: 'done'; result?: ChatResult; error?: string }
   | { type: 'completions'; prefix: string; items: string[] }
   | { type: 'focusPrompt' }
-  | { type: 'reset'; messages: TranscriptMessage[] };
+  | { type: 'reset'; messages: (Omit<TranscriptMessage, 'pages'> & { pages?: ShownVerdict[] })[] };
 
 /** From the page to the extension. */
 export type FromWebview =
@@ -31,5 +34,6 @@ export type FromWebview =
   | { type: 'openDiff'; messageId: string; path: string }
   | { type: 'showTerminal'; terminalId: number }
   | { type: 'openPreview'; url: string }
+  | { type: 'openScreenshot'; path: string }
   | { type: 'complete'; prefix: string }
   | { type: 'answer'; key: string; choice: string | undefined };
