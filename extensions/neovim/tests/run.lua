@@ -99,6 +99,10 @@ test('setup() validates its options and is safe to call twice', function()
   assert(not ok and tostring(err):find('settings.previewCheck', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { browserPath = true } })
   assert(not ok and tostring(err):find('settings.browserPath', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { settings = { previewScreenshots = true } })
+  assert(not ok and tostring(err):find('settings.previewScreenshots', 1, true), tostring(err))
+  ok, err = pcall(openbolt.setup, { settings = { modelImages = 'yes' } })
+  assert(not ok and tostring(err):find('settings.modelImages', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { sandboxAllowGitHooks = 'yes' } })
   assert(not ok and tostring(err):find('settings.sandboxAllowGitHooks', 1, true), tostring(err))
   ok, err = pcall(openbolt.setup, { settings = { sandboxDenyRead = '~/.ssh' } })
@@ -647,7 +651,7 @@ test('with auto_fix unset, the environment decides: OPENBOLT_AUTO_FIX=0 starts n
   require('openbolt').setup(options)
 end)
 
-test('the page check: a preview that throws shows its exception in the chat; settings.browserPath and previewCheck reach the server and :checkhealth', function()
+test('the page check: a preview that throws shows its exception and screenshot in the chat, also reloaded; settings.browserPath, modelImages, previewScreenshots and previewCheck reach the server and :checkhealth', function()
   wait_for('the previous turn to end', function()
     return not require('openbolt').busy()
   end)
@@ -655,6 +659,8 @@ test('the page check: a preview that throws shows its exception in the chat; set
   local checked = vim.deepcopy(options)
   checked.auto_fix = 0
   checked.settings.browserPath = link
+  -- The stand-in's model is nobody's known vision model: the user says it sees.
+  checked.settings.modelImages = true
   require('openbolt').setup(checked)
   require('openbolt').chat('a ledger page')
   wait_for('the verdict', function()
@@ -669,12 +675,39 @@ test('the page check: a preview that throws shows its exception in the chat; set
   assert(turn:find('at render (ledger/main.js:3:54)', 1, true), turn)
   assert(turn:find('◉ preview: http://127.0.0.1:', 1, true), turn)
   assert(not turn:find('fix round', 1, true), turn)
-  -- The server used the browser the setting names.
+  -- The page as it looked: a JPEG kept in OpenBolt's data directory, its path under the verdict.
+  local shot = turn:match('◉ screenshot: (%S+%.jpg)')
+  assert(shot, turn)
+  local file = assert(io.open(shot, 'rb'), shot)
+  assert(file:read(3) == '\255\216\255', 'not a JPEG: ' .. shot)
+  file:close()
+  -- The server used the browser the setting names, and the model is sent screenshots.
   local log = read(vim.lsp.get_log_path()) or ''
   assert(log:find('previews are checked in ' .. link, 1, true), 'the server log does not name ' .. link)
+  assert(log:find('their screenshots go to the model with a fix round', 1, true), 'the server log does not say the model sees')
+  -- The session, reloaded, shows the verdict and its screenshot again.
+  choose = function(items)
+    return items[1]
+  end
+  require('openbolt.chat').show_transcript({ messages = {} })
+  vim.cmd('OpenBoltSessions')
+  wait_for('the reloaded verdict', function()
+    return chat_text():find('◉ screenshot: ' .. shot, 1, true) ~= nil
+  end)
+  assert(chat_text():find('at render (ledger/main.js:3:54)', 1, true), chat_text())
   vim.cmd('checkhealth openbolt')
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
   assert(report:find('previews are checked in ' .. link, 1, true), report)
+  assert(report:find("each checked page is pictured", 1, true), report)
+  vim.cmd('bwipeout!')
+  checked.settings.previewScreenshots = 'off'
+  require('openbolt').setup(checked)
+  wait_for('the server log to say screenshots are off', function()
+    return (read(vim.lsp.get_log_path()) or ''):find('(no screenshots: previewScreenshots is off)', 1, true) ~= nil
+  end)
+  vim.cmd('checkhealth openbolt')
+  report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  assert(report:find('checked pages are not pictured (settings.previewScreenshots = "off")', 1, true), report)
   vim.cmd('bwipeout!')
   checked.settings.previewCheck = 'off'
   require('openbolt').setup(checked)

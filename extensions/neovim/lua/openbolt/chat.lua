@@ -344,6 +344,11 @@ function M.show_transcript(transcript)
           end
         end
       end
+      -- The page checks of the previews it left running, with their screenshots.
+      for _, check in ipairs(message.pages or {}) do
+        new_line()
+        add(table.concat(M.verdict_lines(check), '\n') .. '\n')
+      end
     end
   end
   with_modifiable(function(buf)
@@ -357,6 +362,33 @@ function M.show_transcript(transcript)
     actions[mark.key] = mark.update
   end
   scroll_to_end()
+end
+
+--- A page check's verdict as the chat shows it, one line each: the headline, each problem with its top
+--- frame, and the screenshot's file (`gf` opens it).
+function M.verdict_lines(check)
+  if check.error then
+    return { '! page check of ' .. check.url .. ' failed: ' .. check.error }
+  end
+  local unsettled = check.settled and '' or ' (it did not settle in time)'
+  local problems = check.problems or {}
+  local lines = {}
+  if #problems == 0 then
+    table.insert(lines, '✓ page check: ' .. check.url .. ' shows no problem' .. unsettled)
+  else
+    table.insert(lines, string.format('✗ page check: %s has %d problem%s%s', check.url, #problems, #problems == 1 and '' or 's', unsettled))
+  end
+  for _, problem in ipairs(problems) do
+    local times = (problem.count or 1) > 1 and string.format(' (×%d)', problem.count) or ''
+    table.insert(lines, string.format('  %s: %s%s', problem.kind, vim.split(problem.message, '\n')[1], times))
+    if problem.frames and problem.frames[1] then
+      table.insert(lines, '    at ' .. problem.frames[1])
+    end
+  end
+  if check.screenshot and check.screenshot.path then
+    table.insert(lines, '◉ screenshot: ' .. check.screenshot.path)
+  end
+  return lines
 end
 
 --- The action on the cursor's line in the chat, if any.

@@ -35,6 +35,13 @@ M.defaults = {
     previewCheck = nil,
     -- The browser for that check; nil: chromium, chromium-browser, google-chrome or chrome on PATH.
     browserPath = nil,
+    -- 'auto' (the server's default) or 'off': keep a screenshot of each checked page (its path is
+    -- printed under the verdict; it goes to a model that takes images with the fix round the page
+    -- caused). A picture is beyond the redaction of secrets: 'off' for pages that show them.
+    previewScreenshots = nil,
+    -- 'auto' (the server's default: hosted models known to take images), true or false: whether the
+    -- model is sent screenshots.
+    modelImages = nil,
   },
   chat = {
     -- Width of the chat split, in columns.
@@ -127,6 +134,20 @@ function M.resolve(opts)
       "'auto' or 'off'",
     },
     ['settings.browserPath'] = { merged.settings.browserPath, 'string', true },
+    ['settings.previewScreenshots'] = {
+      merged.settings.previewScreenshots,
+      function(mode)
+        return mode == nil or mode == 'auto' or mode == 'off'
+      end,
+      "'auto' or 'off'",
+    },
+    ['settings.modelImages'] = {
+      merged.settings.modelImages,
+      function(mode)
+        return mode == nil or mode == 'auto' or mode == true or mode == false
+      end,
+      "'auto', true or false",
+    },
   })
   if not ok then
     error('[openbolt] ' .. tostring(err), 0)

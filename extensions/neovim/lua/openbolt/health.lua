@@ -124,6 +124,11 @@ function M.page_check(binary, settings)
   local said = vim.trim(result.stdout or '')
   if result.code == 0 then
     vim.health.ok('previews are checked in ' .. said)
+    if settings.previewScreenshots == 'off' then
+      vim.health.info('checked pages are not pictured (settings.previewScreenshots = "off")')
+    else
+      vim.health.info('each checked page is pictured: its screenshot\'s path follows the verdict in the chat')
+    end
   else
     vim.health.warn(said ~= '' and said or vim.trim(result.stderr or ''), {
       'install Chromium (e.g. apt install chromium) or Google Chrome',

@@ -488,28 +488,14 @@ function M.on_checking(params)
   end
 end
 
---- A page check's verdict, under the preview line: each problem with its top frame.
+--- A page check's verdict, under the preview line: each problem with its top frame, and where its
+--- screenshot is.
 function M.on_page_check(params)
   if state.session_id ~= nil and params.sessionId ~= state.session_id then
     return
   end
-  if params.error then
-    chat.status_line('! page check of ' .. params.url .. ' failed: ' .. params.error)
-    return
-  end
-  local unsettled = params.settled and '' or ' (it did not settle in time)'
-  local problems = params.problems or {}
-  if #problems == 0 then
-    chat.status_line('✓ page check: ' .. params.url .. ' shows no problem' .. unsettled)
-    return
-  end
-  chat.status_line(string.format('✗ page check: %s has %d problem%s%s', params.url, #problems, #problems == 1 and '' or 's', unsettled))
-  for _, problem in ipairs(problems) do
-    local times = (problem.count or 1) > 1 and string.format(' (×%d)', problem.count) or ''
-    chat.status_line(string.format('  %s: %s%s', problem.kind, vim.split(problem.message, '\n')[1], times))
-    if problem.frames and problem.frames[1] then
-      chat.status_line('    at ' .. problem.frames[1])
-    end
+  for _, line in ipairs(chat.verdict_lines(params)) do
+    chat.status_line(line)
   end
 end
 
