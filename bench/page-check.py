@@ -12,7 +12,6 @@ while idle (PSS of its process group) against the openbolt process's own.
 A check waits 0.5 s of network quiet after the load event before its verdict: that floor is in both
 figures (the page's settle time is the point of the check, not overhead).
 """
-import http.server
 import json
 import os
 import pathlib
@@ -20,9 +19,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
+
+from static_site import serve
 
 RUNS = 8
 WARM = 8
@@ -38,16 +38,6 @@ APP = {
 }
 
 
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(directory):
-    handler = lambda *args, **kwargs: Quiet(*args, directory=directory, **kwargs)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def fetch_all(url):

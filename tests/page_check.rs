@@ -294,6 +294,19 @@ fn fix() -> String {
     )
 }
 
+/// A stand-in whose app throws, whose fix round fixes it, and which says `then` after.
+async fn throws_then_fixed(format: Format, then: &str) -> StandIn {
+    StandIn::start(
+        format,
+        vec![
+            Reply::text(&app(THROWS)),
+            Reply::text(&fix()),
+            Reply::text(then),
+        ],
+    )
+    .await
+}
+
 /// `openbolt chat --yes --no-wait <more> "a ledger page"` in `project`, with a `HOME` beside it (a
 /// workspace that is `HOME` itself has its files granted to sandboxed commands one by one, and a file
 /// written after the dev server started would be hidden from it).
@@ -325,15 +338,7 @@ async fn chat(
 
 #[tokio::test]
 async fn a_page_that_throws_is_fixed_in_a_fix_round_and_the_browser_ends_with_the_chat() {
-    let standin = StandIn::start(
-        Format::OpenAi,
-        vec![
-            Reply::text(&app(THROWS)),
-            Reply::text(&fix()),
-            Reply::text("Done."),
-        ],
-    )
-    .await;
+    let standin = throws_then_fixed(Format::OpenAi, "Done.").await;
     let project = TempProject::new();
     let (code, text) = chat(&project, &standin, &[], &[]).await;
     assert!(
@@ -559,15 +564,7 @@ async fn fix_round_with_model(
     model: &str,
     more: &[&str],
 ) -> (Vec<support::Recorded>, String, TempProject) {
-    let standin = StandIn::start(
-        format,
-        vec![
-            Reply::text(&app(THROWS)),
-            Reply::text(&fix()),
-            Reply::text("Done."),
-        ],
-    )
-    .await;
+    let standin = throws_then_fixed(format, "Done.").await;
     let project = TempProject::new();
     let provider = match format {
         Format::Anthropic => "anthropic",
@@ -719,15 +716,7 @@ async fn only_the_latest_screenshot_stays_in_the_history() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_session_shows_its_screenshots_and_the_model_still_sees_the_latest() {
-    let standin = StandIn::start(
-        Format::OpenAi,
-        vec![
-            Reply::text(&app(THROWS)),
-            Reply::text(&fix()),
-            Reply::text("Noted."),
-        ],
-    )
-    .await;
+    let standin = throws_then_fixed(Format::OpenAi, "Noted.").await;
     let project = TempProject::new();
     let env = [
         project.lsp_env(&standin),
@@ -757,6 +746,22 @@ async fn a_reloaded_session_shows_its_screenshots_and_the_model_still_sees_the_l
         );
     }
     assert!(lsp.stop().await.success());
+    // The export shows each verdict with its picture.
+    let exported = std::process::Command::new(env!("CARGO_BIN_EXE_openbolt"))
+        .args(["sessions", "--export", "s"])
+        .current_dir(&project.path)
+        .env("OPENBOLT_DATA_DIR", project.data())
+        .env("HOME", project.path.as_path())
+        .output()
+        .expect("runs");
+    let exported = String::from_utf8_lossy(&exported.stdout);
+    let first = live[0]["screenshot"]["path"].as_str().expect("path");
+    assert!(
+        exported.contains("page check of http://127.0.0.1:")
+            && exported.contains("exception: TypeError: Cannot read properties of undefined")
+            && exported.contains(&format!("](<{first}>)")),
+        "{exported}"
+    );
 
     // A new server: the session comes back with its verdicts and their screenshots.
     let mut lsp = lsp_client::Lsp::start(&project.path, &env, settings, false).await;

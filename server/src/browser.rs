@@ -90,8 +90,9 @@ impl PageChecks {
     }
 }
 
-/// How the settled page is pictured: JPEG at 80 keeps a 1280×800 app screen near 60 KB where PNG takes
-/// several times that, and text stays legible to the user and to models (`bench/page-check.py`).
+/// How the settled page is pictured: JPEG at 80 keeps a 1280×713 app screen at ≈ 63 KB, taken in ≈ 34 ms,
+/// where PNG takes ≈ 91 KB and 58 ms; its text stays legible to the user and to models
+/// (`bench/screenshots.py`).
 pub const SCREENSHOT: ImageFormat = ImageFormat::Jpeg(80);
 
 /// Keeps `capture` at `path` (its directory made as needed, readable by the user alone: a page may show
@@ -124,6 +125,52 @@ pub fn keep(capture: &Capture, path: &Path) -> std::io::Result<Screenshot> {
         bytes: capture.data.len() as u64,
         millis: capture.millis,
     })
+}
+
+/// How many screenshots the data directory keeps (≈ 30 MB of app screens): the oldest go first, and a
+/// verdict whose file is gone shows without its picture.
+pub const KEPT_SCREENSHOTS: usize = 500;
+
+/// Keeps the newest `keep` screenshots beneath `root` (`<session>/<file>`), removing older files and the
+/// folders they leave empty; returns how many went.
+pub fn prune(root: &Path, keep: usize) -> usize {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|session| session.file_type().is_ok_and(|kind| kind.is_dir()))
+        .flat_map(|session| {
+            std::fs::read_dir(session.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter_map(|file| {
+            let metadata = file.metadata().ok()?;
+            metadata.is_file().then(|| {
+                (
+                    metadata.modified().unwrap_or(std::time::UNIX_EPOCH),
+                    file.path(),
+                )
+            })
+        })
+        .collect();
+    if files.len() <= keep {
+        return 0;
+    }
+    files.sort();
+    let excess = files.len() - keep;
+    let mut removed = 0;
+    for (_, path) in files.into_iter().take(excess) {
+        if std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+        if let Some(folder) = path.parent() {
+            // Only an empty folder goes.
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
+    removed
 }
 
 /// The browser the `browserPath` setting names (it must be there), else the first of [`NAMES`] on
@@ -500,6 +547,44 @@ mod tests {
         std::fs::write(&path, "#!/bin/sh\n").expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         path
+    }
+
+    #[test]
+    fn a_screenshot_is_kept_for_the_user_alone_and_the_oldest_go_beyond_the_limit() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("dir");
+        let capture = Capture {
+            data: vec![0xff, 0xd8, 0xff, 0xe0],
+            format: SCREENSHOT,
+            width: 1280,
+            height: 713,
+            millis: 40,
+        };
+        let mut kept = Vec::new();
+        for (session, turn) in [("s1", "m1"), ("s1", "m2"), ("s2", "m3"), ("s2", "m4")] {
+            let path = root.path().join(session).join(format!("{turn}-1.jpg"));
+            let shot = keep(&capture, &path).expect("kept");
+            assert_eq!((shot.bytes, shot.media_type.as_str()), (4, "image/jpeg"));
+            // Older by a second each (the file system's clock may be coarse).
+            let age = std::time::SystemTime::now() - Duration::from_secs(10 - kept.len() as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_modified(age))
+                .expect("mtime");
+            kept.push(path);
+        }
+        let mode =
+            |path: &Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&kept[0]), 0o600);
+        assert_eq!(mode(&root.path().join("s1")), 0o700);
+        assert!(!root.path().join("s1/m1-1.partial").exists());
+        assert_eq!(prune(root.path(), 4), 0);
+        assert_eq!(prune(root.path(), 1), 3);
+        assert!(kept[3].exists());
+        assert!(!kept[0].exists() && !kept[2].exists());
+        // A session left with no screenshot loses its folder.
+        assert!(!root.path().join("s1").exists());
     }
 
     #[test]

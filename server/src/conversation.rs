@@ -647,7 +647,12 @@ impl Conversations {
                     index + 1,
                     capture.format.extension()
                 ));
-                match crate::blocking(|| crate::browser::keep(&capture, &path)) {
+                let kept = crate::blocking(|| {
+                    let kept = crate::browser::keep(&capture, &path);
+                    crate::browser::prune(directory, crate::browser::KEPT_SCREENSHOTS);
+                    kept
+                });
+                match kept {
                     Ok(kept) => verdict.screenshot = Some(kept),
                     Err(error) => {
                         tracing::warn!(%error, path = %path.display(), "the page's screenshot could not be kept")

@@ -125,6 +125,40 @@ pub async fn run_revert(arguments: &RevertArguments) -> anyhow::Result<u8> {
 }
 
 /// A session as Markdown: prompts, prose, and what each action did.
+/// A page check as a list item of the export, its screenshot shown below it.
+fn page_check_markdown(check: &crate::types::PageCheck) -> String {
+    let found = if let Some(error) = &check.error {
+        format!("failed: {error}")
+    } else if check.problems.is_empty() {
+        "no problems".to_owned()
+    } else {
+        check
+            .problems
+            .iter()
+            .map(|problem| {
+                let first = problem.message.lines().next().unwrap_or_default();
+                format!("{}: {first}", problem.kind.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut out = format!(
+        "- page check of {}: {found}
+",
+        check.url
+    );
+    if let Some(shot) = &check.screenshot {
+        out.push_str(&format!(
+            "
+  ![The page at {}](<{}>)
+
+",
+            check.url, shot.path
+        ));
+    }
+    out
+}
+
 pub fn export_markdown(store: &Store, session_id: &str) -> Result<String, StoreError> {
     let messages = store.messages(session_id)?;
     let title = store.title(session_id)?;
@@ -147,6 +181,9 @@ pub fn export_markdown(store: &Store, session_id: &str) -> Result<String, StoreE
                 out.push_str(&format!(" — {error}"));
             }
             out.push('\n');
+        }
+        for check in &message.pages {
+            out.push_str(&page_check_markdown(check));
         }
         if let Some(status) = message.status
             && status != StoredStatus::Complete
