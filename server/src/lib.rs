@@ -1,5 +1,6 @@
 //! OpenBolt's server: the language server, the headless chat, and the commands around them.
 
+pub mod acp;
 pub mod actions;
 pub mod browser;
 pub mod cli;
@@ -119,6 +120,7 @@ mod layers {
             ],
         ),
         ("cli", FRONT_END),
+        ("acp", FRONT_END),
         ("lsp", FRONT_END),
     ];
 

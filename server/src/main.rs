@@ -41,6 +41,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// Serve the Agent Client Protocol on stdin/stdout (for Zed, JetBrains, Emacs, Neovim agent plugins).
+    Acp,
     /// Serve the Language Server Protocol on stdin/stdout (for editors).
     Lsp {
         /// Accepted for clients that pass it; stdio is the only transport.
@@ -103,6 +105,12 @@ fn main() -> ExitCode {
         Command::CheckPage(check) => {
             runtime().and_then(|runtime| runtime.block_on(openbolt::cli::check_page::run(&check)))
         }
+        Command::Acp => runtime().and_then(|runtime| {
+            let result = runtime.block_on(openbolt::acp::run());
+            // A read of stdin may still block in its thread; do not wait for it.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            result
+        }),
         Command::Lsp { stdio: _ } => {
             let result = lsp_runtime().and_then(|runtime| {
                 let result = runtime.block_on(openbolt::lsp::serve_stdio());

@@ -307,6 +307,56 @@ pub struct PageCheck {
     pub capture: Option<Capture>,
 }
 
+impl PageCheck {
+    /// The verdict in lines of text: the headline, each problem with up to `frames` frames, and the
+    /// screenshot's file (what a terminal shows, and an ACP client).
+    pub fn lines(&self, frames: usize) -> Vec<String> {
+        let unsettled = if self.settled {
+            ""
+        } else {
+            " (it did not settle within the check's bound)"
+        };
+        if let Some(error) = &self.error {
+            return vec![format!("! page check of {} failed: {error}", self.url)];
+        }
+        let count = self.problems.len();
+        let mut lines = vec![if count == 0 {
+            format!("✓ page check: {} shows no problem{unsettled}", self.url)
+        } else {
+            format!(
+                "✗ page check: {} has {count} problem{}{unsettled}",
+                self.url,
+                if count == 1 { "" } else { "s" }
+            )
+        }];
+        for problem in &self.problems {
+            let times = if problem.count > 1 {
+                format!(" (×{})", problem.count)
+            } else {
+                String::new()
+            };
+            lines.push(format!(
+                "  {}: {}{times}",
+                problem.kind.as_str(),
+                problem.message
+            ));
+            for frame in problem.frames.iter().take(frames) {
+                lines.push(format!("    at {frame}"));
+            }
+        }
+        if let Some(shot) = &self.screenshot {
+            lines.push(format!(
+                "  screenshot: {} ({}×{}, {} KB)",
+                shot.path,
+                shot.width,
+                shot.height,
+                shot.bytes.div_ceil(1024)
+            ));
+        }
+        lines
+    }
+}
+
 /// A picture of a checked page, kept as a file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

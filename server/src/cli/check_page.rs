@@ -142,50 +142,9 @@ async fn check(
 /// A verdict as the terminal shows it, one line each, with up to `frames` frames per problem (also
 /// `openbolt chat`'s lines after a turn).
 pub(super) fn lines(check: &PageCheck, frames: usize) -> Vec<String> {
-    let unsettled = if check.settled {
-        ""
-    } else {
-        " (it did not settle within the check's bound)"
-    };
-    if let Some(error) = &check.error {
-        return vec![format!("  ! page check of {} failed: {error}", check.url)];
-    }
-    let count = check.problems.len();
-    let mut lines = vec![if count == 0 {
-        format!("  ✓ page check: {} shows no problem{unsettled}", check.url)
-    } else {
-        format!(
-            "  ✗ page check: {} has {count} problem{}{unsettled}",
-            check.url,
-            if count == 1 { "" } else { "s" }
-        )
-    }];
-    for problem in &check.problems {
-        let times = if problem.count > 1 {
-            format!(" (×{})", problem.count)
-        } else {
-            String::new()
-        };
-        lines.push(format!(
-            "    {}: {}{times}",
-            problem.kind.as_str(),
-            problem.message
-        ));
-        for frame in problem.frames.iter().take(frames) {
-            lines.push(format!("      at {frame}"));
-        }
-    }
-    lines.extend(check.screenshot.as_ref().map(screenshot_line));
-    lines
-}
-
-/// Where a verdict's screenshot is: `screenshot: PATH (1280×800, 58 KB)`.
-fn screenshot_line(screenshot: &crate::types::Screenshot) -> String {
-    format!(
-        "    screenshot: {} ({}×{}, {} KB)",
-        screenshot.path,
-        screenshot.width,
-        screenshot.height,
-        screenshot.bytes.div_ceil(1024)
-    )
+    check
+        .lines(frames)
+        .into_iter()
+        .map(|line| format!("  {line}"))
+        .collect()
 }
