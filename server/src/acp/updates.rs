@@ -127,6 +127,17 @@ impl ToolCalls {
                 None => content.push(text(&format!("wrote {}", path.display()))),
             }
         }
+        if let Some(summary) = &update.summary {
+            content.push(text(summary));
+        }
+        for diagnostic in &update.diagnostics {
+            content.push(text(&format!(
+                "syntax error at {}:{}: {}",
+                diagnostic.line + 1,
+                diagnostic.column + 1,
+                diagnostic.message
+            )));
+        }
         for hit in update.found.iter().take(50) {
             let line = match (hit.line, &hit.text) {
                 (Some(line), Some(found)) => format!("{}:{line}: {found}", hit.path),
@@ -262,6 +273,14 @@ mod tests {
             json!({"type": "diff", "path": root.path().join("app.js"), "oldText": "old\n", "newText": "new\n"})
         );
         assert!(matches!(typed(&done), SessionUpdate::ToolCallUpdate(_)));
+        // A read says what it read; a search, what it found.
+        let mut read = update(ActionKind::File, ActionStatus::Complete);
+        read.kind = ActionKind::Read;
+        read.action_id = 1;
+        read.summary = Some("412 lines".to_owned());
+        let shown = calls.action("m1", &read, root.path());
+        assert_eq!(shown["kind"], "read");
+        assert_eq!(shown["content"][0]["content"]["text"], "412 lines");
     }
 
     #[test]
