@@ -36,7 +36,7 @@ class Acp:
     framing = "acp"
 
     def __init__(self, binary, workspace, env):
-        self.server = subprocess.Popen([binary, "acp"], cwd=workspace, env=env,
+        self.server = subprocess.Popen([binary, self.framing], cwd=workspace, env=env,
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.workspace = workspace
         self.next_id = 0
@@ -46,9 +46,12 @@ class Acp:
         if request:
             self.next_id += 1
             message["id"] = self.next_id
+        self.write(message)
+        return self.next_id
+
+    def write(self, message):
         self.server.stdin.write(json.dumps(message).encode() + b"\n")
         self.server.stdin.flush()
-        return self.next_id
 
     def read(self):
         line = self.server.stdout.readline()
@@ -90,21 +93,10 @@ class Acp:
 class Lsp(Acp):
     framing = "lsp"
 
-    def __init__(self, binary, workspace, env):
-        self.server = subprocess.Popen([binary, "lsp"], cwd=workspace, env=env,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.workspace = workspace
-        self.next_id = 0
-
-    def send(self, method, params, request=True):
-        message = {"jsonrpc": "2.0", "method": method, "params": params}
-        if request:
-            self.next_id += 1
-            message["id"] = self.next_id
+    def write(self, message):
         body = json.dumps(message).encode()
         self.server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.server.stdin.flush()
-        return self.next_id
 
     def read(self):
         length = None
@@ -123,9 +115,7 @@ class Lsp(Acp):
             message = self.read()
             if "method" in message and "id" in message:
                 # The client's side of requests the server makes (configuration, progress): answered empty.
-                body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": None}).encode()
-                self.server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-                self.server.stdin.flush()
+                self.write({"jsonrpc": "2.0", "id": message["id"], "result": None})
                 continue
             if predicate(message):
                 return message
