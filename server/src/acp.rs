@@ -21,7 +21,7 @@ use crate::options::{Effective, Options};
 use crate::project::ProjectMap;
 use crate::store::{Store, default_data_dir};
 use crate::terminal::{TerminalEvent, TerminalOptions, Terminals};
-use crate::types::{TerminalId, TurnEvent};
+use crate::types::TurnEvent;
 use acp::v1::schema::{
     CancelNotification, ContentBlock, InitializeRequest, InitializeResponse, McpServer,
     NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
@@ -34,16 +34,17 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use updates::ToolCalls;
+use updates::{ToolCalls, Written};
+
+/// What each write did, by file, oldest first: taken by the write's tool call when it completes (the
+/// file on disk may have changed again by then).
+type Writes = Arc<Mutex<HashMap<PathBuf, std::collections::VecDeque<Option<Written>>>>>;
 
 /// The ACP protocol version spoken (through `agent-client-protocol` 5.2.0, schema 1.17).
 pub const PROTOCOL_VERSION: u16 = 1;
-
-/// How often a running command's tool call is sent its output (it is kept meanwhile).
-const OUTPUT_EVERY: Duration = Duration::from_millis(250);
 
 type Connection = ConnectionTo<acp::Client>;
 
@@ -139,8 +140,7 @@ struct Workspace {
     connection: Connection,
     /// Each session's tool calls.
     calls: Mutex<HashMap<String, ToolCalls>>,
-    /// When each terminal's tool call was last sent its output.
-    sent: Mutex<HashMap<TerminalId, Instant>>,
+    writes: Writes,
 }
 
 impl Host {
@@ -232,8 +232,10 @@ impl Host {
             tracing::warn!(%error, "MCP servers");
         }
         let mcp = crate::mcp::Mcp::new(&mcp_config, crate::mcp::Timeouts::default());
+        let writes = Writes::default();
         let front_end = Client {
             connection: connection.clone(),
+            writes: writes.clone(),
         };
         let conversations = Conversations::new(
             root.to_path_buf(),
@@ -250,7 +252,7 @@ impl Host {
             mcp,
             connection,
             calls: Mutex::new(HashMap::new()),
-            sent: Mutex::new(HashMap::new()),
+            writes,
         })
     }
 
@@ -327,22 +329,15 @@ impl Host {
         match &event {
             TerminalEvent::Output { terminal_id, data } => {
                 let plain = crate::terminal::preview::plain_text(data);
-                let found = lock(&workspace.calls)
+                let due = lock(&workspace.calls)
                     .iter_mut()
-                    .find_map(|(session, calls)| {
+                    .find(|(_, calls)| calls.owns(*terminal_id))
+                    .and_then(|(session, calls)| {
                         calls
-                            .output(*terminal_id, &plain)
+                            .output(*terminal_id, &plain, Instant::now())
                             .map(|update| (session.clone(), update))
                     });
-                let Some((session, update)) = found else {
-                    return;
-                };
-                let now = Instant::now();
-                let due = lock(&workspace.sent)
-                    .get(terminal_id)
-                    .is_none_or(|last| now.duration_since(*last) >= OUTPUT_EVERY);
-                if due {
-                    lock(&workspace.sent).insert(*terminal_id, now);
+                if let Some((session, update)) = due {
                     workspace.send(&session, update);
                 }
             }
@@ -365,7 +360,7 @@ impl Host {
                     let update = lock(&workspace.calls)
                         .get_mut(&server.session_id)
                         .map(|calls| {
-                            calls.action(&server.message_id, &server.update, &workspace.root)
+                            calls.action(&server.message_id, &server.update, &workspace.root, None)
                         });
                     if let Some(update) = update {
                         workspace.send(&server.session_id, update);
@@ -388,6 +383,17 @@ impl Host {
 }
 
 impl Workspace {
+    /// What the write of a completed file action did (the oldest write of its file not yet shown).
+    fn written(&self, update: &crate::types::ActionUpdate) -> Option<Written> {
+        if update.status != crate::types::ActionStatus::Complete
+            || !crate::types::KindTraits::of(&update.kind).writes_file
+        {
+            return None;
+        }
+        let path = self.root.join(update.file_path.as_deref()?);
+        lock(&self.writes).get_mut(&path)?.pop_front().flatten()
+    }
+
     /// Sends `update` (a `sessionUpdate` object) to the client as a `session/update` of `session`.
     fn send(&self, session: &str, update: Value) {
         let notification = json!({"sessionId": session, "update": update});
@@ -437,9 +443,14 @@ impl Sink for Updates {
             TurnEvent::Notice(notice) => {
                 Some(updates::message_chunk(&format!("\n\n> {notice}\n\n")))
             }
-            TurnEvent::Action(update) => lock(&self.workspace.calls)
-                .get_mut(&self.session)
-                .map(|calls| calls.action(&self.message_id, update, &self.workspace.root)),
+            TurnEvent::Action(update) => {
+                let written = self.workspace.written(update);
+                lock(&self.workspace.calls)
+                    .get_mut(&self.session)
+                    .map(|calls| {
+                        calls.action(&self.message_id, update, &self.workspace.root, written)
+                    })
+            }
             TurnEvent::Page(check) => {
                 self.pages += 1;
                 lock(&self.workspace.calls)
@@ -462,20 +473,75 @@ impl Sink for Updates {
     }
 }
 
-/// The ACP client as the conversations' front end: files straight to disk, approvals asked through
-/// `session/request_permission`.
+/// The ACP client as the conversations' front end: files straight to disk (each write kept for its
+/// tool call's diff), approvals asked through `session/request_permission`.
 struct Client {
     connection: Connection,
+    writes: Writes,
 }
 
 impl FrontEnd for Client {
     fn writer(&self) -> Box<dyn FileWriter> {
-        Box::new(DiskWriter)
+        Box::new(Diffing {
+            writes: self.writes.clone(),
+        })
     }
 
     fn approver(&self) -> Box<dyn Approver> {
         Box::new(Permissions {
             connection: self.connection.clone(),
+        })
+    }
+}
+
+/// How many writes of one file wait for their tool calls at most.
+const KEPT_WRITES: usize = 8;
+
+/// Writes as `openbolt chat` does ([`DiskWriter`]), keeping what each write found and left.
+struct Diffing {
+    writes: Writes,
+}
+
+impl Diffing {
+    fn keep(&self, path: &Path, before: Option<&[u8]>, after: &str) {
+        let mut writes = lock(&self.writes);
+        let queue = writes.entry(path.to_path_buf()).or_default();
+        queue.push_back(Written::of(before, after));
+        // Writes no tool call shows (a revert's) do not pile up.
+        if queue.len() > KEPT_WRITES {
+            queue.pop_front();
+        }
+    }
+}
+
+impl FileWriter for Diffing {
+    fn write<'a>(&'a self, path: &'a Path, content: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let before = tokio::fs::read(path).await.ok();
+            DiskWriter.write(path, content).await?;
+            self.keep(path, before.as_deref(), content);
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, path: &'a Path) -> BoxFuture<'a, Result<(), String>> {
+        DiskWriter.delete(path)
+    }
+
+    fn current(&self, path: &Path) -> Option<Vec<u8>> {
+        DiskWriter.current(path)
+    }
+
+    fn edit<'a>(
+        &'a self,
+        path: &'a Path,
+        before: &'a str,
+        after: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move {
+            let noted = DiskWriter.edit(path, before, after).await?;
+            self.keep(path, Some(before.as_bytes()), after);
+            Ok(noted)
         })
     }
 }

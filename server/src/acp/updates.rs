@@ -6,14 +6,19 @@
 use crate::types::{ActionStatus, ActionUpdate, PageCheck, TerminalId};
 use openbolt_parser::ActionKind;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The largest file shown as a diff in a tool call (a bigger one is named, not shown).
 const MAX_DIFF_BYTES: u64 = 1 << 20;
 
 /// The most of a command's output a tool call shows (its end).
 pub const MAX_OUTPUT_BYTES: usize = 32 << 10;
+
+/// How often a running command's tool call is sent its output (it is kept meanwhile, and sent whole with
+/// the action's end).
+pub const OUTPUT_EVERY: Duration = Duration::from_millis(250);
 
 /// A tool call's id for an action of the reply `message_id`.
 pub fn tool_call_id(message_id: &str, action_id: usize) -> String {
@@ -47,37 +52,71 @@ pub fn message_chunk(text: &str) -> Value {
     json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}})
 }
 
-/// The tool calls of one session's turns: which were announced, what a file held before its action
-/// wrote it, and what a command printed.
+/// A file as an action found it (`None`: absent) and left it: its tool call's diff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub before: Option<String>,
+    pub after: String,
+}
+
+impl Written {
+    /// A write of `after` over `before` (bytes as on disk); `None` when either is too big or not text
+    /// to show as a diff.
+    pub fn of(before: Option<&[u8]>, after: &str) -> Option<Written> {
+        let text = |bytes: &[u8]| {
+            (bytes.len() as u64 <= MAX_DIFF_BYTES)
+                .then(|| String::from_utf8(bytes.to_vec()).ok())
+                .flatten()
+        };
+        let before = match before {
+            Some(bytes) => Some(text(bytes)?),
+            None => None,
+        };
+        Some(Written {
+            before,
+            after: text(after.as_bytes())?,
+        })
+    }
+}
+
+/// The tool calls of one session's turns: which were announced, and what a command printed.
 #[derive(Debug, Default)]
 pub struct ToolCalls {
     /// Announced tool calls, by id.
-    announced: HashMap<String, ()>,
-    /// A file action's file as it was before the action ran (`None`: absent), by tool call.
-    before: HashMap<String, Option<String>>,
-    /// What each command's terminal printed (its end), and its tool call.
-    output: HashMap<TerminalId, (String, String)>,
+    announced: HashSet<String>,
+    /// What each command's terminal printed, by terminal.
+    output: HashMap<TerminalId, Printed>,
+}
+
+/// A command's output as its tool call shows it.
+#[derive(Debug)]
+struct Printed {
+    tool_call: String,
+    /// Its end, at most [`MAX_OUTPUT_BYTES`].
+    text: String,
+    /// When the tool call was last sent it.
+    sent: Option<Instant>,
 }
 
 impl ToolCalls {
-    /// The update for an action's new status (a `tool_call` the first time, then `tool_call_update`s).
-    /// `root` is the workspace: diffs name files by absolute path.
-    pub fn action(&mut self, message_id: &str, update: &ActionUpdate, root: &Path) -> Value {
+    /// The update for an action's new status (a `tool_call` the first time, then `tool_call_update`s);
+    /// `written` is what a completed file action did, as its write saw it. `root` is the workspace:
+    /// diffs name files by absolute path.
+    pub fn action(
+        &mut self,
+        message_id: &str,
+        update: &ActionUpdate,
+        root: &Path,
+        written: Option<Written>,
+    ) -> Value {
         let id = tool_call_id(message_id, update.action_id);
         let path = update.file_path.as_deref().map(|file| root.join(file));
-        let writes = matches!(update.kind, ActionKind::File | ActionKind::Edit);
-        // What the file held before the action wrote it: read when the action is first seen.
-        if writes
-            && !self.before.contains_key(&id)
-            && !matches!(update.status, ActionStatus::Complete)
-            && let Some(path) = &path
-        {
-            self.before.insert(id.clone(), read_small(path));
-        }
         if let Some(terminal) = update.terminal_id {
-            self.output
-                .entry(terminal)
-                .or_insert_with(|| (id.clone(), String::new()));
+            self.output.entry(terminal).or_insert_with(|| Printed {
+                tool_call: id.clone(),
+                text: String::new(),
+                sent: None,
+            });
         }
         let mut fields = json!({
             "toolCallId": id,
@@ -91,11 +130,11 @@ impl ToolCalls {
         if let Some(label) = &update.label {
             fields["rawInput"] = json!({"command": label});
         }
-        let content = self.content(&id, update, path.as_deref(), writes);
+        let content = self.content(update, path.as_deref(), written);
         if !content.is_empty() {
             fields["content"] = Value::Array(content);
         }
-        let first = self.announced.insert(id, ()).is_none();
+        let first = self.announced.insert(id);
         fields["sessionUpdate"] = json!(if first {
             "tool_call"
         } else {
@@ -105,25 +144,19 @@ impl ToolCalls {
     }
 
     fn content(
-        &mut self,
-        id: &str,
+        &self,
         update: &ActionUpdate,
         path: Option<&Path>,
-        writes: bool,
+        written: Option<Written>,
     ) -> Vec<Value> {
         let mut content = Vec::new();
-        let done = matches!(update.status, ActionStatus::Complete);
+        let writes = matches!(update.kind, ActionKind::File | ActionKind::Edit);
         if writes
-            && done
+            && update.status == ActionStatus::Complete
             && let Some(path) = path
         {
-            match read_small(path) {
-                Some(after) => {
-                    let before = self.before.remove(id).flatten();
-                    content.push(
-                        json!({"type": "diff", "path": path, "oldText": before, "newText": after}),
-                    );
-                }
+            match written {
+                Some(written) => content.push(json!({"type": "diff", "path": path, "oldText": written.before, "newText": written.after})),
                 None => content.push(text(&format!("wrote {}", path.display()))),
             }
         }
@@ -148,7 +181,7 @@ impl ToolCalls {
         let output = update
             .terminal_id
             .and_then(|terminal| self.output.get(&terminal))
-            .map(|(_, printed)| printed.clone())
+            .map(|printed| printed.text.clone())
             .filter(|printed| !printed.trim().is_empty())
             .or_else(|| update.output_tail.clone());
         if let Some(output) = output.filter(|_| update.status != ActionStatus::Pending) {
@@ -160,29 +193,41 @@ impl ToolCalls {
         content
     }
 
-    /// A terminal printed `data` (plain text): the update of its tool call with the output so far, or
-    /// `None` for a terminal no action of this session owns.
-    pub fn output(&mut self, terminal: TerminalId, data: &str) -> Option<Value> {
-        let (id, printed) = self.output.get_mut(&terminal)?;
-        printed.push_str(data);
-        if printed.len() > MAX_OUTPUT_BYTES {
-            let mut cut = printed.len() - MAX_OUTPUT_BYTES;
-            while !printed.is_char_boundary(cut) {
+    /// Whether a terminal belongs to an action of this session.
+    pub fn owns(&self, terminal: TerminalId) -> bool {
+        self.output.contains_key(&terminal)
+    }
+
+    /// A terminal this session owns printed `data` (plain text) at `now`: kept, and the update of its
+    /// tool call with the output so far when one is due ([`OUTPUT_EVERY`]); `None` otherwise.
+    pub fn output(&mut self, terminal: TerminalId, data: &str, now: Instant) -> Option<Value> {
+        let printed = self.output.get_mut(&terminal)?;
+        printed.text.push_str(data);
+        if printed.text.len() > MAX_OUTPUT_BYTES {
+            let mut cut = printed.text.len() - MAX_OUTPUT_BYTES;
+            while !printed.text.is_char_boundary(cut) {
                 cut += 1;
             }
-            printed.drain(..cut);
+            printed.text.drain(..cut);
         }
+        if printed
+            .sent
+            .is_some_and(|last| now.duration_since(last) < OUTPUT_EVERY)
+        {
+            return None;
+        }
+        printed.sent = Some(now);
         Some(json!({
             "sessionUpdate": "tool_call_update",
-            "toolCallId": id,
-            "content": [text(printed)],
+            "toolCallId": printed.tool_call,
+            "content": [text(&printed.text)],
         }))
     }
 
     /// A page check as a `fetch` tool call of its own: the verdict's lines, and its screenshot.
     pub fn page(&mut self, message_id: &str, index: usize, check: &PageCheck) -> Value {
         let id = format!("{message_id}-page-{index}");
-        self.announced.insert(id.clone(), ());
+        self.announced.insert(id.clone());
         let mut content = vec![text(&check.lines(3).join("\n"))];
         if let Some(shot) = &check.screenshot
             && let Ok(bytes) = std::fs::read(&shot.path)
@@ -215,15 +260,6 @@ fn text(text: &str) -> Value {
     json!({"type": "content", "content": {"type": "text", "text": text}})
 }
 
-/// A file's text when it is small enough to show; `None` when absent, too big or not text.
-fn read_small(path: &Path) -> Option<String> {
-    let metadata = std::fs::metadata(path).ok()?;
-    if !metadata.is_file() || metadata.len() > MAX_DIFF_BYTES {
-        return None;
-    }
-    String::from_utf8(std::fs::read(path).ok()?).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,19 +289,18 @@ mod tests {
     #[test]
     fn a_file_action_is_an_edit_tool_call_that_ends_with_its_diff() {
         let root = tempfile::tempdir().expect("dir");
-        std::fs::write(root.path().join("app.js"), "old\n").expect("write");
         let mut calls = ToolCalls::default();
         let mut action = update(ActionKind::Edit, ActionStatus::Pending);
         action.file_path = Some("app.js".to_owned());
-        let first = calls.action("m1", &action, root.path());
+        let first = calls.action("m1", &action, root.path(), None);
         assert_eq!(first["sessionUpdate"], "tool_call");
         assert_eq!(first["kind"], "edit");
         assert_eq!(first["status"], "pending");
         assert_eq!(first["toolCallId"], "m1-0");
         assert!(matches!(typed(&first), SessionUpdate::ToolCall(_)));
-        std::fs::write(root.path().join("app.js"), "new\n").expect("write");
         action.status = ActionStatus::Complete;
-        let done = calls.action("m1", &action, root.path());
+        let written = Written::of(Some(b"old\n"), "new\n");
+        let done = calls.action("m1", &action, root.path(), written);
         assert_eq!(done["sessionUpdate"], "tool_call_update");
         assert_eq!(done["status"], "completed");
         assert_eq!(
@@ -278,7 +313,7 @@ mod tests {
         read.kind = ActionKind::Read;
         read.action_id = 1;
         read.summary = Some("412 lines".to_owned());
-        let shown = calls.action("m1", &read, root.path());
+        let shown = calls.action("m1", &read, root.path(), None);
         assert_eq!(shown["kind"], "read");
         assert_eq!(shown["content"][0]["content"]["text"], "412 lines");
     }
@@ -290,23 +325,24 @@ mod tests {
         let mut action = update(ActionKind::Shell, ActionStatus::Running);
         action.label = Some("npm test".to_owned());
         action.terminal_id = Some(7);
-        let first = calls.action("m1", &action, root.path());
+        let first = calls.action("m1", &action, root.path(), None);
         assert_eq!(first["kind"], "execute");
         assert_eq!(first["status"], "in_progress");
         assert_eq!(first["rawInput"], json!({"command": "npm test"}));
-        assert!(calls.output(8, "not ours").is_none());
-        let streamed = calls.output(7, "ok 1\n").expect("its tool call");
+        let start = Instant::now();
+        assert!(calls.output(8, "not ours", start).is_none());
+        let streamed = calls.output(7, "ok 1\n", start).expect("its tool call");
         assert_eq!(streamed["content"][0]["content"]["text"], "ok 1\n");
         typed(&streamed);
         action.status = ActionStatus::Failed;
         action.error = Some("exit code 1".to_owned());
-        let done = calls.action("m1", &action, root.path());
+        let done = calls.action("m1", &action, root.path(), None);
         assert_eq!(done["status"], "failed");
         assert_eq!(done["content"][0]["content"]["text"], "ok 1\n");
         assert_eq!(done["content"][1]["content"]["text"], "exit code 1");
         // A long output keeps its end.
         let long = calls
-            .output(7, &"x".repeat(MAX_OUTPUT_BYTES))
+            .output(7, &"x".repeat(MAX_OUTPUT_BYTES), start + OUTPUT_EVERY)
             .expect("update");
         let shown = long["content"][0]["content"]["text"]
             .as_str()
