@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from lsp_wire import frame, read_message
+
 RUNS = 20
 REPLY = "Hello there: this is the replayed reply, a few words long.\n"
 
@@ -94,21 +96,11 @@ class Lsp(Acp):
     framing = "lsp"
 
     def write(self, message):
-        body = json.dumps(message).encode()
-        self.server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.server.stdin.write(frame(message))
         self.server.stdin.flush()
 
     def read(self):
-        length = None
-        while True:
-            line = self.server.stdout.readline()
-            if not line:
-                raise RuntimeError("the server closed stdout")
-            if line in (b"\r\n", b"\n"):
-                break
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        return json.loads(self.server.stdout.read(length))
+        return read_message(self.server.stdout)
 
     def until(self, predicate):
         while True:

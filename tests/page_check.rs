@@ -420,6 +420,14 @@ async fn without_a_browser_the_turn_completes_as_before_with_one_note() {
     assert!(String::from_utf8_lossy(&which.stdout).contains("no browser found on PATH"));
 }
 
+/// Runs `prompt` as a turn of the session `s` over `lsp`, which completes.
+async fn turn(lsp: &mut lsp_client::Lsp, prompt: &str) {
+    let turn = lsp
+        .request("openbolt/chat", json!({"prompt": prompt, "sessionId": "s"}))
+        .await;
+    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+}
+
 /// `openbolt lsp` with a turn whose preview throws (no fix round): the verdict as a notification.
 async fn lsp_with_a_checked_page(project: &TempProject, standin: &StandIn) -> lsp_client::Lsp {
     lsp_with_a_checked_page_and(project, standin, &[]).await
@@ -438,13 +446,7 @@ async fn lsp_with_a_checked_page_and(
         false,
     )
     .await;
-    let turn = lsp
-        .request(
-            "openbolt/chat",
-            json!({"prompt": "a ledger page", "sessionId": "s"}),
-        )
-        .await;
-    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    turn(&mut lsp, "a ledger page").await;
     let checking = lsp.notifications("openbolt/checking");
     assert!(
         checking.iter().any(|params| params["check"] == "page"),
@@ -542,13 +544,7 @@ async fn an_idle_browser_is_closed_and_the_next_check_starts_it_again() {
         "the dev server at {address} still answers"
     );
     // A change to its files checks the page again, in a browser started anew.
-    let turn = lsp
-        .request(
-            "openbolt/chat",
-            json!({"prompt": "fix the ledger", "sessionId": "s"}),
-        )
-        .await;
-    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    turn(&mut lsp, "fix the ledger").await;
     let verdicts = lsp.notifications("openbolt/pageCheck");
     assert_eq!(verdicts.len(), 2, "{verdicts:?}");
     assert_eq!(verdicts[1]["url"], url.as_str());
@@ -725,13 +721,7 @@ async fn a_reloaded_session_shows_its_screenshots_and_the_model_still_sees_the_l
     .concat();
     let settings = json!({"approval": {"autoApprove": true}, "autoFix": 1});
     let mut lsp = lsp_client::Lsp::start(&project.path, &env, settings.clone(), false).await;
-    let turn = lsp
-        .request(
-            "openbolt/chat",
-            json!({"prompt": "a ledger page", "sessionId": "s"}),
-        )
-        .await;
-    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    turn(&mut lsp, "a ledger page").await;
     let live: Vec<Value> = lsp.notifications("openbolt/pageCheck");
     assert_eq!(live.len(), 2, "{live:?}");
     for verdict in &live {
@@ -781,13 +771,7 @@ async fn a_reloaded_session_shows_its_screenshots_and_the_model_still_sees_the_l
     assert_eq!(pages[0]["screenshot"], live[0]["screenshot"]);
     assert_eq!(pages[1]["screenshot"], live[1]["screenshot"]);
     // The model continues the session with the fix round's screenshot in its history.
-    let turn = lsp
-        .request(
-            "openbolt/chat",
-            json!({"prompt": "thanks", "sessionId": "s"}),
-        )
-        .await;
-    assert_eq!(turn["result"]["status"], "complete", "{turn}");
+    turn(&mut lsp, "thanks").await;
     let requests = standin.recorded();
     let body = &requests.last().expect("a request").body;
     let images = support::images_in(body);

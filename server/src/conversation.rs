@@ -663,11 +663,11 @@ impl Conversations {
             if !verdict.problems.is_empty() {
                 shots.extend(verdict.screenshot.clone());
             }
-            let mut event = TurnEvent::Page(verdict);
-            crate::secrets::redact_event(&mut event);
-            if let (TurnEvent::Page(check), Some(store)) = (&event, &self.store) {
-                store.record_page(message_id, check);
+            crate::secrets::values::redact_page(&mut verdict);
+            if let Some(store) = &self.store {
+                store.record_page(message_id, &verdict);
             }
+            let event = TurnEvent::Page(verdict);
             conversation.update_entry(message_id, |entry| entry.apply(&event));
             sink.event(&event).await;
         }

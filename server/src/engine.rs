@@ -197,15 +197,10 @@ impl Engine {
         };
         let mut tail = voice::previous_results(&past.last_results, detail);
         tail.push_str(&voice::request(prompt.text));
-        let (editor, prompt_images, prompt) = (prompt.editor, prompt.images, prompt.text);
-        let pictures: usize = if self.images {
-            prompt_images
-                .iter()
-                .map(crate::provider::Image::tokens)
-                .sum()
-        } else {
-            0
-        };
+        // A model that takes no images is sent none (not even counted).
+        let images: &[crate::provider::Image] = if self.images { prompt.images } else { &[] };
+        let (editor, prompt) = (prompt.editor, prompt.text);
+        let pictures: usize = images.iter().map(crate::provider::Image::tokens).sum();
         let fixed = crate::tokens::estimate(system) + crate::tokens::estimate(&tail) + pictures;
         let available = plan.input.saturating_sub(fixed);
         // The history may take half of what is left; the context gets the rest.
@@ -228,30 +223,17 @@ impl Engine {
         let mut message = assembled.text.clone();
         message.push_str(&voice::not_attached(&assembled.refused));
         message.push_str(&tail);
-        let images = if self.images {
-            prompt_images.to_vec()
-        } else {
-            Vec::new()
-        };
         let kept = Kept {
             message: Message {
                 role: Role::User,
                 content: message,
-                images,
+                images: images.to_vec(),
             },
             // Old, it keeps what its actions did and the request; the context goes.
             short: Some(tail.trim_start().to_owned()),
             answers: false,
         };
         let mut messages = history;
-        if !kept.message.images.is_empty() {
-            // Only the latest pictures go (see `history::keep_last_images`).
-            for message in &mut messages {
-                if !message.images.is_empty() {
-                    *message = message.without_images();
-                }
-            }
-        }
         messages.push(kept.message.clone());
         (messages, kept, assembled)
     }

@@ -614,11 +614,7 @@ async fn in_context(
                 break;
             }
             if now >= deadline {
-                let capture = match screenshot {
-                    Some(format) => capture(cdp, session, format).await,
-                    None => None,
-                };
-                return Ok((collector, false, capture));
+                return Ok((collector, false, capture(cdp, session, screenshot).await));
             }
             let wake = if collector.loaded && collector.in_flight.is_empty() {
                 collector.quiet_at().min(deadline)
@@ -647,11 +643,7 @@ async fn in_context(
         if visible["result"]["value"] == Value::Bool(false) {
             collector.blank();
         }
-        let capture = match screenshot {
-            Some(format) => capture(cdp, session, format).await,
-            None => None,
-        };
-        Ok((collector, true, capture))
+        Ok((collector, true, capture(cdp, session, screenshot).await))
     }
     .await;
     cdp.forget(&session);
@@ -665,9 +657,11 @@ async fn in_context(
     })
 }
 
-/// A screenshot of the viewport as it is now; `None` (logged) when the browser cannot take one in time.
-async fn capture(cdp: &Cdp, session: Option<&str>, format: ImageFormat) -> Option<Capture> {
+/// A screenshot of the viewport as it is now, in `format`; `None` when none is asked for, or (logged)
+/// when the browser cannot take one in time.
+async fn capture(cdp: &Cdp, session: Option<&str>, format: Option<ImageFormat>) -> Option<Capture> {
     use base64::Engine as _;
+    let format = format?;
     let started = Instant::now();
     let parameters = match format {
         ImageFormat::Png => json!({"format": "png"}),

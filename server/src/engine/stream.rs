@@ -41,19 +41,29 @@ impl Engine {
         let mut continuations = 0;
         let result: Result<(), TurnEnd> = 'segments: loop {
             // Known secrets never reach the model, whatever showed them (a file, a command, a tool).
-            // Pictures go only to a model that takes them (a session may have changed models).
+            // Pictures go only to a model that takes them (a session may have changed models), and
+            // only the latest message's: older ones are their notes.
+            let pictured = messages
+                .iter()
+                .rposition(|message| !message.images.is_empty())
+                .filter(|_| self.images);
             let request = ChatRequest {
                 system: crate::secrets::redact(system).into_owned(),
                 messages: messages
                     .iter()
-                    .map(|message| {
-                        let mut message = if self.images {
+                    .enumerate()
+                    .map(|(index, message)| {
+                        let mut sent = if Some(index) == pictured {
                             message.clone()
                         } else {
                             message.without_images()
                         };
-                        message.content = crate::secrets::redact(&message.content).into_owned();
-                        message
+                        if let std::borrow::Cow::Owned(redacted) =
+                            crate::secrets::redact(&sent.content)
+                        {
+                            sent.content = redacted;
+                        }
+                        sent
                     })
                     .collect(),
                 max_tokens,

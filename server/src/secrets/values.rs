@@ -256,16 +256,19 @@ pub fn redact_event(event: &mut crate::types::TurnEvent) {
     match event {
         TurnEvent::Action(update) => redact_update(update),
         TurnEvent::Notice(text) => redact_in_place(text),
-        TurnEvent::Page(check) => {
-            for problem in &mut check.problems {
-                redact_in_place(&mut problem.message);
-                problem.frames.iter_mut().for_each(redact_in_place);
-            }
-            if let Some(error) = &mut check.error {
-                redact_in_place(error);
-            }
-        }
+        TurnEvent::Page(check) => redact_page(check),
         TurnEvent::Text(_) => {}
+    }
+}
+
+/// A page check's problems, frames and error, redacted.
+pub fn redact_page(check: &mut crate::types::PageCheck) {
+    for problem in &mut check.problems {
+        redact_in_place(&mut problem.message);
+        problem.frames.iter_mut().for_each(redact_in_place);
+    }
+    if let Some(error) = &mut check.error {
+        redact_in_place(error);
     }
 }
 

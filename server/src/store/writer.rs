@@ -80,13 +80,7 @@ impl Command {
         match &mut self {
             Command::BeginTurn { prompt, .. } => redact_in_place(prompt),
             Command::Action { update, .. } => crate::secrets::values::redact_update(update),
-            Command::Page { check, .. } => {
-                let mut event = crate::types::TurnEvent::Page(std::mem::take(check));
-                crate::secrets::redact_event(&mut event);
-                if let crate::types::TurnEvent::Page(redacted) = event {
-                    *check = redacted;
-                }
-            }
+            Command::Page { check, .. } => crate::secrets::values::redact_page(check),
             Command::EndTurn { reply, error, .. } => {
                 redact_in_place(reply);
                 if let Some(error) = error {

@@ -70,6 +70,11 @@ local known = {
   follow_files = 'string',
 }
 
+--- A setting that is 'auto' or 'off' (or unset: the server decides).
+local function auto_or_off(mode)
+  return mode == nil or mode == 'auto' or mode == 'off'
+end
+
 --- Checks `opts` and merges it over the defaults; errors name the bad option.
 ---@param opts table|nil
 ---@return openbolt.Options
@@ -126,21 +131,9 @@ function M.resolve(opts)
     ['settings.sandboxDenyRead'] = { merged.settings.sandboxDenyRead, 'table', true },
     ['settings.sandboxAllowRead'] = { merged.settings.sandboxAllowRead, 'table', true },
     ['settings.sandboxAllowGitHooks'] = { merged.settings.sandboxAllowGitHooks, 'boolean', true },
-    ['settings.previewCheck'] = {
-      merged.settings.previewCheck,
-      function(mode)
-        return mode == nil or mode == 'auto' or mode == 'off'
-      end,
-      "'auto' or 'off'",
-    },
+    ['settings.previewCheck'] = { merged.settings.previewCheck, auto_or_off, "'auto' or 'off'" },
     ['settings.browserPath'] = { merged.settings.browserPath, 'string', true },
-    ['settings.previewScreenshots'] = {
-      merged.settings.previewScreenshots,
-      function(mode)
-        return mode == nil or mode == 'auto' or mode == 'off'
-      end,
-      "'auto' or 'off'",
-    },
+    ['settings.previewScreenshots'] = { merged.settings.previewScreenshots, auto_or_off, "'auto' or 'off'" },
     ['settings.modelImages'] = {
       merged.settings.modelImages,
       function(mode)
