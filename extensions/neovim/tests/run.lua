@@ -664,7 +664,8 @@ test('the page check: a preview that throws shows its exception and screenshot i
   require('openbolt').setup(checked)
   require('openbolt').chat('a ledger page')
   wait_for('the verdict', function()
-    return chat_text():find('✗ page check: http://127.0.0.1:', 1, true) ~= nil
+    -- The preview is named as the server printed it (127.0.0.1) or as its listening port was found (localhost).
+    return chat_text():find('✗ page check: http://', 1, true) ~= nil
   end)
   wait_for('the turn to end', function()
     return turn_ended('a ledger page') and not require('openbolt').busy()
@@ -673,7 +674,7 @@ test('the page check: a preview that throws shows its exception and screenshot i
   local turn = text:sub((assert(text:find('a ledger page', 1, true))))
   assert(turn:find("exception: TypeError: Cannot read properties of undefined (reading 'name')", 1, true), turn)
   assert(turn:find('at render (ledger/main.js:3:54)', 1, true), turn)
-  assert(turn:find('◉ preview: http://127.0.0.1:', 1, true), turn)
+  assert(turn:find('◉ preview: http://', 1, true), turn)
   assert(not turn:find('fix round', 1, true), turn)
   -- The page as it looked: a JPEG kept in OpenBolt's data directory, its path under the verdict.
   local shot = turn:match('◉ screenshot: (%S+%.jpg)')

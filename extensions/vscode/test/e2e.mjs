@@ -549,13 +549,14 @@ await run(vscode, async () => {
     if (!verdict.includes("TypeError: Cannot read properties of undefined (reading 'name')") || !verdict.includes('at render (ledger/main.js:3:54)')) {
       throw new Error(`the verdict shows as ${JSON.stringify(verdict)}`);
     }
-    if (!(await ledger('.preview')).includes('Preview: http://127.0.0.1:')) throw new Error(`no preview link above the verdict: ${verdict}`);
+    // The preview is named as the server printed it (127.0.0.1) or as its listening port was found (localhost).
+    if (!/Preview: http:\/\/(127\.0\.0\.1|localhost):/.test(await ledger('.preview'))) throw new Error(`no preview link above the verdict: ${verdict}`);
     // The page as it looked, under its verdict: a thumbnail drawn from the kept file.
     const thumbnail = await frame.$$eval('.message.assistant', (messages) => {
       const image = messages.find((message) => message.textContent.includes('The ledger is served.'))?.querySelector('.end a.screenshot img');
       return image ? { alt: image.getAttribute('alt'), src: image.getAttribute('src')?.slice(0, 23), drawn: image.naturalWidth } : undefined;
     });
-    if (!thumbnail || !thumbnail.alt.startsWith('Screenshot of http://127.0.0.1:') || thumbnail.src !== 'data:image/jpeg;base64,') {
+    if (!thumbnail || !/^Screenshot of http:\/\/(127\.0\.0\.1|localhost):/.test(thumbnail.alt) || thumbnail.src !== 'data:image/jpeg;base64,') {
       throw new Error(`no thumbnail under the verdict: ${JSON.stringify(thumbnail)}`);
     }
     await waitFor('the thumbnail to be drawn', async () =>
@@ -565,8 +566,8 @@ await run(vscode, async () => {
     await frame.click('.end a.screenshot');
     await waitFor('the screenshot open full size in an editor', async () => page.$('.tabs-container .tab[aria-label*=".jpg"]'));
     await waitFor('the turn to end', () => composerFree(frame));
-    if (!serverLogText().includes("page check of http://127.0.0.1:")) throw new Error('the server log has no verdict');
-    if (!/page check of http:\/\/127\.0\.0\.1:\d+\/ \(\d+ ms\): .*; screenshot: \/.*\.jpg/.test(serverLogText())) throw new Error('the server log names no screenshot');
+    if (!/page check of http:\/\/(127\.0\.0\.1|localhost):/.test(serverLogText())) throw new Error('the server log has no verdict');
+    if (!/page check of http:\/\/(127\.0\.0\.1|localhost):\d+\/ \(\d+ ms\): .*; screenshot: \/.*\.jpg/.test(serverLogText())) throw new Error('the server log names no screenshot');
     await editUserSettings((settings) => ({ ...settings, 'openbolt.previewScreenshots': 'off' }));
     await waitFor('the server log to say screenshots are off', async () => serverLogText().includes('(no screenshots: previewScreenshots is off)'));
     await editUserSettings((settings) => ({ ...settings, 'openbolt.previewCheck': 'off' }));
